@@ -1,0 +1,13 @@
+//! auth-service: registration, password and OTP login, JWT access tokens and rotating
+//! refresh tokens (`API.md`, auth section).
+
+pub mod domain;
+mod otp;
+mod password;
+mod refresh;
+mod routes;
+pub mod settings;
+pub mod startup;
+mod state;
+mod throttle;
+mod users;

@@ -1,0 +1,198 @@
+//! One-time codes in Redis: 6 digits from a CSPRNG, stored as an HMAC (never the code) for
+//! `ttl_secs`, single use, compared in constant time. Attempts are counted per phone whether
+//! or not it has an account, and after `max_attempts` wrong codes the phone's code is
+//! destroyed and further tries answer 429 until the counter expires. Requests are limited
+//! per phone (per minute and per hour), again for any phone.
+
+use crate::settings::OtpSettings;
+use anyhow::Context;
+use hmac::{Hmac, Mac};
+use rand::Rng;
+use redis::Script;
+use secrecy::{ExposeSecret, SecretString};
+use servicekit::ApiError;
+use servicekit::cache::{Keys, RedisPool};
+use sha2::Sha256;
+use std::sync::LazyLock;
+use subtle::ConstantTimeEq;
+
+pub struct OtpStore {
+    pool: RedisPool,
+    keys: Keys,
+    secret: SecretString,
+    settings: OtpSettings,
+}
+
+/// What a verification found.
+pub enum Verdict {
+    Valid,
+    Invalid,
+    Locked,
+}
+
+/// Counts this attempt; past the limit destroys the code. Returns {attempts, stored hmac}.
+static ATTEMPT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+        local n = redis.call('INCR', KEYS[2])
+        if n == 1 then redis.call('EXPIRE', KEYS[2], ARGV[1]) end
+        if n > tonumber(ARGV[2]) then
+            redis.call('DEL', KEYS[1])
+            return {n, false}
+        end
+        return {n, redis.call('GET', KEYS[1])}
+    ",
+    )
+});
+
+/// Consumes the code if it is still the one we matched; clears the attempt counter.
+static CONSUME: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+        if redis.call('GET', KEYS[1]) == ARGV[1] then
+            redis.call('DEL', KEYS[1], KEYS[2])
+            return 1
+        end
+        return 0
+    ",
+    )
+});
+
+impl OtpStore {
+    pub fn new(pool: RedisPool, keys: Keys, settings: OtpSettings) -> anyhow::Result<Self> {
+        let secret = match (&settings.secret, &settings.secret_path) {
+            (Some(s), _) => s.clone(),
+            (None, Some(path)) => std::fs::read_to_string(path)
+                .with_context(|| format!("reading the OTP secret {}", path.display()))?
+                .trim()
+                .to_owned()
+                .into(),
+            (None, None) => {
+                tracing::warn!("no OTP secret configured: using a random per-process key");
+                let mut bytes = [0u8; 32];
+                rand::rng().fill(&mut bytes);
+                hex::encode(bytes).into()
+            }
+        };
+        Ok(Self {
+            pool,
+            keys,
+            secret,
+            settings,
+        })
+    }
+
+    pub fn ttl_secs(&self) -> u64 {
+        self.settings.ttl_secs
+    }
+
+    fn mac(&self, phone: &str, code: &str) -> String {
+        // HMAC accepts keys of any length.
+        let mut mac = match Hmac::<Sha256>::new_from_slice(self.secret.expose_secret().as_bytes()) {
+            Ok(m) => m,
+            Err(_) => return String::new(),
+        };
+        mac.update(phone.as_bytes());
+        mac.update(b":");
+        mac.update(code.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
+
+    /// Applies the per-phone request limits; `Err(429)` with the wait when exceeded.
+    pub async fn check_request_limit(&self, phone: &str) -> Result<(), ApiError> {
+        let mut conn = self.pool.get().await?;
+        let minute = self.keys.key(&format!("otp:req:m:{phone}"));
+        let hour = self.keys.key(&format!("otp:req:h:{phone}"));
+        let (m, h, m_ttl, h_ttl): (u32, u32, i64, i64) = redis::pipe()
+            .atomic()
+            .incr(&minute, 1)
+            .incr(&hour, 1)
+            .cmd("EXPIRE")
+            .arg(&minute)
+            .arg(60)
+            .arg("NX")
+            .ignore()
+            .cmd("EXPIRE")
+            .arg(&hour)
+            .arg(3600)
+            .arg("NX")
+            .ignore()
+            .ttl(&minute)
+            .ttl(&hour)
+            .query_async(&mut conn)
+            .await?;
+        if h > self.settings.per_hour {
+            return Err(limited(h_ttl));
+        }
+        if m > self.settings.per_minute {
+            return Err(limited(m_ttl));
+        }
+        Ok(())
+    }
+
+    /// Makes and stores a new code for `phone`, replacing any earlier one.
+    pub async fn issue(&self, phone: &str) -> Result<String, ApiError> {
+        let code = format!("{:06}", rand::rng().random_range(0..1_000_000u32));
+        let mut conn = self.pool.get().await?;
+        redis::cmd("SET")
+            .arg(self.keys.key(&format!("otp:code:{phone}")))
+            .arg(self.mac(phone, &code))
+            .arg("EX")
+            .arg(self.settings.ttl_secs)
+            .query_async::<()>(&mut conn)
+            .await?;
+        Ok(code)
+    }
+
+    /// Withdraws the code of `phone` (when it could not be delivered).
+    pub async fn withdraw(&self, phone: &str) -> Result<(), ApiError> {
+        let mut conn = self.pool.get().await?;
+        redis::cmd("DEL")
+            .arg(self.keys.key(&format!("otp:code:{phone}")))
+            .query_async::<()>(&mut conn)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn verify(&self, phone: &str, code: &str) -> Result<Verdict, ApiError> {
+        let code_key = self.keys.key(&format!("otp:code:{phone}"));
+        let tries_key = self.keys.key(&format!("otp:tries:{phone}"));
+        let mut conn = self.pool.get().await?;
+        let (tries, stored): (u32, Option<String>) = ATTEMPT
+            .key(&code_key)
+            .key(&tries_key)
+            .arg(self.settings.ttl_secs)
+            .arg(self.settings.max_attempts)
+            .invoke_async(&mut conn)
+            .await?;
+        if tries > self.settings.max_attempts {
+            return Ok(Verdict::Locked);
+        }
+        let Some(stored) = stored else {
+            return Ok(Verdict::Invalid);
+        };
+        let given = self.mac(phone, code);
+        if !bool::from(given.as_bytes().ct_eq(stored.as_bytes())) {
+            return Ok(Verdict::Invalid);
+        }
+        let consumed: i32 = CONSUME
+            .key(&code_key)
+            .key(&tries_key)
+            .arg(&stored)
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(if consumed == 1 {
+            Verdict::Valid
+        } else {
+            Verdict::Invalid
+        })
+    }
+}
+
+fn limited(ttl: i64) -> ApiError {
+    ApiError::too_many(
+        "rate_limited",
+        "too many code requests for this phone; wait before asking again",
+        u64::try_from(ttl).unwrap_or(60),
+    )
+}

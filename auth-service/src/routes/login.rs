@@ -1,0 +1,66 @@
+use crate::domain::{Email, Phone};
+use crate::state::AuthState;
+use crate::users::{self, Login};
+use actix_web::{HttpResponse, web};
+use secrecy::SecretString;
+use serde::Deserialize;
+use servicekit::ApiError;
+use servicekit::http::JsonBody;
+
+#[derive(Deserialize)]
+pub struct LoginRequest {
+    /// E-mail address or E.164 phone number.
+    login: String,
+    password: SecretString,
+}
+
+fn invalid_credentials() -> ApiError {
+    ApiError::new(
+        actix_web::http::StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+        "the login or the password is wrong",
+    )
+}
+
+/// Password login. Unknown accounts and wrong passwords take the same time and get the
+/// same answer.
+#[tracing::instrument(skip_all)]
+pub async fn login(
+    state: web::Data<AuthState>,
+    JsonBody(body): JsonBody<LoginRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let raw = body.login.trim();
+    if raw.is_empty() || raw.len() > 254 {
+        return Err(ApiError::invalid_field(
+            "login",
+            "give your e-mail address or phone number",
+        ));
+    }
+    // A malformed identifier cannot match an account: treat it like an unknown one.
+    let login = if raw.starts_with('+') {
+        Phone::parse(raw).ok().map(Login::Phone)
+    } else {
+        Email::parse(raw).ok().map(Login::Email)
+    };
+    let account = match &login {
+        Some(login) => users::find_by_login(&*state.db.get().await?, login).await?,
+        None => None,
+    };
+    // Per account when it exists (e-mail and phone share one count), else per identifier.
+    let throttle_key = match &account {
+        Some(a) => format!("user:{}", a.user.id),
+        None => format!("login:{}", raw.to_lowercase()),
+    };
+    state.throttle.check(&throttle_key).await?;
+    let hash = account.as_ref().map(|a| a.password_hash.clone());
+    if !state.hasher.verify(body.password, hash).await? {
+        state.throttle.record_failure(&throttle_key).await?;
+        return Err(invalid_credentials());
+    }
+    let Some(account) = account else {
+        return Err(invalid_credentials());
+    };
+    state.throttle.clear(&throttle_key).await?;
+    let tokens = state.login_tokens(account.user.id, account.role).await?;
+    Ok(HttpResponse::Ok().json(tokens))
+}

@@ -1,0 +1,110 @@
+use crate::domain::Phone;
+use crate::otp::Verdict;
+use crate::state::AuthState;
+use crate::users::{self, Login};
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use servicekit::ApiError;
+use servicekit::amqp::Envelope;
+use servicekit::http::{JsonBody, RequestId};
+use uuid::Uuid;
+
+#[derive(Deserialize)]
+pub struct OtpRequest {
+    phone: String,
+}
+
+/// Payload of `otp.requested`: everything the notification service needs to deliver it.
+#[derive(Serialize)]
+struct OtpRequested<'a> {
+    user_id: Uuid,
+    name: &'a str,
+    phone: &'a str,
+    code: &'a str,
+    expires_in: u64,
+}
+
+fn parse_phone(raw: &str) -> Result<Phone, ApiError> {
+    Phone::parse(raw).map_err(|m| ApiError::invalid_field("phone", m))
+}
+
+/// Sends a code to a phone with an account; any phone gets the same 202.
+#[tracing::instrument(skip_all)]
+pub async fn request(
+    state: web::Data<AuthState>,
+    request_id: RequestId,
+    JsonBody(body): JsonBody<OtpRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let phone = parse_phone(&body.phone)?;
+    state.otp.check_request_limit(phone.as_str()).await?;
+    let expires_in = state.otp.ttl_secs();
+    let mut answer = json!({ "expires_in": expires_in });
+    let account =
+        users::find_by_login(&*state.db.get().await?, &Login::Phone(phone.clone())).await?;
+    if let Some(account) = account {
+        let code = state.otp.issue(phone.as_str()).await?;
+        let event = Envelope::new(
+            "otp.requested",
+            &OtpRequested {
+                user_id: account.user.id,
+                name: &account.user.name,
+                phone: phone.as_str(),
+                code: &code,
+                expires_in,
+            },
+        )
+        .map_err(|e| ApiError::internal(&e))?;
+        if let Err(e) = state.broker.publish(&event, Some(&request_id.0)).await {
+            // Undeliverable: withdraw the code so that no unknown code stays valid.
+            state.otp.withdraw(phone.as_str()).await?;
+            return Err(e.into());
+        }
+        if state.otp_dev_echo {
+            answer["dev_code"] = code.into();
+        }
+    }
+    Ok(HttpResponse::Accepted().json(answer))
+}
+
+#[derive(Deserialize)]
+pub struct OtpVerify {
+    phone: String,
+    code: String,
+}
+
+fn invalid_otp() -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "invalid_otp",
+        "the code is wrong or has expired",
+    )
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn verify(
+    state: web::Data<AuthState>,
+    JsonBody(body): JsonBody<OtpVerify>,
+) -> Result<HttpResponse, ApiError> {
+    let phone = parse_phone(&body.phone)?;
+    let code = body.code.trim();
+    if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ApiError::invalid_field("code", "the code is 6 digits"));
+    }
+    match state.otp.verify(phone.as_str(), code).await? {
+        Verdict::Locked => Err(ApiError::too_many(
+            "too_many_attempts",
+            "too many wrong codes for this phone; request a new code later",
+            state.otp.ttl_secs(),
+        )),
+        Verdict::Invalid => Err(invalid_otp()),
+        Verdict::Valid => {
+            let account = users::find_by_login(&*state.db.get().await?, &Login::Phone(phone))
+                .await?
+                .ok_or_else(invalid_otp)?;
+            let tokens = state.login_tokens(account.user.id, account.role).await?;
+            Ok(HttpResponse::Ok().json(tokens))
+        }
+    }
+}

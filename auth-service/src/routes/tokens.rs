@@ -1,0 +1,56 @@
+use crate::refresh;
+use crate::state::AuthState;
+use crate::users;
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+use serde_json::json;
+use servicekit::ApiError;
+use servicekit::auth::AuthUser;
+use servicekit::http::JsonBody;
+
+#[derive(Deserialize)]
+pub struct RefreshRequest {
+    refresh_token: String,
+}
+
+fn checked(token: &str) -> Result<&str, ApiError> {
+    let token = token.trim();
+    if token.is_empty() || token.len() > 512 {
+        return Err(ApiError::invalid_field(
+            "refresh_token",
+            "the refresh token is missing or malformed",
+        ));
+    }
+    Ok(token)
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn refresh(
+    state: web::Data<AuthState>,
+    JsonBody(body): JsonBody<RefreshRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let token = checked(&body.refresh_token)?;
+    let mut db = state.db.get().await?;
+    let (user, next) = refresh::rotate(&mut db, token, state.refresh_ttl_days).await?;
+    let account = users::find_by_id(&db, user)
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("the account no longer exists"))?;
+    Ok(HttpResponse::Ok().json(state.tokens(user, account.role, next)?))
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn logout(
+    state: web::Data<AuthState>,
+    JsonBody(body): JsonBody<RefreshRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let token = checked(&body.refresh_token)?;
+    refresh::revoke_family(&*state.db.get().await?, token).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+pub async fn me(state: web::Data<AuthState>, caller: AuthUser) -> Result<HttpResponse, ApiError> {
+    let account = users::find_by_id(&*state.db.get().await?, caller.id)
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("the account no longer exists"))?;
+    Ok(HttpResponse::Ok().json(json!({ "user": account.user })))
+}

@@ -1,0 +1,94 @@
+//! auth-service settings (see `servicekit::config` for the layering).
+
+use secrecy::SecretString;
+use serde::Deserialize;
+use servicekit::config::{
+    AmqpSettings, DatabaseSettings, HttpSettings, JwtSettings, LogSettings, RedisSettings,
+};
+use std::path::PathBuf;
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    pub http: HttpSettings,
+    pub database: DatabaseSettings,
+    pub redis: RedisSettings,
+    pub amqp: AmqpSettings,
+    pub jwt: JwtSettings,
+    pub log: LogSettings,
+    pub otp: OtpSettings,
+    pub login: LoginSettings,
+    /// Days a refresh token stays usable.
+    pub refresh_ttl_days: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            http: HttpSettings::on_port(8081),
+            database: DatabaseSettings::for_database("railrush_auth"),
+            redis: RedisSettings::default(),
+            amqp: AmqpSettings::default(),
+            jwt: JwtSettings {
+                private_key_path: Some(PathBuf::from(".local/keys/jwt_private.pem")),
+                ..JwtSettings::default()
+            },
+            log: LogSettings::default(),
+            otp: OtpSettings::default(),
+            login: LoginSettings::default(),
+            refresh_ttl_days: 30,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct OtpSettings {
+    /// Echo the code in the response (`dev_code`): the local stack only, never production.
+    pub dev_echo: bool,
+    /// Key of the HMAC that codes are stored under; `secret_path` is read when unset, and a
+    /// random per-process key is made when neither is set (fine for one replica only).
+    pub secret: Option<SecretString>,
+    pub secret_path: Option<PathBuf>,
+    pub ttl_secs: u64,
+    /// Wrong codes allowed before the phone's code is locked.
+    pub max_attempts: u32,
+    pub per_minute: u32,
+    pub per_hour: u32,
+}
+
+impl Default for OtpSettings {
+    fn default() -> Self {
+        Self {
+            dev_echo: false,
+            secret: None,
+            secret_path: None,
+            ttl_secs: 300,
+            max_attempts: 5,
+            per_minute: 1,
+            per_hour: 5,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct LoginSettings {
+    /// Failed logins of one account within `window_secs` before logins are refused.
+    pub max_failures: u32,
+    pub window_secs: u64,
+    /// Password hashes computed at once; more wait (bounded by `hash_wait_ms`, then 503).
+    pub max_concurrent_hashes: Option<usize>,
+    pub hash_wait_ms: u64,
+}
+
+impl Default for LoginSettings {
+    fn default() -> Self {
+        Self {
+            max_failures: 10,
+            window_secs: 15 * 60,
+            max_concurrent_hashes: None,
+            hash_wait_ms: 5_000,
+        }
+    }
+}

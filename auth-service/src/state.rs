@@ -1,0 +1,55 @@
+//! What the handlers share.
+
+use crate::otp::OtpStore;
+use crate::password::Hasher;
+use crate::throttle::LoginThrottle;
+use serde::Serialize;
+use servicekit::ApiError;
+use servicekit::amqp::Broker;
+use servicekit::auth::{JwtIssuer, Role};
+use servicekit::db::PgPool;
+use uuid::Uuid;
+
+pub struct AuthState {
+    pub db: PgPool,
+    pub hasher: Hasher,
+    pub issuer: JwtIssuer,
+    pub otp: OtpStore,
+    pub throttle: LoginThrottle,
+    pub broker: Broker,
+    pub otp_dev_echo: bool,
+    pub refresh_ttl_days: u32,
+}
+
+/// `Tokens` of `API.md`.
+#[derive(Serialize)]
+pub struct Tokens {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: u64,
+    pub refresh_token: String,
+}
+
+impl AuthState {
+    /// Tokens of a new login (a new refresh-token family).
+    pub async fn login_tokens(&self, user: Uuid, role: Role) -> Result<Tokens, ApiError> {
+        let db = self.db.get().await?;
+        let refresh =
+            crate::refresh::issue(&db, user, Uuid::new_v4(), self.refresh_ttl_days).await?;
+        self.tokens(user, role, refresh)
+    }
+
+    pub fn tokens(
+        &self,
+        user: Uuid,
+        role: Role,
+        refresh_token: String,
+    ) -> Result<Tokens, ApiError> {
+        Ok(Tokens {
+            access_token: self.issuer.issue(user, role)?,
+            token_type: "Bearer",
+            expires_in: self.issuer.ttl_secs(),
+            refresh_token,
+        })
+    }
+}

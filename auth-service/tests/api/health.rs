@@ -1,0 +1,145 @@
+use crate::helpers::{assert_error, spawn_app, spawn_unready_app_with};
+use reqwest::StatusCode;
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+#[tokio::test]
+async fn ready_is_200_when_every_dependency_answers() {
+    let app = spawn_app().await;
+    let res = app
+        .client
+        .get(app.url("/health/live"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    // The broker connects in the background; give it a moment.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let res = app
+            .client
+            .get(app.url("/health/ready"))
+            .send()
+            .await
+            .unwrap();
+        if res.status() == StatusCode::OK {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never became ready: {}",
+            res.text().await.unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn database_gone_gives_503_unavailable_not_a_hang() {
+    let app = spawn_app().await;
+    let user = app.register().await;
+    app.env.drop_database().await.unwrap();
+    let started = Instant::now();
+    let res = app
+        .post(
+            "/api/auth/login",
+            &json!({"login": user.email, "password": user.password}),
+        )
+        .await;
+    let body = assert_error(res, StatusCode::SERVICE_UNAVAILABLE, "unavailable").await;
+    assert!(
+        !body.to_string().to_lowercase().contains("postgres"),
+        "no internals: {body}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let res = app
+        .client
+        .get(app.url("/health/ready"))
+        .send()
+        .await
+        .unwrap();
+    let body = assert_error(res, StatusCode::SERVICE_UNAVAILABLE, "unavailable").await;
+    assert_eq!(body["error"]["details"]["failing"], json!(["postgres"]));
+}
+
+#[tokio::test]
+async fn redis_unreachable_gives_503_on_otp_requests() {
+    let app =
+        spawn_unready_app_with(|s| s.redis.url = "redis://127.0.0.1:1".to_owned().into()).await;
+    let res = app
+        .post("/api/auth/otp/request", &json!({"phone": "+8801712345678"}))
+        .await;
+    assert_error(res, StatusCode::SERVICE_UNAVAILABLE, "unavailable").await;
+    let res = app
+        .client
+        .get(app.url("/health/ready"))
+        .send()
+        .await
+        .unwrap();
+    let body = assert_error(res, StatusCode::SERVICE_UNAVAILABLE, "unavailable").await;
+    let failing = body["error"]["details"]["failing"].as_array().unwrap();
+    assert!(
+        failing.contains(&json!("redis")) && !failing.contains(&json!("postgres")),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn broker_unreachable_gives_503_on_otp_and_not_ready() {
+    let app = spawn_unready_app_with(|s| {
+        s.amqp.url = "amqp://guest:guest@127.0.0.1:1/%2f".to_owned().into()
+    })
+    .await;
+    let user = app.register().await;
+    let res = app
+        .post("/api/auth/otp/request", &json!({"phone": user.phone}))
+        .await;
+    assert_error(res, StatusCode::SERVICE_UNAVAILABLE, "unavailable").await;
+    let res = app
+        .client
+        .get(app.url("/health/ready"))
+        .send()
+        .await
+        .unwrap();
+    let body = assert_error(res, StatusCode::SERVICE_UNAVAILABLE, "unavailable").await;
+    assert_eq!(body["error"]["details"]["failing"], json!(["rabbitmq"]));
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_pattern_and_request_ids_are_echoed() {
+    let app = spawn_app().await;
+    let res = app
+        .client
+        .get(app.url("/api/auth/me"))
+        .header("x-request-id", "trace-abc-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["x-request-id"], "trace-abc-123");
+    let made = app
+        .client
+        .get(app.url("/health/live"))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        made.headers()
+            .get("x-request-id")
+            .is_some_and(|v| v.len() >= 32)
+    );
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains(r#"railrush_http_requests_total{method="GET",route="/api/auth/me",status="401",service="auth"} 1"#),
+        "{text}"
+    );
+    assert!(text.contains("railrush_http_request_duration_seconds_bucket"));
+    assert!(text.contains(r#"railrush_pool_connections{pool="postgres""#));
+}

@@ -1,0 +1,10 @@
+//! auth-service against the real PostgreSQL, Redis and RabbitMQ.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail by panicking.
+
+mod errors;
+mod health;
+mod helpers;
+mod login;
+mod otp;
+mod register;
+mod tokens;

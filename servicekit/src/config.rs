@@ -1,0 +1,175 @@
+//! Settings, layered: the struct's own defaults, then an optional TOML file
+//! (`APP_CONFIG_FILE`, or `config/<service>.toml` when present), then the environment with
+//! prefix `APP_` and `__` between levels (`APP_DATABASE__URL`, `APP_HTTP__PORT`).
+//!
+//! Each service owns a `Settings` struct built from the pieces here and passes it explicitly;
+//! there is no global. Secrets are `SecretString`, which never prints.
+
+use anyhow::Context;
+use secrecy::SecretString;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Loads `T` for `service` from defaults, file and environment.
+pub fn load<T: DeserializeOwned>(service: &str) -> anyhow::Result<T> {
+    let file = std::env::var_os("APP_CONFIG_FILE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new("config").join(format!("{service}.toml")));
+    config::Config::builder()
+        .add_source(config::File::from(file).required(false))
+        .add_source(
+            config::Environment::with_prefix("APP")
+                .prefix_separator("_")
+                .separator("__")
+                .try_parsing(true),
+        )
+        .build()
+        .and_then(config::Config::try_deserialize)
+        .with_context(|| format!("loading the settings of {service}"))
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct HttpSettings {
+    pub host: String,
+    /// 0 picks a free port (tests).
+    pub port: u16,
+    /// Actix worker threads; the number of cores when unset.
+    pub workers: Option<usize>,
+    /// Seconds in-flight requests get to finish after SIGTERM.
+    pub shutdown_timeout_secs: u64,
+}
+
+impl HttpSettings {
+    pub fn on_port(port: u16) -> Self {
+        Self {
+            host: "127.0.0.1".into(),
+            port,
+            workers: None,
+            shutdown_timeout_secs: 30,
+        }
+    }
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self::on_port(0)
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct DatabaseSettings {
+    pub url: SecretString,
+    pub max_size: usize,
+    /// How long a request waits for a connection (and a connection for the server) before
+    /// the request answers 503.
+    pub timeout_ms: u64,
+}
+
+impl DatabaseSettings {
+    pub fn for_database(name: &str) -> Self {
+        Self {
+            url: format!("postgres://postgres@127.0.0.1:5432/{name}").into(),
+            max_size: 16,
+            timeout_ms: 2_000,
+        }
+    }
+
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms)
+    }
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self::for_database("postgres")
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct RedisSettings {
+    pub url: SecretString,
+    /// Prepended to every key this service writes; tests give each run its own.
+    pub key_prefix: String,
+    pub max_size: usize,
+    pub timeout_ms: u64,
+}
+
+impl RedisSettings {
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms)
+    }
+}
+
+impl Default for RedisSettings {
+    fn default() -> Self {
+        Self {
+            url: "redis://127.0.0.1:6379".into(),
+            key_prefix: String::new(),
+            max_size: 32,
+            timeout_ms: 1_000,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct AmqpSettings {
+    pub url: SecretString,
+    /// The topic exchange every event goes to.
+    pub exchange: String,
+    /// Prepended to every queue this service declares; tests give each run its own.
+    pub queue_prefix: String,
+}
+
+impl Default for AmqpSettings {
+    fn default() -> Self {
+        Self {
+            url: "amqp://guest:guest@127.0.0.1:5672/%2f".into(),
+            exchange: "railrush.events".into(),
+            queue_prefix: String::new(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct JwtSettings {
+    /// PEM of the Ed25519 public key every service verifies with.
+    pub public_key_path: PathBuf,
+    /// PEM of the Ed25519 private key: auth-service only.
+    pub private_key_path: Option<PathBuf>,
+    pub issuer: String,
+    pub audience: String,
+    pub access_ttl_secs: u64,
+}
+
+impl Default for JwtSettings {
+    fn default() -> Self {
+        Self {
+            public_key_path: PathBuf::from(".local/keys/jwt_public.pem"),
+            private_key_path: None,
+            issuer: "railrush-auth".into(),
+            audience: "railrush".into(),
+            access_ttl_secs: 15 * 60,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Pretty,
+    Json,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct LogSettings {
+    pub format: LogFormat,
+}

@@ -1,0 +1,208 @@
+//! Request plumbing shared by every service: the JSON body extractor, extractor error
+//! handlers, the catch-all that turns any non-JSON error response into the `API.md` shape,
+//! and the request id.
+//!
+//! Use [`JsonBody`] instead of `web::Json` for request bodies: it names the offending field
+//! in `details.field`. Register [`configure_extractors`] and wrap the app in
+//! [`normalize_errors`] (done by [`crate::app::wrap_common`]).
+
+use crate::error::ApiError;
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, ResponseError, web};
+use serde::de::DeserializeOwned;
+use std::future::Future;
+use std::pin::Pin;
+
+/// Largest JSON body any endpoint accepts.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// A JSON request body, deserialised with the path of any failing field reported.
+#[derive(Debug)]
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let is_json = req
+            .mime_type()
+            .ok()
+            .flatten()
+            .is_some_and(|m| m.subtype() == mime_json() || m.suffix() == Some(mime_json()));
+        let declared_len = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        let bytes = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            if !is_json {
+                return Err(ApiError::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "unsupported_media_type",
+                    "the body must be JSON (Content-Type: application/json)",
+                )
+                .into());
+            }
+            if declared_len.is_some_and(|n| n > BODY_LIMIT) {
+                return Err(too_large().into());
+            }
+            let bytes = bytes.await.map_err(|_| too_large())?;
+            parse_json(&bytes).map(JsonBody).map_err(Into::into)
+        })
+    }
+}
+
+fn mime_json() -> mime::Name<'static> {
+    mime::JSON
+}
+
+fn too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        format!("the body is larger than {BODY_LIMIT} bytes"),
+    )
+}
+
+/// Deserialises `bytes`, reporting the failing field's path.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if inner.is_syntax() || inner.is_eof() {
+            return ApiError::invalid_request("the body is not valid JSON");
+        }
+        // serde's text names the expected type and the field, never our internals.
+        let message = strip_position(&inner.to_string());
+        let known_path = (path != "." && path != "?").then_some(path);
+        match missing_field(&message).or(known_path) {
+            Some(field) => ApiError::invalid_field(&field, message),
+            None => ApiError::invalid_request(message),
+        }
+    })
+}
+
+fn strip_position(message: &str) -> String {
+    match message.find(" at line ") {
+        Some(i) => message[..i].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+fn missing_field(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("missing field `")?;
+    rest.split('`').next().map(str::to_owned)
+}
+
+/// Extractor configs so that query and path failures answer in the error shape.
+pub fn configure_extractors(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(web::PayloadConfig::new(BODY_LIMIT))
+        .app_data(web::QueryConfig::default().error_handler(|err, _| {
+            ApiError::invalid_request(format!(
+                "invalid query: {}",
+                strip_position(&err.to_string())
+            ))
+            .into()
+        }))
+        .app_data(web::PathConfig::default().error_handler(|err, _| {
+            ApiError::invalid_request(format!(
+                "invalid path: {}",
+                strip_position(&err.to_string())
+            ))
+            .into()
+        }))
+        .app_data(
+            web::JsonConfig::default()
+                .limit(BODY_LIMIT)
+                .error_handler(|err, _| {
+                    ApiError::invalid_request(format!(
+                        "invalid body: {}",
+                        strip_position(&err.to_string())
+                    ))
+                    .into()
+                }),
+        );
+}
+
+/// Default service: unknown routes are a JSON 404.
+pub async fn not_found() -> actix_web::HttpResponse {
+    ApiError::not_found("no such resource").error_response()
+}
+
+/// Middleware: every error response leaves in the `API.md` shape, whatever produced it
+/// (actix's own 405, a panic-free extractor failure, a handler's plain response).
+pub async fn normalize_errors(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let res = next.call(req).await?;
+    let status = res.status();
+    let is_json = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return Ok(res.map_into_boxed_body());
+    }
+    let error = error_for_status(status);
+    let (req, _) = res.into_parts();
+    let response = error.error_response();
+    Ok(ServiceResponse::new(req, response))
+}
+
+fn error_for_status(status: StatusCode) -> ApiError {
+    let (code, message) = match status.as_u16() {
+        401 => ("unauthorized", "authentication is required"),
+        403 => ("forbidden", "you are not allowed to do this"),
+        404 => ("not_found", "no such resource"),
+        405 => ("method_not_allowed", "method not allowed on this resource"),
+        413 => ("payload_too_large", "the body is too large"),
+        415 => ("unsupported_media_type", "unsupported content type"),
+        429 => ("rate_limited", "too many requests"),
+        400..=499 => ("invalid_request", "the request is invalid"),
+        503 => ("unavailable", "the service is temporarily unavailable"),
+        _ => ("internal", "something went wrong on our side"),
+    };
+    ApiError::new(status, code, message)
+}
+
+/// The request id of this request: the caller's `X-Request-Id` if sane, else a new UUID.
+#[derive(Clone, Debug)]
+pub struct RequestId(pub String);
+
+impl RequestId {
+    pub fn from_header(value: Option<&HeaderValue>) -> Self {
+        let given = value
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty() && v.len() <= 128)
+            .filter(|v| {
+                v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+            });
+        Self(given.map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned))
+    }
+}
+
+impl FromRequest for RequestId {
+    type Error = actix_web::Error;
+    type Future = std::future::Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let id = req
+            .extensions()
+            .get::<RequestId>()
+            .cloned()
+            .unwrap_or_else(|| RequestId::from_header(req.headers().get(&REQUEST_ID)));
+        std::future::ready(Ok(id))
+    }
+}

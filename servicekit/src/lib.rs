@@ -1,0 +1,23 @@
+//! What every RailRush service needs: settings, the PostgreSQL, Redis and RabbitMQ plumbing,
+//! the event envelope, JWT issuing and verifying, the error shape, health, metrics and
+//! tracing. Each service is a library built on these plus a thin `main.rs`.
+
+pub mod amqp;
+pub mod app;
+pub mod auth;
+pub mod cache;
+pub mod config;
+pub mod consumer;
+pub mod db;
+pub mod error;
+pub mod events;
+pub mod health;
+pub mod http;
+pub mod idempotency;
+pub mod metrics;
+pub mod outbox;
+pub mod telemetry;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use error::ApiError;

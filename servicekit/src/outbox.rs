@@ -1,0 +1,192 @@
+//! The transactional outbox: events are written in the same transaction as the change they
+//! announce ([`enqueue`]), and a relay task ([`OutboxRelay`]) publishes unsent rows with
+//! publisher confirms, marking them sent only after the broker confirmed. A crash or a broker
+//! outage between commit and publish delays an event; it never loses one. Rows are claimed
+//! with `FOR UPDATE SKIP LOCKED`, so several replicas share the work.
+//!
+//! Each publishing service's migrations create the table:
+//! ```sql
+//! CREATE TABLE outbox (
+//!     id          bigserial PRIMARY KEY,
+//!     event_id    uuid NOT NULL UNIQUE,
+//!     kind        text NOT NULL,
+//!     payload     jsonb NOT NULL,
+//!     occurred_at timestamptz NOT NULL,
+//!     request_id  text,
+//!     sent_at     timestamptz
+//! );
+//! CREATE INDEX outbox_unsent_idx ON outbox (id) WHERE sent_at IS NULL;
+//! ```
+
+use crate::amqp::{Broker, Envelope};
+use crate::db::PgPool;
+use deadpool_postgres::GenericClient;
+use futures_util::future::join_all;
+use prometheus::{Histogram, HistogramOpts, IntGauge, Registry};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::Notify;
+use uuid::Uuid;
+
+const BATCH: i64 = 200;
+const IDLE_POLL: Duration = Duration::from_millis(500);
+
+/// Writes `event` to the outbox inside the caller's transaction.
+pub async fn enqueue(
+    tx: &impl GenericClient,
+    event: &Envelope,
+    request_id: Option<&str>,
+) -> Result<(), tokio_postgres::Error> {
+    tx.execute(
+        "INSERT INTO outbox (event_id, kind, payload, occurred_at, request_id) VALUES ($1, $2, $3, $4, $5)",
+        &[&event.event_id, &event.kind, &event.payload, &event.occurred_at, &request_id],
+    )
+    .await
+    .map(|_| ())
+}
+
+/// Handle to the relay: call [`OutboxRelay::wake`] after committing an event so it goes
+/// out at once instead of at the next poll.
+#[derive(Clone)]
+pub struct OutboxRelay {
+    wake: Arc<Notify>,
+}
+
+struct RelayMetrics {
+    backlog: IntGauge,
+    publish_seconds: Histogram,
+}
+
+impl OutboxRelay {
+    /// Starts the relay task for `pool`'s outbox, registering its metrics on `registry`.
+    pub fn spawn(pool: PgPool, broker: Broker, registry: &Registry) -> anyhow::Result<Self> {
+        let metrics = RelayMetrics {
+            backlog: IntGauge::new(
+                "outbox_backlog",
+                "Outbox rows not yet confirmed by the broker",
+            )?,
+            publish_seconds: Histogram::with_opts(
+                HistogramOpts::new(
+                    "outbox_publish_seconds",
+                    "Time from commit to broker confirm",
+                )
+                .buckets(crate::metrics::LATENCY_BUCKETS.to_vec()),
+            )?,
+        };
+        registry.register(Box::new(metrics.backlog.clone()))?;
+        registry.register(Box::new(metrics.publish_seconds.clone()))?;
+        let wake = Arc::new(Notify::new());
+        let relay = Self { wake: wake.clone() };
+        tokio::spawn(run(pool, broker, wake, metrics));
+        Ok(relay)
+    }
+
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+}
+
+async fn run(pool: PgPool, broker: Broker, wake: Arc<Notify>, metrics: RelayMetrics) {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        // Stop with the app: the broker handle here is the last one once the app is gone.
+        if Arc::strong_count(&wake) == 1 {
+            return;
+        }
+        match relay_batch(&pool, &broker, &metrics).await {
+            Ok(n) if n as i64 == BATCH => continue,
+            Ok(_) => {
+                backoff = Duration::from_millis(100);
+                let _ = tokio::time::timeout(IDLE_POLL, wake.notified()).await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "outbox relay: will retry");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+/// Publishes one batch; returns how many rows were sent.
+async fn relay_batch(
+    pool: &PgPool,
+    broker: &Broker,
+    metrics: &RelayMetrics,
+) -> anyhow::Result<usize> {
+    let mut client = pool.get().await?;
+    if let Ok(row) = client
+        .query_one("SELECT count(*) FROM outbox WHERE sent_at IS NULL", &[])
+        .await
+    {
+        metrics.backlog.set(row.get(0));
+    }
+    if !broker.is_connected() {
+        return Ok(0);
+    }
+    let tx = client.transaction().await?;
+    let rows = tx
+        .query(
+            "SELECT id, event_id, kind, payload, occurred_at, request_id FROM outbox \
+             WHERE sent_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+            &[&BATCH],
+        )
+        .await?;
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let started = Instant::now();
+    let events: Vec<(i64, Envelope, Option<String>)> = rows
+        .iter()
+        .map(|r| {
+            let envelope = Envelope {
+                event_id: r.get::<_, Uuid>(1),
+                kind: r.get(2),
+                payload: r.get(3),
+                occurred_at: r.get(4),
+            };
+            (r.get(0), envelope, r.get(5))
+        })
+        .collect();
+    let results = join_all(
+        events
+            .iter()
+            .map(|(_, e, rid)| broker.publish(e, rid.as_deref())),
+    )
+    .await;
+    let sent: Vec<i64> = events
+        .iter()
+        .zip(&results)
+        .filter_map(|((id, _, _), r)| r.is_ok().then_some(*id))
+        .collect();
+    tx.execute(
+        "UPDATE outbox SET sent_at = now() WHERE id = ANY($1)",
+        &[&sent],
+    )
+    .await?;
+    tx.commit().await?;
+    for (_, e, _) in events
+        .iter()
+        .zip(&results)
+        .filter(|(_, r)| r.is_ok())
+        .map(|(e, _)| e)
+    {
+        let age = chrono::Utc::now() - e.occurred_at;
+        metrics
+            .publish_seconds
+            .observe(age.to_std().unwrap_or_default().as_secs_f64());
+    }
+    if let Some(Err(error)) = results.iter().find(|r| r.is_err()) {
+        anyhow::bail!(
+            "publishing outbox events: {error} ({} of {} sent)",
+            sent.len(),
+            events.len()
+        );
+    }
+    tracing::debug!(
+        sent = sent.len(),
+        elapsed_ms = started.elapsed().as_millis(),
+        "outbox batch"
+    );
+    Ok(sent.len())
+}
