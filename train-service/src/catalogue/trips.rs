@@ -1,0 +1,149 @@
+//! Reading stations, trips (with per-class availability) and a trip's seats.
+
+use super::{ClassAvailability, Route, Station, TrainRef, Trip, TripSeat};
+use crate::domain::SeatClass;
+use anyhow::Context;
+use chrono::NaiveDate;
+use deadpool_postgres::GenericClient;
+use servicekit::ApiError;
+use tokio_postgres::Row;
+
+const TRIP_COLUMNS: &str = "SELECT t.trip_id, tr.number, tr.name, t.from_station, t.to_station, \
+     t.departs_at, t.arrives_at, c.class, c.fare, c.seats_total, c.seats_sold \
+     FROM trips t JOIN trains tr ON tr.id = t.train_id \
+     JOIN trip_classes c ON c.trip_id = t.trip_id";
+
+pub async fn stations(db: &impl GenericClient) -> Result<Vec<Station>, ApiError> {
+    let rows = db
+        .query("SELECT code, name FROM stations ORDER BY code", &[])
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| Station {
+            code: r.get(0),
+            name: r.get(1),
+        })
+        .collect())
+}
+
+/// The codes among `codes` that are not stations.
+pub async fn unknown_stations(
+    db: &impl GenericClient,
+    codes: &[&str],
+) -> Result<Vec<String>, ApiError> {
+    let known: Vec<String> = db
+        .query("SELECT code FROM stations WHERE code = ANY($1)", &[&codes])
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    Ok(codes
+        .iter()
+        .filter(|c| !known.iter().any(|k| k == *c))
+        .map(|c| (*c).to_owned())
+        .collect())
+}
+
+/// Trips of `route` on its date, sorted by departure.
+pub async fn search(db: &impl GenericClient, route: &Route) -> Result<Vec<Trip>, ApiError> {
+    let sql = format!(
+        "{TRIP_COLUMNS} WHERE t.from_station = $1 AND t.to_station = $2 AND t.service_date = $3 \
+         ORDER BY t.departs_at, t.trip_id"
+    );
+    let rows = db
+        .query(&sql, &[&route.from, &route.to, &route.date])
+        .await?;
+    Ok(group_trips(&rows)?)
+}
+
+pub async fn trip(db: &impl GenericClient, trip_id: i64) -> Result<Option<Trip>, ApiError> {
+    let sql = format!("{TRIP_COLUMNS} WHERE t.trip_id = $1");
+    let rows = db.query(&sql, &[&trip_id]).await?;
+    Ok(group_trips(&rows)?.into_iter().next())
+}
+
+/// Every seat of the trip in `seat_id` order (which is coach order).
+pub async fn seats(db: &impl GenericClient, trip_id: i64) -> Result<Vec<TripSeat>, ApiError> {
+    let rows = db
+        .query(
+            "SELECT s.seat_id, s.label, s.coach_code, c.class, tc.fare \
+             FROM trips t \
+             JOIN seats s ON s.train_id = t.train_id \
+             JOIN coaches c ON c.train_id = s.train_id AND c.code = s.coach_code \
+             JOIN trip_classes tc ON tc.trip_id = t.trip_id AND tc.class = c.class \
+             WHERE t.trip_id = $1 ORDER BY s.seat_id",
+            &[&trip_id],
+        )
+        .await?;
+    let seats = rows
+        .iter()
+        .map(|r| {
+            Ok(TripSeat {
+                seat_id: r.get(0),
+                label: r.get(1),
+                coach: r.get(2),
+                class: class_of(r, 3)?,
+                fare: r.get(4),
+            })
+        })
+        .collect::<anyhow::Result<_>>()?;
+    Ok(seats)
+}
+
+/// The route (search key) of a trip, for cache invalidation.
+pub async fn route_of(
+    db: &impl GenericClient,
+    trip_id: i64,
+) -> Result<Option<Route>, tokio_postgres::Error> {
+    let row = db
+        .query_opt(
+            "SELECT from_station, to_station, service_date FROM trips WHERE trip_id = $1",
+            &[&trip_id],
+        )
+        .await?;
+    Ok(row.map(|r| Route {
+        from: r.get(0),
+        to: r.get(1),
+        date: r.get::<_, NaiveDate>(2),
+    }))
+}
+
+fn class_of(row: &Row, idx: usize) -> anyhow::Result<SeatClass> {
+    let raw: &str = row.get(idx);
+    SeatClass::parse(raw).with_context(|| format!("unknown class {raw:?} in the database"))
+}
+
+/// Rows ordered by trip (one per class) → trips, classes in search order.
+fn group_trips(rows: &[Row]) -> anyhow::Result<Vec<Trip>> {
+    let mut trips: Vec<Trip> = Vec::new();
+    for r in rows {
+        let trip_id: i64 = r.get(0);
+        let seats_total: i32 = r.get(9);
+        let seats_sold: i32 = r.get(10);
+        let class = ClassAvailability {
+            class: class_of(r, 7)?,
+            fare: r.get(8),
+            seats_total,
+            seats_available: (seats_total - seats_sold).max(0),
+        };
+        match trips.last_mut() {
+            Some(t) if t.trip_id == trip_id => t.classes.push(class),
+            _ => trips.push(Trip {
+                trip_id,
+                train: TrainRef {
+                    number: r.get(1),
+                    name: r.get(2),
+                },
+                from: r.get(3),
+                to: r.get(4),
+                departs_at: r.get(5),
+                arrives_at: r.get(6),
+                classes: vec![class],
+            }),
+        }
+    }
+    for t in &mut trips {
+        t.classes.sort_by_key(|c| c.class);
+    }
+    Ok(trips)
+}

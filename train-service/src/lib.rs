@@ -1,0 +1,14 @@
+//! train-service: stations, trains, dated trips with fares, search with per-class
+//! availability (kept from booking events), the seat inventory booking-service caches, admin
+//! endpoints and the seed command (`API.md`, trains section).
+
+pub mod availability;
+pub mod catalogue;
+pub mod domain;
+mod metrics;
+mod routes;
+pub mod search_cache;
+pub mod seed;
+pub mod settings;
+pub mod startup;
+mod state;

@@ -1,0 +1,113 @@
+//! `GET /api/trains/stations` and `GET /api/trains/search` (cached, see `search_cache`).
+
+use crate::catalogue::{Route, trips};
+use crate::domain;
+use crate::search_cache::Lookup;
+use crate::state::TrainState;
+use actix_web::{HttpResponse, web};
+use chrono::NaiveDate;
+use serde::Deserialize;
+use serde_json::json;
+use servicekit::ApiError;
+
+#[tracing::instrument(skip_all)]
+pub async fn stations(state: web::Data<TrainState>) -> Result<HttpResponse, ApiError> {
+    let db = state.db.get().await?;
+    let stations = trips::stations(&db).await?;
+    Ok(HttpResponse::Ok().json(json!({ "stations": stations })))
+}
+
+/// Every parameter optional here, so a missing one is reported by name.
+#[derive(Deserialize)]
+pub struct SearchQuery {
+    from: Option<String>,
+    to: Option<String>,
+    date: Option<String>,
+}
+
+fn station_param(value: Option<&String>, field: &str) -> Result<String, ApiError> {
+    let value =
+        value.ok_or_else(|| ApiError::invalid_field(field, format!("{field} is required")))?;
+    domain::station_code(&value.trim().to_ascii_uppercase())
+        .map_err(|m| ApiError::invalid_field(field, m))
+}
+
+/// A real calendar date written `YYYY-MM-DD`.
+fn date_param(value: Option<&String>) -> Result<NaiveDate, ApiError> {
+    let value = value.ok_or_else(|| ApiError::invalid_field("date", "date is required"))?;
+    let well_formed = value.len() == 10
+        && value.bytes().enumerate().all(|(i, b)| {
+            if i == 4 || i == 7 {
+                b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        });
+    well_formed
+        .then(|| NaiveDate::parse_from_str(value, "%Y-%m-%d").ok())
+        .flatten()
+        .ok_or_else(|| ApiError::invalid_field("date", "date must be a real date as YYYY-MM-DD"))
+}
+
+fn parse_route(q: &SearchQuery) -> Result<Route, ApiError> {
+    let from = station_param(q.from.as_ref(), "from")?;
+    let to = station_param(q.to.as_ref(), "to")?;
+    let date = date_param(q.date.as_ref())?;
+    if from == to {
+        return Err(ApiError::invalid_field("to", "from and to must differ"));
+    }
+    Ok(Route { from, to, date })
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn search(
+    state: web::Data<TrainState>,
+    query: web::Query<SearchQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let route = parse_route(&query)?;
+    let generation = match state.cache.lookup(&route).await {
+        Lookup::Hit(body) => {
+            state.metrics.search_cache.with_label_values(&["hit"]).inc();
+            return Ok(json_body(body));
+        }
+        Lookup::Miss(generation) => {
+            state
+                .metrics
+                .search_cache
+                .with_label_values(&["miss"])
+                .inc();
+            Some(generation)
+        }
+        Lookup::Unavailable => {
+            state
+                .metrics
+                .search_cache
+                .with_label_values(&["unavailable"])
+                .inc();
+            None
+        }
+    };
+    let db = state.db.get().await?;
+    let unknown = trips::unknown_stations(&db, &[&route.from, &route.to]).await?;
+    if let Some(code) = unknown.first() {
+        let field = if *code == route.from { "from" } else { "to" };
+        return Err(ApiError::invalid_field(
+            field,
+            format!("unknown station {code}"),
+        ));
+    }
+    let found = trips::search(&db, &route).await?;
+    drop(db);
+    let body =
+        serde_json::to_vec(&json!({ "trips": found })).map_err(|e| ApiError::internal(&e))?;
+    if let Some(generation) = generation {
+        state.cache.fill(&route, &generation, &body).await;
+    }
+    Ok(json_body(body))
+}
+
+fn json_body(body: Vec<u8>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(body)
+}

@@ -1,0 +1,94 @@
+//! `GET /api/trains/trips/{trip_id}` (TripDetail) and the internal
+//! `GET /internal/trips/{trip_id}/inventory` that booking-service fetches once per trip.
+
+use crate::catalogue::{TrainRef, Trip, TripSeat, trips};
+use crate::domain::{self, SeatClass};
+use crate::state::TrainState;
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use servicekit::ApiError;
+
+#[derive(Serialize)]
+struct TripDetail {
+    #[serde(flatten)]
+    trip: Trip,
+    coaches: Vec<Coach>,
+}
+
+#[derive(Serialize)]
+struct Coach {
+    code: String,
+    class: SeatClass,
+    seats: Vec<CoachSeat>,
+}
+
+#[derive(Serialize)]
+struct CoachSeat {
+    seat_id: i32,
+    label: String,
+    fare: i64,
+}
+
+#[derive(Serialize)]
+struct Inventory {
+    trip_id: i64,
+    departs_at: DateTime<Utc>,
+    arrives_at: DateTime<Utc>,
+    from: String,
+    to: String,
+    train: TrainRef,
+    currency: &'static str,
+    seats: Vec<TripSeat>,
+}
+
+async fn load(state: &TrainState, raw_id: &str) -> Result<(Trip, Vec<TripSeat>), ApiError> {
+    let trip_id = domain::trip_id(raw_id)?;
+    let db = state.db.get().await?;
+    let (trip, seats) = tokio::try_join!(trips::trip(&db, trip_id), trips::seats(&db, trip_id))?;
+    let trip = trip.ok_or_else(|| ApiError::not_found("no such trip"))?;
+    Ok((trip, seats))
+}
+
+#[tracing::instrument(skip(state))]
+pub async fn detail(
+    state: web::Data<TrainState>,
+    trip_id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let (trip, seats) = load(&state, &trip_id).await?;
+    let mut coaches: Vec<Coach> = Vec::new();
+    for s in seats {
+        let seat = CoachSeat {
+            seat_id: s.seat_id,
+            label: s.label,
+            fare: s.fare,
+        };
+        match coaches.last_mut() {
+            Some(c) if c.code == s.coach => c.seats.push(seat),
+            _ => coaches.push(Coach {
+                code: s.coach,
+                class: s.class,
+                seats: vec![seat],
+            }),
+        }
+    }
+    Ok(HttpResponse::Ok().json(TripDetail { trip, coaches }))
+}
+
+#[tracing::instrument(skip(state))]
+pub async fn inventory(
+    state: web::Data<TrainState>,
+    trip_id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let (trip, seats) = load(&state, &trip_id).await?;
+    Ok(HttpResponse::Ok().json(Inventory {
+        trip_id: trip.trip_id,
+        departs_at: trip.departs_at,
+        arrives_at: trip.arrives_at,
+        from: trip.from,
+        to: trip.to,
+        train: trip.train,
+        currency: "BDT",
+        seats,
+    }))
+}

@@ -1,0 +1,234 @@
+use crate::helpers::{TestApp, eventually, seat, service_date, spawn_app_with};
+use serde_json::{Value, json};
+use servicekit::amqp::Envelope;
+use servicekit::events::{self, BookedSeat, BookingConfirmed, BookingReleased};
+use uuid::Uuid;
+
+fn confirmed(booking_id: Uuid, trip_id: i64, seats: Vec<BookedSeat>) -> Value {
+    serde_json::to_value(BookingConfirmed {
+        booking_id,
+        user_id: Uuid::new_v4(),
+        trip_id,
+        amount: 40_500 * seats.len() as i64,
+        seats,
+        passengers: vec![],
+        currency: "BDT".into(),
+        payment_token: "tok_visa".into(),
+        payment_due_at: chrono::Utc::now(),
+    })
+    .unwrap()
+}
+
+fn released(booking_id: Uuid, trip_id: i64, seats: Vec<BookedSeat>) -> Value {
+    serde_json::to_value(BookingReleased {
+        booking_id,
+        user_id: Uuid::new_v4(),
+        trip_id,
+        amount: 0,
+        seats,
+        currency: "BDT".into(),
+        was_paid: false,
+        trip: None,
+    })
+    .unwrap()
+}
+
+/// Seats available per class of the trip, from TripDetail (never cached).
+async fn available(app: &TestApp, trip_id: i64) -> Value {
+    let detail = app.get_json(&format!("/api/trains/trips/{trip_id}")).await;
+    let mut out = serde_json::Map::new();
+    for c in detail["classes"].as_array().unwrap() {
+        out.insert(
+            c["class"].as_str().unwrap().to_owned(),
+            c["seats_available"].clone(),
+        );
+    }
+    Value::Object(out)
+}
+
+async fn wait_for(app: &TestApp, trip_id: i64, class: &str, n: i64) {
+    eventually(&format!("{class} availability {n}"), || async {
+        available(app, trip_id).await[class] == n
+    })
+    .await;
+}
+
+fn search_path() -> String {
+    format!(
+        "/api/trains/search?from=DHK&to=CTG&date={}",
+        service_date(1)
+    )
+}
+
+/// With a cache TTL far beyond the test, only invalidation can make a search current.
+async fn spawn_app() -> TestApp {
+    spawn_app_with(|s| s.search.cache_ttl_secs = 600).await
+}
+
+/// Waits until the (cached) search shows `n` seats of class `class` on trip `index`.
+async fn wait_for_search(app: &TestApp, index: usize, class: usize, n: i64) {
+    eventually("the search to show the change", || async {
+        let body = app.get_json(&search_path()).await;
+        body["trips"][index]["classes"][class]["seats_available"] == n
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_confirmation_lowers_availability_and_a_cached_search_shows_it_at_once() {
+    let mut app = spawn_app().await;
+    let trips = app.seeded_trips().await;
+    let trip_id = trips[1]["trip_id"].as_i64().unwrap();
+    app.get_json(&search_path()).await;
+    let seats = vec![seat(166, "S_CHAIR"), seat(167, "S_CHAIR"), seat(1, "AC_B")];
+    app.publish(
+        events::BOOKING_CONFIRMED,
+        &confirmed(Uuid::new_v4(), trip_id, seats),
+    )
+    .await;
+    wait_for(&app, trip_id, "S_CHAIR", 53).await;
+    assert_eq!(
+        available(&app, trip_id).await,
+        json!({"AC_B": 54, "AC_S": 55, "SNIGDHA": 55, "S_CHAIR": 53, "SHOVAN": 55})
+    );
+    wait_for_search(&app, 1, 3, 53).await;
+    let after = app.get_json(&search_path()).await;
+    let trip = after["trips"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["trip_id"] == trip_id)
+        .unwrap()
+        .clone();
+    assert_eq!(
+        trip["classes"][3],
+        json!({"class": "S_CHAIR", "fare": 40_500, "seats_total": 55, "seats_available": 53})
+    );
+    assert_eq!(trip["classes"][0]["seats_available"], 54);
+    let other = after["trips"][0]["classes"][3]["seats_available"].clone();
+    assert_eq!(other, 55, "other trips are unchanged");
+}
+
+#[tokio::test]
+async fn a_duplicate_delivery_is_counted_once_and_a_cancellation_gives_the_seats_back() {
+    let mut app = spawn_app().await;
+    let trip_id = app.seeded_trips().await[0]["trip_id"].as_i64().unwrap();
+    let booking = Uuid::new_v4();
+    let seats = vec![seat(221, "SHOVAN"), seat(222, "SHOVAN")];
+    let event = Envelope::new(
+        events::BOOKING_CONFIRMED,
+        &confirmed(booking, trip_id, seats.clone()),
+    )
+    .unwrap();
+    app.publish_envelope(&event).await;
+    app.publish_envelope(&event).await;
+    eventually("the duplicate to be skipped", || async {
+        app.metric("railrush_availability_events_total{outcome=\"duplicate\"")
+            .await
+            == 1.0
+    })
+    .await;
+    assert_eq!(available(&app, trip_id).await["SHOVAN"], 53);
+    let db = app.db().await;
+    let n: i64 = db
+        .query_one("SELECT count(*) FROM processed_events", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 1);
+
+    wait_for_search(&app, 0, 4, 53).await;
+    app.publish(
+        events::BOOKING_CANCELLED,
+        &released(booking, trip_id, seats.clone()),
+    )
+    .await;
+    wait_for(&app, trip_id, "SHOVAN", 55).await;
+    wait_for_search(&app, 0, 4, 55).await;
+    app.publish(events::BOOKING_EXPIRED, &released(booking, trip_id, seats))
+        .await;
+    eventually("the second release to be seen", || async {
+        app.metric("railrush_availability_events_total{outcome=\"duplicate\"")
+            .await
+            == 2.0
+    })
+    .await;
+    assert_eq!(
+        available(&app, trip_id).await["SHOVAN"],
+        55,
+        "a booking is released once"
+    );
+}
+
+#[tokio::test]
+async fn an_expiry_overtaking_its_confirmation_leaves_availability_unchanged() {
+    let mut app = spawn_app().await;
+    let trip_id = app.seeded_trips().await[0]["trip_id"].as_i64().unwrap();
+    let booking = Uuid::new_v4();
+    let seats = vec![seat(56, "AC_S")];
+    app.publish(
+        events::BOOKING_EXPIRED,
+        &released(booking, trip_id, seats.clone()),
+    )
+    .await;
+    eventually("the early release to be seen", || async {
+        app.metric("railrush_availability_events_total{outcome=\"duplicate\"")
+            .await
+            == 1.0
+    })
+    .await;
+    app.publish(
+        events::BOOKING_CONFIRMED,
+        &confirmed(booking, trip_id, seats),
+    )
+    .await;
+    eventually("the late confirmation to be seen", || async {
+        app.metric("railrush_availability_events_total{outcome=\"duplicate\"")
+            .await
+            == 2.0
+    })
+    .await;
+    assert_eq!(available(&app, trip_id).await["AC_S"], 55);
+}
+
+#[tokio::test]
+async fn a_malformed_event_is_parked_and_the_consumer_keeps_going() {
+    let mut app = spawn_app().await;
+    let trip_id = app.seeded_trips().await[0]["trip_id"].as_i64().unwrap();
+    let parked = format!("{}.parked", app.queue);
+    app.publish(events::BOOKING_CONFIRMED, &json!({"booking_id": "nope"}))
+        .await;
+    app.publish(
+        events::BOOKING_CONFIRMED,
+        &confirmed(Uuid::new_v4(), 999_999, vec![seat(1, "AC_B")]),
+    )
+    .await;
+    app.publish(
+        events::BOOKING_CONFIRMED,
+        &confirmed(Uuid::new_v4(), trip_id, vec![seat(1, "FIRST")]),
+    )
+    .await;
+    eventually("three parked messages", || async {
+        app.queue_depth(&parked).await == 3
+    })
+    .await;
+    app.publish(
+        events::BOOKING_CONFIRMED,
+        &confirmed(Uuid::new_v4(), trip_id, vec![seat(111, "SNIGDHA")]),
+    )
+    .await;
+    wait_for(&app, trip_id, "SNIGDHA", 54).await;
+    assert_eq!(
+        app.metric("railrush_availability_events_total{outcome=\"rejected\"")
+            .await,
+        3.0
+    );
+    let n: i64 = app
+        .db()
+        .await
+        .query_one("SELECT count(*) FROM processed_events", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 1, "rejected events are not recorded as processed");
+}
