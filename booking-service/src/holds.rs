@@ -1,0 +1,65 @@
+//! Hold records: who holds which seats of which trip until when.
+
+use crate::seats::SeatStore;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use servicekit::ApiError;
+use uuid::Uuid;
+
+/// Kept this long past the hold's expiry, to answer a late confirm with `hold_expired`.
+const GRACE_MS: u64 = 60 * 60 * 1000;
+
+/// `Hold` of `API.md`, plus its owner.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct HoldRecord {
+    pub hold_id: Uuid,
+    pub trip_id: i64,
+    pub seat_ids: Vec<i32>,
+    pub expires_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<Uuid>,
+}
+
+impl HoldRecord {
+    /// The public view (without the owner).
+    pub fn public(&self) -> Self {
+        Self {
+            user_id: None,
+            ..self.clone()
+        }
+    }
+}
+
+pub async fn save(store: &SeatStore, record: &HoldRecord, ttl_ms: u64) -> Result<(), ApiError> {
+    let body = serde_json::to_string(record).map_err(|e| ApiError::internal(&e))?;
+    let mut conn = store.pool().get().await?;
+    redis::cmd("SET")
+        .arg(store.hold_key(record.hold_id))
+        .arg(body)
+        .arg("PX")
+        .arg(ttl_ms + GRACE_MS)
+        .query_async::<()>(&mut conn)
+        .await?;
+    Ok(())
+}
+
+/// The caller's hold; 404 for unknown holds and other users' holds alike.
+pub async fn load_own(store: &SeatStore, hold: Uuid, user: Uuid) -> Result<HoldRecord, ApiError> {
+    let mut conn = store.pool().get().await?;
+    let body: Option<String> = redis::cmd("GET")
+        .arg(store.hold_key(hold))
+        .query_async(&mut conn)
+        .await?;
+    body.and_then(|b| serde_json::from_str::<HoldRecord>(&b).ok())
+        .filter(|r| r.user_id == Some(user))
+        .ok_or_else(|| ApiError::not_found("no such hold"))
+}
+
+pub async fn delete(store: &SeatStore, hold: Uuid) -> Result<(), ApiError> {
+    let mut conn = store.pool().get().await?;
+    redis::cmd("DEL")
+        .arg(store.hold_key(hold))
+        .query_async::<()>(&mut conn)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,116 @@
+//! The seat inventory and fares of a trip, fetched once from train-service's internal
+//! endpoint and kept in process (a trip's seats and fares do not change once sold). Unknown
+//! trips are remembered briefly so a flood of bad ids does not become a flood of lookups.
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use servicekit::ApiError;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct SeatInfo {
+    pub seat_id: i32,
+    pub label: String,
+    pub coach: String,
+    pub class: String,
+    pub fare: i64,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TripInventory {
+    pub trip_id: i64,
+    pub departs_at: DateTime<Utc>,
+    pub currency: String,
+    pub seats: Vec<SeatInfo>,
+}
+
+impl TripInventory {
+    pub fn seat(&self, seat_id: i32) -> Option<&SeatInfo> {
+        // Seat ids are 1..N in order; fall back to a search if the list has gaps.
+        usize::try_from(seat_id - 1)
+            .ok()
+            .and_then(|i| self.seats.get(i))
+            .filter(|s| s.seat_id == seat_id)
+            .or_else(|| self.seats.iter().find(|s| s.seat_id == seat_id))
+    }
+}
+
+const UNKNOWN_TTL: Duration = Duration::from_secs(30);
+const LIMIT: usize = 20_000;
+
+enum Entry {
+    Known(Arc<TripInventory>),
+    Unknown(Instant),
+}
+
+pub struct Inventory {
+    base_url: String,
+    client: reqwest::Client,
+    trips: RwLock<HashMap<i64, Entry>>,
+}
+
+impl Inventory {
+    pub fn new(base_url: &str) -> anyhow::Result<Self> {
+        Ok(Self {
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(3))
+                .build()?,
+            trips: RwLock::new(HashMap::new()),
+        })
+    }
+
+    /// The trip's inventory; 404 `not_found` for a trip train-service does not know.
+    pub async fn trip(&self, trip_id: i64) -> Result<Arc<TripInventory>, ApiError> {
+        if let Ok(trips) = self.trips.read() {
+            match trips.get(&trip_id) {
+                Some(Entry::Known(t)) => return Ok(t.clone()),
+                Some(Entry::Unknown(at)) if at.elapsed() < UNKNOWN_TTL => {
+                    return Err(unknown_trip());
+                }
+                _ => {}
+            }
+        }
+        let entry = self.fetch(trip_id).await?;
+        let result = match &entry {
+            Entry::Known(t) => Ok(t.clone()),
+            Entry::Unknown(_) => Err(unknown_trip()),
+        };
+        if let Ok(mut trips) = self.trips.write() {
+            if trips.len() >= LIMIT {
+                trips.retain(|_, e| matches!(e, Entry::Known(_)));
+            }
+            if trips.len() < LIMIT {
+                trips.insert(trip_id, entry);
+            }
+        }
+        result
+    }
+
+    async fn fetch(&self, trip_id: i64) -> Result<Entry, ApiError> {
+        let url = format!("{}/internal/trips/{trip_id}/inventory", self.base_url);
+        let res = self
+            .client
+            .get(&url)
+            .send()
+            .await
+            .map_err(|e| ApiError::unavailable(&e))?;
+        match res.status() {
+            reqwest::StatusCode::OK => {
+                let trip: TripInventory =
+                    res.json().await.map_err(|e| ApiError::unavailable(&e))?;
+                Ok(Entry::Known(Arc::new(trip)))
+            }
+            reqwest::StatusCode::NOT_FOUND => Ok(Entry::Unknown(Instant::now())),
+            status => Err(ApiError::unavailable(&format!(
+                "train-service answered {status}"
+            ))),
+        }
+    }
+}
+
+pub fn unknown_trip() -> ApiError {
+    ApiError::not_found("no such trip")
+}

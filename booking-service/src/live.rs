@@ -1,0 +1,150 @@
+//! Live seat changes: every replica publishes the changes it makes to a fanout exchange and
+//! relays everything the exchange carries to its own Server-Sent-Events listeners, so a
+//! browser connected to any replica sees every change.
+
+use futures_util::StreamExt;
+use lapin::ExchangeKind;
+use lapin::options::{
+    BasicConsumeOptions, ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
+};
+use lapin::types::FieldTable;
+use serde::{Deserialize, Serialize};
+use servicekit::amqp::Broker;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use tokio::sync::broadcast;
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SeatStatus {
+    pub seat_id: i32,
+    pub status: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SeatChange {
+    pub trip_id: i64,
+    pub seats: Vec<SeatStatus>,
+}
+
+#[derive(Clone)]
+pub struct LiveFeed {
+    broker: Broker,
+    exchange: String,
+    declared: Arc<AtomicBool>,
+    tx: broadcast::Sender<Arc<SeatChange>>,
+}
+
+impl LiveFeed {
+    /// Starts relaying the fanout exchange to local listeners.
+    pub fn start(broker: Broker, exchange: &str) -> Self {
+        let (tx, _) = broadcast::channel(4096);
+        let feed = Self {
+            broker,
+            exchange: exchange.to_owned(),
+            declared: Arc::new(AtomicBool::new(false)),
+            tx,
+        };
+        let relay = feed.clone();
+        tokio::spawn(async move {
+            loop {
+                if let Err(error) = relay.relay().await {
+                    tracing::debug!(%error, "live seat feed interrupted; resubscribing");
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        });
+        feed
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<SeatChange>> {
+        self.tx.subscribe()
+    }
+
+    pub fn listeners(&self) -> usize {
+        self.tx.receiver_count()
+    }
+
+    /// Publishes a change for every replica (best effort: a live map is a convenience, the
+    /// seat map endpoint is the truth).
+    pub fn publish(&self, trip_id: i64, seats: &[i32], status: &str) {
+        if !self.declared.load(Ordering::Relaxed) || seats.is_empty() {
+            return;
+        }
+        let change = SeatChange {
+            trip_id,
+            seats: seats
+                .iter()
+                .map(|&seat_id| SeatStatus {
+                    seat_id,
+                    status: status.to_owned(),
+                })
+                .collect(),
+        };
+        let (broker, exchange) = (self.broker.clone(), self.exchange.clone());
+        tokio::spawn(async move {
+            if let Ok(body) = serde_json::to_vec(&change)
+                && let Err(error) = broker.notify(&exchange, &body).await
+            {
+                tracing::debug!(%error, "seat change not published");
+            }
+        });
+    }
+
+    async fn relay(&self) -> anyhow::Result<()> {
+        if !self.broker.wait_connected(Duration::from_secs(5)).await {
+            anyhow::bail!("broker not connected");
+        }
+        let channel = self.broker.channel().await?;
+        channel
+            .exchange_declare(
+                self.exchange.as_str().into(),
+                ExchangeKind::Fanout,
+                ExchangeDeclareOptions {
+                    durable: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
+            .await?;
+        self.declared.store(true, Ordering::Relaxed);
+        let queue = channel
+            .queue_declare(
+                "".into(),
+                QueueDeclareOptions {
+                    exclusive: true,
+                    auto_delete: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
+            .await?;
+        channel
+            .queue_bind(
+                queue.name().clone(),
+                self.exchange.as_str().into(),
+                "".into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+        let mut consumer = channel
+            .basic_consume(
+                queue.name().clone(),
+                "".into(),
+                BasicConsumeOptions {
+                    no_ack: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
+            .await?;
+        while let Some(delivery) = consumer.next().await {
+            let delivery = delivery?;
+            if let Ok(change) = serde_json::from_slice::<SeatChange>(&delivery.data) {
+                let _ = self.tx.send(Arc::new(change));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,63 @@
+//! Booked markers in Redis mirror the live seats in PostgreSQL. They are rebuilt at start
+//! and whenever Redis comes back empty (its sentinel key is gone), so a Redis restart never
+//! lets a sold seat look free for long; even then PostgreSQL's unique index refuses a second
+//! sale.
+
+use crate::seats::{SeatStore, booked_value};
+use crate::store;
+use servicekit::ApiError;
+use servicekit::db::PgPool;
+use std::time::Duration;
+
+fn sentinel(seats: &SeatStore) -> String {
+    seats.keys().key("markers:built")
+}
+
+/// Writes a booked marker for every live seat, then the sentinel.
+pub async fn rebuild(pool: &PgPool, seats: &SeatStore) -> Result<usize, ApiError> {
+    let live = store::live_seats(&pool.get().await?).await?;
+    let mut conn = seats.pool().get().await?;
+    for chunk in live.chunks(1_000) {
+        let mut pipe = redis::pipe();
+        for (trip, seat, booking, user) in chunk {
+            pipe.set(seats.seat_key(*trip, *seat), booked_value(*booking, *user))
+                .ignore();
+            pipe.sadd(seats.user_key(*trip, *user), *seat).ignore();
+        }
+        pipe.query_async::<()>(&mut conn).await?;
+    }
+    redis::cmd("SET")
+        .arg(sentinel(seats))
+        .arg(chrono::Utc::now().to_rfc3339())
+        .query_async::<()>(&mut conn)
+        .await?;
+    Ok(live.len())
+}
+
+/// Checks the sentinel every `every` and rebuilds when Redis lost it.
+pub fn watch(pool: PgPool, seats: SeatStore, every: Duration) {
+    tokio::spawn(async move {
+        loop {
+            let present = async {
+                let mut conn = seats.pool().get().await.ok()?;
+                redis::cmd("EXISTS")
+                    .arg(sentinel(&seats))
+                    .query_async::<bool>(&mut conn)
+                    .await
+                    .ok()
+            }
+            .await;
+            if present == Some(false) {
+                match rebuild(&pool, &seats).await {
+                    Ok(n) => {
+                        tracing::warn!(seats = n, "redis had lost the booked markers: rebuilt")
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "rebuilding booked markers failed; will retry")
+                    }
+                }
+            }
+            tokio::time::sleep(every).await;
+        }
+    });
+}

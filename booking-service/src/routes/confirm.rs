@@ -1,0 +1,188 @@
+use crate::holds;
+use crate::seats;
+use crate::state::BookingState;
+use crate::store::{self, NewBooking};
+use actix_web::{HttpResponse, web};
+use chrono::{SubsecRound, Utc};
+use serde::Deserialize;
+use serde_json::json;
+use servicekit::ApiError;
+use servicekit::amqp::Envelope;
+use servicekit::auth::AuthUser;
+use servicekit::error::is_unique_violation;
+use servicekit::events::{self, BookedSeat, BookingConfirmed, Passenger};
+use servicekit::http::{JsonBody, RequestId};
+use servicekit::outbox;
+use uuid::Uuid;
+
+#[derive(Deserialize)]
+pub struct ConfirmRequest {
+    hold_id: Uuid,
+    passengers: Vec<Passenger>,
+    payment_token: String,
+}
+
+fn validate(body: &ConfirmRequest, seats: usize) -> Result<(), ApiError> {
+    if body.passengers.len() != seats {
+        return Err(ApiError::invalid_field(
+            "passengers",
+            format!("give one passenger per seat ({seats})"),
+        ));
+    }
+    for p in &body.passengers {
+        let n = p.name.trim().chars().count();
+        if n == 0 || n > 100 || p.name.chars().any(char::is_control) {
+            return Err(ApiError::invalid_field(
+                "passengers",
+                "each passenger needs a name of 1 to 100 characters",
+            ));
+        }
+    }
+    let token = body.payment_token.trim();
+    if token.is_empty() || token.len() > 255 {
+        return Err(ApiError::invalid_field(
+            "payment_token",
+            "a payment token is required",
+        ));
+    }
+    Ok(())
+}
+
+/// Turns the caller's live hold into a booking: one transaction writes the booking, its
+/// seats (the partial unique index refuses a seat already sold, whatever Redis said) and the
+/// `booking.confirmed` event; then the hold keys become booked markers.
+pub async fn confirm(
+    state: web::Data<BookingState>,
+    caller: AuthUser,
+    request_id: RequestId,
+    JsonBody(body): JsonBody<ConfirmRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let outcome = |o: &str| state.metrics.confirms.with_label_values(&[o]).inc();
+    let hold = holds::load_own(&state.seats, body.hold_id, caller.id).await?;
+    validate(&body, hold.seat_ids.len())?;
+    if hold.expires_at <= Utc::now() {
+        outcome("expired");
+        return Err(ApiError::conflict(
+            "hold_expired",
+            "the hold has expired; select the seats again",
+        ));
+    }
+    let trip = state.inventory.trip(hold.trip_id).await?;
+    let seats: Vec<BookedSeat> = hold
+        .seat_ids
+        .iter()
+        .map(|&id| {
+            trip.seat(id)
+                .map(|s| BookedSeat {
+                    seat_id: s.seat_id,
+                    label: s.label.clone(),
+                    coach: s.coach.clone(),
+                    class: s.class.clone(),
+                    fare: s.fare,
+                })
+                .ok_or_else(|| {
+                    ApiError::internal(&format!("seat {id} vanished from trip {}", trip.trip_id))
+                })
+        })
+        .collect::<Result<_, _>>()?;
+    let passengers: Vec<Passenger> = body
+        .passengers
+        .iter()
+        .map(|p| Passenger {
+            name: p.name.trim().to_owned(),
+        })
+        .collect();
+    let booking_id = Uuid::now_v7();
+    let amount = seats.iter().map(|s| s.fare).sum();
+    // PostgreSQL keeps microseconds: round here so the event and the row agree exactly.
+    let due = (Utc::now()
+        + chrono::Duration::seconds(
+            i64::try_from(state.settings.payment_window_secs).unwrap_or(600),
+        ))
+    .trunc_subsecs(6);
+    let event = Envelope::new(
+        events::BOOKING_CONFIRMED,
+        &BookingConfirmed {
+            booking_id,
+            user_id: caller.id,
+            trip_id: hold.trip_id,
+            seats: seats.clone(),
+            passengers: passengers.clone(),
+            amount,
+            currency: trip.currency.clone(),
+            payment_token: body.payment_token.trim().to_owned(),
+            payment_due_at: due,
+        },
+    )
+    .map_err(|e| ApiError::internal(&e))?;
+
+    let mut db = state.db.get().await?;
+    let tx = db.transaction().await?;
+    // The seat rule's final guard (Redis counts it on select, but Redis can forget).
+    let owned = store::live_seats_of(&tx, caller.id, hold.trip_id).await?;
+    let limit = usize::try_from(state.settings.max_seats_per_user).unwrap_or(4);
+    if owned + seats.len() > limit {
+        return Err(ApiError::conflict(
+            "seat_limit_reached",
+            format!("a passenger may hold or own at most {limit} seats of a trip"),
+        ));
+    }
+    let new = NewBooking {
+        id: booking_id,
+        hold_id: hold.hold_id,
+        user_id: caller.id,
+        trip_id: hold.trip_id,
+        seats: &seats,
+        passengers: &passengers,
+        amount,
+        currency: &trip.currency,
+        payment_due_at: due,
+    };
+    if let Err(e) = store::insert(&tx, &new).await {
+        if is_unique_violation(&e, "booking_seats_live_key") {
+            outcome("conflict");
+            tracing::warn!(trip = hold.trip_id, seats = ?hold.seat_ids, "oversell guard fired: seat already sold");
+            return Err(ApiError::conflict(
+                "seat_unavailable",
+                "some of these seats were sold meanwhile",
+            )
+            .with_details(json!({ "seat_ids": hold.seat_ids })));
+        }
+        if is_unique_violation(&e, "bookings_hold_key") {
+            outcome("expired");
+            return Err(ApiError::conflict(
+                "hold_expired",
+                "this hold has already been confirmed",
+            ));
+        }
+        return Err(e.into());
+    }
+    outbox::enqueue(&tx, &event, Some(&request_id.0)).await?;
+    tx.commit().await?;
+    state.relay.wake();
+    outcome("confirmed");
+
+    let hold_value = seats::hold_value(hold.hold_id, caller.id);
+    let booked = seats::booked_value(booking_id, caller.id);
+    // The booking is committed; markers are an optimisation that is rebuilt if lost.
+    if let Err(e) = state
+        .seats
+        .replace(
+            hold.trip_id,
+            &hold.seat_ids,
+            caller.id,
+            &hold_value,
+            &booked,
+        )
+        .await
+    {
+        tracing::warn!(error = %e, "booked markers not written; the rebuild will restore them");
+    }
+    let _ = holds::delete(&state.seats, hold.hold_id).await;
+    state.live.publish(hold.trip_id, &hold.seat_ids, "booked");
+
+    let booking = store::find_own(&db, booking_id, caller.id)
+        .await?
+        .ok_or_else(|| ApiError::internal(&"the booking vanished after commit"))?;
+    Ok(HttpResponse::Created().json(booking))
+}

@@ -1,0 +1,47 @@
+//! The `/api/bookings` routes of `API.md`.
+
+mod bookings;
+mod confirm;
+mod seatmap;
+mod select;
+
+use actix_web::middleware::from_fn;
+use actix_web::web;
+use servicekit::idempotency;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/api/bookings")
+            .service(
+                web::resource("/seats/select")
+                    .wrap(from_fn(idempotency::guard))
+                    .route(web::post().to(select::select)),
+            )
+            .service(
+                web::resource("/seats/confirm")
+                    .wrap(from_fn(idempotency::guard))
+                    .route(web::post().to(confirm::confirm)),
+            )
+            .route("/holds/{hold_id}", web::delete().to(select::release))
+            .route("/trips/{trip_id}/seats", web::get().to(seatmap::seat_map))
+            .route("/trips/{trip_id}/events", web::get().to(seatmap::events))
+            .route("", web::get().to(bookings::list))
+            .route("/{booking_id}", web::get().to(bookings::get))
+            .route("/{booking_id}/cancel", web::post().to(bookings::cancel)),
+    );
+}
+
+/// A trip or seat id from a path or body: positive, else 400 naming `field`.
+pub(crate) fn positive<T: PartialOrd + Default>(
+    value: T,
+    field: &str,
+) -> Result<T, servicekit::ApiError> {
+    if value > T::default() {
+        Ok(value)
+    } else {
+        Err(servicekit::ApiError::invalid_field(
+            field,
+            format!("{field} must be a positive integer"),
+        ))
+    }
+}

@@ -1,0 +1,98 @@
+//! Builds the booking-service application. `main` and the tests both start it through
+//! [`Application::build`].
+
+use crate::inventory::Inventory;
+use crate::live::LiveFeed;
+use crate::seats::SeatStore;
+use crate::settings::Settings;
+use crate::state::{BookingMetrics, BookingState};
+use actix_web::dev::Server;
+use actix_web::web;
+use prometheus::IntGauge;
+use secrecy::ExposeSecret;
+use servicekit::amqp::Broker;
+use servicekit::app::{self, Common};
+use servicekit::auth::JwtVerifier;
+use servicekit::cache::{self, Keys};
+use servicekit::db;
+use servicekit::health::Readiness;
+use servicekit::idempotency::IdempotencyStore;
+use servicekit::metrics::Metrics;
+use servicekit::outbox::OutboxRelay;
+use std::time::Duration;
+
+mod embedded {
+    refinery::embed_migrations!("migrations");
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let pg = db::pool(&settings.database)?;
+        db::migrate(&pg, embedded::migrations::runner()).await?;
+        let redis = cache::pool(&settings.redis)?;
+        let seats = SeatStore::new(
+            redis.clone(),
+            Keys::new(settings.redis.key_prefix.clone()),
+            settings.redis.url.expose_secret(),
+        )?;
+        let broker = Broker::start(&settings.amqp, "booking-service");
+        let metrics = Metrics::new("booking")?;
+        metrics.watch_pg_pool(pg.clone());
+        metrics.watch_redis_pool(redis.clone());
+        let relay = OutboxRelay::spawn(pg.clone(), broker.clone(), metrics.registry())?;
+        let live = LiveFeed::start(broker.clone(), &settings.booking.seats_exchange);
+        let listeners = IntGauge::new("booking_live_listeners", "Live seat-map connections open")?;
+        metrics.registry().register(Box::new(listeners.clone()))?;
+        let feed = live.clone();
+        metrics.on_scrape(move || listeners.set(i64::try_from(feed.listeners()).unwrap_or(0)));
+
+        if let Err(error) = crate::markers::rebuild(&pg, &seats).await {
+            tracing::warn!(%error, "booked markers not rebuilt at start; the watcher will retry");
+        }
+        crate::markers::watch(
+            pg.clone(),
+            seats.clone(),
+            Duration::from_millis(settings.booking.marker_check_ms),
+        );
+
+        let state = web::Data::new(BookingState {
+            db: pg.clone(),
+            seats,
+            inventory: Inventory::new(&settings.booking.train_service_url)?,
+            relay,
+            live,
+            settings: settings.booking.clone(),
+            metrics: BookingMetrics::register(metrics.registry())?,
+        });
+        let verifier = web::Data::new(JwtVerifier::from_settings(&settings.jwt)?);
+        let idempotency = web::Data::new(IdempotencyStore { db: pg.clone() });
+        let common = Common {
+            metrics,
+            readiness: Readiness {
+                postgres: Some(pg),
+                redis: Some(redis),
+                broker: Some(broker),
+            },
+        };
+        let (port, server) = app::serve(&settings.http, common, move |cfg| {
+            cfg.app_data(state.clone())
+                .app_data(verifier.clone())
+                .app_data(idempotency.clone())
+                .configure(crate::routes::configure);
+        })?;
+        Ok(Self { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

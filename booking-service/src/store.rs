@@ -1,0 +1,191 @@
+//! Bookings in PostgreSQL.
+
+use chrono::{DateTime, Utc};
+use deadpool_postgres::GenericClient;
+use serde::Serialize;
+use servicekit::ApiError;
+use servicekit::events::{BookedSeat, Passenger};
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+/// `Booking` of `API.md`.
+#[derive(Clone, Debug, Serialize)]
+pub struct Booking {
+    pub booking_id: Uuid,
+    pub trip_id: i64,
+    pub seat_ids: Vec<i32>,
+    pub passengers: Vec<Passenger>,
+    pub status: String,
+    pub amount: i64,
+    pub currency: String,
+    pub payment_due_at: DateTime<Utc>,
+    pub ticket_code: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+const SELECT: &str = "SELECT b.id, b.trip_id, \
+       array(SELECT s.seat_id FROM booking_seats s WHERE s.booking_id = b.id ORDER BY s.seat_id), \
+       b.passengers, b.status, b.amount, b.currency, b.payment_due_at, b.ticket_code, b.created_at \
+     FROM bookings b";
+
+fn booking(row: &Row) -> Result<Booking, ApiError> {
+    Ok(Booking {
+        booking_id: row.get(0),
+        trip_id: row.get(1),
+        seat_ids: row.get(2),
+        passengers: serde_json::from_value(row.get(3)).map_err(|e| ApiError::internal(&e))?,
+        status: row.get(4),
+        amount: row.get(5),
+        currency: row.get(6),
+        payment_due_at: row.get(7),
+        ticket_code: row.get(8),
+        created_at: row.get(9),
+    })
+}
+
+/// The caller's booking; another user's is `None` (answered 404 like an unknown one).
+pub async fn find_own(
+    db: &impl GenericClient,
+    id: Uuid,
+    user: Uuid,
+) -> Result<Option<Booking>, ApiError> {
+    let sql = format!("{SELECT} WHERE b.id = $1 AND b.user_id = $2");
+    db.query_opt(&sql, &[&id, &user])
+        .await?
+        .as_ref()
+        .map(booking)
+        .transpose()
+}
+
+pub async fn list_own(db: &impl GenericClient, user: Uuid) -> Result<Vec<Booking>, ApiError> {
+    let sql =
+        format!("{SELECT} WHERE b.user_id = $1 ORDER BY b.created_at DESC, b.id DESC LIMIT 200");
+    db.query(&sql, &[&user])
+        .await?
+        .iter()
+        .map(booking)
+        .collect()
+}
+
+pub struct NewBooking<'a> {
+    pub id: Uuid,
+    pub hold_id: Uuid,
+    pub user_id: Uuid,
+    pub trip_id: i64,
+    pub seats: &'a [BookedSeat],
+    pub passengers: &'a [Passenger],
+    pub amount: i64,
+    pub currency: &'a str,
+    pub payment_due_at: DateTime<Utc>,
+}
+
+/// Inserts the booking and its seats. Unique violations come back as the raw error so the
+/// caller can name the conflict.
+pub async fn insert(
+    db: &impl GenericClient,
+    b: &NewBooking<'_>,
+) -> Result<(), tokio_postgres::Error> {
+    let passengers = serde_json::to_value(b.passengers).unwrap_or_default();
+    db.execute(
+        "INSERT INTO bookings (id, hold_id, user_id, trip_id, status, passengers, amount, currency, payment_due_at) \
+         VALUES ($1, $2, $3, $4, 'confirmed', $5, $6, $7, $8)",
+        &[&b.id, &b.hold_id, &b.user_id, &b.trip_id, &passengers, &b.amount, &b.currency, &b.payment_due_at],
+    )
+    .await?;
+    let ids: Vec<i32> = b.seats.iter().map(|s| s.seat_id).collect();
+    let labels: Vec<&str> = b.seats.iter().map(|s| s.label.as_str()).collect();
+    let coaches: Vec<&str> = b.seats.iter().map(|s| s.coach.as_str()).collect();
+    let classes: Vec<&str> = b.seats.iter().map(|s| s.class.as_str()).collect();
+    let fares: Vec<i64> = b.seats.iter().map(|s| s.fare).collect();
+    db.execute(
+        "INSERT INTO booking_seats (booking_id, trip_id, seat_id, label, coach, class, fare) \
+         SELECT $1, $2, * FROM unnest($3::int[], $4::text[], $5::text[], $6::text[], $7::bigint[])",
+        &[&b.id, &b.trip_id, &ids, &labels, &coaches, &classes, &fares],
+    )
+    .await?;
+    Ok(())
+}
+
+/// The seats of a booking.
+pub async fn seats(db: &impl GenericClient, booking: Uuid) -> Result<Vec<BookedSeat>, ApiError> {
+    let rows = db
+        .query(
+            "SELECT seat_id, label, coach, class, fare FROM booking_seats WHERE booking_id = $1 ORDER BY seat_id",
+            &[&booking],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| BookedSeat {
+            seat_id: r.get(0),
+            label: r.get(1),
+            coach: r.get(2),
+            class: r.get(3),
+            fare: r.get(4),
+        })
+        .collect())
+}
+
+/// Ends a live booking (`cancelled` or `expired`) and frees its seats; returns the previous
+/// status, or `None` when it was not live (or not the caller's, with `user`).
+pub async fn end(
+    db: &impl GenericClient,
+    id: Uuid,
+    user: Option<Uuid>,
+    to: &str,
+) -> Result<Option<String>, ApiError> {
+    let row = db
+        .query_opt(
+            "UPDATE bookings b SET status = $3, updated_at = now() \
+             FROM (SELECT id, status FROM bookings WHERE id = $1 FOR UPDATE) old \
+             WHERE b.id = old.id AND ($2::uuid IS NULL OR b.user_id = $2) \
+               AND old.status IN ('confirmed', 'paid') \
+             RETURNING old.status",
+            &[&id, &user, &to],
+        )
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    db.execute(
+        "UPDATE booking_seats SET live = false WHERE booking_id = $1",
+        &[&id],
+    )
+    .await?;
+    Ok(Some(row.get(0)))
+}
+
+/// How many live seats `user` owns on `trip`, serialising that user's confirmations on the
+/// trip for the rest of the transaction.
+pub async fn live_seats_of(
+    db: &impl GenericClient,
+    user: Uuid,
+    trip: i64,
+) -> Result<usize, ApiError> {
+    db.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended($1::text || ':' || $2::text, 0))",
+        &[&user.to_string(), &trip.to_string()],
+    )
+    .await?;
+    let row = db
+        .query_one(
+            "SELECT count(*) FROM booking_seats s JOIN bookings b ON b.id = s.booking_id \
+             WHERE b.user_id = $1 AND s.trip_id = $2 AND s.live",
+            &[&user, &trip],
+        )
+        .await?;
+    Ok(usize::try_from(row.get::<_, i64>(0)).unwrap_or(usize::MAX))
+}
+
+/// Every live (confirmed or paid) seat with its booking and owner, for rebuilding markers.
+pub async fn live_seats(db: &impl GenericClient) -> Result<Vec<(i64, i32, Uuid, Uuid)>, ApiError> {
+    let rows = db
+        .query(
+            "SELECT s.trip_id, s.seat_id, b.id, b.user_id FROM booking_seats s \
+             JOIN bookings b ON b.id = s.booking_id WHERE s.live",
+            &[],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect())
+}

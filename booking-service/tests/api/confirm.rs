@@ -1,0 +1,188 @@
+use crate::helpers::{assert_error, spawn_app, user};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+#[tokio::test]
+async fn confirm_books_the_seats_and_the_outbox_delivers_booking_confirmed() {
+    let app = spawn_app().await;
+    let mut events = app.listen("booking.confirmed").await;
+    let rahim = user();
+    let hold = app.hold(&rahim, &[1, 2]).await;
+    let res = app.confirm(&rahim, &hold).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let booking: Value = res.json().await.unwrap();
+    assert_eq!(booking["status"], "confirmed");
+    assert_eq!(booking["trip_id"], app.trip);
+    assert_eq!(booking["seat_ids"], json!([1, 2]));
+    assert_eq!(booking["amount"], 2 * app.fare);
+    assert_eq!(booking["currency"], "BDT");
+    assert_eq!(
+        booking["passengers"],
+        json!([{"name": "Passenger 0"}, {"name": "Passenger 1"}])
+    );
+    assert!(booking["ticket_code"].is_null());
+    let due =
+        chrono::DateTime::parse_from_rfc3339(booking["payment_due_at"].as_str().unwrap()).unwrap();
+    let window = due.with_timezone(&chrono::Utc) - chrono::Utc::now();
+    assert!(window > chrono::Duration::seconds(590) && window <= chrono::Duration::seconds(600));
+
+    let map = app.seat_map().await;
+    assert_eq!((map[&1].as_str(), map[&2].as_str()), ("booked", "booked"));
+
+    let event = events
+        .next_json(Duration::from_secs(10))
+        .await
+        .expect("booking.confirmed arrives");
+    assert_eq!(event["type"], "booking.confirmed");
+    let p = &event["payload"];
+    assert_eq!(p["booking_id"], booking["booking_id"]);
+    assert_eq!(p["user_id"], json!(rahim.id));
+    assert_eq!(p["trip_id"], app.trip);
+    assert_eq!(p["amount"], 2 * app.fare);
+    assert_eq!(p["payment_token"], "tok_visa");
+    assert_eq!(p["seats"][0]["seat_id"], 1);
+    assert_eq!(p["seats"][0]["class"], app.seat_class.as_str());
+    assert_eq!(p["seats"][0]["fare"], app.fare);
+    assert!(p["seats"][0]["label"].as_str().unwrap().ends_with("-1"));
+    assert_eq!(p["payment_due_at"], booking["payment_due_at"]);
+
+    // The relay marks the row sent after the broker's confirm, which may come
+    // a moment after the event has already reached our queue.
+    let db = app.db().await;
+    let mut counts = (0, 0);
+    for _ in 0..100 {
+        let row = db
+            .query_one("SELECT count(*), count(sent_at) FROM outbox", &[])
+            .await
+            .unwrap();
+        counts = (row.get::<_, i64>(0), row.get::<_, i64>(1));
+        if counts.1 == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(counts, (1, 1), "one event, confirmed by the broker");
+    // The hold is spent.
+    assert_error(
+        app.confirm(&rahim, &hold).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn confirm_honours_idempotency_keys() {
+    let app = spawn_app().await;
+    let rahim = user();
+    let hold = app.hold(&rahim, &[3]).await;
+    let body = json!({"hold_id": hold["hold_id"], "passengers": [{"name": "Rahim"}], "payment_token": "tok_visa"});
+    let send = |body: Value| {
+        app.client
+            .post(app.url("/api/bookings/seats/confirm"))
+            .bearer_auth(&rahim.token)
+            .header("Idempotency-Key", "confirm-1")
+            .json(&body)
+            .send()
+    };
+    let first = send(body.clone()).await.unwrap();
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let first: Value = first.json().await.unwrap();
+    let again = send(body.clone()).await.unwrap();
+    assert_eq!(again.status(), StatusCode::CREATED);
+    assert_eq!(again.json::<Value>().await.unwrap(), first);
+    let mut other = body.clone();
+    other["passengers"] = json!([{"name": "Someone Else"}]);
+    assert_error(
+        send(other).await.unwrap(),
+        StatusCode::CONFLICT,
+        "idempotency_key_reused",
+    )
+    .await;
+    let bookings: i64 = app
+        .db()
+        .await
+        .query_one("SELECT count(*) FROM bookings", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(bookings, 1);
+    // Another user's identical key is their own.
+    let karim = user();
+    let theirs = app
+        .client
+        .post(app.url("/api/bookings/seats/confirm"))
+        .bearer_auth(&karim.token)
+        .header("Idempotency-Key", "confirm-1")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_error(theirs, StatusCode::NOT_FOUND, "not_found").await;
+}
+
+#[tokio::test]
+async fn confirming_someone_elses_or_an_unknown_hold_is_404() {
+    let app = spawn_app().await;
+    let hold = app.hold(&user(), &[4]).await;
+    assert_error(
+        app.confirm(&user(), &hold).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    let unknown = json!({"hold_id": uuid::Uuid::new_v4(), "seat_ids": [1]});
+    assert_error(
+        app.confirm(&user(), &unknown).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn confirm_validates_passengers_and_the_payment_token() {
+    let app = spawn_app().await;
+    let rahim = user();
+    let hold = app.hold(&rahim, &[5, 6]).await;
+    let cases = [
+        (
+            json!({"hold_id": hold["hold_id"], "passengers": [{"name": "One"}], "payment_token": "tok_visa"}),
+            "passengers",
+        ),
+        (
+            json!({"hold_id": hold["hold_id"], "passengers": [{"name": "One"}, {"name": ""}], "payment_token": "tok_visa"}),
+            "passengers",
+        ),
+        (
+            json!({"hold_id": hold["hold_id"], "passengers": [{"name": "One"}, {"name": "Two"}], "payment_token": ""}),
+            "payment_token",
+        ),
+        (
+            json!({"hold_id": "not-a-uuid", "passengers": [], "payment_token": "tok_visa"}),
+            "hold_id",
+        ),
+        (
+            json!({"hold_id": hold["hold_id"], "passengers": "x", "payment_token": "tok_visa"}),
+            "passengers",
+        ),
+        (
+            json!({"hold_id": hold["hold_id"], "passengers": [{"name": "One"}, {"name": "Two"}]}),
+            "payment_token",
+        ),
+    ];
+    for (body, field) in cases {
+        let res = app.post(&rahim, "/api/bookings/seats/confirm", &body).await;
+        let err = assert_error(res, StatusCode::BAD_REQUEST, "invalid_request").await;
+        assert_eq!(err["error"]["details"]["field"], field, "{body}");
+    }
+    let bookings: i64 = app
+        .db()
+        .await
+        .query_one("SELECT count(*) FROM bookings", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(bookings, 0);
+}

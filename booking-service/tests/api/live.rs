@@ -1,0 +1,66 @@
+use crate::helpers::{spawn_app, user};
+use futures_util::StreamExt;
+use reqwest::StatusCode;
+use std::time::Duration;
+
+#[tokio::test]
+async fn the_events_stream_reports_holds_bookings_and_releases_live() {
+    let app = spawn_app().await;
+    let res = app
+        .client
+        .get(app.url(&format!("/api/bookings/trips/{}/events", app.trip)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-type"], "text/event-stream");
+    let mut stream = res.bytes_stream();
+    let mut seen = String::new();
+    let mut read_until = async |needle: &str, seen: &mut String| {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while !seen.contains(needle) {
+            let chunk = tokio::time::timeout_at(deadline, stream.next())
+                .await
+                .expect(needle)
+                .unwrap()
+                .unwrap();
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    };
+    read_until(": connected", &mut seen).await;
+    // The feed declares its exchange in the background; give it a moment before acting.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let rahim = user();
+    let hold = app.hold(&rahim, &[6]).await;
+    read_until(
+        "event: seat\ndata: {\"seat_id\":6,\"status\":\"held\"}",
+        &mut seen,
+    )
+    .await;
+    assert_eq!(
+        app.confirm(&rahim, &hold).await.status(),
+        StatusCode::CREATED
+    );
+    read_until("{\"seat_id\":6,\"status\":\"booked\"}", &mut seen).await;
+    let other = app.hold(&rahim, &[7]).await;
+    let path = format!("/api/bookings/holds/{}", other["hold_id"].as_str().unwrap());
+    app.client
+        .delete(app.url(&path))
+        .bearer_auth(&rahim.token)
+        .send()
+        .await
+        .unwrap();
+    read_until("{\"seat_id\":7,\"status\":\"available\"}", &mut seen).await;
+}
+
+#[tokio::test]
+async fn the_events_stream_of_an_unknown_trip_is_404() {
+    let app = spawn_app().await;
+    let res = app
+        .client
+        .get(app.url("/api/bookings/trips/424242/events"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+}

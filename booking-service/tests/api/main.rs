@@ -1,0 +1,10 @@
+//! booking-service against the real PostgreSQL, Redis and RabbitMQ.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail by panicking.
+
+mod bookings;
+mod confirm;
+mod faults;
+mod helpers;
+mod live;
+mod races;
+mod select;
