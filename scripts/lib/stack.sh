@@ -1,0 +1,429 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2034 # variables defined here are used by the scripts that source it
+#
+# scripts/lib/stack.sh: the local stack's shared pieces, sourced by scripts/start.sh and
+# scripts/test.sh (never run on its own). Defining things has no side effects; each
+# `rr_*` function does one step and is safe to repeat:
+#
+#   rr_ensure_packages       install missing Debian packages (stores, nginx, build tools)
+#   rr_start_stores          start PostgreSQL, Redis and RabbitMQ where not answering
+#   rr_create_databases      create the five service databases where missing
+#   rr_check_db_access URL   fail clearly when a PostgreSQL URL does not connect
+#   rr_ensure_dev_keys       generate the development JWT key pair and OTP secret
+#   rr_services              list the services that exist (one "name port" per line)
+#   rr_service_env NAME PORT the environment a service runs with (one KEY=VALUE per line)
+#   rr_port_in_use PORT      whether something listens on 127.0.0.1:PORT
+#   rr_render_gateway        render nginx/ into .local/nginx and check it with nginx -t
+#
+# Conventions (the Rust code follows them): service NAME listens on its fixed PORT, uses
+# the database railrush_<NAME without -service>, and exists when NAME/Cargo.toml exists.
+# Stores are reached on 127.0.0.1 with their standard ports; PostgreSQL as user postgres
+# with trust authentication. Where 127.0.0.1 is not trusted (a freshly installed Debian
+# PostgreSQL asks for a password there), the databases are still created, as the postgres OS
+# user over the Unix socket (runuser as root, else sudo -u postgres), and rr_check_db_access
+# then stops with the pg_hba.conf line (or the password setting) the services need.
+#
+# Environment overrides (all optional):
+#   RAILRUSH_PG_BASE_URL  PostgreSQL URL without database (default postgres://postgres@127.0.0.1:5432)
+#   RAILRUSH_WEB_ROOT     directory nginx serves for / (default <repo>/web)
+#   RAILRUSH_BIN_DIR      where the service binaries are (default <cargo target dir>/release)
+
+RAILRUSH_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+RAILRUSH_LOCAL="$RAILRUSH_ROOT/.local"
+RAILRUSH_LOGS="$RAILRUSH_LOCAL/logs"
+RAILRUSH_RUN="$RAILRUSH_LOCAL/run"
+RAILRUSH_KEYS="$RAILRUSH_LOCAL/keys"
+RAILRUSH_NGINX_PREFIX="$RAILRUSH_LOCAL/nginx"
+RAILRUSH_GATEWAY_PORT=8080
+RAILRUSH_WEB_ROOT="${RAILRUSH_WEB_ROOT:-$RAILRUSH_ROOT/web}"
+RAILRUSH_BIN_DIR="${RAILRUSH_BIN_DIR:-${CARGO_TARGET_DIR:-$RAILRUSH_ROOT/target}/release}"
+
+# Every service the platform has, in start order, as name:port.
+RAILRUSH_SERVICES=(
+    auth-service:8081
+    train-service:8082
+    booking-service:8083
+    payment-service:8084
+    notification-service:8085
+)
+
+RAILRUSH_PG_BASE_URL="${RAILRUSH_PG_BASE_URL:-postgres://postgres@127.0.0.1:5432}"
+RAILRUSH_REDIS_URL="redis://127.0.0.1:6379"
+RAILRUSH_AMQP_URL="amqp://guest:guest@127.0.0.1:5672/%2f"
+
+# Debian keeps daemons and admin tools (nginx, runuser, rabbitmq-server) in sbin, which is
+# not on an ordinary user's PATH.
+case ":$PATH:" in *:/usr/sbin:*) ;; *) PATH="$PATH:/usr/sbin:/sbin" ;; esac
+export PATH
+
+# ---- Messages -----------------------------------------------------------------------------
+
+rr_log()  { printf '==> %s\n' "$*"; }
+rr_warn() { printf 'warning: %s\n' "$*" >&2; }
+rr_die()  { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# Run a command as root: directly when we are root, else through sudo.
+rr_as_root() {
+    if [ "$(id -u)" -eq 0 ]; then
+        "$@"
+    elif command -v sudo >/dev/null 2>&1; then
+        sudo "$@"
+    else
+        rr_die "root is needed for: $* (run as root or install sudo)"
+    fi
+}
+
+# rr_wait_for DESCRIPTION SECONDS COMMAND...: retry COMMAND once a second until it succeeds;
+# non-zero when it still fails after SECONDS.
+rr_wait_for() {
+    local what=$1 seconds=$2
+    shift 2
+    local deadline=$((SECONDS + seconds))
+    until "$@"; do
+        if ((SECONDS >= deadline)); then
+            rr_warn "$what did not come up within ${seconds}s"
+            return 1
+        fi
+        sleep 1
+    done
+}
+
+# ---- Packages -----------------------------------------------------------------------------
+
+# rr_package_missing PACKAGE [COMMAND...]: true when PACKAGE is needed, i.e. it is not
+# installed according to dpkg and at least one of its COMMANDs is not on the PATH.
+rr_package_missing() {
+    local pkg=$1 cmd
+    shift
+    if dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
+        return 1
+    fi
+    for cmd in "$@"; do
+        command -v "$cmd" >/dev/null 2>&1 || return 0
+    done
+    # No command to look for (a library package): dpkg said it is not installed.
+    [ "$#" -eq 0 ]
+}
+
+# Install whatever the local stack needs and is missing, from Debian's packages, unattended.
+# `apt-get update` runs once, and only when something is missing.
+rr_ensure_packages() {
+    local missing=()
+    rr_package_missing postgresql     pg_ctlcluster pg_isready psql && missing+=(postgresql)
+    rr_package_missing redis-server   redis-server redis-cli        && missing+=(redis-server)
+    rr_package_missing rabbitmq-server rabbitmq-server              && missing+=(rabbitmq-server)
+    rr_package_missing nginx          nginx                         && missing+=(nginx)
+    rr_package_missing gettext-base   envsubst                      && missing+=(gettext-base)
+    rr_package_missing openssl        openssl                       && missing+=(openssl)
+    rr_package_missing curl           curl                          && missing+=(curl)
+    # Build dependencies of the workspace's crates (C code through the cc crate).
+    rr_package_missing pkg-config     pkg-config                    && missing+=(pkg-config)
+    rr_package_missing gcc            gcc                           && missing+=(gcc)
+    rr_package_missing libc6-dev                                    && missing+=(libc6-dev)
+
+    if [ "${#missing[@]}" -eq 0 ]; then
+        rr_log "packages: all present"
+        return 0
+    fi
+    command -v apt-get >/dev/null 2>&1 \
+        || rr_die "missing ${missing[*]} and apt-get is not available: install them by hand"
+    rr_log "packages: installing ${missing[*]}"
+    rr_as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
+    rr_as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
+}
+
+rr_require_cargo() {
+    command -v cargo >/dev/null 2>&1 \
+        || rr_die "cargo is not on the PATH: install the Rust toolchain (https://rustup.rs) and retry"
+}
+
+# ---- Stores -------------------------------------------------------------------------------
+
+rr_pg_up()    { pg_isready -h 127.0.0.1 -p 5432 -q; }
+rr_redis_up() { [ "$(timeout 5 redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null)" = PONG ]; }
+# RabbitMQ opens its AMQP listener last in its boot, so an accepted TCP connection means ready.
+rr_amqp_up()  { timeout 3 bash -c 'exec 3<>/dev/tcp/127.0.0.1/5672' 2>/dev/null; }
+
+# Output of the store start commands, shown when a store fails to come up. Their stdio is
+# redirected so a daemon never keeps this script's terminal or pipe open.
+RAILRUSH_STORES_LOG="$RAILRUSH_LOGS/stores.log"
+
+rr_run_store_command() {
+    mkdir -p "$RAILRUSH_LOGS"
+    printf '%s $ %s\n' "$(date -Is)" "$*" >>"$RAILRUSH_STORES_LOG"
+    rr_as_root "$@" </dev/null >>"$RAILRUSH_STORES_LOG" 2>&1
+}
+
+rr_store_failed() {
+    rr_warn "last lines of $RAILRUSH_STORES_LOG:"
+    tail -n 20 "$RAILRUSH_STORES_LOG" >&2 || true
+    rr_die "$1"
+}
+
+# rr_newest_subdir DIR: the highest version-sorted subdirectory name of DIR (empty if none).
+rr_newest_subdir() {
+    find "$1" -mindepth 1 -maxdepth 1 -type d -printf '%f\n' 2>/dev/null | sort -V | tail -n 1 || true
+}
+
+rr_start_postgres() {
+    if rr_pg_up; then
+        rr_log "PostgreSQL: answering on 127.0.0.1:5432"
+        return 0
+    fi
+    # The machine's own start command is `pg_ctlcluster ... $(ls /etc/postgresql) main start`;
+    # with several versions installed, start the newest.
+    local version
+    version=$(rr_newest_subdir /etc/postgresql)
+    # After `apt-get install postgresql` Debian has created the cluster <version>/main. If a
+    # cluster was never created (create_main_cluster=false), create it with the newest server.
+    if [ -z "$version" ]; then
+        version=$(rr_newest_subdir /usr/lib/postgresql)
+        [ -n "$version" ] || rr_die "no PostgreSQL server under /usr/lib/postgresql"
+        rr_log "PostgreSQL: creating cluster $version/main"
+        rr_run_store_command pg_createcluster "$version" main \
+            || rr_store_failed "pg_createcluster $version main failed"
+    fi
+    rr_log "PostgreSQL: starting cluster $version/main"
+    # A failure here may only mean "already running" but not yet accepting; the wait decides.
+    rr_run_store_command pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+    rr_wait_for "PostgreSQL on 127.0.0.1:5432" 30 rr_pg_up \
+        || rr_store_failed "PostgreSQL is not answering (see also /var/log/postgresql/postgresql-$version-main.log)"
+    rr_log "PostgreSQL: started"
+}
+
+rr_start_redis() {
+    if rr_redis_up; then
+        rr_log "Redis: answering on 127.0.0.1:6379"
+        return 0
+    fi
+    rr_log "Redis: starting"
+    rr_run_store_command mkdir -p /var/lib/redis /var/log/redis
+    rr_run_store_command redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 \
+        --save "" --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log || true
+    rr_wait_for "Redis on 127.0.0.1:6379" 15 rr_redis_up \
+        || rr_store_failed "Redis is not answering (see also /var/log/redis/ci.log)"
+    rr_log "Redis: started"
+}
+
+rr_start_rabbitmq() {
+    if rr_amqp_up; then
+        rr_log "RabbitMQ: answering on 127.0.0.1:5672"
+        return 0
+    fi
+    rr_log "RabbitMQ: starting (this can take about 20 s)"
+    rr_run_store_command rabbitmq-server -detached || true
+    rr_wait_for "RabbitMQ on 127.0.0.1:5672" 90 rr_amqp_up \
+        || rr_store_failed "RabbitMQ is not answering (see also /var/log/rabbitmq/)"
+    rr_log "RabbitMQ: started"
+}
+
+# Start each store only when it is not answering; running stores are left exactly as they are.
+rr_start_stores() {
+    rr_start_postgres
+    rr_start_redis
+    rr_start_rabbitmq
+}
+
+# ---- Databases ----------------------------------------------------------------------------
+
+# How to reach PostgreSQL as its superuser: over TCP as the services do ("tcp"), or, where
+# 127.0.0.1 is not trusted (a freshly installed PostgreSQL asks for a password there), as the
+# postgres OS user over the Unix socket ("peer"). Decided once.
+RAILRUSH_PG_ADMIN_MODE=""
+
+rr_pg_detect_admin() {
+    [ -n "$RAILRUSH_PG_ADMIN_MODE" ] && return 0
+    if psql -X -w -q -h 127.0.0.1 -p 5432 -U postgres -d postgres -c 'select 1' >/dev/null 2>&1; then
+        RAILRUSH_PG_ADMIN_MODE=tcp
+    else
+        RAILRUSH_PG_ADMIN_MODE=peer
+        rr_warn "PostgreSQL does not let user postgres in over 127.0.0.1 without a password;" \
+            "creating databases as the postgres OS user instead"
+    fi
+}
+
+# rr_psql_admin PSQL-ARGS...: psql as superuser on database postgres (rr_pg_detect_admin first).
+rr_psql_admin() {
+    if [ "$RAILRUSH_PG_ADMIN_MODE" = tcp ]; then
+        psql -X -w -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p 5432 -U postgres -d postgres "$@"
+    elif [ "$(id -u)" -eq 0 ]; then
+        (cd / && runuser -u postgres -- psql -X -w -q -v ON_ERROR_STOP=1 -d postgres "$@")
+    else
+        (cd / && sudo -u postgres psql -X -w -q -v ON_ERROR_STOP=1 -d postgres "$@")
+    fi
+}
+
+# The database of a service: auth-service -> railrush_auth.
+rr_service_db() { printf 'railrush_%s' "${1%-service}"; }
+
+# Create the five service databases (owner postgres) where missing.
+rr_create_databases() {
+    local entry name db exists created=()
+    rr_pg_detect_admin
+    for entry in "${RAILRUSH_SERVICES[@]}"; do
+        name=${entry%%:*}
+        db=$(rr_service_db "$name")
+        exists=$(rr_psql_admin -tA -c "SELECT 1 FROM pg_database WHERE datname = '$db'") \
+            || rr_die "cannot query PostgreSQL for database $db"
+        if [ "$exists" != 1 ]; then
+            rr_psql_admin -c "CREATE DATABASE \"$db\" OWNER postgres" \
+                || rr_die "cannot create database $db"
+            created+=("$db")
+        fi
+    done
+    if [ "${#created[@]}" -gt 0 ]; then
+        rr_log "databases: created ${created[*]}"
+    else
+        rr_log "databases: all present"
+    fi
+}
+
+# rr_check_db_access URL: fail with instructions when URL (the form services and tests use,
+# no password) cannot connect, as on a fresh PostgreSQL whose 127.0.0.1 rule is scram-sha-256.
+rr_check_db_access() {
+    local url=$1 err shown
+    err=$(psql -X -w -q "$url" -c 'select 1' 2>&1 >/dev/null) && return 0
+    shown=$(printf '%s' "$url" | sed -E 's#(://[^:/@]*):[^@]*@#\1:***@#')
+    rr_die "cannot connect to $shown: ${err:-psql failed}
+  The local stack connects as user postgres without a password (trust authentication for
+  127.0.0.1). On a freshly installed PostgreSQL, either add this line at the top of
+  /etc/postgresql/<version>/main/pg_hba.conf and reload PostgreSQL:
+      host  all  postgres  127.0.0.1/32  trust
+  or give user postgres a password and export
+  RAILRUSH_PG_BASE_URL=postgres://postgres:<password>@127.0.0.1:5432 (and TEST_DATABASE_URL for the tests)."
+}
+
+# ---- Development secrets ------------------------------------------------------------------
+
+RAILRUSH_JWT_PRIVATE_KEY="$RAILRUSH_KEYS/jwt_private.pem"
+RAILRUSH_JWT_PUBLIC_KEY="$RAILRUSH_KEYS/jwt_public.pem"
+RAILRUSH_OTP_SECRET="$RAILRUSH_KEYS/otp_secret"
+
+# Generate the Ed25519 JWT key pair and the OTP secret under .local/keys where missing.
+# Existing files are kept, so tokens issued before a restart stay valid.
+rr_ensure_dev_keys() {
+    mkdir -p "$RAILRUSH_KEYS"
+    chmod 700 "$RAILRUSH_KEYS"
+    local made=()
+    if [ ! -s "$RAILRUSH_JWT_PRIVATE_KEY" ]; then
+        (umask 077 && openssl genpkey -algorithm ed25519 -out "$RAILRUSH_JWT_PRIVATE_KEY") \
+            || rr_die "openssl could not generate $RAILRUSH_JWT_PRIVATE_KEY"
+        rm -f "$RAILRUSH_JWT_PUBLIC_KEY" # belongs to the old key, if any
+        made+=(jwt_private.pem)
+    fi
+    chmod 600 "$RAILRUSH_JWT_PRIVATE_KEY"
+    if [ ! -s "$RAILRUSH_JWT_PUBLIC_KEY" ]; then
+        openssl pkey -in "$RAILRUSH_JWT_PRIVATE_KEY" -pubout -out "$RAILRUSH_JWT_PUBLIC_KEY" \
+            || rr_die "openssl could not derive $RAILRUSH_JWT_PUBLIC_KEY"
+        made+=(jwt_public.pem)
+    fi
+    if [ ! -s "$RAILRUSH_OTP_SECRET" ]; then
+        (umask 077 && openssl rand -hex 32 | tr -d "\n" >"$RAILRUSH_OTP_SECRET.tmp" \
+            && mv "$RAILRUSH_OTP_SECRET.tmp" "$RAILRUSH_OTP_SECRET") \
+            || rr_die "openssl could not generate $RAILRUSH_OTP_SECRET"
+        made+=(otp_secret)
+    fi
+    chmod 600 "$RAILRUSH_OTP_SECRET"
+    if [ "${#made[@]}" -gt 0 ]; then
+        rr_log "dev keys: generated ${made[*]} in ${RAILRUSH_KEYS#"$RAILRUSH_ROOT"/}"
+    else
+        rr_log "dev keys: present in ${RAILRUSH_KEYS#"$RAILRUSH_ROOT"/}"
+    fi
+}
+
+# ---- Services -----------------------------------------------------------------------------
+
+# The services that exist in the workspace, one "name port" per line, in start order.
+rr_services() {
+    local entry
+    for entry in "${RAILRUSH_SERVICES[@]}"; do
+        [ -f "$RAILRUSH_ROOT/${entry%%:*}/Cargo.toml" ] && printf '%s %s\n' "${entry%%:*}" "${entry##*:}"
+    done
+    return 0
+}
+
+# rr_service_env NAME PORT: the service's configuration, one KEY=VALUE per line (for `env`).
+# APP_REDIS__KEY_PREFIX is left unset (empty prefix). RUST_LOG may be overridden by the caller.
+rr_service_env() {
+    local name=$1 port=$2
+    printf '%s\n' \
+        "APP_HTTP__HOST=127.0.0.1" \
+        "APP_HTTP__PORT=$port" \
+        "APP_DATABASE__URL=$RAILRUSH_PG_BASE_URL/$(rr_service_db "$name")" \
+        "APP_REDIS__URL=$RAILRUSH_REDIS_URL" \
+        "APP_AMQP__URL=$RAILRUSH_AMQP_URL" \
+        "APP_JWT__PUBLIC_KEY_PATH=$RAILRUSH_JWT_PUBLIC_KEY" \
+        "APP_LOG__FORMAT=json" \
+        "RUST_LOG=${RUST_LOG:-info}"
+    # Only the auth service signs tokens and issues OTPs.
+    if [ "$name" = auth-service ]; then
+        printf '%s\n' \
+            "APP_JWT__PRIVATE_KEY_PATH=$RAILRUSH_JWT_PRIVATE_KEY" \
+            "APP_OTP__DEV_ECHO=true" \
+            "APP_OTP__SECRET_PATH=$RAILRUSH_OTP_SECRET"
+    fi
+}
+
+# rr_port_in_use PORT: true when something accepts connections on 127.0.0.1:PORT.
+rr_port_in_use() { timeout 3 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null; }
+
+# rr_port_owner PORT: a line saying which process listens on PORT, when ss can tell.
+rr_port_owner() {
+    command -v ss >/dev/null 2>&1 || return 0
+    ss -ltnpH "sport = :$1" 2>/dev/null | head -n 1
+}
+
+# ---- Gateway ------------------------------------------------------------------------------
+
+RAILRUSH_NGINX_CONF="$RAILRUSH_NGINX_PREFIX/conf/nginx.conf"
+RAILRUSH_NGINX_ERROR_LOG="$RAILRUSH_NGINX_PREFIX/logs/error.log"
+RAILRUSH_NGINX_ACCESS_LOG="$RAILRUSH_NGINX_PREFIX/logs/access.log"
+
+# The variables the templates may use. envsubst replaces only these, so nginx's own
+# $variables pass through.
+# shellcheck disable=SC2016 # the list is literal on purpose
+RAILRUSH_NGINX_TEMPLATE_VARS='${NGINX_ERROR_LOG} ${NGINX_ACCESS_LOG} ${AUTH_UPSTREAM} ${TRAIN_UPSTREAM} ${BOOKING_UPSTREAM} ${PAYMENT_UPSTREAM} ${NOTIFICATION_UPSTREAM} ${WEB_ROOT}'
+
+# The nginx options that select the local gateway's private prefix and rendered config;
+# used as: nginx "${RAILRUSH_NGINX_ARGS[@]}" -t   or   ... -g 'daemon off;'
+RAILRUSH_NGINX_ARGS=(-p "$RAILRUSH_NGINX_PREFIX/" -e "$RAILRUSH_NGINX_ERROR_LOG" -c "$RAILRUSH_NGINX_CONF")
+
+# Render nginx/*.template into the private prefix .local/nginx (conf/, conf/conf.d/, logs/,
+# run/, temp/) for the local stack (upstreams 127.0.0.1:<port>) and check it with nginx -t.
+rr_render_gateway() {
+    command -v envsubst >/dev/null 2>&1 || rr_die "envsubst is missing (Debian package gettext-base)"
+    [ -d "$RAILRUSH_WEB_ROOT" ] || rr_warn "web root $RAILRUSH_WEB_ROOT does not exist: / will answer 404"
+
+    local conf_dir="$RAILRUSH_NGINX_PREFIX/conf"
+    mkdir -p "$conf_dir/conf.d" "$RAILRUSH_NGINX_PREFIX/logs" "$RAILRUSH_NGINX_PREFIX/run" \
+        "$RAILRUSH_NGINX_PREFIX/temp"
+    # When nginx runs as root its workers run as an unprivileged user that must reach the
+    # temp directories (nginx itself hands them over).
+    chmod 755 "$RAILRUSH_LOCAL" "$RAILRUSH_NGINX_PREFIX" "$RAILRUSH_NGINX_PREFIX/temp"
+    rm -f "$conf_dir"/conf.d/*.conf
+
+    local entry name var
+    local -a vars=(
+        "NGINX_ERROR_LOG=logs/error.log"
+        "NGINX_ACCESS_LOG=logs/access.log"
+        "WEB_ROOT=$RAILRUSH_WEB_ROOT"
+    )
+    # auth-service:8081 -> AUTH_UPSTREAM=127.0.0.1:8081, for every service, existing or not.
+    for entry in "${RAILRUSH_SERVICES[@]}"; do
+        name=${entry%%:*}
+        var="$(printf '%s' "${name%-service}" | tr '[:lower:]-' '[:upper:]_')_UPSTREAM"
+        vars+=("$var=127.0.0.1:${entry##*:}")
+    done
+
+    env "${vars[@]}" envsubst "$RAILRUSH_NGINX_TEMPLATE_VARS" \
+        <"$RAILRUSH_ROOT/nginx/nginx.conf.template" >"$conf_dir/nginx.conf"
+    env "${vars[@]}" envsubst "$RAILRUSH_NGINX_TEMPLATE_VARS" \
+        <"$RAILRUSH_ROOT/nginx/railrush.conf.template" >"$conf_dir/conf.d/railrush.conf"
+
+    local out
+    if ! out=$(nginx "${RAILRUSH_NGINX_ARGS[@]}" -t -q 2>&1); then
+        printf '%s\n' "$out" >&2
+        rr_die "the rendered gateway configuration ($conf_dir) does not pass nginx -t"
+    fi
+    rr_log "gateway: configuration rendered in ${conf_dir#"$RAILRUSH_ROOT"/} and checked"
+}

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+#
+# scripts/test.sh: the README's second Quick-start command. Runs every check of the project
+# against the real PostgreSQL, Redis and RabbitMQ of this machine, in this order, and stops
+# with a non-zero status at the first failure:
+#
+#   1. cargo fmt --all -- --check
+#   2. cargo clippy --workspace --all-targets -- -D warnings
+#   3. the tests: cargo nextest run --workspace --no-fail-fast when cargo-nextest is
+#      installed, else cargo test --workspace --no-fail-fast
+#   4. every executable scripts/checks/*.sh, in name order (validators of docker-compose,
+#      Kubernetes, Terraform, workflows, Prometheus rules; each exits non-zero on failure)
+#
+# Before that it installs what is missing (the stores, nginx for the gateway checks, build
+# tools) and starts the stores that are not answering; running stores are left as they are.
+#
+# The tests reach the stores through these variables, set here unless already set:
+#   TEST_DATABASE_URL  postgres://postgres@127.0.0.1:5432/postgres (tests create their own databases)
+#   TEST_REDIS_URL     redis://127.0.0.1:6379
+#   TEST_AMQP_URL      amqp://guest:guest@127.0.0.1:5672/%2f
+set -euo pipefail
+
+script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=scripts/lib/stack.sh
+source "$script_dir/lib/stack.sh"
+
+: "${TEST_DATABASE_URL:=$RAILRUSH_PG_BASE_URL/postgres}"
+: "${TEST_REDIS_URL:=$RAILRUSH_REDIS_URL}"
+: "${TEST_AMQP_URL:=$RAILRUSH_AMQP_URL}"
+export TEST_DATABASE_URL TEST_REDIS_URL TEST_AMQP_URL
+
+started_at=$SECONDS
+passed=()
+
+# run_step NAME COMMAND...: run one step; on failure print the summary and exit with its status.
+run_step() {
+    local name=$1 begin=$SECONDS status=0
+    shift
+    printf '\n==> %s: %s\n' "$name" "$*"
+    "$@" || status=$?
+    if [ "$status" -ne 0 ]; then
+        printf '\ntest.sh: FAILED at %s (exit %s) after %ss; passed before it: %s\n' \
+            "$name" "$status" "$((SECONDS - started_at))" "${passed[*]:-nothing}" >&2
+        exit "$status"
+    fi
+    printf '==> %s: ok (%ss)\n' "$name" "$((SECONDS - begin))"
+    passed+=("$name")
+}
+
+# The cargo subcommands the steps use, checked up front for a clear message.
+require_toolchain() {
+    rr_require_cargo
+    cargo fmt --version >/dev/null 2>&1 || rr_die "cargo fmt is missing: rustup component add rustfmt"
+    cargo clippy --version >/dev/null 2>&1 || rr_die "cargo clippy is missing: rustup component add clippy"
+}
+
+run_checks() {
+    local check name found=0
+    for check in "$RAILRUSH_ROOT"/scripts/checks/*.sh; do
+        [ -e "$check" ] || continue
+        name="check $(basename "$check" .sh)"
+        if [ ! -x "$check" ]; then
+            printf '==> %s: skipped (not executable)\n' "$name"
+            continue
+        fi
+        found=$((found + 1))
+        run_step "$name" "$check"
+    done
+    [ "$found" -gt 0 ] || printf '\n==> checks: none in scripts/checks\n'
+}
+
+main() {
+    cd "$RAILRUSH_ROOT"
+    require_toolchain
+    rr_ensure_packages
+    rr_start_stores
+    rr_check_db_access "$TEST_DATABASE_URL"
+
+    run_step fmt cargo fmt --all -- --check
+    run_step clippy cargo clippy --workspace --all-targets -- -D warnings
+    if cargo nextest --version >/dev/null 2>&1; then
+        run_step tests cargo nextest run --workspace --no-fail-fast
+    else
+        run_step tests cargo test --workspace --no-fail-fast
+    fi
+    run_checks
+
+    printf '\ntest.sh: all %s steps passed (%s) in %ss\n' \
+        "${#passed[@]}" "${passed[*]}" "$((SECONDS - started_at))"
+}
+
+main "$@"
