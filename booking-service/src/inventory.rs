@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use servicekit::ApiError;
+use servicekit::events::TripSummary;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -18,15 +19,36 @@ pub struct SeatInfo {
     pub fare: i64,
 }
 
+#[derive(Clone, Debug, Deserialize)]
+pub struct TrainRef {
+    pub number: String,
+    pub name: String,
+}
+
 #[derive(Debug, Deserialize)]
 pub struct TripInventory {
     pub trip_id: i64,
     pub departs_at: DateTime<Utc>,
+    pub train: TrainRef,
+    /// Station codes.
+    pub from: String,
+    pub to: String,
     pub currency: String,
     pub seats: Vec<SeatInfo>,
 }
 
 impl TripInventory {
+    /// The journey as events and tickets print it.
+    pub fn summary(&self) -> TripSummary {
+        TripSummary {
+            train_number: self.train.number.clone(),
+            train_name: self.train.name.clone(),
+            from: self.from.clone(),
+            to: self.to.clone(),
+            departs_at: self.departs_at,
+        }
+    }
+
     pub fn seat(&self, seat_id: i32) -> Option<&SeatInfo> {
         // Seat ids are 1..N in order; fall back to a search if the list has gaps.
         usize::try_from(seat_id - 1)

@@ -1,13 +1,18 @@
 //! booking-service: seat selection with Redis holds, confirmation in PostgreSQL with the
-//! transactional outbox, the live seat map, and the caller's bookings (`API.md`, bookings).
+//! transactional outbox, the live seat map, the caller's bookings (`API.md`, bookings), and
+//! the booking's side of the saga: payment outcomes and the sweeper that expires unpaid
+//! bookings.
 
 mod holds;
 mod inventory;
+mod lifecycle;
 mod live;
 mod markers;
+pub mod payments;
 mod routes;
 pub mod seats;
 pub mod settings;
 pub mod startup;
 mod state;
 mod store;
+pub mod sweeper;

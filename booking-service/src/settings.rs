@@ -50,6 +50,8 @@ pub struct BookingSettings {
     pub seats_exchange: String,
     /// How often the booked markers in Redis are checked (and rebuilt when Redis lost them).
     pub marker_check_ms: u64,
+    /// How often the sweeper looks for confirmed bookings past their payment due time.
+    pub sweep_interval_ms: u64,
 }
 
 impl Default for BookingSettings {
@@ -61,6 +63,7 @@ impl Default for BookingSettings {
             train_service_url: "http://127.0.0.1:8082".into(),
             seats_exchange: "railrush.seats".into(),
             marker_check_ms: 2_000,
+            sweep_interval_ms: 1_000,
         }
     }
 }

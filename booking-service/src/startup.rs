@@ -6,6 +6,7 @@ use crate::live::LiveFeed;
 use crate::seats::SeatStore;
 use crate::settings::Settings;
 use crate::state::{BookingMetrics, BookingState};
+use crate::sweeper::SweeperHandle;
 use actix_web::dev::Server;
 use actix_web::web;
 use prometheus::IntGauge;
@@ -14,11 +15,13 @@ use servicekit::amqp::Broker;
 use servicekit::app::{self, Common};
 use servicekit::auth::JwtVerifier;
 use servicekit::cache::{self, Keys};
+use servicekit::consumer::ConsumerHandle;
 use servicekit::db;
 use servicekit::health::Readiness;
 use servicekit::idempotency::IdempotencyStore;
 use servicekit::metrics::Metrics;
 use servicekit::outbox::OutboxRelay;
+use std::sync::Arc;
 use std::time::Duration;
 
 mod embedded {
@@ -28,6 +31,8 @@ mod embedded {
 pub struct Application {
     port: u16,
     server: Server,
+    payments: ConsumerHandle,
+    sweeper: SweeperHandle,
 }
 
 impl Application {
@@ -60,7 +65,7 @@ impl Application {
             Duration::from_millis(settings.booking.marker_check_ms),
         );
 
-        let state = web::Data::new(BookingState {
+        let state = Arc::new(BookingState {
             db: pg.clone(),
             seats,
             inventory: Inventory::new(&settings.booking.train_service_url)?,
@@ -69,6 +74,12 @@ impl Application {
             settings: settings.booking.clone(),
             metrics: BookingMetrics::register(metrics.registry())?,
         });
+        let payments = crate::payments::spawn(broker.clone(), state.clone());
+        let sweeper = crate::sweeper::spawn(
+            state.clone(),
+            Duration::from_millis(settings.booking.sweep_interval_ms),
+        );
+        let state = web::Data::from(state);
         let verifier = web::Data::new(JwtVerifier::from_settings(&settings.jwt)?);
         let idempotency = web::Data::new(IdempotencyStore { db: pg.clone() });
         let common = Common {
@@ -85,14 +96,24 @@ impl Application {
                 .app_data(idempotency.clone())
                 .configure(crate::routes::configure);
         })?;
-        Ok(Self { port, server })
+        Ok(Self {
+            port,
+            server,
+            payments,
+            sweeper,
+        })
     }
 
     pub fn port(&self) -> u16 {
         self.port
     }
 
+    /// Serves until SIGINT/SIGTERM (graceful), then stops the payment-outcome consumer
+    /// after its in-flight events are applied and acked, and the sweeper after its batch.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        self.payments.shutdown().await;
+        self.sweeper.shutdown().await;
+        served
     }
 }

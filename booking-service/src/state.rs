@@ -4,7 +4,7 @@ use crate::inventory::Inventory;
 use crate::live::LiveFeed;
 use crate::seats::SeatStore;
 use crate::settings::BookingSettings;
-use prometheus::{IntCounterVec, Opts, Registry};
+use prometheus::{IntCounter, IntCounterVec, Opts, Registry};
 use servicekit::db::PgPool;
 use servicekit::outbox::OutboxRelay;
 
@@ -23,6 +23,10 @@ pub struct BookingMetrics {
     pub selects: IntCounterVec,
     /// Confirmations by outcome: confirmed, conflict (the unique index fired), expired.
     pub confirms: IntCounterVec,
+    /// Payment outcomes applied: paid, failed, refund_due, duplicate, ...
+    pub payments: IntCounterVec,
+    /// Bookings the sweeper expired unpaid.
+    pub expired: IntCounter,
 }
 
 impl BookingMetrics {
@@ -35,8 +39,26 @@ impl BookingMetrics {
             Opts::new("booking_confirms_total", "Confirmations by outcome"),
             &["outcome"],
         )?;
+        let payments = IntCounterVec::new(
+            Opts::new(
+                "booking_payment_outcomes_total",
+                "Payment outcomes applied to bookings, by result",
+            ),
+            &["outcome"],
+        )?;
+        let expired = IntCounter::new(
+            "booking_expired_total",
+            "Bookings expired unpaid by the sweeper",
+        )?;
         registry.register(Box::new(selects.clone()))?;
         registry.register(Box::new(confirms.clone()))?;
-        Ok(Self { selects, confirms })
+        registry.register(Box::new(payments.clone()))?;
+        registry.register(Box::new(expired.clone()))?;
+        Ok(Self {
+            selects,
+            confirms,
+            payments,
+            expired,
+        })
     }
 }

@@ -400,3 +400,80 @@ impl Listener {
         serde_json::from_slice(&delivery.data).ok()
     }
 }
+
+/// Publishes `event` to `exchange` under its type as routing key, persistent and confirmed,
+/// as a service's outbox would (for tests that play another service's part).
+pub async fn publish(exchange: &str, event: &crate::amqp::Envelope) -> anyhow::Result<()> {
+    use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+    let connection =
+        lapin::Connection::connect(&amqp_url(), lapin::ConnectionProperties::default()).await?;
+    let channel = connection.create_channel().await?;
+    channel
+        .confirm_select(ConfirmSelectOptions::default())
+        .await?;
+    let body = serde_json::to_vec(event)?;
+    let confirm = channel
+        .basic_publish(
+            exchange.into(),
+            event.kind.as_str().into(),
+            BasicPublishOptions::default(),
+            &body,
+            lapin::BasicProperties::default()
+                .with_message_id(event.event_id.to_string().into())
+                .with_content_type("application/json".into())
+                .with_delivery_mode(2),
+        )
+        .await?
+        .await?;
+    anyhow::ensure!(confirm.is_ack(), "the broker did not confirm the message");
+    let _ = connection.close(200, "done".into()).await;
+    Ok(())
+}
+
+/// Waits (up to 10 s) until `queue` exists, i.e. its consumer has declared its topology,
+/// so that events published after this are routed to it.
+pub async fn wait_for_queue(queue: &str) -> anyhow::Result<()> {
+    use lapin::options::QueueDeclareOptions;
+    let connection =
+        lapin::Connection::connect(&amqp_url(), lapin::ConnectionProperties::default()).await?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        // A failed passive declare closes the channel: use a fresh one each time.
+        let channel = connection.create_channel().await?;
+        let passive = QueueDeclareOptions {
+            passive: true,
+            ..Default::default()
+        };
+        if channel
+            .queue_declare(queue.into(), passive, lapin::types::FieldTable::default())
+            .await
+            .is_ok()
+        {
+            let _ = connection.close(200, "done".into()).await;
+            return Ok(());
+        }
+        if std::time::Instant::now() > deadline {
+            bail!("queue {queue} was never declared");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// Messages ready in `queue` (0 for a queue that does not exist).
+pub async fn queue_depth(queue: &str) -> anyhow::Result<u32> {
+    use lapin::options::QueueDeclareOptions;
+    let connection =
+        lapin::Connection::connect(&amqp_url(), lapin::ConnectionProperties::default()).await?;
+    let channel = connection.create_channel().await?;
+    let passive = QueueDeclareOptions {
+        passive: true,
+        ..Default::default()
+    };
+    let depth = channel
+        .queue_declare(queue.into(), passive, lapin::types::FieldTable::default())
+        .await
+        .map(|q| q.message_count())
+        .unwrap_or(0);
+    let _ = connection.close(200, "done".into()).await;
+    Ok(depth)
+}

@@ -1,4 +1,4 @@
-use crate::seats;
+use crate::lifecycle;
 use crate::state::BookingState;
 use crate::store;
 use actix_web::{HttpResponse, web};
@@ -65,7 +65,7 @@ pub async fn cancel(
             amount: existing.amount,
             currency: existing.currency.clone(),
             was_paid: previous == "paid",
-            trip: None,
+            trip: lifecycle::trip_summary(&state, existing.trip_id).await,
         },
     )
     .map_err(|e| ApiError::internal(&e))?;
@@ -73,17 +73,7 @@ pub async fn cancel(
     tx.commit().await?;
     state.relay.wake();
 
-    let marker = seats::booked_value(id, caller.id);
-    if let Err(e) = state
-        .seats
-        .release(existing.trip_id, &existing.seat_ids, caller.id, &marker)
-        .await
-    {
-        tracing::warn!(error = %e, "booked markers not removed; seats stay shown as booked until the rebuild");
-    }
-    state
-        .live
-        .publish(existing.trip_id, &existing.seat_ids, "available");
+    lifecycle::free_seats(&state, id, caller.id, existing.trip_id, &existing.seat_ids).await;
     let booking = store::find_own(&db, id, caller.id)
         .await?
         .ok_or_else(not_found)?;

@@ -103,6 +103,13 @@ pub async fn spawn_unready_app_with(configure: impl FnOnce(&mut Settings)) -> Te
     settings.booking.seats_exchange = format!("test.{}.seats", env.id);
     settings.booking.marker_check_ms = 200;
     env.track_exchange(&settings.booking.seats_exchange);
+    let payments_queue = format!(
+        "{}{}",
+        env.amqp.queue_prefix,
+        booking_service::payments::QUEUE
+    );
+    env.track_queue(&payments_queue);
+    env.track_queue(&format!("{payments_queue}.parked"));
     configure(&mut settings);
     let app = Application::build(settings.clone()).await.unwrap();
     let address = format!("http://127.0.0.1:{}", app.port());
@@ -272,6 +279,73 @@ impl TestApp {
                 .await
                 .unwrap();
         }
+    }
+
+    /// Publishes an event to this test's exchange, as another service would.
+    pub async fn publish(&self, kind: &str, payload: &Value) -> Uuid {
+        let event = servicekit::amqp::Envelope::new(kind, payload).unwrap();
+        testing::publish(&self.env.amqp.exchange, &event)
+            .await
+            .unwrap();
+        event.event_id
+    }
+
+    /// Publishes the same envelope again (a duplicate delivery).
+    pub async fn publish_envelope(&self, event: &servicekit::amqp::Envelope) {
+        testing::publish(&self.env.amqp.exchange, event)
+            .await
+            .unwrap();
+    }
+
+    /// Waits until the payment-outcome consumer has declared its queue.
+    pub async fn payments_ready(&self) {
+        testing::wait_for_queue(&format!(
+            "{}{}",
+            self.env.amqp.queue_prefix,
+            booking_service::payments::QUEUE
+        ))
+        .await
+        .unwrap();
+    }
+
+    /// Confirms a fresh hold of `seats` for `user`; returns the booking.
+    pub async fn book(&self, user: &User, seats: &[i32]) -> Value {
+        let hold = self.hold(user, seats).await;
+        let res = self.confirm(user, &hold).await;
+        assert_eq!(res.status(), StatusCode::CREATED);
+        res.json().await.unwrap()
+    }
+
+    /// The caller's booking, polled until `done` holds (at most 10 s).
+    pub async fn booking_until(
+        &self,
+        user: &User,
+        id: &Value,
+        done: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let path = format!("/api/bookings/{}", id.as_str().unwrap());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let booking: Value = self.get(user, &path).await.json().await.unwrap();
+            if done(&booking) {
+                return booking;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "booking never reached the expected state: {booking}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Outbox rows of `kind`.
+    pub async fn outbox_count(&self, kind: &str) -> i64 {
+        self.db()
+            .await
+            .query_one("SELECT count(*) FROM outbox WHERE kind = $1", &[&kind])
+            .await
+            .unwrap()
+            .get(0)
     }
 
     /// A queue bound to this test's events exchange for `routing_key`.

@@ -7,4 +7,5 @@ mod faults;
 mod helpers;
 mod live;
 mod races;
+mod saga;
 mod select;

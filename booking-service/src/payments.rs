@@ -1,0 +1,173 @@
+//! Payment outcomes from payment-service (queue `booking.payment-results`):
+//! `payment.succeeded` makes a confirmed booking `paid` with a fresh ticket code and
+//! publishes `booking.paid` (the e-ticket); money that arrives for a booking that already
+//! expired or was cancelled is sent back with `booking.refund_due`. `payment.failed` is
+//! recorded; the booking stays `confirmed` so the passenger can retry until it is due.
+//!
+//! Each event is applied once: [`first_delivery`] runs in the transaction that changes the
+//! booking and writes the outgoing event to the outbox.
+
+use crate::lifecycle;
+use crate::state::BookingState;
+use crate::store;
+use servicekit::amqp::{Broker, Envelope};
+use servicekit::consumer::{self, ConsumerHandle, HandleError, Handler, QueueSpec, first_delivery};
+use servicekit::events::{self, BookingPaid, BookingRefundDue, PaymentOutcome};
+use servicekit::outbox;
+use std::sync::Arc;
+
+/// Name under which applied events are recorded in `processed_events`.
+pub const CONSUMER: &str = "booking.payment-results";
+/// Queue name before the broker's prefix.
+pub const QUEUE: &str = "booking.payment-results";
+
+pub fn queue_spec(broker: &Broker) -> QueueSpec {
+    QueueSpec::new(
+        broker.queue_name(QUEUE),
+        &[events::PAYMENT_SUCCEEDED, events::PAYMENT_FAILED],
+    )
+}
+
+pub fn spawn(broker: Broker, state: Arc<BookingState>) -> ConsumerHandle {
+    let spec = queue_spec(&broker);
+    let handler: Handler = Arc::new(move |event, meta| {
+        let state = state.clone();
+        Box::pin(async move {
+            let outcome = apply(&state, &event, meta.request_id.as_deref()).await;
+            let label = match &outcome {
+                Ok(label) => label,
+                Err(HandleError::Reject(_)) => "rejected",
+                Err(HandleError::Retry(_)) => "retried",
+            };
+            state.metrics.payments.with_label_values(&[label]).inc();
+            outcome.map(|_| ())
+        })
+    });
+    consumer::spawn(broker, spec, handler)
+}
+
+fn retry(e: impl Into<anyhow::Error>) -> HandleError {
+    HandleError::Retry(e.into())
+}
+
+#[tracing::instrument(skip_all, fields(event_id = %event.event_id, kind = %event.kind))]
+async fn apply(
+    state: &BookingState,
+    event: &Envelope,
+    request_id: Option<&str>,
+) -> Result<&'static str, HandleError> {
+    let succeeded = match event.kind.as_str() {
+        events::PAYMENT_SUCCEEDED => true,
+        events::PAYMENT_FAILED => false,
+        _ => return Ok("ignored"),
+    };
+    let outcome: PaymentOutcome = serde_json::from_value(event.payload.clone())
+        .map_err(|e| HandleError::Reject(anyhow::anyhow!("malformed {}: {e}", event.kind)))?;
+    let id = outcome.booking_id;
+
+    let mut client = state.db.get().await.map_err(retry)?;
+    // The trip's summary (for the ticket) comes from the inventory cache or train-service;
+    // fetch it before taking the booking's row lock.
+    let trip_id: Option<i64> = client
+        .query_opt("SELECT trip_id FROM bookings WHERE id = $1", &[&id])
+        .await
+        .map_err(retry)?
+        .map(|r| r.get(0));
+    let Some(trip_id) = trip_id else {
+        return Err(HandleError::Reject(anyhow::anyhow!(
+            "payment for unknown booking {id}"
+        )));
+    };
+    let trip = if succeeded {
+        Some(
+            state
+                .inventory
+                .trip(trip_id)
+                .await
+                .map_err(|e| retry(anyhow::anyhow!("trip {trip_id} unavailable: {e}")))?
+                .summary(),
+        )
+    } else {
+        None
+    };
+
+    let tx = client.transaction().await.map_err(retry)?;
+    if !first_delivery(&tx, CONSUMER, event.event_id)
+        .await
+        .map_err(retry)?
+    {
+        return Ok("duplicate");
+    }
+    let row = tx
+        .query_one(
+            "SELECT status, user_id, passengers, amount, currency FROM bookings WHERE id = $1 FOR UPDATE",
+            &[&id],
+        )
+        .await
+        .map_err(retry)?;
+    let status: String = row.get(0);
+    let label = match (succeeded, status.as_str()) {
+        (true, "confirmed") => {
+            let code = lifecycle::ticket_code();
+            tx.execute(
+                "UPDATE bookings SET status = 'paid', ticket_code = $2, paid_at = now(), \
+                 payment_failure = NULL, updated_at = now() WHERE id = $1",
+                &[&id, &code],
+            )
+            .await
+            .map_err(retry)?;
+            let paid = BookingPaid {
+                booking_id: id,
+                user_id: row.get(1),
+                trip_id,
+                trip: trip.ok_or_else(|| retry(anyhow::anyhow!("no trip summary")))?,
+                seats: store::seats(&tx, id)
+                    .await
+                    .map_err(|e| retry(anyhow::anyhow!("{e}")))?,
+                passengers: serde_json::from_value(row.get(2))
+                    .map_err(|e| HandleError::Reject(e.into()))?,
+                amount: row.get(3),
+                currency: row.get(4),
+                ticket_code: code,
+            };
+            enqueue(&tx, events::BOOKING_PAID, &paid, request_id).await?;
+            "paid"
+        }
+        (true, "paid") => "already_paid",
+        (true, _) => {
+            // Expired or cancelled while the charge was in flight: the seats may be sold to
+            // someone else by now, so the money goes back.
+            let due = BookingRefundDue {
+                booking_id: id,
+                user_id: row.get(1),
+                status: status.clone(),
+            };
+            enqueue(&tx, events::BOOKING_REFUND_DUE, &due, request_id).await?;
+            "refund_due"
+        }
+        (false, "confirmed") => {
+            tx.execute(
+                "UPDATE bookings SET payment_failure = $2, updated_at = now() WHERE id = $1",
+                &[&id, &outcome.failure],
+            )
+            .await
+            .map_err(retry)?;
+            "failed"
+        }
+        (false, _) => "failed_ignored",
+    };
+    tx.commit().await.map_err(retry)?;
+    state.relay.wake();
+    tracing::info!(booking = %id, outcome = label, "payment outcome applied");
+    Ok(label)
+}
+
+async fn enqueue(
+    tx: &deadpool_postgres::Transaction<'_>,
+    kind: &str,
+    payload: &impl serde::Serialize,
+    request_id: Option<&str>,
+) -> Result<(), HandleError> {
+    let event = Envelope::new(kind, payload).map_err(|e| HandleError::Reject(e.into()))?;
+    outbox::enqueue(tx, &event, request_id).await.map_err(retry)
+}

@@ -1,0 +1,232 @@
+//! booking-service's part of the saga: payment outcomes, the sweeper, refunds due. The tests
+//! play payment-service by publishing its events to the test exchange.
+
+use crate::helpers::{spawn_app, spawn_app_with, user};
+use serde_json::{Value, json};
+use std::time::Duration;
+use uuid::Uuid;
+
+fn outcome(booking: &Value, user: Uuid, failure: Option<&str>, attempts: i32) -> Value {
+    json!({
+        "payment_id": Uuid::new_v4(),
+        "booking_id": booking["booking_id"],
+        "user_id": user,
+        "amount": booking["amount"],
+        "currency": "BDT",
+        "attempts": attempts,
+        "failure": failure,
+        "payment_due_at": booking["payment_due_at"],
+    })
+}
+
+#[tokio::test]
+async fn payment_succeeded_makes_the_booking_paid_with_a_ticket_and_publishes_booking_paid_once() {
+    let app = spawn_app().await;
+    app.payments_ready().await;
+    let mut paid = app.listen("booking.paid").await;
+    let rahim = user();
+    let booking = app.book(&rahim, &[1, 2]).await;
+    let event =
+        servicekit::amqp::Envelope::new("payment.succeeded", &outcome(&booking, rahim.id, None, 1))
+            .unwrap();
+    app.publish_envelope(&event).await;
+    app.publish_envelope(&event).await; // a duplicate delivery
+
+    let done = app
+        .booking_until(&rahim, &booking["booking_id"], |b| b["status"] == "paid")
+        .await;
+    let code = done["ticket_code"].as_str().unwrap();
+    assert!(code.starts_with("RR-") && code.len() == 22, "{code}");
+
+    let ticket = paid.next_json(Duration::from_secs(10)).await.unwrap();
+    let p = &ticket["payload"];
+    assert_eq!(p["booking_id"], booking["booking_id"]);
+    assert_eq!(p["ticket_code"], code);
+    assert_eq!(p["user_id"], json!(rahim.id));
+    assert_eq!(p["trip"]["from"], "DHK");
+    assert_eq!(p["trip"]["to"], "CTG");
+    assert!(!p["trip"]["train_name"].as_str().unwrap().is_empty());
+    assert_eq!(p["passengers"][1]["name"], "Passenger 1");
+    assert_eq!(p["seats"].as_array().unwrap().len(), 2);
+    // The duplicate changed nothing: one ticket, and the code stayed.
+    assert!(paid.next(Duration::from_millis(500)).await.is_none());
+    assert_eq!(app.outbox_count("booking.paid").await, 1);
+    let again = app
+        .booking_until(&rahim, &booking["booking_id"], |_| true)
+        .await;
+    assert_eq!(again["ticket_code"], code);
+}
+
+#[tokio::test]
+async fn a_failed_payment_leaves_the_booking_confirmed_until_a_retry_succeeds() {
+    let app = spawn_app().await;
+    app.payments_ready().await;
+    let rahim = user();
+    let booking = app.book(&rahim, &[3]).await;
+    app.publish(
+        "payment.failed",
+        &outcome(&booking, rahim.id, Some("card_declined"), 1),
+    )
+    .await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let row = app
+            .db()
+            .await
+            .query_one(
+                "SELECT status, payment_failure FROM bookings WHERE id = $1",
+                &[&Uuid::parse_str(booking["booking_id"].as_str().unwrap()).unwrap()],
+            )
+            .await
+            .unwrap();
+        if row.get::<_, Option<String>>(1).is_some() {
+            assert_eq!(row.get::<_, String>(0), "confirmed");
+            assert_eq!(row.get::<_, Option<String>>(1).unwrap(), "card_declined");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "failure never recorded"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(app.seat_map().await[&3], "booked");
+    app.publish("payment.succeeded", &outcome(&booking, rahim.id, None, 2))
+        .await;
+    let done = app
+        .booking_until(&rahim, &booking["booking_id"], |b| b["status"] == "paid")
+        .await;
+    assert!(done["ticket_code"].is_string());
+}
+
+#[tokio::test]
+async fn unpaid_bookings_expire_at_their_due_time_and_their_seats_are_free_again() {
+    let app = spawn_app_with(|s| {
+        s.booking.payment_window_secs = 1;
+        s.booking.sweep_interval_ms = 100;
+    })
+    .await;
+    let mut expired = app.listen("booking.expired").await;
+    let rahim = user();
+    let booking = app.book(&rahim, &[4, 5]).await;
+    assert_eq!(app.seat_map().await[&4], "booked");
+
+    let done = app
+        .booking_until(&rahim, &booking["booking_id"], |b| b["status"] == "expired")
+        .await;
+    assert!(done["ticket_code"].is_null());
+    let event = expired.next_json(Duration::from_secs(10)).await.unwrap();
+    assert_eq!(event["payload"]["booking_id"], booking["booking_id"]);
+    assert_eq!(event["payload"]["was_paid"], false);
+    assert_eq!(event["payload"]["seats"].as_array().unwrap().len(), 2);
+    assert_eq!(event["payload"]["trip"]["from"], "DHK");
+    let map = app.seat_map().await;
+    assert_eq!(
+        (map[&4].as_str(), map[&5].as_str()),
+        ("available", "available")
+    );
+    // Someone else can buy them now, and the first passenger's limit counts them no more.
+    let karim = user();
+    app.book(&karim, &[4, 5]).await;
+    app.hold(&rahim, &[6, 7, 8, 9]).await;
+}
+
+#[tokio::test]
+async fn money_arriving_after_expiry_is_sent_back_and_the_booking_stays_expired() {
+    let app = spawn_app_with(|s| {
+        s.booking.payment_window_secs = 1;
+        s.booking.sweep_interval_ms = 100;
+    })
+    .await;
+    app.payments_ready().await;
+    let mut refunds = app.listen("booking.refund_due").await;
+    let rahim = user();
+    let booking = app.book(&rahim, &[6]).await;
+    app.booking_until(&rahim, &booking["booking_id"], |b| b["status"] == "expired")
+        .await;
+    app.publish("payment.succeeded", &outcome(&booking, rahim.id, None, 1))
+        .await;
+    let event = refunds.next_json(Duration::from_secs(10)).await.unwrap();
+    assert_eq!(event["payload"]["booking_id"], booking["booking_id"]);
+    assert_eq!(event["payload"]["status"], "expired");
+    let after = app
+        .booking_until(&rahim, &booking["booking_id"], |_| true)
+        .await;
+    assert_eq!(after["status"], "expired");
+    assert!(after["ticket_code"].is_null());
+    assert_eq!(app.outbox_count("booking.paid").await, 0);
+}
+
+#[tokio::test]
+async fn two_replicas_sweeping_together_expire_each_booking_once() {
+    let app = spawn_app_with(|s| {
+        s.booking.payment_window_secs = 1;
+        s.booking.sweep_interval_ms = 20;
+    })
+    .await;
+    // A second replica on the same database and Redis namespace.
+    let mut settings = app.settings.clone();
+    settings.http.port = 0;
+    let twin = booking_service::startup::Application::build(settings)
+        .await
+        .unwrap();
+    tokio::spawn(twin.run_until_stopped());
+    let mut ids = Vec::new();
+    for seat in 1..=8 {
+        let passenger = user();
+        let booking = app.book(&passenger, &[seat]).await;
+        ids.push((passenger, booking["booking_id"].clone()));
+    }
+    for (passenger, id) in &ids {
+        app.booking_until(passenger, id, |b| b["status"] == "expired")
+            .await;
+    }
+    assert_eq!(app.outbox_count("booking.expired").await, 8);
+}
+
+#[tokio::test]
+async fn cancelling_a_paid_booking_announces_it_for_a_refund() {
+    let app = spawn_app().await;
+    app.payments_ready().await;
+    let mut cancelled = app.listen("booking.cancelled").await;
+    let rahim = user();
+    let booking = app.book(&rahim, &[7]).await;
+    app.publish("payment.succeeded", &outcome(&booking, rahim.id, None, 1))
+        .await;
+    app.booking_until(&rahim, &booking["booking_id"], |b| b["status"] == "paid")
+        .await;
+    let path = format!(
+        "/api/bookings/{}/cancel",
+        booking["booking_id"].as_str().unwrap()
+    );
+    let res = app.post(&rahim, &path, &json!({})).await;
+    assert_eq!(res.status(), reqwest::StatusCode::OK);
+    let event = cancelled.next_json(Duration::from_secs(10)).await.unwrap();
+    assert_eq!(event["payload"]["was_paid"], true);
+    assert_eq!(event["payload"]["trip"]["to"], "CTG");
+    assert_eq!(app.seat_map().await[&7], "available");
+}
+
+#[tokio::test]
+async fn a_malformed_payment_event_is_parked_and_later_ones_still_apply() {
+    let app = spawn_app().await;
+    app.payments_ready().await;
+    let rahim = user();
+    let booking = app.book(&rahim, &[8]).await;
+    app.publish("payment.succeeded", &json!({"booking_id": "not a uuid"}))
+        .await;
+    app.publish("payment.succeeded", &outcome(&booking, rahim.id, None, 1))
+        .await;
+    app.booking_until(&rahim, &booking["booking_id"], |b| b["status"] == "paid")
+        .await;
+    let parked = format!(
+        "{}{}.parked",
+        app.env.amqp.queue_prefix,
+        booking_service::payments::QUEUE
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while servicekit::testing::queue_depth(&parked).await.unwrap() < 1 {
+        assert!(std::time::Instant::now() < deadline, "nothing parked");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
