@@ -1,5 +1,6 @@
-//! Builds the auth-service application: pools, migrations, broker, the app factory and the
-//! HTTP server. `main` and the tests both start it through [`Application::build`].
+//! Builds the auth-service application: pools, migrations, broker, the outbox relay, the app
+//! factory and the HTTP server. `main` and the tests both start it through
+//! [`Application::build`].
 
 use crate::otp::OtpStore;
 use crate::password::Hasher;
@@ -16,6 +17,7 @@ use servicekit::db;
 use servicekit::health::Readiness;
 use servicekit::idempotency::IdempotencyStore;
 use servicekit::metrics::Metrics;
+use servicekit::outbox::OutboxRelay;
 use std::time::Duration;
 
 mod embedded {
@@ -37,6 +39,7 @@ impl Application {
         let metrics = Metrics::new("auth")?;
         metrics.watch_pg_pool(pg.clone());
         metrics.watch_redis_pool(redis.clone());
+        let outbox = OutboxRelay::spawn(pg.clone(), broker.clone(), metrics.registry())?;
         let state = web::Data::new(AuthState {
             db: pg.clone(),
             hasher: Hasher::new(
@@ -47,6 +50,7 @@ impl Application {
             otp: OtpStore::new(redis.clone(), keys.clone(), settings.otp.clone())?,
             throttle: LoginThrottle::new(redis.clone(), keys, settings.login.clone()),
             broker: broker.clone(),
+            outbox,
             otp_dev_echo: settings.otp.dev_echo,
             refresh_ttl_days: settings.refresh_ttl_days,
         });

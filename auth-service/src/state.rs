@@ -8,6 +8,7 @@ use servicekit::ApiError;
 use servicekit::amqp::Broker;
 use servicekit::auth::{JwtIssuer, Role};
 use servicekit::db::PgPool;
+use servicekit::outbox::OutboxRelay;
 use uuid::Uuid;
 
 pub struct AuthState {
@@ -17,6 +18,8 @@ pub struct AuthState {
     pub otp: OtpStore,
     pub throttle: LoginThrottle,
     pub broker: Broker,
+    /// Woken after a commit that wrote an event, so it goes out at once.
+    pub outbox: OutboxRelay,
     pub otp_dev_echo: bool,
     pub refresh_ttl_days: u32,
 }

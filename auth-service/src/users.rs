@@ -2,6 +2,7 @@
 
 use crate::domain::{Email, PersonName, Phone};
 use chrono::{DateTime, Utc};
+use deadpool_postgres::GenericClient;
 use serde::Serialize;
 use servicekit::ApiError;
 use servicekit::auth::Role;
@@ -54,7 +55,7 @@ pub struct NewUser<'a> {
 }
 
 #[tracing::instrument(skip_all)]
-pub async fn insert(db: &tokio_postgres::Client, new: NewUser<'_>) -> Result<User, ApiError> {
+pub async fn insert(db: &impl GenericClient, new: NewUser<'_>) -> Result<User, ApiError> {
     let row = db
         .query_one(
             "INSERT INTO users (id, name, email, phone, password_hash) VALUES ($1, $2, $3, $4, $5) \

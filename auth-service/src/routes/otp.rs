@@ -4,26 +4,16 @@ use crate::state::AuthState;
 use crate::users::{self, Login};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::json;
 use servicekit::ApiError;
 use servicekit::amqp::Envelope;
+use servicekit::events::{self, OtpRequested};
 use servicekit::http::{JsonBody, RequestId};
-use uuid::Uuid;
 
 #[derive(Deserialize)]
 pub struct OtpRequest {
     phone: String,
-}
-
-/// Payload of `otp.requested`: everything the notification service needs to deliver it.
-#[derive(Serialize)]
-struct OtpRequested<'a> {
-    user_id: Uuid,
-    name: &'a str,
-    phone: &'a str,
-    code: &'a str,
-    expires_in: u64,
 }
 
 fn parse_phone(raw: &str) -> Result<Phone, ApiError> {
@@ -46,12 +36,12 @@ pub async fn request(
     if let Some(account) = account {
         let code = state.otp.issue(phone.as_str()).await?;
         let event = Envelope::new(
-            "otp.requested",
+            events::OTP_REQUESTED,
             &OtpRequested {
                 user_id: account.user.id,
-                name: &account.user.name,
-                phone: phone.as_str(),
-                code: &code,
+                name: account.user.name.clone(),
+                phone: phone.as_str().to_owned(),
+                code: code.clone(),
                 expires_in,
             },
         )

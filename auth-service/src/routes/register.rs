@@ -6,7 +6,10 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::json;
 use servicekit::ApiError;
-use servicekit::http::JsonBody;
+use servicekit::amqp::Envelope;
+use servicekit::events::{self, UserRegistered};
+use servicekit::http::{JsonBody, RequestId};
+use servicekit::outbox;
 
 #[derive(Deserialize)]
 pub struct RegisterRequest {
@@ -16,9 +19,11 @@ pub struct RegisterRequest {
     password: SecretString,
 }
 
+/// Creates the user and, in the same transaction, the `user.registered` event in the outbox.
 #[tracing::instrument(skip_all)]
 pub async fn register(
     state: web::Data<AuthState>,
+    request_id: RequestId,
     JsonBody(body): JsonBody<RegisterRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let name = PersonName::parse(&body.name).map_err(|m| ApiError::invalid_field("name", m))?;
@@ -27,9 +32,10 @@ pub async fn register(
     let password =
         Password::parse(body.password).map_err(|m| ApiError::invalid_field("password", m))?;
     let hash = state.hasher.hash(password.secret().clone()).await?;
-    let db = state.db.get().await?;
+    let mut db = state.db.get().await?;
+    let tx = db.transaction().await?;
     let user = users::insert(
-        &db,
+        &tx,
         NewUser {
             name: &name,
             email: &email,
@@ -38,6 +44,19 @@ pub async fn register(
         },
     )
     .await?;
+    let event = Envelope::new(
+        events::USER_REGISTERED,
+        &UserRegistered {
+            user_id: user.id,
+            name: user.name.clone(),
+            email: user.email.clone(),
+            phone: user.phone.clone(),
+        },
+    )
+    .map_err(|e| ApiError::internal(&e))?;
+    outbox::enqueue(&tx, &event, Some(&request_id.0)).await?;
+    tx.commit().await?;
+    state.outbox.wake();
     tracing::info!(user = %user.id, "registered");
     Ok(HttpResponse::Created().json(json!({ "user": user })))
 }

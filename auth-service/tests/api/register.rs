@@ -159,3 +159,95 @@ async fn register_with_an_idempotency_key_replays_the_first_response() {
         .unwrap();
     assert_error(too_long, StatusCode::BAD_REQUEST, "invalid_request").await;
 }
+
+#[tokio::test]
+async fn register_publishes_user_registered_with_the_contact_through_the_outbox() {
+    let app = spawn_app().await;
+    let mut listener = app.listen("user.registered").await;
+    let (email, phone) = (unique_email(), unique_phone());
+    let res = app
+        .client
+        .post(app.url("/api/auth/register"))
+        .header("x-request-id", "register-trace-7")
+        .json(&json!({"name": "Rahim Uddin", "email": email, "phone": phone, "password": "s3cret-pass"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let body: serde_json::Value = res.json().await.unwrap();
+    let user_id = body["user"]["id"].clone();
+
+    let delivery = listener
+        .next(std::time::Duration::from_secs(10))
+        .await
+        .expect("user.registered arrives");
+    let event: serde_json::Value = serde_json::from_slice(&delivery.data).unwrap();
+    assert_eq!(event["type"], "user.registered");
+    assert_eq!(
+        event["payload"],
+        json!({"user_id": user_id, "name": "Rahim Uddin", "email": email, "phone": phone})
+    );
+    assert_eq!(delivery.routing_key.as_str(), "user.registered");
+    assert_eq!(
+        delivery
+            .properties
+            .message_id()
+            .as_ref()
+            .map(|m| m.to_string()),
+        event["event_id"].as_str().map(str::to_owned)
+    );
+    let headers = delivery.properties.headers().as_ref().expect("headers");
+    assert_eq!(
+        headers.inner().get("x-request-id"),
+        Some(&lapin::types::AMQPValue::LongString(
+            "register-trace-7".into()
+        )),
+        "the request id travels with the event"
+    );
+
+    let sent: Option<chrono::DateTime<chrono::Utc>> = app
+        .db()
+        .await
+        .query_one(
+            "SELECT sent_at FROM outbox WHERE event_id = $1",
+            &[&uuid::Uuid::parse_str(event["event_id"].as_str().unwrap()).unwrap()],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(sent.is_some(), "the outbox row is marked sent");
+}
+
+#[tokio::test]
+async fn a_refused_registration_publishes_no_event() {
+    let app = spawn_app().await;
+    let mut listener = app.listen("user.registered").await;
+    let first = app.register().await;
+    let event = listener
+        .next_json(std::time::Duration::from_secs(10))
+        .await
+        .expect("the first registration's event");
+    assert_eq!(event["payload"]["email"], first.email);
+    let res = app
+        .post(
+            "/api/auth/register",
+            &json!({"name": "Karim", "email": first.email, "phone": unique_phone(), "password": "another-pass"}),
+        )
+        .await;
+    assert_error(res, StatusCode::CONFLICT, "already_registered").await;
+    assert!(
+        listener
+            .next(std::time::Duration::from_millis(1500))
+            .await
+            .is_none(),
+        "no event for a refused registration"
+    );
+    let rows: i64 = app
+        .db()
+        .await
+        .query_one("SELECT count(*) FROM outbox", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(rows, 1, "only the first registration's event");
+}

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Bookings per second through the whole saga (confirm -> charge -> paid -> ticket), measured
+# on private release builds of all five services (own databases, Redis prefix, exchange and
+# queues; the shared stores of this machine), seeded with TRAINS trains x 5 coaches x 55
+# seats a day. saga-bench registers USERS passengers (setup, not timed), then books
+# BOOKINGS single seats with CONCURRENCY clients and waits until every one is paid and
+# ticketed. Afterwards railrush-check verifies the databases (no seat sold twice, one
+# succeeded payment and one ticket per paid booking, outboxes drained).
+#   bench/saga-rush.sh [bookings=3000] [concurrency=64] [users=200] [trains=20]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bookings=${1:-3000}
+concurrency=${2:-64}
+users=${3:-200}
+trains=${4:-20}
+
+run=$$
+work=$(mktemp -d)
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+services=(auth train booking payment notification)
+declare -A port
+for s in "${services[@]}"; do port[$s]=$(free_port); done
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  for s in "${services[@]}"; do
+    psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS bench_${run}_$s WITH (FORCE)" >/dev/null 2>&1 || true
+  done
+  redis-cli -h 127.0.0.1 --scan --pattern "bench:$run:*" | xargs -r redis-cli -h 127.0.0.1 unlink >/dev/null || true
+  if command -v rabbitmqctl >/dev/null; then
+    for q in $(rabbitmqctl -q list_queues name 2>/dev/null | grep "^bench\.$run\." || true); do
+      rabbitmqctl -q delete_queue "$q" >/dev/null 2>&1 || true
+    done
+    for x in "bench.$run.events" "bench.$run.events.dlx" "bench.$run.seats"; do
+      rabbitmqctl -q eval "rabbit_exchange:delete(rabbit_misc:r(<<\"/\">>, exchange, <<\"$x\">>), false, <<\"bench\">>)." >/dev/null 2>&1 || true
+    done
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+cargo build --release -q -p auth-service -p train-service -p booking-service \
+  -p payment-service -p notification-service -p e2e --bins
+openssl genpkey -algorithm ed25519 -out "$work/private.pem" 2>/dev/null
+openssl pkey -in "$work/private.pem" -pubout -out "$work/public.pem"
+openssl rand -hex 32 >"$work/otp.secret"
+for s in "${services[@]}"; do
+  psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE bench_${run}_$s" >/dev/null
+done
+
+common=(APP_REDIS__KEY_PREFIX="bench:$run:" APP_AMQP__EXCHANGE="bench.$run.events"
+        APP_AMQP__QUEUE_PREFIX="bench.$run." APP_JWT__PUBLIC_KEY_PATH="$work/public.pem"
+        APP_LOG__FORMAT=json RUST_LOG=warn)
+env_of() {
+  local s=$1
+  printf '%s\n' "${common[@]}" "APP_HTTP__PORT=${port[$s]}" \
+    "APP_DATABASE__URL=postgres://postgres@127.0.0.1:5432/bench_${run}_$s"
+  case $s in
+    auth) printf '%s\n' "APP_JWT__PRIVATE_KEY_PATH=$work/private.pem" "APP_OTP__SECRET_PATH=$work/otp.secret" ;;
+    booking) printf '%s\n' "APP_BOOKING__TRAIN_SERVICE_URL=http://127.0.0.1:${port[train]}" \
+            "APP_BOOKING__SEATS_EXCHANGE=bench.$run.seats" ;;
+  esac
+}
+mapfile -t train_env < <(env_of train)
+env "${train_env[@]}" target/release/train-service seed --trains "$trains" --days 3 >/dev/null
+for s in "${services[@]}"; do
+  mapfile -t e < <(env_of "$s")
+  env "${e[@]}" "target/release/$s-service" >"$work/$s.log" 2>&1 &
+  pids+=($!)
+done
+for s in "${services[@]}"; do
+  for _ in $(seq 1 100); do
+    curl -fs "http://127.0.0.1:${port[$s]}/health/ready" >/dev/null && break
+    sleep 0.2
+  done
+  curl -fs "http://127.0.0.1:${port[$s]}/health/ready" >/dev/null || { tail -20 "$work/$s.log"; exit 1; }
+done
+
+echo "machine: $(nproc) cores, $(free -g | awk '/Mem/{print $2}') GiB; $(date -u +%F)"
+target/release/saga-bench \
+  --auth "http://127.0.0.1:${port[auth]}" --train "http://127.0.0.1:${port[train]}" \
+  --booking "http://127.0.0.1:${port[booking]}" \
+  --booking-db "postgres://postgres@127.0.0.1:5432/bench_${run}_booking" \
+  --notification-db "postgres://postgres@127.0.0.1:5432/bench_${run}_notification" \
+  --bookings "$bookings" --concurrency "$concurrency" --users "$users"
+RAILRUSH_DB_PREFIX="bench_${run}_" target/release/railrush-check --settle 60

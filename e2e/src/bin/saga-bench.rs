@@ -1,0 +1,302 @@
+//! `saga-bench`: bookings per second through the whole saga, confirm → paid → ticket.
+//!
+//! Registers `--users` passengers at auth-service (the setup step, not timed), then books
+//! `--bookings` single seats with `--concurrency` parallel clients (select + confirm with
+//! `tok_visa` at booking-service), spreading them over the trips of the next days so that no
+//! passenger holds more than 4 seats of a trip. The clock runs from the first select until
+//! the last of those bookings is `paid` in booking-service's database and has its ticket in
+//! notification-service's. Prints one JSON line with the results.
+//!
+//! usage: saga-bench --auth URL --train URL --booking URL --booking-db URL
+//!                   --notification-db URL [--bookings N] [--concurrency C] [--users U]
+
+use anyhow::{Context, bail};
+use futures_util::{StreamExt, stream};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+use uuid::Uuid;
+
+struct Args {
+    auth: String,
+    train: String,
+    booking: String,
+    booking_db: String,
+    notification_db: String,
+    bookings: usize,
+    concurrency: usize,
+    users: usize,
+}
+
+fn parse() -> anyhow::Result<Args> {
+    let mut named: HashMap<String, String> = HashMap::new();
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        let Some(name) = flag.strip_prefix("--") else {
+            bail!("unexpected argument {flag}");
+        };
+        let value = args
+            .next()
+            .with_context(|| format!("{flag} needs a value"))?;
+        named.insert(name.to_owned(), value);
+    }
+    let mut take = |k: &str| {
+        named
+            .remove(k)
+            .with_context(|| format!("--{k} is required"))
+    };
+    let args = Args {
+        auth: take("auth")?,
+        train: take("train")?,
+        booking: take("booking")?,
+        booking_db: take("booking-db")?,
+        notification_db: take("notification-db")?,
+        bookings: named.get("bookings").map_or(Ok(1000), |v| v.parse())?,
+        concurrency: named.get("concurrency").map_or(Ok(32), |v| v.parse())?,
+        users: named.get("users").map_or(Ok(100), |v| v.parse())?,
+    };
+    Ok(args)
+}
+
+async fn register(client: &reqwest::Client, auth: &str) -> anyhow::Result<String> {
+    let n = Uuid::new_v4().as_u128() % 100_000_000;
+    let email = format!("bench-{}@example.com", Uuid::new_v4().simple());
+    let password = "bench password 1";
+    let res = client
+        .post(format!("{auth}/api/auth/register"))
+        .json(&json!({"name": "Bench Passenger", "email": email, "phone": format!("+88019{n:08}"), "password": password}))
+        .send()
+        .await?;
+    if !res.status().is_success() {
+        bail!("register answered {}", res.status());
+    }
+    let tokens: Value = client
+        .post(format!("{auth}/api/auth/login"))
+        .json(&json!({"login": email, "password": password}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    tokens["access_token"]
+        .as_str()
+        .map(str::to_owned)
+        .context("no access token")
+}
+
+/// Every (trip, seat) of DHK→CTG over the next days, in order.
+async fn seats(
+    client: &reqwest::Client,
+    train: &str,
+    wanted: usize,
+) -> anyhow::Result<Vec<(i64, i64)>> {
+    let mut out = Vec::new();
+    let today = chrono::Utc::now().date_naive();
+    for day in 1..14 {
+        let date = today + chrono::Duration::days(day);
+        let found: Value = client
+            .get(format!(
+                "{train}/api/trains/search?from=DHK&to=CTG&date={date}"
+            ))
+            .send()
+            .await?
+            .json()
+            .await?;
+        for trip in found["trips"].as_array().into_iter().flatten() {
+            let id = trip["trip_id"].as_i64().context("trip id")?;
+            let detail: Value = client
+                .get(format!("{train}/api/trains/trips/{id}"))
+                .send()
+                .await?
+                .json()
+                .await?;
+            for coach in detail["coaches"].as_array().into_iter().flatten() {
+                for seat in coach["seats"].as_array().into_iter().flatten() {
+                    out.push((id, seat["seat_id"].as_i64().context("seat id")?));
+                }
+            }
+            if out.len() >= wanted {
+                return Ok(out);
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[derive(Default)]
+struct Tally {
+    booked: Vec<Uuid>,
+    taken: usize,
+    errors: usize,
+    latencies_ms: Vec<f64>,
+}
+
+async fn book(
+    client: &reqwest::Client,
+    booking: &str,
+    token: &str,
+    trip: i64,
+    seat: i64,
+) -> anyhow::Result<Option<Uuid>> {
+    let res = client
+        .post(format!("{booking}/api/bookings/seats/select"))
+        .bearer_auth(token)
+        .json(&json!({"trip_id": trip, "seat_ids": [seat]}))
+        .send()
+        .await?;
+    if res.status() == reqwest::StatusCode::CONFLICT {
+        return Ok(None);
+    }
+    if !res.status().is_success() {
+        bail!("select answered {}", res.status());
+    }
+    let hold: Value = res.json().await?;
+    let res = client
+        .post(format!("{booking}/api/bookings/seats/confirm"))
+        .bearer_auth(token)
+        .json(&json!({"hold_id": hold["hold_id"], "passengers": [{"name": "Bench Passenger"}], "payment_token": "tok_visa"}))
+        .send()
+        .await?;
+    if !res.status().is_success() {
+        bail!("confirm answered {}", res.status());
+    }
+    let b: Value = res.json().await?;
+    Ok(b["booking_id"]
+        .as_str()
+        .and_then(|s| Uuid::parse_str(s).ok()))
+}
+
+async fn count(db: &tokio_postgres::Client, sql: &str, ids: &[Uuid]) -> anyhow::Result<i64> {
+    Ok(db.query_one(sql, &[&ids]).await?.get(0))
+}
+
+async fn connect(url: &str) -> anyhow::Result<tokio_postgres::Client> {
+    let (c, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
+    tokio::spawn(conn);
+    Ok(c)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = parse()?;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.concurrency)
+        .timeout(Duration::from_secs(30))
+        .build()?;
+
+    let setup = Instant::now();
+    let tokens: Vec<String> = stream::iter(0..args.users)
+        .map(|_| register(&client, &args.auth))
+        .buffer_unordered(8)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<Result<_, _>>()?;
+    let pairs = seats(&client, &args.train, args.bookings).await?;
+    if pairs.len() < args.bookings {
+        bail!(
+            "only {} seats in the next 13 days; seed more trains",
+            pairs.len()
+        );
+    }
+    eprintln!(
+        "setup: {} users, {} seats in {:.1}s",
+        tokens.len(),
+        pairs.len(),
+        setup.elapsed().as_secs_f64()
+    );
+
+    // Seat k of a trip goes to user (k / 4) mod users: at most 4 seats per user and trip
+    // as long as a trip has no more than 4 * users seats.
+    let mut per_trip: HashMap<i64, usize> = HashMap::new();
+    let jobs: Vec<(i64, i64, usize)> = pairs
+        .into_iter()
+        .take(args.bookings)
+        .map(|(trip, seat)| {
+            let k = per_trip.entry(trip).or_insert(0);
+            let user = (*k / 4) % tokens.len();
+            *k += 1;
+            (trip, seat, user)
+        })
+        .collect();
+
+    let started = Instant::now();
+    let results = stream::iter(jobs)
+        .map(|(trip, seat, user)| {
+            let client = &client;
+            let token = &tokens[user];
+            let booking = &args.booking;
+            async move {
+                let t = Instant::now();
+                let r = book(client, booking, token, trip, seat).await;
+                (r, t.elapsed().as_secs_f64() * 1000.0)
+            }
+        })
+        .buffer_unordered(args.concurrency)
+        .collect::<Vec<_>>()
+        .await;
+    let confirm_secs = started.elapsed().as_secs_f64();
+    let mut tally = Tally::default();
+    for (r, ms) in results {
+        tally.latencies_ms.push(ms);
+        match r {
+            Ok(Some(id)) => tally.booked.push(id),
+            Ok(None) => tally.taken += 1,
+            Err(e) => {
+                tally.errors += 1;
+                if tally.errors <= 5 {
+                    eprintln!("booking failed: {e:#}");
+                }
+            }
+        }
+    }
+    tally.latencies_ms.sort_by(f64::total_cmp);
+
+    let booking_db = connect(&args.booking_db).await?;
+    let notification_db = connect(&args.notification_db).await?;
+    let n = tally.booked.len() as i64;
+    let deadline = Instant::now() + Duration::from_secs(600);
+    let (mut paid, mut tickets) = (0, 0);
+    while Instant::now() < deadline {
+        paid = count(
+            &booking_db,
+            "SELECT count(*) FROM bookings WHERE id = ANY($1) AND status = 'paid'",
+            &tally.booked,
+        )
+        .await?;
+        tickets = count(&notification_db, "SELECT count(DISTINCT booking_id) FROM notifications WHERE kind = 'ticket' AND booking_id = ANY($1)", &tally.booked).await?;
+        if paid == n && tickets == n {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let saga_secs = started.elapsed().as_secs_f64();
+    let summary = json!({
+        "bookings": n,
+        "seats_taken_already": tally.taken,
+        "errors": tally.errors,
+        "concurrency": args.concurrency,
+        "confirm_phase_secs": confirm_secs,
+        "confirmed_per_sec": n as f64 / confirm_secs,
+        "select_confirm_ms": {"p50": percentile(&tally.latencies_ms, 0.5), "p99": percentile(&tally.latencies_ms, 0.99)},
+        "paid": paid,
+        "ticketed": tickets,
+        "saga_secs": saga_secs,
+        "saga_bookings_per_sec": n as f64 / saga_secs,
+    });
+    println!("{summary}");
+    if paid != n || tickets != n {
+        bail!(
+            "{} bookings did not complete the saga within 10 minutes",
+            n - paid.min(tickets)
+        );
+    }
+    Ok(())
+}

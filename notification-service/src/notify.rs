@@ -1,0 +1,136 @@
+//! The effect of one event, in this order: skip it if already processed; render; deliver
+//! through the medium's channel (a transient failure is retried, a permanent one parks the
+//! message); then ONE transaction records the event ([`first_delivery`]) and the inbox
+//! entry. A duplicate delivery therefore yields one inbox entry; a crash between delivery and
+//! commit delivers the message again (at least once), never loses it.
+
+use crate::channel::{Channels, DeliveryError, Message};
+use crate::metrics::NotificationMetrics;
+use crate::store::{self, Contact};
+use servicekit::consumer::{HandleError, first_delivery};
+use servicekit::db::PgPool;
+use servicekit::events::UserRegistered;
+use std::time::{Duration, Instant};
+use uuid::Uuid;
+
+const CONTACT_POLL: Duration = Duration::from_millis(200);
+
+/// What became of an event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Notified,
+    ContactSaved,
+    Duplicate,
+    Ignored,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Notified => "notified",
+            Self::ContactSaved => "contact_saved",
+            Self::Duplicate => "duplicate",
+            Self::Ignored => "ignored",
+        }
+    }
+}
+
+pub struct Notifier {
+    pub(crate) db: PgPool,
+    pub(crate) channels: Channels,
+    pub(crate) metrics: NotificationMetrics,
+    /// How long to wait for a missing contact before requeueing.
+    pub(crate) contact_wait: Duration,
+}
+
+fn retry(e: impl Into<anyhow::Error>) -> HandleError {
+    HandleError::Retry(e.into())
+}
+
+impl Notifier {
+    /// True when `consumer` already applied `event_id` (its message is in the inbox).
+    pub async fn seen(&self, consumer: &str, event_id: Uuid) -> Result<bool, HandleError> {
+        let db = self.db.get().await.map_err(retry)?;
+        store::already_processed(&db, consumer, event_id)
+            .await
+            .map_err(retry)
+    }
+
+    /// The recipient's contact. Its `user.registered` may not have been consumed yet: wait a
+    /// little, then requeue (it will arrive).
+    pub async fn contact(&self, user_id: Uuid) -> Result<Contact, HandleError> {
+        let deadline = Instant::now() + self.contact_wait;
+        loop {
+            let found = {
+                let db = self.db.get().await.map_err(retry)?;
+                store::contact(&db, user_id).await.map_err(retry)?
+            };
+            if let Some(contact) = found {
+                return Ok(contact);
+            }
+            if Instant::now() >= deadline {
+                return Err(retry(anyhow::anyhow!(
+                    "no contact for user {user_id} yet (user.registered not consumed)"
+                )));
+            }
+            tokio::time::sleep(CONTACT_POLL).await;
+        }
+    }
+
+    /// `user.registered`: remembers where to reach the user.
+    pub async fn save_contact(
+        &self,
+        consumer: &str,
+        event_id: Uuid,
+        user: &UserRegistered,
+    ) -> Result<Outcome, HandleError> {
+        let mut db = self.db.get().await.map_err(retry)?;
+        let tx = db.transaction().await.map_err(retry)?;
+        if !first_delivery(&tx, consumer, event_id)
+            .await
+            .map_err(retry)?
+        {
+            return Ok(Outcome::Duplicate);
+        }
+        store::upsert_contact(&tx, user).await.map_err(retry)?;
+        tx.commit().await.map_err(retry)?;
+        Ok(Outcome::ContactSaved)
+    }
+
+    /// Delivers `message`, then records it in the inbox once.
+    pub async fn deliver_and_record(
+        &self,
+        consumer: &str,
+        message: &Message,
+    ) -> Result<Outcome, HandleError> {
+        let channel = self.channels.for_medium(message.medium);
+        let delivered = channel.deliver(message).await;
+        let outcome = match &delivered {
+            Ok(()) => "delivered",
+            Err(DeliveryError::Transient(_)) => "retried",
+            Err(DeliveryError::Permanent(_)) => "failed",
+        };
+        self.metrics
+            .deliveries
+            .with_label_values(&[channel.name(), outcome])
+            .inc();
+        match delivered {
+            Ok(()) => {}
+            Err(e @ DeliveryError::Transient(_)) => return Err(retry(e)),
+            Err(e @ DeliveryError::Permanent(_)) => return Err(HandleError::Reject(e.into())),
+        }
+        let mut db = self.db.get().await.map_err(retry)?;
+        let tx = db.transaction().await.map_err(retry)?;
+        if !first_delivery(&tx, consumer, message.event_id)
+            .await
+            .map_err(retry)?
+        {
+            return Ok(Outcome::Duplicate);
+        }
+        store::insert_notification(&tx, message)
+            .await
+            .map_err(retry)?;
+        tx.commit().await.map_err(retry)?;
+        Ok(Outcome::Notified)
+    }
+}

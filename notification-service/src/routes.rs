@@ -1,0 +1,70 @@
+//! `GET /api/notifications`: the caller's inbox, newest first.
+
+use crate::store;
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+use serde_json::json;
+use servicekit::ApiError;
+use servicekit::auth::AuthUser;
+use servicekit::db::PgPool;
+
+const DEFAULT_LIMIT: i64 = 50;
+const MAX_LIMIT: i64 = 200;
+
+/// What the inbox handler needs.
+pub struct Inbox {
+    pub db: PgPool,
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/api/notifications").route(web::get().to(list)));
+}
+
+/// Kept as text so that a bad value is reported by name.
+#[derive(Deserialize)]
+pub struct ListQuery {
+    limit: Option<String>,
+}
+
+fn limit(raw: Option<&str>) -> Result<i64, ApiError> {
+    let Some(raw) = raw else {
+        return Ok(DEFAULT_LIMIT);
+    };
+    raw.trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|n| (1..=MAX_LIMIT).contains(n))
+        .ok_or_else(|| {
+            ApiError::invalid_field(
+                "limit",
+                format!("limit must be a whole number from 1 to {MAX_LIMIT}"),
+            )
+        })
+}
+
+#[tracing::instrument(skip_all, fields(user = %user.id))]
+pub async fn list(
+    user: AuthUser,
+    inbox: web::Data<Inbox>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = limit(query.limit.as_deref())?;
+    let db = inbox.db.get().await?;
+    let notifications = store::inbox(&db, user.id, limit).await?;
+    Ok(HttpResponse::Ok().json(json!({ "notifications": notifications })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limit_defaults_to_50_and_accepts_1_to_200() {
+        assert_eq!(limit(None).ok(), Some(50));
+        assert_eq!(limit(Some("1")).ok(), Some(1));
+        assert_eq!(limit(Some("200")).ok(), Some(200));
+        for bad in ["0", "201", "-3", "ten", "", "1.5"] {
+            assert!(limit(Some(bad)).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,131 @@
+//! The service's tables: `contacts` (from `user.registered`), `notifications` (the inbox)
+//! and `processed_events` (servicekit's idempotency record).
+
+use crate::channel::Message;
+use chrono::{DateTime, Utc};
+use deadpool_postgres::GenericClient;
+use serde::Serialize;
+use servicekit::events::UserRegistered;
+use uuid::Uuid;
+
+/// Where to reach a user.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Contact {
+    pub user_id: Uuid,
+    pub name: String,
+    pub email: String,
+    pub phone: String,
+}
+
+/// One inbox entry as `API.md` shows it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Notification {
+    pub id: Uuid,
+    pub kind: String,
+    pub channel: String,
+    pub to: String,
+    pub subject: String,
+    pub body: String,
+    pub created_at: DateTime<Utc>,
+}
+
+pub async fn upsert_contact(
+    db: &impl GenericClient,
+    user: &UserRegistered,
+) -> Result<(), tokio_postgres::Error> {
+    db.execute(
+        "INSERT INTO contacts (user_id, name, email, phone) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (user_id) DO UPDATE SET name = EXCLUDED.name, email = EXCLUDED.email, \
+         phone = EXCLUDED.phone, updated_at = now()",
+        &[&user.user_id, &user.name, &user.email, &user.phone],
+    )
+    .await
+    .map(|_| ())
+}
+
+pub async fn contact(
+    db: &impl GenericClient,
+    user_id: Uuid,
+) -> Result<Option<Contact>, tokio_postgres::Error> {
+    let row = db
+        .query_opt(
+            "SELECT user_id, name, email, phone FROM contacts WHERE user_id = $1",
+            &[&user_id],
+        )
+        .await?;
+    Ok(row.map(|r| Contact {
+        user_id: r.get(0),
+        name: r.get(1),
+        email: r.get(2),
+        phone: r.get(3),
+    }))
+}
+
+/// True when `consumer` already applied `event_id`.
+pub async fn already_processed(
+    db: &impl GenericClient,
+    consumer: &str,
+    event_id: Uuid,
+) -> Result<bool, tokio_postgres::Error> {
+    let row = db
+        .query_opt(
+            "SELECT 1 FROM processed_events WHERE consumer = $1 AND event_id = $2",
+            &[&consumer, &event_id],
+        )
+        .await?;
+    Ok(row.is_some())
+}
+
+/// Puts a delivered message in its user's inbox; false when the event's message of this kind
+/// is already there.
+pub async fn insert_notification(
+    db: &impl GenericClient,
+    message: &Message,
+) -> Result<bool, tokio_postgres::Error> {
+    let inserted = db
+        .execute(
+            "INSERT INTO notifications \
+             (id, user_id, kind, channel, recipient, subject, body, event_id, booking_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (event_id, kind) DO NOTHING",
+            &[
+                &message.id,
+                &message.user_id,
+                &message.kind.as_str(),
+                &message.medium.as_str(),
+                &message.to,
+                &message.subject,
+                &message.body,
+                &message.event_id,
+                &message.booking_id,
+            ],
+        )
+        .await?;
+    Ok(inserted == 1)
+}
+
+/// The newest `limit` entries of `user_id`'s inbox, newest first.
+pub async fn inbox(
+    db: &impl GenericClient,
+    user_id: Uuid,
+    limit: i64,
+) -> Result<Vec<Notification>, tokio_postgres::Error> {
+    let rows = db
+        .query(
+            "SELECT id, kind, channel, recipient, subject, body, created_at FROM notifications \
+             WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2",
+            &[&user_id, &limit],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| Notification {
+            id: r.get(0),
+            kind: r.get(1),
+            channel: r.get(2),
+            to: r.get(3),
+            subject: r.get(4),
+            body: r.get(5),
+            created_at: r.get(6),
+        })
+        .collect())
+}

@@ -1,0 +1,35 @@
+use crate::helpers::{assert_error, spawn_app};
+use reqwest::StatusCode;
+
+#[tokio::test]
+async fn ready_live_and_metrics_answer() {
+    let app = spawn_app().await;
+    assert_eq!(app.get("/health/live", None).await.status(), StatusCode::OK);
+    assert_eq!(
+        app.get("/health/ready", None).await.status(),
+        StatusCode::OK
+    );
+    crate::helpers::eventually("the parked gauge", || async {
+        let text = app.get("/metrics", None).await.text().await.unwrap();
+        text.contains("railrush_notification_parked_messages{")
+    })
+    .await;
+    let res = app.get("/api/nothing-here", None).await;
+    assert_error(res, StatusCode::NOT_FOUND, "not_found").await;
+}
+
+#[tokio::test]
+async fn ready_is_503_naming_postgres_when_the_database_is_gone() {
+    let app = spawn_app().await;
+    app.env.drop_database().await.unwrap();
+    let res = app.get("/health/ready", None).await;
+    let body = assert_error(res, StatusCode::SERVICE_UNAVAILABLE, "unavailable").await;
+    assert_eq!(body["error"]["details"]["failing"][0], "postgres", "{body}");
+    let res = app
+        .get(
+            "/api/notifications",
+            Some(&crate::helpers::token_for(uuid::Uuid::new_v4())),
+        )
+        .await;
+    assert_error(res, StatusCode::SERVICE_UNAVAILABLE, "unavailable").await;
+}

@@ -1,0 +1,13 @@
+//! notification-service against the real PostgreSQL and RabbitMQ.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail by panicking.
+
+mod bookings;
+mod delivery;
+mod fixtures;
+mod health;
+mod helpers;
+mod inbox;
+mod otp;
+mod smtp;
+mod test_channel;
+mod tickets;

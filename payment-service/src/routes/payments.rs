@@ -1,0 +1,134 @@
+//! `GET /api/payments/{booking_id}` (the caller's payment) and
+//! `POST /api/payments/{booking_id}/retry` (charge a failed payment again with a new token,
+//! before the booking's payment is due).
+
+use crate::charges::RetryRequested;
+use crate::state::PaymentState;
+use crate::store::{self, FAILED};
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+use serde_json::json;
+use servicekit::ApiError;
+use servicekit::amqp::Envelope;
+use servicekit::auth::AuthUser;
+use servicekit::events;
+use servicekit::http::{JsonBody, RequestId};
+use servicekit::outbox;
+use uuid::Uuid;
+
+/// Longest payment token accepted.
+pub const TOKEN_MAX_LEN: usize = 255;
+
+fn not_found() -> ApiError {
+    ApiError::not_found("no payment for this booking")
+}
+
+#[tracing::instrument(skip_all, fields(booking_id = %path))]
+pub async fn get(
+    state: web::Data<PaymentState>,
+    caller: AuthUser,
+    path: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let db = state.db.get().await?;
+    let payment = store::find_own(&db, path.into_inner(), caller.id)
+        .await?
+        .ok_or_else(not_found)?;
+    Ok(HttpResponse::Ok().json(payment))
+}
+
+#[derive(Deserialize)]
+pub struct RetryBody {
+    payment_token: String,
+}
+
+/// The token of a retry: 1 to 255 characters, no control characters.
+fn payment_token(body: &RetryBody) -> Result<&str, ApiError> {
+    let token = body.payment_token.as_str();
+    if token.trim().is_empty() {
+        return Err(ApiError::invalid_field(
+            "payment_token",
+            "payment_token must not be empty",
+        ));
+    }
+    if token.chars().count() > TOKEN_MAX_LEN {
+        return Err(ApiError::invalid_field(
+            "payment_token",
+            format!("payment_token must be at most {TOKEN_MAX_LEN} characters"),
+        ));
+    }
+    if token.chars().any(char::is_control) {
+        return Err(ApiError::invalid_field(
+            "payment_token",
+            "payment_token must not contain control characters",
+        ));
+    }
+    Ok(token)
+}
+
+#[tracing::instrument(skip_all, fields(booking_id = %path))]
+pub async fn retry(
+    state: web::Data<PaymentState>,
+    caller: AuthUser,
+    request_id: RequestId,
+    path: web::Path<Uuid>,
+    body: JsonBody<RetryBody>,
+) -> Result<HttpResponse, ApiError> {
+    let token = payment_token(&body.0)?;
+    let booking_id = path.into_inner();
+    let mut db = state.db.get().await?;
+    let tx = db.transaction().await?;
+    let payment = store::lock_own(&tx, booking_id, caller.id)
+        .await?
+        .ok_or_else(not_found)?;
+    let refusal = if payment.status != FAILED {
+        Some(format!("a {} payment cannot be retried", payment.status))
+    } else if payment.closed_at.is_some() {
+        Some("the booking can no longer be paid".to_owned())
+    } else if chrono::Utc::now() >= payment.payment_due_at {
+        Some("the payment was due before now".to_owned())
+    } else {
+        None
+    };
+    if let Some(message) = refusal {
+        return Err(ApiError::conflict("not_retryable", message));
+    }
+    store::reopen(&tx, payment.payment_id, token).await?;
+    let event = Envelope::new(
+        events::PAYMENT_RETRY_REQUESTED,
+        &RetryRequested {
+            booking_id,
+            payment_id: payment.payment_id,
+        },
+    )
+    .map_err(|e| ApiError::internal(&e))?;
+    outbox::enqueue(&tx, &event, Some(&request_id.0)).await?;
+    tx.commit().await?;
+    state.relay.wake();
+    Ok(HttpResponse::Accepted().json(json!({
+        "booking_id": booking_id,
+        "payment_id": payment.payment_id,
+        "status": store::PENDING,
+        "attempts": payment.attempts,
+    })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(token: &str) -> RetryBody {
+        RetryBody {
+            payment_token: token.into(),
+        }
+    }
+
+    #[test]
+    fn retry_tokens_are_validated() {
+        assert!(payment_token(&body("tok_visa")).is_ok());
+        assert!(payment_token(&body(&"x".repeat(255))).is_ok());
+        for bad in ["", "   ", "tok\n", &"x".repeat(256)] {
+            let e = payment_token(&body(bad)).err();
+            assert_eq!(e.map(|e| e.code()), Some("invalid_request"), "{bad:?}");
+        }
+    }
+}

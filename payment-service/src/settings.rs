@@ -1,0 +1,71 @@
+//! payment-service settings (see `servicekit::config` for the layering), e.g.
+//! `APP_GATEWAY__KIND=stripe`, `APP_GATEWAY__SECRET_KEY=sk_test_...`.
+
+use secrecy::SecretString;
+use serde::Deserialize;
+use servicekit::config::{AmqpSettings, DatabaseSettings, HttpSettings, JwtSettings, LogSettings};
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    pub http: HttpSettings,
+    pub database: DatabaseSettings,
+    pub amqp: AmqpSettings,
+    pub jwt: JwtSettings,
+    pub log: LogSettings,
+    pub gateway: GatewaySettings,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            http: HttpSettings::on_port(8084),
+            database: DatabaseSettings::for_database("railrush_payment"),
+            amqp: AmqpSettings::default(),
+            jwt: JwtSettings::default(),
+            log: LogSettings::default(),
+            gateway: GatewaySettings::default(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum GatewayKind {
+    /// The built-in gateway with Stripe's test tokens (no network).
+    #[default]
+    Test,
+    /// Stripe's HTTP API (or anything speaking it) at `base_url`.
+    Stripe,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct GatewaySettings {
+    pub kind: GatewayKind,
+    /// Stripe only: where its API answers. Must be `http://` (an egress proxy that
+    /// originates TLS to Stripe, or a test double): this build has no TLS client.
+    pub base_url: String,
+    /// Stripe only: the secret API key, sent as a bearer token and never logged.
+    pub secret_key: Option<SecretString>,
+    /// Stripe only: a call that takes longer is treated as the gateway being unavailable
+    /// (and retried with the same idempotency key).
+    pub timeout_ms: u64,
+    /// Test gateway only: how long each call takes.
+    pub latency_ms: u64,
+    /// Test gateway only: the first N calls fail as unavailable (fault injection).
+    pub fail_first: u32,
+}
+
+impl Default for GatewaySettings {
+    fn default() -> Self {
+        Self {
+            kind: GatewayKind::Test,
+            base_url: "https://api.stripe.com".into(),
+            secret_key: None,
+            timeout_ms: 10_000,
+            latency_ms: 0,
+            fail_first: 0,
+        }
+    }
+}

@@ -1,0 +1,48 @@
+//! What the charge and refund workers share: their dependencies and the mapping of
+//! failures onto [`HandleError`] (store errors are retried, malformed events parked).
+
+use crate::gateway::PaymentGateway;
+use crate::metrics::PaymentMetrics;
+use servicekit::consumer::HandleError;
+use servicekit::db::PgPool;
+use servicekit::outbox::OutboxRelay;
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct Worker {
+    pub db: PgPool,
+    pub gateway: Arc<dyn PaymentGateway>,
+    pub relay: OutboxRelay,
+    pub metrics: PaymentMetrics,
+}
+
+impl Worker {
+    pub(crate) async fn client(&self) -> Result<servicekit::db::Client, HandleError> {
+        self.db
+            .get()
+            .await
+            .map_err(|e| HandleError::Retry(e.into()))
+    }
+
+    /// Counts a handled event of `queue` by its outcome.
+    pub(crate) fn count(&self, queue: &str, outcome: &Result<&'static str, HandleError>) {
+        let label = match outcome {
+            Ok(label) => label,
+            Err(HandleError::Reject(_)) => "rejected",
+            Err(HandleError::Retry(_)) => "retried",
+        };
+        self.metrics.events.with_label_values(&[queue, label]).inc();
+    }
+}
+
+pub(crate) fn db_error(e: tokio_postgres::Error) -> HandleError {
+    HandleError::Retry(e.into())
+}
+
+pub(crate) fn malformed(kind: &str, e: serde_json::Error) -> HandleError {
+    HandleError::Reject(anyhow::anyhow!("malformed {kind}: {e}"))
+}
+
+pub(crate) fn encode_error(e: serde_json::Error) -> HandleError {
+    HandleError::Retry(e.into())
+}

@@ -1,0 +1,105 @@
+use crate::helpers::{assert_error, spawn_app, user};
+use reqwest::StatusCode;
+use uuid::Uuid;
+
+#[tokio::test]
+async fn a_payment_is_visible_to_its_owner_only() {
+    let app = spawn_app().await;
+    let alice = user();
+    let mallory = user();
+    let booking = Uuid::new_v4();
+    app.confirm(booking, &alice, "tok_visa").await;
+    app.wait_status(booking, &alice, "succeeded").await;
+
+    let res = app
+        .get_payment(&booking.to_string(), Some(&mallory.token))
+        .await;
+    assert_error(res, StatusCode::NOT_FOUND, "not_found").await;
+}
+
+#[tokio::test]
+async fn an_unknown_booking_is_404_and_a_malformed_id_is_400() {
+    let app = spawn_app().await;
+    let alice = user();
+
+    let res = app
+        .get_payment(&Uuid::new_v4().to_string(), Some(&alice.token))
+        .await;
+    assert_error(res, StatusCode::NOT_FOUND, "not_found").await;
+
+    let res = app.get_payment("not-a-uuid", Some(&alice.token)).await;
+    assert_error(res, StatusCode::BAD_REQUEST, "invalid_request").await;
+
+    let res = app
+        .client
+        .post(app.url("/api/payments/42/retry"))
+        .bearer_auth(&alice.token)
+        .json(&serde_json::json!({"payment_token": "tok_visa"}))
+        .send()
+        .await
+        .unwrap();
+    assert_error(res, StatusCode::BAD_REQUEST, "invalid_request").await;
+}
+
+#[tokio::test]
+async fn payments_need_a_valid_access_token() {
+    let app = spawn_app().await;
+    let booking = Uuid::new_v4().to_string();
+
+    let res = app.get_payment(&booking, None).await;
+    assert_error(res, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    let res = app.get_payment(&booking, Some("not.a.jwt")).await;
+    assert_error(res, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    let res = app
+        .client
+        .post(app.url(&format!("/api/payments/{booking}/retry")))
+        .json(&serde_json::json!({"payment_token": "tok_visa"}))
+        .send()
+        .await
+        .unwrap();
+    assert_error(res, StatusCode::UNAUTHORIZED, "unauthorized").await;
+}
+
+#[tokio::test]
+async fn health_and_metrics_are_served() {
+    let app = spawn_app().await;
+    let live = app
+        .client
+        .get(app.url("/health/live"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(live.status(), StatusCode::OK);
+    let ready = app
+        .client
+        .get(app.url("/health/ready"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), StatusCode::OK);
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for name in [
+        "railrush_payment_charges_total",
+        "railrush_payment_gateway_seconds",
+        "railrush_payment_refunds_total",
+        "railrush_payment_events_total",
+        "railrush_outbox_backlog",
+    ] {
+        assert!(text.contains(&format!("# HELP {name}")), "{name} missing");
+    }
+    let res = app
+        .client
+        .get(app.url("/api/payments"))
+        .send()
+        .await
+        .unwrap();
+    assert_error(res, StatusCode::NOT_FOUND, "not_found").await;
+}

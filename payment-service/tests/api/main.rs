@@ -1,0 +1,11 @@
+//! payment-service against the real PostgreSQL and RabbitMQ.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail by panicking.
+
+mod charges;
+mod fake_stripe;
+mod helpers;
+mod http;
+mod kill;
+mod redelivery;
+mod refunds;
+mod retry;
