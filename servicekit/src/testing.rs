@@ -477,3 +477,16 @@ pub async fn queue_depth(queue: &str) -> anyhow::Result<u32> {
     let _ = connection.close(200, "done".into()).await;
     Ok(depth)
 }
+
+/// An access token for `user` with role `user`, signed with the test key like auth-service
+/// signs them (valid 15 minutes).
+pub fn user_token(user: Uuid) -> anyhow::Result<String> {
+    let now = chrono::Utc::now().timestamp();
+    let claims = serde_json::json!({"sub": user, "iss": "railrush-auth", "aud": "railrush", "exp": now + 900, "iat": now, "jti": Uuid::new_v4(), "role": "user"});
+    let pem = std::fs::read(&keys()?.private)?;
+    Ok(jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_ed_pem(&pem)?,
+    )?)
+}

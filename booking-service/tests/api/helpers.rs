@@ -1,6 +1,5 @@
 use booking_service::settings::Settings;
 use booking_service::startup::Application;
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 use servicekit::testing::{self, Listener, TestEnv};
@@ -137,15 +136,7 @@ pub async fn spawn_unready_app_with(configure: impl FnOnce(&mut Settings)) -> Te
 
 /// An access token for `user`, signed like auth-service signs them.
 pub fn token_for(user: Uuid) -> String {
-    let now = chrono::Utc::now().timestamp();
-    let claims = json!({"sub": user, "iss": "railrush-auth", "aud": "railrush", "exp": now + 900, "iat": now, "jti": Uuid::new_v4(), "role": "user"});
-    let pem = std::fs::read(&testing::keys().unwrap().private).unwrap();
-    jsonwebtoken::encode(
-        &Header::new(Algorithm::EdDSA),
-        &claims,
-        &EncodingKey::from_ed_pem(&pem).unwrap(),
-    )
-    .unwrap()
+    testing::user_token(user).unwrap()
 }
 
 /// A passenger: a user id and its token.

@@ -1,5 +1,3 @@
-use chrono::Utc;
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use lapin::options::{BasicPublishOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Connection, ConnectionProperties};
@@ -8,7 +6,7 @@ use notification_service::settings::Settings;
 use notification_service::startup::Application;
 use reqwest::{Response, StatusCode};
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use servicekit::amqp::{Broker, Envelope};
 use servicekit::events::UserRegistered;
 use servicekit::testing::{self, TestEnv};
@@ -106,15 +104,7 @@ async fn start(
 }
 
 pub fn token_for(user: Uuid) -> String {
-    let now = Utc::now().timestamp();
-    let claims = json!({"sub": user, "iss": "railrush-auth", "aud": "railrush", "exp": now + 900, "iat": now, "jti": Uuid::new_v4(), "role": "user"});
-    let pem = std::fs::read(&testing::keys().unwrap().private).unwrap();
-    jsonwebtoken::encode(
-        &Header::new(Algorithm::EdDSA),
-        &claims,
-        &EncodingKey::from_ed_pem(&pem).unwrap(),
-    )
-    .unwrap()
+    testing::user_token(user).unwrap()
 }
 
 /// Polls `check` until it returns true, for up to 20 seconds.

@@ -1,5 +1,4 @@
 use chrono::{DateTime, Duration as Span, Utc};
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use lapin::BasicProperties;
 use lapin::options::BasicPublishOptions;
 use payment_service::gateway::{PaymentGateway, TestGateway};
@@ -7,7 +6,7 @@ use payment_service::settings::Settings;
 use payment_service::startup::Application;
 use payment_service::{charges, refunds};
 use reqwest::{Response, StatusCode};
-use serde_json::{Value, json};
+use serde_json::Value;
 use servicekit::amqp::{Broker, Envelope};
 use servicekit::consumer;
 use servicekit::events::{self, BookedSeat, BookingConfirmed, BookingRefundDue, BookingReleased};
@@ -44,15 +43,7 @@ pub fn user() -> User {
 }
 
 pub fn token_for(user: Uuid) -> String {
-    let now = Utc::now().timestamp();
-    let claims = json!({"sub": user, "iss": "railrush-auth", "aud": "railrush", "exp": now + 900, "iat": now, "jti": Uuid::new_v4(), "role": "user"});
-    let pem = std::fs::read(&testing::keys().unwrap().private).unwrap();
-    jsonwebtoken::encode(
-        &Header::new(Algorithm::EdDSA),
-        &claims,
-        &EncodingKey::from_ed_pem(&pem).unwrap(),
-    )
-    .unwrap()
+    testing::user_token(user).unwrap()
 }
 
 /// A test environment with this service's queues declared (so events published before the
