@@ -2,6 +2,7 @@
 //! refresh tokens (`API.md`, auth section).
 
 pub mod domain;
+mod metrics;
 mod otp;
 mod password;
 mod refresh;

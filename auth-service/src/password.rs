@@ -2,6 +2,7 @@
 //! at most `max_concurrent` at once so a login storm cannot starve the async workers or
 //! the other requests.
 
+use crate::metrics::AuthMetrics;
 use anyhow::Context;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
@@ -17,6 +18,7 @@ pub struct Hasher {
     wait: Duration,
     /// Verified instead of a real hash for unknown users, so both take the same time.
     dummy_hash: Arc<str>,
+    metrics: AuthMetrics,
 }
 
 fn argon2() -> Argon2<'static> {
@@ -26,7 +28,11 @@ fn argon2() -> Argon2<'static> {
 }
 
 impl Hasher {
-    pub fn new(max_concurrent: Option<usize>, wait: Duration) -> anyhow::Result<Self> {
+    pub fn new(
+        max_concurrent: Option<usize>,
+        wait: Duration,
+        metrics: AuthMetrics,
+    ) -> anyhow::Result<Self> {
         let n = max_concurrent.unwrap_or_else(|| {
             std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
         });
@@ -35,6 +41,7 @@ impl Hasher {
             permits: Arc::new(Semaphore::new(n.max(1))),
             wait,
             dummy_hash: dummy_hash.into(),
+            metrics,
         })
     }
 
@@ -69,12 +76,18 @@ impl Hasher {
         &self,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, ApiError> {
-        let permit = tokio::time::timeout(self.wait, self.permits.clone().acquire_owned())
-            .await
+        let queue = &self.metrics.hashing_queue;
+        queue.inc();
+        let permit = tokio::time::timeout(self.wait, self.permits.clone().acquire_owned()).await;
+        queue.dec();
+        let permit = permit
             .map_err(|_| ApiError::unavailable(&"password hashing queue is full"))?
             .map_err(|e| ApiError::internal(&e))?;
+        let seconds = self.metrics.hash_seconds.clone();
         let out = tokio::task::spawn_blocking(move || {
+            let timer = seconds.start_timer();
             let out = f();
+            timer.observe_duration();
             drop(permit);
             out
         })

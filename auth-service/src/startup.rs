@@ -2,6 +2,7 @@
 //! factory and the HTTP server. `main` and the tests both start it through
 //! [`Application::build`].
 
+use crate::metrics::AuthMetrics;
 use crate::otp::OtpStore;
 use crate::password::Hasher;
 use crate::settings::Settings;
@@ -40,11 +41,13 @@ impl Application {
         metrics.watch_pg_pool(pg.clone());
         metrics.watch_redis_pool(redis.clone());
         let outbox = OutboxRelay::spawn(pg.clone(), broker.clone(), metrics.registry())?;
+        let auth_metrics = AuthMetrics::register(metrics.registry())?;
         let state = web::Data::new(AuthState {
             db: pg.clone(),
             hasher: Hasher::new(
                 settings.login.max_concurrent_hashes,
                 Duration::from_millis(settings.login.hash_wait_ms),
+                auth_metrics.clone(),
             )?,
             issuer: JwtIssuer::from_settings(&settings.jwt)?,
             otp: OtpStore::new(redis.clone(), keys.clone(), settings.otp.clone())?,
@@ -53,6 +56,7 @@ impl Application {
             outbox,
             otp_dev_echo: settings.otp.dev_echo,
             refresh_ttl_days: settings.refresh_ttl_days,
+            metrics: auth_metrics,
         });
         let idempotency = web::Data::new(IdempotencyStore { db: pg.clone() });
         let verifier = web::Data::new(JwtVerifier::from_settings(&settings.jwt)?);

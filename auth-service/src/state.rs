@@ -1,5 +1,6 @@
 //! What the handlers share.
 
+use crate::metrics::AuthMetrics;
 use crate::otp::OtpStore;
 use crate::password::Hasher;
 use crate::throttle::LoginThrottle;
@@ -22,6 +23,7 @@ pub struct AuthState {
     pub outbox: OutboxRelay,
     pub otp_dev_echo: bool,
     pub refresh_ttl_days: u32,
+    pub metrics: AuthMetrics,
 }
 
 /// `Tokens` of `API.md`.

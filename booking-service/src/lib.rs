@@ -4,6 +4,7 @@
 //! bookings.
 
 mod holds;
+pub mod hot_trips;
 mod inventory;
 mod lifecycle;
 mod live;

@@ -13,6 +13,7 @@ use crate::store;
 use servicekit::amqp::{Broker, Envelope};
 use servicekit::consumer::{self, ConsumerHandle, HandleError, Handler, QueueSpec, first_delivery};
 use servicekit::events::{self, BookingPaid, BookingRefundDue, PaymentOutcome};
+use servicekit::metrics::Metrics;
 use servicekit::outbox;
 use std::sync::Arc;
 
@@ -28,8 +29,8 @@ pub fn queue_spec(broker: &Broker) -> QueueSpec {
     )
 }
 
-pub fn spawn(broker: Broker, state: Arc<BookingState>) -> ConsumerHandle {
-    let spec = queue_spec(&broker);
+pub fn spawn(broker: Broker, state: Arc<BookingState>, metrics: &Metrics) -> ConsumerHandle {
+    let spec = queue_spec(&broker).observed_by(metrics);
     let handler: Handler = Arc::new(move |event, meta| {
         let state = state.clone();
         Box::pin(async move {

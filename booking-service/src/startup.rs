@@ -33,7 +33,11 @@ pub struct Application {
     server: Server,
     payments: ConsumerHandle,
     sweeper: SweeperHandle,
+    hot_trips: tokio::task::JoinHandle<()>,
 }
+
+/// How often the seats-left gauge is recomputed.
+const HOT_TRIPS_REFRESH: Duration = Duration::from_secs(5);
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
@@ -74,11 +78,12 @@ impl Application {
             settings: settings.booking.clone(),
             metrics: BookingMetrics::register(metrics.registry())?,
         });
-        let payments = crate::payments::spawn(broker.clone(), state.clone());
+        let payments = crate::payments::spawn(broker.clone(), state.clone(), &metrics);
         let sweeper = crate::sweeper::spawn(
             state.clone(),
             Duration::from_millis(settings.booking.sweep_interval_ms),
         );
+        let hot_trips = crate::hot_trips::spawn(state.clone(), HOT_TRIPS_REFRESH);
         let state = web::Data::from(state);
         let verifier = web::Data::new(JwtVerifier::from_settings(&settings.jwt)?);
         let idempotency = web::Data::new(IdempotencyStore { db: pg.clone() });
@@ -101,6 +106,7 @@ impl Application {
             server,
             payments,
             sweeper,
+            hot_trips,
         })
     }
 
@@ -114,6 +120,7 @@ impl Application {
         let served = self.server.await;
         self.payments.shutdown().await;
         self.sweeper.shutdown().await;
+        self.hot_trips.abort();
         served
     }
 }

@@ -4,8 +4,11 @@ use crate::inventory::Inventory;
 use crate::live::LiveFeed;
 use crate::seats::SeatStore;
 use crate::settings::BookingSettings;
-use prometheus::{IntCounter, IntCounterVec, Opts, Registry};
+use prometheus::{
+    Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
+};
 use servicekit::db::PgPool;
+use servicekit::metrics::LATENCY_BUCKETS;
 use servicekit::outbox::OutboxRelay;
 
 pub struct BookingState {
@@ -27,7 +30,18 @@ pub struct BookingMetrics {
     pub payments: IntCounterVec,
     /// Bookings the sweeper expired unpaid.
     pub expired: IntCounter,
+    /// The Redis round trip that takes (or refuses) a hold.
+    pub hold_seconds: Histogram,
+    /// Confirmations the unique index refused (the oversell guard firing).
+    pub oversell_guard: IntCounter,
+    /// Holds that ended without a booking (lapsed, or released by their owner).
+    pub holds_expired: IntCounter,
+    /// Seats not booked, for the trips with the most recent bookings.
+    pub seats_left: IntGaugeVec,
 }
+
+const SELECT_OUTCOMES: &[&str] = &["held", "taken", "limit", "invalid", "unavailable"];
+const CONFIRM_OUTCOMES: &[&str] = &["confirmed", "conflict", "expired"];
 
 impl BookingMetrics {
     pub fn register(registry: &Registry) -> anyhow::Result<Self> {
@@ -50,15 +64,51 @@ impl BookingMetrics {
             "booking_expired_total",
             "Bookings expired unpaid by the sweeper",
         )?;
+        let hold_seconds = Histogram::with_opts(
+            HistogramOpts::new(
+                "booking_hold_seconds",
+                "The Redis round trip of a seat selection (hold taken or refused)",
+            )
+            .buckets(LATENCY_BUCKETS.to_vec()),
+        )?;
+        let oversell_guard = IntCounter::new(
+            "booking_oversell_guard_total",
+            "Confirmations refused by the unique index on live seats (the oversell guard)",
+        )?;
+        let holds_expired = IntCounter::new(
+            "booking_holds_expired_total",
+            "Holds that ended without a booking (lapsed, or released by their owner)",
+        )?;
+        let seats_left = IntGaugeVec::new(
+            Opts::new(
+                "booking_seats_left",
+                "Seats not booked, for the trips with the most bookings in the last hour",
+            ),
+            &["trip"],
+        )?;
+        for outcome in SELECT_OUTCOMES {
+            selects.with_label_values(&[outcome]);
+        }
+        for outcome in CONFIRM_OUTCOMES {
+            confirms.with_label_values(&[outcome]);
+        }
         registry.register(Box::new(selects.clone()))?;
         registry.register(Box::new(confirms.clone()))?;
         registry.register(Box::new(payments.clone()))?;
         registry.register(Box::new(expired.clone()))?;
+        registry.register(Box::new(hold_seconds.clone()))?;
+        registry.register(Box::new(oversell_guard.clone()))?;
+        registry.register(Box::new(holds_expired.clone()))?;
+        registry.register(Box::new(seats_left.clone()))?;
         Ok(Self {
             selects,
             confirms,
             payments,
             expired,
+            hold_seconds,
+            oversell_guard,
+            holds_expired,
+            seats_left,
         })
     }
 }

@@ -22,6 +22,7 @@ use servicekit::events::{
     self, BookingPaid, BookingReleased, OtpRequested, PaymentOutcome, PaymentRefunded,
     UserRegistered,
 };
+use servicekit::metrics::Metrics;
 use std::sync::Arc;
 
 pub const USERS: &str = "notification.users";
@@ -53,6 +54,7 @@ pub fn queue_specs(broker: &Broker, delivery: &DeliverySettings) -> Vec<(&'stati
             let mut spec = QueueSpec::new(broker.queue_name(name), bindings);
             spec.delivery_limit = delivery.delivery_limit;
             spec.prefetch = delivery.prefetch;
+            spec.depth_refresh = std::time::Duration::from_millis(delivery.parked_refresh_ms);
             (*name, spec)
         })
         .collect()
@@ -63,6 +65,7 @@ pub fn spawn(
     broker: &Broker,
     notifier: Arc<Notifier>,
     delivery: &DeliverySettings,
+    metrics: &Metrics,
 ) -> Vec<ConsumerHandle> {
     queue_specs(broker, delivery)
         .into_iter()
@@ -72,7 +75,7 @@ pub fn spawn(
                 let notifier = notifier.clone();
                 Box::pin(async move { handle(&notifier, name, event).await })
             });
-            consumer::spawn(broker.clone(), spec, handler)
+            consumer::spawn(broker.clone(), spec.observed_by(metrics), handler)
         })
         .collect()
 }

@@ -112,7 +112,7 @@ impl Notifier {
         };
         self.metrics
             .deliveries
-            .with_label_values(&[channel.name(), outcome])
+            .with_label_values(&[message.medium.as_str(), channel.name(), outcome])
             .inc();
         match delivered {
             Ok(()) => {}

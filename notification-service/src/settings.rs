@@ -71,7 +71,7 @@ pub struct DeliverySettings {
     /// How long a message waits in its handler for the recipient's contact (its
     /// `user.registered` not consumed yet) before it is requeued.
     pub contact_wait_ms: u64,
-    /// How often the parked-messages gauge is refreshed from the broker.
+    /// How often the queue-depth and parked-messages gauges are read from the broker.
     pub parked_refresh_ms: u64,
 }
 

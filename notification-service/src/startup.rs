@@ -5,7 +5,7 @@
 
 use crate::channel::{Channel, Channels, LogChannel, SmtpChannel};
 use crate::consumers;
-use crate::metrics::{self, NotificationMetrics};
+use crate::metrics::NotificationMetrics;
 use crate::notify::Notifier;
 use crate::routes::Inbox;
 use crate::settings::Settings;
@@ -20,7 +20,6 @@ use servicekit::health::Readiness;
 use servicekit::metrics::Metrics;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::task::JoinHandle;
 
 pub(crate) mod embedded {
     refinery::embed_migrations!("migrations");
@@ -35,7 +34,6 @@ pub struct Application {
     port: u16,
     server: Server,
     consumers: Vec<ConsumerHandle>,
-    parked_gauge: JoinHandle<()>,
 }
 
 /// The configured channels: SMS to the log (there is no SMS provider), e-mail over SMTP when
@@ -74,23 +72,13 @@ impl Application {
         metrics.watch_pg_pool(pg.clone());
         let own_metrics = NotificationMetrics::register(metrics.registry())?;
         let delivery = &settings.delivery;
-        let parking_queues = consumers::queue_specs(&broker, delivery)
-            .iter()
-            .map(|(_, spec)| spec.parking_queue())
-            .collect();
-        let parked_gauge = metrics::refresh_parked(
-            broker.clone(),
-            parking_queues,
-            own_metrics.parked.clone(),
-            Duration::from_millis(delivery.parked_refresh_ms.max(100)),
-        );
         let notifier = Arc::new(Notifier {
             db: pg.clone(),
             channels,
             metrics: own_metrics,
             contact_wait: Duration::from_millis(delivery.contact_wait_ms),
         });
-        let consumers = consumers::spawn(&broker, notifier, delivery);
+        let consumers = consumers::spawn(&broker, notifier, delivery, &metrics);
         let inbox = web::Data::new(Inbox { db: pg.clone() });
         let verifier = web::Data::new(JwtVerifier::from_settings(&settings.jwt)?);
         let common = Common {
@@ -110,7 +98,6 @@ impl Application {
             port,
             server,
             consumers,
-            parked_gauge,
         })
     }
 
@@ -124,7 +111,6 @@ impl Application {
         let served = self.server.await;
         futures_util::future::join_all(self.consumers.into_iter().map(ConsumerHandle::shutdown))
             .await;
-        self.parked_gauge.abort();
         served
     }
 }

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use servicekit::amqp::{Broker, Envelope};
 use servicekit::consumer::{self, ConsumerHandle, HandleError, Handler, Meta, QueueSpec};
 use servicekit::events::{self, BookingConfirmed, PaymentOutcome};
+use servicekit::metrics::Metrics;
 use servicekit::outbox;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -52,8 +53,8 @@ pub fn queue_spec(queue: String) -> QueueSpec {
     spec
 }
 
-pub fn spawn(broker: Broker, worker: Worker) -> ConsumerHandle {
-    let spec = queue_spec(broker.queue_name(QUEUE));
+pub fn spawn(broker: Broker, worker: Worker, metrics: &Metrics) -> ConsumerHandle {
+    let spec = queue_spec(broker.queue_name(QUEUE)).observed_by(metrics);
     let worker = Arc::new(worker);
     let handler: Handler = Arc::new(move |event, meta| {
         let worker = worker.clone();

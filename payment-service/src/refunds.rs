@@ -15,6 +15,7 @@ use crate::worker::{Worker, db_error, encode_error, malformed};
 use servicekit::amqp::{Broker, Envelope};
 use servicekit::consumer::{self, ConsumerHandle, HandleError, Handler, Meta, QueueSpec};
 use servicekit::events::{self, BookingRefundDue, BookingReleased, PaymentRefunded};
+use servicekit::metrics::Metrics;
 use servicekit::outbox;
 use std::sync::Arc;
 use std::time::Instant;
@@ -41,8 +42,8 @@ pub fn queue_spec(queue: String) -> QueueSpec {
     spec
 }
 
-pub fn spawn(broker: Broker, worker: Worker) -> ConsumerHandle {
-    let spec = queue_spec(broker.queue_name(QUEUE));
+pub fn spawn(broker: Broker, worker: Worker, metrics: &Metrics) -> ConsumerHandle {
+    let spec = queue_spec(broker.queue_name(QUEUE)).observed_by(metrics);
     let worker = Arc::new(worker);
     let handler: Handler = Arc::new(move |event, meta| {
         let worker = worker.clone();

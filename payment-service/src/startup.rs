@@ -62,8 +62,8 @@ impl Application {
             metrics: payment_metrics,
         };
         let consumers = vec![
-            charges::spawn(broker.clone(), worker.clone()),
-            refunds::spawn(broker.clone(), worker),
+            charges::spawn(broker.clone(), worker.clone(), &metrics),
+            refunds::spawn(broker.clone(), worker, &metrics),
         ];
         let state = web::Data::new(PaymentState {
             db: pg.clone(),

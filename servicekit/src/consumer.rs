@@ -18,6 +18,7 @@
 //! or re-publish them to the events exchange).
 
 use crate::amqp::{Broker, Envelope};
+use crate::metrics::{ConsumerMetrics, Metrics};
 use deadpool_postgres::GenericClient;
 use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
@@ -45,6 +46,10 @@ pub struct QueueSpec {
     pub prefetch: u16,
     /// Deliveries before a message is dead-lettered to the parking queue.
     pub delivery_limit: u32,
+    /// Where the consumer reports (see [`QueueSpec::observed_by`]); none in some tests.
+    pub metrics: Option<ConsumerMetrics>,
+    /// How often the queue-depth gauges are read from the broker.
+    pub depth_refresh: Duration,
 }
 
 impl QueueSpec {
@@ -54,7 +59,16 @@ impl QueueSpec {
             bindings: bindings.iter().map(|b| (*b).to_owned()).collect(),
             prefetch: 32,
             delivery_limit: 5,
+            metrics: None,
+            depth_refresh: Duration::from_secs(5),
         }
+    }
+
+    /// Reports this consumer's messages, latency, queue depth and parked messages in
+    /// `metrics` (labelled by queue).
+    pub fn observed_by(mut self, metrics: &Metrics) -> Self {
+        self.metrics = Some(metrics.consumers());
+        self
     }
 
     pub fn parking_queue(&self) -> String {
@@ -99,6 +113,15 @@ impl ConsumerHandle {
 /// re-subscribing whenever the connection is re-established.
 pub fn spawn(broker: Broker, spec: QueueSpec, handler: Handler) -> ConsumerHandle {
     let (stop, stopped) = watch::channel(false);
+    if let Some(metrics) = &spec.metrics {
+        metrics.init_queue(&spec.queue);
+        tokio::spawn(refresh_depths(
+            broker.clone(),
+            spec.clone(),
+            metrics.clone(),
+            stopped.clone(),
+        ));
+    }
     let task = tokio::spawn(async move {
         let mut backoff = Duration::from_millis(100);
         while !*stopped.borrow() {
@@ -113,6 +136,56 @@ pub fn spawn(broker: Broker, spec: QueueSpec, handler: Handler) -> ConsumerHandl
         }
     });
     ConsumerHandle { stop, task }
+}
+
+/// Until the consumer stops: sets the queue-depth and parked gauges from passive declares.
+async fn refresh_depths(
+    broker: Broker,
+    spec: QueueSpec,
+    metrics: ConsumerMetrics,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let mut ticker = tokio::time::interval(spec.depth_refresh.max(Duration::from_millis(100)));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    while !*stopped.borrow() {
+        tokio::select! {
+            _ = stopped.changed() => {}
+            _ = ticker.tick() => {
+                if let Err(error) = refresh_once(&broker, &spec, &metrics).await {
+                    tracing::debug!(queue = %spec.queue, %error, "queue depth not refreshed");
+                }
+            }
+        }
+    }
+}
+
+async fn refresh_once(
+    broker: &Broker,
+    spec: &QueueSpec,
+    metrics: &ConsumerMetrics,
+) -> anyhow::Result<()> {
+    if !broker.is_connected() {
+        return Ok(());
+    }
+    let channel = broker.channel().await?;
+    let passive = QueueDeclareOptions {
+        passive: true,
+        ..Default::default()
+    };
+    // A queue not declared yet closes the channel: the next round tries again.
+    for (queue, gauge) in [
+        (spec.queue.clone(), &metrics.queue_depth),
+        (spec.parking_queue(), &metrics.parked),
+    ] {
+        let declared = channel
+            .queue_declare(queue.as_str().into(), passive, FieldTable::default())
+            .await?;
+        gauge
+            .with_label_values(&[spec.queue.as_str()])
+            .set(i64::from(declared.message_count()));
+    }
+    let _ = channel.close(200, "done".into()).await;
+    Ok(())
 }
 
 fn table(entries: &[(&str, AMQPValue)]) -> FieldTable {
@@ -234,6 +307,7 @@ async fn consume(
         .await?;
     tracing::info!(queue = %spec.queue, "consuming");
     let mut in_flight = JoinSet::new();
+    let shared = Arc::new(spec.clone());
     let outcome = loop {
         tokio::select! {
             _ = stopped.changed() => {
@@ -243,7 +317,7 @@ async fn consume(
             next = deliveries.next() => match next {
                 Some(Ok(delivery)) => {
                     let handler = handler.clone();
-                    in_flight.spawn(handle(delivery, handler));
+                    in_flight.spawn(handle(delivery, handler, shared.clone()));
                 }
                 Some(Err(e)) => break Err(e.into()),
                 None => break Err(anyhow::anyhow!("the consumer was cancelled by the broker")),
@@ -255,7 +329,17 @@ async fn consume(
     outcome
 }
 
-async fn handle(delivery: Delivery, handler: Handler) {
+async fn handle(delivery: Delivery, handler: Handler, spec: Arc<QueueSpec>) {
+    let started = std::time::Instant::now();
+    let count = |outcome: &str| {
+        if let Some(m) = &spec.metrics {
+            m.count(&spec.queue, outcome);
+        }
+    };
+    count("received");
+    if delivery.redelivered {
+        count("redelivered");
+    }
     let meta = Meta {
         request_id: delivery.properties.headers().as_ref().and_then(|h| {
             match h.inner().get("x-request-id") {
@@ -272,10 +356,18 @@ async fn handle(delivery: Delivery, handler: Handler) {
         ))),
     };
     let acked = match result {
-        Ok(()) => delivery.ack(BasicAckOptions::default()).await,
+        Ok(()) => {
+            count("acked");
+            delivery.ack(BasicAckOptions::default()).await
+        }
         Err(HandleError::Retry(error)) => {
             let attempt = delivery_count(&delivery);
             tracing::warn!(%error, attempt, "event handling failed; will retry");
+            count("retried");
+            if attempt + 1 >= spec.delivery_limit {
+                // This requeue reaches the delivery limit: the broker dead-letters it.
+                count("parked");
+            }
             tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt.min(25) + 1))).await;
             delivery
                 .nack(BasicNackOptions {
@@ -286,6 +378,8 @@ async fn handle(delivery: Delivery, handler: Handler) {
         }
         Err(HandleError::Reject(error)) => {
             tracing::error!(%error, "poison message: parking it");
+            count("rejected");
+            count("parked");
             delivery
                 .nack(BasicNackOptions {
                     requeue: false,
@@ -296,6 +390,11 @@ async fn handle(delivery: Delivery, handler: Handler) {
     };
     if let Err(error) = acked {
         tracing::warn!(%error, "could not settle a delivery; the broker will redeliver it");
+    }
+    if let Some(m) = &spec.metrics {
+        m.processing_seconds
+            .with_label_values(&[spec.queue.as_str()])
+            .observe(started.elapsed().as_secs_f64());
     }
 }
 

@@ -13,6 +13,7 @@ use actix_web::{HttpResponse, web};
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
 };
+use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -31,7 +32,97 @@ pub struct Metrics {
     http_duration: HistogramVec,
     /// Connections of each pool by state (in_use, idle, waiting).
     pool_connections: IntGaugeVec,
+    consumers: ConsumerMetrics,
     hooks: Mutex<Vec<ScrapeHook>>,
+}
+
+/// What every event consumer of a service reports, labelled by queue. Registered by
+/// [`Metrics::new`]; a consumer's label values appear (at zero) when it starts.
+#[derive(Clone)]
+pub struct ConsumerMetrics {
+    /// Messages by queue and outcome: received, acked, retried, rejected, redelivered, parked.
+    pub messages: IntCounterVec,
+    /// Handling time of one message, from delivery to settlement.
+    pub processing_seconds: HistogramVec,
+    /// Messages ready in the queue (refreshed from the broker every few seconds).
+    pub queue_depth: IntGaugeVec,
+    /// Messages waiting in the queue's parking queue `<queue>.parked`.
+    pub parked: IntGaugeVec,
+}
+
+/// The outcomes of [`ConsumerMetrics::messages`].
+pub const CONSUMER_OUTCOMES: &[&str] = &[
+    "received",
+    "acked",
+    "retried",
+    "rejected",
+    "redelivered",
+    "parked",
+];
+
+impl fmt::Debug for ConsumerMetrics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ConsumerMetrics")
+    }
+}
+
+impl ConsumerMetrics {
+    fn register(registry: &Registry) -> prometheus::Result<Self> {
+        let messages = IntCounterVec::new(
+            Opts::new(
+                "consumer_messages_total",
+                "Consumed messages by queue and outcome (received, acked, retried, rejected, \
+                 redelivered, parked)",
+            ),
+            &["queue", "outcome"],
+        )?;
+        let processing_seconds = HistogramVec::new(
+            HistogramOpts::new(
+                "consumer_processing_seconds",
+                "Time from a message's delivery to its ack or nack, by queue",
+            )
+            .buckets(LATENCY_BUCKETS.to_vec()),
+            &["queue"],
+        )?;
+        let queue_depth = IntGaugeVec::new(
+            Opts::new(
+                "consumer_queue_depth",
+                "Messages ready in each consumed queue (refreshed from the broker)",
+            ),
+            &["queue"],
+        )?;
+        let parked = IntGaugeVec::new(
+            Opts::new(
+                "consumer_parked_messages",
+                "Messages waiting in each consumed queue's parking queue (<queue>.parked)",
+            ),
+            &["queue"],
+        )?;
+        registry.register(Box::new(messages.clone()))?;
+        registry.register(Box::new(processing_seconds.clone()))?;
+        registry.register(Box::new(queue_depth.clone()))?;
+        registry.register(Box::new(parked.clone()))?;
+        Ok(Self {
+            messages,
+            processing_seconds,
+            queue_depth,
+            parked,
+        })
+    }
+
+    /// Makes every series of `queue` appear at zero.
+    pub fn init_queue(&self, queue: &str) {
+        for outcome in CONSUMER_OUTCOMES {
+            self.messages.with_label_values(&[queue, outcome]);
+        }
+        self.processing_seconds.with_label_values(&[queue]);
+        self.queue_depth.with_label_values(&[queue]);
+        self.parked.with_label_values(&[queue]);
+    }
+
+    pub fn count(&self, queue: &str, outcome: &str) {
+        self.messages.with_label_values(&[queue, outcome]).inc();
+    }
 }
 
 impl Metrics {
@@ -63,17 +154,24 @@ impl Metrics {
         registry.register(Box::new(http_requests.clone()))?;
         registry.register(Box::new(http_duration.clone()))?;
         registry.register(Box::new(pool_connections.clone()))?;
+        let consumers = ConsumerMetrics::register(&registry)?;
         Ok(Arc::new(Self {
             registry,
             http_requests,
             http_duration,
             pool_connections,
+            consumers,
             hooks: Mutex::new(Vec::new()),
         }))
     }
 
     pub fn registry(&self) -> &Registry {
         &self.registry
+    }
+
+    /// The consumer metrics, for [`crate::consumer::QueueSpec::observed_by`].
+    pub fn consumers(&self) -> ConsumerMetrics {
+        self.consumers.clone()
     }
 
     /// Runs `hook` before every scrape (to refresh gauges).

@@ -15,6 +15,7 @@ use servicekit::amqp::{Broker, Envelope};
 use servicekit::consumer::{self, ConsumerHandle, HandleError, Handler, QueueSpec, first_delivery};
 use servicekit::db::PgPool;
 use servicekit::events::{self, BookedSeat, BookingConfirmed, BookingReleased};
+use servicekit::metrics::Metrics;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use uuid::Uuid;
@@ -43,8 +44,8 @@ pub fn queue_spec(broker: &Broker) -> QueueSpec {
     )
 }
 
-pub fn spawn(broker: Broker, availability: Availability) -> ConsumerHandle {
-    let spec = queue_spec(&broker);
+pub fn spawn(broker: Broker, availability: Availability, metrics: &Metrics) -> ConsumerHandle {
+    let spec = queue_spec(&broker).observed_by(metrics);
     let availability = Arc::new(availability);
     let handler: Handler = Arc::new(move |event, _meta| {
         let availability = availability.clone();

@@ -58,6 +58,7 @@ impl Application {
                 cache: search_cache.clone(),
                 metrics: train_metrics.clone(),
             },
+            &metrics,
         );
         let state = web::Data::new(TrainState {
             db: pg.clone(),

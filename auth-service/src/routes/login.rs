@@ -51,16 +51,24 @@ pub async fn login(
         Some(a) => format!("user:{}", a.user.id),
         None => format!("login:{}", raw.to_lowercase()),
     };
-    state.throttle.check(&throttle_key).await?;
+    let login_outcome = |outcome: &str| state.metrics.login("password", outcome);
+    state
+        .throttle
+        .check(&throttle_key)
+        .await
+        .inspect_err(|_| login_outcome("throttled"))?;
     let hash = account.as_ref().map(|a| a.password_hash.clone());
     if !state.hasher.verify(body.password, hash).await? {
+        login_outcome("failure");
         state.throttle.record_failure(&throttle_key).await?;
         return Err(invalid_credentials());
     }
     let Some(account) = account else {
+        login_outcome("failure");
         return Err(invalid_credentials());
     };
     state.throttle.clear(&throttle_key).await?;
     let tokens = state.login_tokens(account.user.id, account.role).await?;
+    login_outcome("success");
     Ok(HttpResponse::Ok().json(tokens))
 }

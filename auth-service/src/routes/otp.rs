@@ -28,7 +28,11 @@ pub async fn request(
     JsonBody(body): JsonBody<OtpRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let phone = parse_phone(&body.phone)?;
-    state.otp.check_request_limit(phone.as_str()).await?;
+    state
+        .otp
+        .check_request_limit(phone.as_str())
+        .await
+        .inspect_err(|_| state.metrics.otp("rejected"))?;
     let expires_in = state.otp.ttl_secs();
     let mut answer = json!({ "expires_in": expires_in });
     let account =
@@ -51,6 +55,7 @@ pub async fn request(
             state.otp.withdraw(phone.as_str()).await?;
             return Err(e.into());
         }
+        state.metrics.otp("issued");
         if state.otp_dev_echo {
             answer["dev_code"] = code.into();
         }
@@ -83,17 +88,26 @@ pub async fn verify(
         return Err(ApiError::invalid_field("code", "the code is 6 digits"));
     }
     match state.otp.verify(phone.as_str(), code).await? {
-        Verdict::Locked => Err(ApiError::too_many(
-            "too_many_attempts",
-            "too many wrong codes for this phone; request a new code later",
-            state.otp.ttl_secs(),
-        )),
-        Verdict::Invalid => Err(invalid_otp()),
+        Verdict::Locked => {
+            state.metrics.otp("rejected");
+            state.metrics.login("otp", "throttled");
+            Err(ApiError::too_many(
+                "too_many_attempts",
+                "too many wrong codes for this phone; request a new code later",
+                state.otp.ttl_secs(),
+            ))
+        }
+        Verdict::Invalid => {
+            state.metrics.otp("failed");
+            state.metrics.login("otp", "failure");
+            Err(invalid_otp())
+        }
         Verdict::Valid => {
             let account = users::find_by_login(&*state.db.get().await?, &Login::Phone(phone))
                 .await?
                 .ok_or_else(invalid_otp)?;
             let tokens = state.login_tokens(account.user.id, account.role).await?;
+            state.metrics.login("otp", "success");
             Ok(HttpResponse::Ok().json(tokens))
         }
     }

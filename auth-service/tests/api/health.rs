@@ -143,3 +143,49 @@ async fn metrics_count_requests_by_route_pattern_and_request_ids_are_echoed() {
     assert!(text.contains("railrush_http_request_duration_seconds_bucket"));
     assert!(text.contains(r#"railrush_pool_connections{pool="postgres""#));
 }
+
+#[tokio::test]
+async fn logins_otps_and_hashing_are_counted() {
+    let app = spawn_app().await;
+    let user = app.register().await;
+    app.login(&user.email, &user.password).await;
+    let wrong = app
+        .post(
+            "/api/auth/login",
+            &json!({"login": user.email, "password": "not the password"}),
+        )
+        .await;
+    assert_eq!(wrong.status(), reqwest::StatusCode::UNAUTHORIZED);
+    let issued = app
+        .post("/api/auth/otp/request", &json!({"phone": user.phone}))
+        .await;
+    assert_eq!(issued.status(), reqwest::StatusCode::ACCEPTED);
+    let bad = app
+        .post(
+            "/api/auth/otp/verify",
+            &json!({"phone": user.phone, "code": "000000"}),
+        )
+        .await;
+    assert_eq!(bad.status(), reqwest::StatusCode::UNAUTHORIZED);
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in [
+        r#"railrush_auth_logins_total{method="password",outcome="success",service="auth"} 1"#,
+        r#"railrush_auth_logins_total{method="password",outcome="failure",service="auth"} 1"#,
+        r#"railrush_auth_logins_total{method="otp",outcome="failure",service="auth"} 1"#,
+        r#"railrush_auth_otps_total{outcome="issued",service="auth"} 1"#,
+        r#"railrush_auth_otps_total{outcome="failed",service="auth"} 1"#,
+        // register, the good and the wrong password: three argon2id runs.
+        r#"railrush_auth_hash_seconds_count{service="auth"} 3"#,
+        r#"railrush_auth_hashing_queue{service="auth"} 0"#,
+    ] {
+        assert!(text.contains(line), "{line} in\n{text}");
+    }
+}

@@ -141,6 +141,7 @@ pub async fn confirm(
     if let Err(e) = store::insert(&tx, &new).await {
         if is_unique_violation(&e, "booking_seats_live_key") {
             outcome("conflict");
+            state.metrics.oversell_guard.inc();
             tracing::warn!(trip = hold.trip_id, seats = ?hold.seat_ids, "oversell guard fired: seat already sold");
             return Err(ApiError::conflict(
                 "seat_unavailable",

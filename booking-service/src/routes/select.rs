@@ -76,6 +76,7 @@ pub async fn select(
     }
     let ttl = state.settings.hold_ttl_ms;
     let hold_id = Uuid::new_v4();
+    let timer = state.metrics.hold_seconds.start_timer();
     let result = state
         .seats
         .select(
@@ -88,6 +89,7 @@ pub async fn select(
         )
         .await
         .inspect_err(|_| outcome("unavailable"))?;
+    timer.observe_duration();
     match result {
         SelectOutcome::Taken(seat_ids) => {
             outcome("taken");
@@ -149,6 +151,9 @@ fn announce_expiry(state: web::Data<BookingState>, hold: HoldRecord, user: Uuid,
             .collect();
         if !values.iter().any(|v| v.as_deref() == Some(value.as_str())) {
             state.live.publish(hold.trip_id, &lapsed, "available");
+            if lapsed.len() == hold.seat_ids.len() {
+                state.metrics.holds_expired.inc();
+            }
         }
     });
 }

@@ -25,7 +25,7 @@ async fn a_channel_failing_twice_delivers_the_message_once_after_retries() {
     assert_eq!(app.channel.attempts.load(Ordering::SeqCst), 3);
     assert_eq!(app.channel.delivered().len(), 1);
     for (outcome, n) in [("retried", 2.0), ("delivered", 1.0)] {
-        let labels = [("channel", "test"), ("outcome", outcome)];
+        let labels = [("channel", "sms"), ("via", "test"), ("outcome", outcome)];
         assert_eq!(
             app.metric("notification_deliveries_total", &labels).await,
             n,
@@ -57,8 +57,8 @@ async fn a_message_that_never_gets_through_is_parked_and_the_queue_drains() {
     assert!(app.inbox(stuck.user_id).await.is_empty());
     eventually("the parked gauge", || async {
         app.metric(
-            "notification_parked_messages",
-            &[("queue", &app.queue("notification.tickets.parked"))],
+            "consumer_parked_messages",
+            &[("queue", &app.queue("notification.tickets"))],
         )
         .await
             == 1.0
@@ -87,7 +87,7 @@ async fn a_permanent_delivery_failure_parks_the_message_at_once() {
     assert_eq!(
         app.metric(
             "notification_deliveries_total",
-            &[("channel", "test"), ("outcome", "failed")],
+            &[("channel", "email"), ("via", "test"), ("outcome", "failed")],
         )
         .await,
         1.0

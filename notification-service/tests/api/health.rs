@@ -9,9 +9,10 @@ async fn ready_live_and_metrics_answer() {
         app.get("/health/ready", None).await.status(),
         StatusCode::OK
     );
-    crate::helpers::eventually("the parked gauge", || async {
+    crate::helpers::eventually("the consumer metrics", || async {
         let text = app.get("/metrics", None).await.text().await.unwrap();
-        text.contains("railrush_notification_parked_messages{")
+        text.contains("railrush_consumer_parked_messages{")
+            && text.contains("railrush_consumer_messages_total{")
     })
     .await;
     let res = app.get("/api/nothing-here", None).await;

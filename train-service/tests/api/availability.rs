@@ -223,6 +223,24 @@ async fn a_malformed_event_is_parked_and_the_consumer_keeps_going() {
             .await,
         3.0
     );
+    // servicekit's consumer metrics: 4 received, 3 rejected and parked, 1 acked.
+    for (outcome, n) in [
+        ("received", 4.0),
+        ("rejected", 3.0),
+        ("parked", 3.0),
+        ("acked", 1.0),
+    ] {
+        let series = format!(
+            "railrush_consumer_messages_total{{outcome=\"{outcome}\",queue=\"{}\"",
+            app.queue
+        );
+        assert_eq!(app.metric(&series).await, n, "{series}");
+    }
+    let gauge = format!("railrush_consumer_parked_messages{{queue=\"{}\"", app.queue);
+    eventually("the parked gauge to show 3", || async {
+        app.metric(&gauge).await == 3.0
+    })
+    .await;
     let n: i64 = app
         .db()
         .await
