@@ -66,6 +66,8 @@ impl Application {
                 postgres: Some(pg),
                 redis: Some(redis),
                 broker: Some(broker),
+                // Registration goes through the outbox; only OTP requests need the broker.
+                degradable: vec!["rabbitmq"],
             },
         };
         let (port, server) = app::serve(&settings.http, common, move |cfg| {

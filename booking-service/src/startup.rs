@@ -93,6 +93,8 @@ impl Application {
                 postgres: Some(pg),
                 redis: Some(redis),
                 broker: Some(broker),
+                // Confirmations wait in the outbox; live maps then update on this replica only.
+                degradable: vec!["rabbitmq"],
             },
         };
         let (port, server) = app::serve(&settings.http, common, move |cfg| {

@@ -87,6 +87,8 @@ impl Application {
                 postgres: Some(pg),
                 redis: None,
                 broker: Some(broker),
+                // The inbox needs PostgreSQL only; messages wait in their queues.
+                degradable: vec!["rabbitmq"],
             },
         };
         let (port, server) = app::serve(&settings.http, common, move |cfg| {

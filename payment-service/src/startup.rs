@@ -77,6 +77,8 @@ impl Application {
                 postgres: Some(pg),
                 redis: None,
                 broker: Some(broker),
+                // HTTP reads need PostgreSQL only; charges and refunds wait in their queues.
+                degradable: vec!["rabbitmq"],
             },
         };
         let (port, server) = app::serve(&settings.http, common, move |cfg| {

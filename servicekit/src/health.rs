@@ -1,5 +1,9 @@
-//! `/health/live` (the process runs) and `/health/ready` (every dependency answers; 503
-//! naming the failing ones otherwise).
+//! `/health/live` (the process runs) and `/health/ready`: 200 when the service can serve,
+//! 503 naming the failing dependencies when it cannot. A dependency listed in
+//! [`Readiness::degradable`] is one the service keeps serving without (the outbox holds
+//! events while RabbitMQ is away, search falls back to PostgreSQL without Redis): its loss
+//! answers 200 `{"status": "degraded", "degraded": [...]}`, so an orchestrator does not take
+//! every replica out of service for an outage the design absorbs.
 
 use crate::amqp::Broker;
 use crate::cache::RedisPool;
@@ -18,6 +22,9 @@ pub struct Readiness {
     pub postgres: Option<PgPool>,
     pub redis: Option<RedisPool>,
     pub broker: Option<Broker>,
+    /// Dependencies (`postgres`, `redis`, `rabbitmq`) whose loss degrades the service
+    /// without making it unready.
+    pub degradable: Vec<&'static str>,
 }
 
 impl Readiness {
@@ -76,6 +83,9 @@ pub async fn ready(readiness: web::Data<Readiness>) -> HttpResponse {
     let failing = readiness.failing().await;
     if failing.is_empty() {
         return HttpResponse::Ok().json(json!({ "status": "ready" }));
+    }
+    if failing.iter().all(|d| readiness.degradable.contains(d)) {
+        return HttpResponse::Ok().json(json!({ "status": "degraded", "degraded": failing }));
     }
     ApiError::new(
         StatusCode::SERVICE_UNAVAILABLE,

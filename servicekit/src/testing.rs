@@ -303,13 +303,23 @@ pub async fn assert_error(
     body
 }
 
-/// Waits (up to 15 s) until `base_url`/health/ready answers 200.
+/// Waits (up to 15 s) until `base_url`/health/ready answers 200 `{"status": "ready"}`
+/// (every dependency answering, not merely degraded).
 pub async fn wait_ready(client: &reqwest::Client, base_url: &str) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
     loop {
         let res = client.get(format!("{base_url}/health/ready")).send().await;
         match res {
-            Ok(r) if r.status() == reqwest::StatusCode::OK => return,
+            Ok(r) if r.status() == reqwest::StatusCode::OK => {
+                let body = r.text().await.unwrap_or_default();
+                if body.contains(r#""status":"ready""#) {
+                    return;
+                }
+                if std::time::Instant::now() >= deadline {
+                    panic!("not ready: {body}");
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
             Ok(r) if std::time::Instant::now() >= deadline => {
                 panic!("not ready: {}", r.text().await.unwrap_or_default())
             }

@@ -73,6 +73,8 @@ impl Application {
                 postgres: Some(pg),
                 redis: Some(redis),
                 broker: Some(broker),
+                // Search falls back to PostgreSQL; availability events wait in their queue.
+                degradable: vec!["redis", "rabbitmq"],
             },
         };
         let (port, server) = app::serve(&settings.http, common, move |cfg| {

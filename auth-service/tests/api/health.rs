@@ -85,7 +85,7 @@ async fn redis_unreachable_gives_503_on_otp_requests() {
 }
 
 #[tokio::test]
-async fn broker_unreachable_gives_503_on_otp_and_not_ready() {
+async fn broker_unreachable_gives_503_on_otp_and_ready_degraded() {
     let app = spawn_unready_app_with(|s| {
         s.amqp.url = "amqp://guest:guest@127.0.0.1:1/%2f".to_owned().into()
     })
@@ -101,8 +101,13 @@ async fn broker_unreachable_gives_503_on_otp_and_not_ready() {
         .send()
         .await
         .unwrap();
-    let body = assert_error(res, StatusCode::SERVICE_UNAVAILABLE, "unavailable").await;
-    assert_eq!(body["error"]["details"]["failing"], json!(["rabbitmq"]));
+    assert_eq!(res.status(), StatusCode::OK);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(
+        body,
+        json!({"status": "degraded", "degraded": ["rabbitmq"]}),
+        "register and login still work without the broker"
+    );
 }
 
 #[tokio::test]

@@ -107,19 +107,7 @@ impl TestApp {
     }
 
     async fn wait_ready(&self) {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            let res = self.get("/health/ready").await;
-            if res.status() == StatusCode::OK {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "not ready: {}",
-                res.text().await.unwrap()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        servicekit::testing::wait_ready(&self.client, &self.address).await;
     }
 
     pub async fn get(&self, path: &str) -> Response {
