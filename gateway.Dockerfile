@@ -7,7 +7,9 @@
 #
 # At start deploy/gateway/entrypoint.sh renders nginx/*.template with envsubst
 # (AUTH_UPSTREAM .. NOTIFICATION_UPSTREAM as host:port, WEB_ROOT, NGINX_ERROR_LOG,
-# NGINX_ACCESS_LOG) into $NGINX_PREFIX and runs nginx in the foreground on port 8080.
+# NGINX_ACCESS_LOG, GATEWAY_PORT, REAL_IP_FROM, and the rate limits of the profile
+# nginx/profiles/$GATEWAY_PROFILE.env) into $NGINX_PREFIX and runs nginx in the foreground
+# on port 8080.
 
 ARG NODE_VERSION=20
 ARG NGINX_VERSION=1.27
@@ -27,6 +29,7 @@ FROM nginx:${NGINX_VERSION}-alpine AS gateway
 # The image's own site and default server are not used.
 RUN rm -rf /usr/share/nginx/html/* /etc/nginx/conf.d/default.conf
 COPY nginx/*.template /etc/nginx/railrush-templates/
+COPY nginx/profiles/ /etc/nginx/railrush-templates/profiles/
 COPY deploy/gateway/entrypoint.sh /usr/local/bin/railrush-gateway
 RUN chmod 0755 /usr/local/bin/railrush-gateway
 COPY --from=web /out/ /usr/share/nginx/html/
@@ -34,6 +37,9 @@ ENV WEB_ROOT=/usr/share/nginx/html \
     NGINX_PREFIX=/tmp/nginx \
     NGINX_ERROR_LOG=/dev/stderr \
     NGINX_ACCESS_LOG=/dev/stdout \
+    GATEWAY_PORT=8080 \
+    GATEWAY_PROFILE=default \
+    REAL_IP_FROM=127.0.0.1/32 \
     AUTH_UPSTREAM=auth-service:8081 \
     TRAIN_UPSTREAM=train-service:8082 \
     BOOKING_UPSTREAM=booking-service:8083 \

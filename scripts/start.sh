@@ -6,7 +6,8 @@
 #   1. installs what is missing from Debian's packages (PostgreSQL, Redis, RabbitMQ, nginx,
 #      openssl, curl, build tools) and starts the stores that are not answering;
 #   2. creates the five service databases and the development keys (.local/keys) if missing;
-#   3. builds the workspace (cargo build --release --workspace --bins);
+#   3. builds the web app (npm ci when needed, then `npm run build` in web/ → web/dist) and
+#      the workspace (cargo build --release --workspace --bins);
 #   4. seeds the train database (`train-service seed`: the brief's scenario; idempotent, so a
 #      rerun only adds the days that are new since the last run);
 #   5. starts every service that exists (NAME/Cargo.toml) from the build output, logging to
@@ -23,6 +24,15 @@
 #   RAILRUSH_START_TIMEOUT=120  seconds to wait for everything to be ready
 #   RAILRUSH_BIN_DIR=DIR        where the service binaries are (default target/release)
 #   RAILRUSH_SEED_ARGS="..."    options of the seed step, e.g. "--trains 200 --coaches 10 --seats 60"
+#   RAILRUSH_GATEWAY_PROFILE=default|load
+#                               the gateway's limits (nginx/profiles/<name>.env); `load`
+#                               raises them for benchmarks only (default: default)
+#   RAILRUSH_GATEWAY_PORT=8080  the gateway's port
+#   RAILRUSH_PROMETHEUS=1       also run Prometheus on 127.0.0.1:9090 against the local stack
+#                               (Debian's package, installed if missing; config
+#                               monitoring/prometheus.local.yml with its alert rules, data in
+#                               .local/prometheus, log .local/logs/prometheus.log); it stops
+#                               with the stack
 #   RUST_LOG=...                log filter for the services (default info)
 set -euo pipefail
 
@@ -32,6 +42,7 @@ source "$script_dir/lib/stack.sh"
 
 start_timeout="${RAILRUSH_START_TIMEOUT:-120}"
 gateway_url="http://localhost:$RAILRUSH_GATEWAY_PORT"
+prometheus_enabled="${RAILRUSH_PROMETHEUS:-0}"
 
 # What this run started, in start order: names, pids, and each one's log file.
 started_names=()
@@ -148,6 +159,8 @@ http_status() {
 prepare_machine() {
     [ "${RAILRUSH_SKIP_BUILD:-0}" = 1 ] || rr_require_cargo
     rr_ensure_packages
+    # shellcheck disable=SC2119 # no other packages than prometheus here
+    if [ "$prometheus_enabled" = 1 ]; then rr_ensure_prometheus; fi
     rr_start_stores
     rr_create_databases
     rr_check_db_access "$RAILRUSH_PG_BASE_URL/postgres"
@@ -170,8 +183,10 @@ take_lock() {
 build() {
     if [ "${RAILRUSH_SKIP_BUILD:-0}" = 1 ]; then
         rr_log "build: skipped (RAILRUSH_SKIP_BUILD=1)"
+        [ -f "$RAILRUSH_ROOT/web/dist/index.html" ] || rr_build_web 9>&-
         return 0
     fi
+    rr_build_web 9>&-
     rr_log "build: cargo build --release --workspace --bins"
     cargo build --release --workspace --bins 9>&-
 }
@@ -199,8 +214,9 @@ find_services() {
 
 # Every port we are about to listen on must be free.
 check_ports() {
-    local port owner busy=0
-    for port in "${service_ports[@]}" "$RAILRUSH_GATEWAY_PORT"; do
+    local port owner busy=0 ports=("${service_ports[@]}" "$RAILRUSH_GATEWAY_PORT")
+    if [ "$prometheus_enabled" = 1 ]; then ports+=("$RAILRUSH_PROMETHEUS_PORT"); fi
+    for port in "${ports[@]}"; do
         if rr_port_in_use "$port"; then
             owner=$(rr_port_owner "$port")
             rr_warn "port $port is already in use${owner:+ ($owner)}"
@@ -249,6 +265,15 @@ start_gateway() {
     rr_log "started the gateway on :$RAILRUSH_GATEWAY_PORT (pid $!)"
 }
 
+# RAILRUSH_PROMETHEUS=1: our own Prometheus, this script's child like the rest.
+start_prometheus() {
+    [ "$prometheus_enabled" = 1 ] || return 0
+    rr_prepare_prometheus
+    prometheus "${RAILRUSH_PROMETHEUS_ARGS[@]}" </dev/null >>"$RAILRUSH_PROMETHEUS_LOG" 2>&1 9>&- &
+    record_started prometheus "$!" "$RAILRUSH_PROMETHEUS_DATA" "$RAILRUSH_PROMETHEUS_LOG"
+    rr_log "started Prometheus on 127.0.0.1:$RAILRUSH_PROMETHEUS_PORT (pid $!)"
+}
+
 # Wait (bounded) until every service's /health/ready is 200 and the gateway answers.
 wait_until_ready() {
     local deadline=$((SECONDS + start_timeout)) next_note=$((SECONDS + 10)) i code pending unready
@@ -264,6 +289,10 @@ wait_until_ready() {
         done
         code=$(http_status "http://127.0.0.1:$RAILRUSH_GATEWAY_PORT/")
         [ "$code" != 000 ] || pending+=("gateway (no answer)")
+        if [ "$prometheus_enabled" = 1 ]; then
+            code=$(http_status "http://127.0.0.1:$RAILRUSH_PROMETHEUS_PORT/-/ready")
+            [ "$code" = 200 ] || pending+=("prometheus (/-/ready: ${code/#000/no answer})")
+        fi
         [ "${#pending[@]}" -eq 0 ] && return 0
 
         if ((SECONDS >= deadline)); then
@@ -288,6 +317,10 @@ print_banner() {
     done
     printf '  %-22s %s   logs: %s, %s\n' gateway "$gateway_url" \
         "${RAILRUSH_NGINX_ACCESS_LOG#"$RAILRUSH_ROOT"/}" "${RAILRUSH_NGINX_ERROR_LOG#"$RAILRUSH_ROOT"/}"
+    if [ "$prometheus_enabled" = 1 ]; then
+        printf '  %-22s http://127.0.0.1:%s   log: %s\n' prometheus "$RAILRUSH_PROMETHEUS_PORT" \
+            "${RAILRUSH_PROMETHEUS_LOG#"$RAILRUSH_ROOT"/}"
+    fi
     printf '\nPress Ctrl-C to stop the services and the gateway (the stores keep running).\n'
 }
 
@@ -316,6 +349,7 @@ main() {
     seed_trains
     start_services
     start_gateway
+    start_prometheus
     rr_log "waiting up to ${start_timeout}s for the services and the gateway to be ready"
     wait_until_ready
     print_banner

@@ -4,6 +4,8 @@
 # against the real PostgreSQL, Redis and RabbitMQ of this machine, in this order, and stops
 # with a non-zero status at the first failure:
 #
+#   0. the web app's build (npm ci when needed, npm run build in web/), which the browser
+#      test serves
 #   1. cargo fmt --all -- --check
 #   2. cargo clippy --workspace --all-targets -- -D warnings
 #   3. the tests: cargo nextest run --workspace --no-fail-fast when cargo-nextest is
@@ -11,8 +13,9 @@
 #   4. every executable scripts/checks/*.sh, in name order (validators of docker-compose,
 #      Kubernetes, Terraform, workflows, Prometheus rules; each exits non-zero on failure)
 #
-# Before that it installs what is missing (the stores, nginx for the gateway checks, build
-# tools) and starts the stores that are not answering; running stores are left as they are.
+# Before that it installs what is missing (the stores, nginx for the gateway tests,
+# Chromium for the browser test, Node.js and npm, build tools) and starts the stores that
+# are not answering; running stores are left as they are.
 #
 # The tests reach the stores through these variables, set here unless already set:
 #   TEST_DATABASE_URL  postgres://postgres@127.0.0.1:5432/postgres (tests create their own databases)
@@ -76,6 +79,8 @@ main() {
     rr_start_stores
     rr_check_db_access "$TEST_DATABASE_URL"
 
+    # The browser test serves web/dist through the gateway and drives Debian's Chromium.
+    run_step web rr_build_web
     run_step fmt cargo fmt --all -- --check
     run_step clippy cargo clippy --workspace --all-targets -- -D warnings
     if cargo nextest --version >/dev/null 2>&1; then

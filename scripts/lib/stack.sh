@@ -13,6 +13,9 @@
 #   rr_services              list the services that exist (one "name port" per line)
 #   rr_service_env NAME PORT the environment a service runs with (one KEY=VALUE per line)
 #   rr_port_in_use PORT      whether something listens on 127.0.0.1:PORT
+#   rr_ensure_prometheus     install Debian's prometheus/promtool, its system service kept off
+#   rr_prepare_prometheus    check monitoring/prometheus.local.yml, create .local/prometheus
+#   rr_build_web             build the web app into web/dist (npm ci when needed, npm run build)
 #   rr_render_gateway        render nginx/ into .local/nginx and check it with nginx -t
 #
 # Conventions (the Rust code follows them): service NAME listens on its fixed PORT, uses
@@ -25,7 +28,10 @@
 #
 # Environment overrides (all optional):
 #   RAILRUSH_PG_BASE_URL  PostgreSQL URL without database (default postgres://postgres@127.0.0.1:5432)
-#   RAILRUSH_WEB_ROOT     directory nginx serves for / (default <repo>/web)
+#   RAILRUSH_WEB_ROOT     directory nginx serves for / (default <repo>/web/dist, the built web app)
+#   RAILRUSH_GATEWAY_PORT the gateway's port (default 8080)
+#   RAILRUSH_GATEWAY_PROFILE  the gateway's limits: default, or load (raised, for benchmarks
+#                         only); see nginx/profiles/
 #   RAILRUSH_BIN_DIR      where the service binaries are (default <cargo target dir>/release)
 
 RAILRUSH_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -34,8 +40,9 @@ RAILRUSH_LOGS="$RAILRUSH_LOCAL/logs"
 RAILRUSH_RUN="$RAILRUSH_LOCAL/run"
 RAILRUSH_KEYS="$RAILRUSH_LOCAL/keys"
 RAILRUSH_NGINX_PREFIX="$RAILRUSH_LOCAL/nginx"
-RAILRUSH_GATEWAY_PORT=8080
-RAILRUSH_WEB_ROOT="${RAILRUSH_WEB_ROOT:-$RAILRUSH_ROOT/web}"
+RAILRUSH_GATEWAY_PORT="${RAILRUSH_GATEWAY_PORT:-8080}"
+RAILRUSH_GATEWAY_PROFILE="${RAILRUSH_GATEWAY_PROFILE:-default}"
+RAILRUSH_WEB_ROOT="${RAILRUSH_WEB_ROOT:-$RAILRUSH_ROOT/web/dist}"
 RAILRUSH_BIN_DIR="${RAILRUSH_BIN_DIR:-${CARGO_TARGET_DIR:-$RAILRUSH_ROOT/target}/release}"
 
 # Every service the platform has, in start order, as name:port.
@@ -120,6 +127,12 @@ rr_ensure_packages() {
     rr_package_missing pkg-config     pkg-config                    && missing+=(pkg-config)
     rr_package_missing gcc            gcc                           && missing+=(gcc)
     rr_package_missing libc6-dev                                    && missing+=(libc6-dev)
+    # The web app's build (rr_build_web) and its browser test (Debian's Chromium driven by
+    # playwright-core; no browser download). Node.js from elsewhere (nodesource) counts.
+    rr_package_missing nodejs         node                          && missing+=(nodejs)
+    rr_package_missing npm            npm                           && missing+=(npm)
+    rr_package_missing chromium       chromium                      && missing+=(chromium)
+    rr_package_missing chromium-driver chromedriver                 && missing+=(chromium-driver)
 
     if [ "${#missing[@]}" -eq 0 ]; then
         rr_log "packages: all present"
@@ -373,26 +386,118 @@ rr_port_owner() {
     ss -ltnpH "sport = :$1" 2>/dev/null | head -n 1
 }
 
+# ---- Prometheus (optional) ----------------------------------------------------------------
+
+# The local stack's own Prometheus (`RAILRUSH_PROMETHEUS=1 scripts/start.sh`): Debian's
+# package, run in the foreground by start.sh with monitoring/prometheus.local.yml (and the
+# rules next to it), its data under .local/prometheus, listening on loopback only.
+RAILRUSH_PROMETHEUS_PORT=9090
+RAILRUSH_PROMETHEUS_CONFIG="$RAILRUSH_ROOT/monitoring/prometheus.local.yml"
+RAILRUSH_PROMETHEUS_DATA="$RAILRUSH_LOCAL/prometheus"
+RAILRUSH_PROMETHEUS_LOG="$RAILRUSH_LOGS/prometheus.log"
+RAILRUSH_PROMETHEUS_ARGS=(
+    "--config.file=$RAILRUSH_PROMETHEUS_CONFIG"
+    "--storage.tsdb.path=$RAILRUSH_PROMETHEUS_DATA"
+    "--storage.tsdb.retention.time=7d"
+    "--web.listen-address=127.0.0.1:$RAILRUSH_PROMETHEUS_PORT"
+)
+
+# rr_ensure_prometheus [PACKAGE...]: install Debian's `prometheus` (prometheus, promtool)
+# when missing, without its recommended node exporter, with whichever other PACKAGEs are
+# missing. The package's maintainer scripts enable and start a system-wide prometheus on
+# :9090 where services may start; the local stack runs its own instead, so right after an
+# install made here that one is stopped and disabled (one installed otherwise is left alone).
+rr_ensure_prometheus() {
+    local missing=() pkg
+    rr_package_missing prometheus prometheus promtool && missing+=(prometheus)
+    for pkg in "$@"; do
+        rr_package_missing "$pkg" && missing+=("$pkg")
+    done
+    [ "${#missing[@]}" -eq 0 ] && return 0
+    command -v apt-get >/dev/null 2>&1 \
+        || rr_die "missing ${missing[*]} and apt-get is not available: install them by hand"
+    rr_log "packages: installing ${missing[*]} (without recommends)"
+    rr_as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 update -q
+    rr_as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install \
+        -y -q --no-install-recommends "${missing[@]}"
+    [ "${missing[0]}" = prometheus ] || return 0
+    if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+        rr_as_root systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+    elif [ -x /etc/init.d/prometheus ]; then
+        rr_as_root /etc/init.d/prometheus stop >/dev/null 2>&1 || true
+        rr_as_root update-rc.d prometheus disable >/dev/null 2>&1 || true
+    fi
+    if rr_port_in_use "$RAILRUSH_PROMETHEUS_PORT"; then
+        rr_warn "port $RAILRUSH_PROMETHEUS_PORT is still in use after stopping the packaged prometheus: $(rr_port_owner "$RAILRUSH_PROMETHEUS_PORT")"
+    else
+        rr_log "prometheus: the package's system service is stopped and disabled"
+    fi
+}
+
+# rr_prepare_prometheus: check the local Prometheus configuration and its rules with
+# promtool and create the storage directory.
+rr_prepare_prometheus() {
+    local out
+    if ! out=$(promtool check config "$RAILRUSH_PROMETHEUS_CONFIG" 2>&1); then
+        printf '%s\n' "$out" >&2
+        rr_die "${RAILRUSH_PROMETHEUS_CONFIG#"$RAILRUSH_ROOT"/} does not pass promtool check config"
+    fi
+    mkdir -p "$RAILRUSH_PROMETHEUS_DATA" "$RAILRUSH_LOGS"
+    rr_log "prometheus: ${RAILRUSH_PROMETHEUS_CONFIG#"$RAILRUSH_ROOT"/} checked, data in ${RAILRUSH_PROMETHEUS_DATA#"$RAILRUSH_ROOT"/}"
+}
+
+# ---- Web app ------------------------------------------------------------------------------
+
+# Build the web app (web/, a Vite project) into web/dist, which the gateway serves at /:
+# `npm ci` only when web/node_modules is missing or package-lock.json is newer than the
+# last install, then `npm run build` (about two seconds). Vite needs Node.js 20.19 or newer.
+rr_build_web() {
+    local web="$RAILRUSH_ROOT/web" version
+    [ -f "$web/package.json" ] || rr_die "web/package.json is missing: no web app to build"
+    if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+        rr_die "node and npm are needed to build the web app (Debian packages nodejs and npm)"
+    fi
+    version=$(node --version 2>/dev/null) || rr_die "node does not run"
+    node -e 'const [a, b] = process.versions.node.split(".").map(Number);
+             process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)' \
+        || rr_die "Node.js $version is too old to build the web app: Vite needs 20.19 or newer"
+    # npm writes node_modules/.package-lock.json at the end of every install.
+    if [ ! -f "$web/node_modules/.package-lock.json" ] \
+        || [ "$web/package-lock.json" -nt "$web/node_modules/.package-lock.json" ]; then
+        rr_log "web: installing packages (npm ci)"
+        (cd "$web" && npm ci --no-audit --no-fund) || rr_die "npm ci failed in web/"
+    fi
+    rr_log "web: building web/dist (node $version)"
+    (cd "$web" && npm run build --silent) || rr_die "the web app's build failed (npm run build in web/)"
+}
+
 # ---- Gateway ------------------------------------------------------------------------------
 
 RAILRUSH_NGINX_CONF="$RAILRUSH_NGINX_PREFIX/conf/nginx.conf"
 RAILRUSH_NGINX_ERROR_LOG="$RAILRUSH_NGINX_PREFIX/logs/error.log"
 RAILRUSH_NGINX_ACCESS_LOG="$RAILRUSH_NGINX_PREFIX/logs/access.log"
 
-# The variables the templates may use. envsubst replaces only these, so nginx's own
-# $variables pass through.
+# The fixed variables the templates may use; the chosen profile's keys
+# (nginx/profiles/<profile>.env) are added to them. envsubst replaces only these, so nginx's
+# own $variables pass through. The same list is in deploy/gateway/entrypoint.sh and
+# e2e/src/gateway.rs.
 # shellcheck disable=SC2016 # the list is literal on purpose
-RAILRUSH_NGINX_TEMPLATE_VARS='${NGINX_ERROR_LOG} ${NGINX_ACCESS_LOG} ${AUTH_UPSTREAM} ${TRAIN_UPSTREAM} ${BOOKING_UPSTREAM} ${PAYMENT_UPSTREAM} ${NOTIFICATION_UPSTREAM} ${WEB_ROOT}'
+RAILRUSH_NGINX_TEMPLATE_VARS='${NGINX_ERROR_LOG} ${NGINX_ACCESS_LOG} ${GATEWAY_PORT} ${AUTH_UPSTREAM} ${TRAIN_UPSTREAM} ${BOOKING_UPSTREAM} ${PAYMENT_UPSTREAM} ${NOTIFICATION_UPSTREAM} ${WEB_ROOT} ${REAL_IP_FROM}'
 
 # The nginx options that select the local gateway's private prefix and rendered config;
 # used as: nginx "${RAILRUSH_NGINX_ARGS[@]}" -t   or   ... -g 'daemon off;'
 RAILRUSH_NGINX_ARGS=(-p "$RAILRUSH_NGINX_PREFIX/" -e "$RAILRUSH_NGINX_ERROR_LOG" -c "$RAILRUSH_NGINX_CONF")
 
 # Render nginx/*.template into the private prefix .local/nginx (conf/, conf/conf.d/, logs/,
-# run/, temp/) for the local stack (upstreams 127.0.0.1:<port>) and check it with nginx -t.
+# run/, temp/) for the local stack (upstreams 127.0.0.1:<port>, the limits of
+# RAILRUSH_GATEWAY_PROFILE) and check it with nginx -t. nginx.conf.template becomes
+# conf/nginx.conf, every other <name>.template conf/conf.d/<name>.
 rr_render_gateway() {
     command -v envsubst >/dev/null 2>&1 || rr_die "envsubst is missing (Debian package gettext-base)"
-    [ -d "$RAILRUSH_WEB_ROOT" ] || rr_warn "web root $RAILRUSH_WEB_ROOT does not exist: / will answer 404"
+    [ -d "$RAILRUSH_WEB_ROOT" ] \
+        || rr_warn "web root $RAILRUSH_WEB_ROOT does not exist (build it: cd web && npm ci && npm run build): / will answer 404"
+    local profile="$RAILRUSH_ROOT/nginx/profiles/$RAILRUSH_GATEWAY_PROFILE.env"
+    [ -f "$profile" ] || rr_die "unknown gateway profile '$RAILRUSH_GATEWAY_PROFILE' (RAILRUSH_GATEWAY_PROFILE: default or load)"
 
     local conf_dir="$RAILRUSH_NGINX_PREFIX/conf"
     mkdir -p "$conf_dir/conf.d" "$RAILRUSH_NGINX_PREFIX/logs" "$RAILRUSH_NGINX_PREFIX/run" \
@@ -402,11 +507,14 @@ rr_render_gateway() {
     chmod 755 "$RAILRUSH_LOCAL" "$RAILRUSH_NGINX_PREFIX" "$RAILRUSH_NGINX_PREFIX/temp"
     rm -f "$conf_dir"/conf.d/*.conf
 
-    local entry name var
+    local entry name var line template target list="$RAILRUSH_NGINX_TEMPLATE_VARS"
     local -a vars=(
         "NGINX_ERROR_LOG=logs/error.log"
         "NGINX_ACCESS_LOG=logs/access.log"
+        "GATEWAY_PORT=$RAILRUSH_GATEWAY_PORT"
         "WEB_ROOT=$RAILRUSH_WEB_ROOT"
+        # Nothing stands in front of the local gateway.
+        "REAL_IP_FROM=127.0.0.1/32"
     )
     # auth-service:8081 -> AUTH_UPSTREAM=127.0.0.1:8081, for every service, existing or not.
     for entry in "${RAILRUSH_SERVICES[@]}"; do
@@ -415,10 +523,23 @@ rr_render_gateway() {
         vars+=("$var=127.0.0.1:${entry##*:}")
     done
 
-    env "${vars[@]}" envsubst "$RAILRUSH_NGINX_TEMPLATE_VARS" \
-        <"$RAILRUSH_ROOT/nginx/nginx.conf.template" >"$conf_dir/nginx.conf"
-    env "${vars[@]}" envsubst "$RAILRUSH_NGINX_TEMPLATE_VARS" \
-        <"$RAILRUSH_ROOT/nginx/railrush.conf.template" >"$conf_dir/conf.d/railrush.conf"
+    # The profile: KEY=value lines (format in nginx/profiles/default.env).
+    while IFS= read -r line || [ -n "$line" ]; do
+        case "$line" in '' | '#'*) continue ;; esac
+        [[ "$line" =~ ^[A-Z][A-Z0-9_]*=[^[:space:]\"\']+$ ]] \
+            || rr_die "$profile: not a KEY=value line: $line"
+        vars+=("$line")
+        list+=" \${${line%%=*}}"
+    done <"$profile"
+
+    for template in "$RAILRUSH_ROOT"/nginx/*.template; do
+        name=$(basename "$template" .template)
+        case "$name" in
+            nginx.conf) target="$conf_dir/nginx.conf" ;;
+            *) target="$conf_dir/conf.d/$name" ;;
+        esac
+        env "${vars[@]}" envsubst "$list" <"$template" >"$target"
+    done
 
     local out
     if ! out=$(nginx "${RAILRUSH_NGINX_ARGS[@]}" -t -q 2>&1); then

@@ -26,6 +26,9 @@ impl TrainMetrics {
             ),
             &["outcome"],
         )?;
+        for result in ["hit", "miss", "unavailable"] {
+            search_cache.with_label_values(&[result]);
+        }
         registry.register(Box::new(search_cache.clone()))?;
         registry.register(Box::new(availability_events.clone()))?;
         Ok(Self {

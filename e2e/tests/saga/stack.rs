@@ -21,6 +21,8 @@ pub struct Options {
 
 pub struct Stack {
     pub auth: String,
+    #[allow(dead_code)] // the saga does not call train-service; other test binaries do
+    pub train: String,
     pub booking: String,
     pub payment: String,
     pub notification: String,
@@ -209,6 +211,7 @@ impl Stack {
         };
         Self {
             auth,
+            train,
             booking,
             payment,
             notification,
