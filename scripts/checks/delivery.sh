@@ -145,21 +145,18 @@ check_compose() {
     local rendered
     rendered=$(docker-compose -f docker-compose.yml config) || return 1
     # `config` does not look at bind-mount sources; the ones this repository provides must
-    # exist (monitoring/ arrives with the monitoring work and is reported, not failed).
+    # exist.
     printf '%s\n' "$rendered" | "$venv/bin/python" -c '
 import os, sys, yaml
 root = sys.argv[1]
-missing, later = [], []
+missing = []
 for name, svc in yaml.safe_load(sys.stdin)["services"].items():
     for vol in svc.get("volumes", []):
         src = vol.split(":")[0] if isinstance(vol, str) else vol.get("source", "")
         if src.startswith(root + "/") and not os.path.exists(src):
-            rel = os.path.relpath(src, root)
-            (later if rel.split("/")[0] == "monitoring" else missing).append(f"{name}: {rel}")
+            missing.append(f"{name}: {os.path.relpath(src, root)}")
 for m in missing:
     print(f"bind mount source missing: {m}")
-if later:
-    print("note: not yet in the repository (monitoring work): " + ", ".join(later))
 sys.exit(1 if missing else 0)
 ' "$root"
 }
