@@ -329,6 +329,15 @@ pub async fn wait_ready(client: &reqwest::Client, base_url: &str) {
     }
 }
 
+/// The Prometheus text a service at `base_url` exposes on `/metrics`.
+pub async fn scrape(client: &reqwest::Client, base_url: &str) -> String {
+    let res = client.get(format!("{base_url}/metrics")).send().await;
+    match res {
+        Ok(r) => r.text().await.unwrap_or_default(),
+        Err(e) => panic!("scraping {base_url}/metrics: {e}"),
+    }
+}
+
 /// A private queue bound to `exchange` for `routing_key`, for asserting what a service
 /// published. Deleted with its connection.
 pub struct Listener {

@@ -132,15 +132,7 @@ async fn metrics_count_requests_by_route_pattern_and_request_ids_are_echoed() {
             .get("x-request-id")
             .is_some_and(|v| v.len() >= 32)
     );
-    let text = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = servicekit::testing::scrape(&app.client, &app.address).await;
     assert!(
         text.contains(r#"railrush_http_requests_total{method="GET",route="/api/auth/me",status="401",service="auth"} 1"#),
         "{text}"
@@ -172,15 +164,7 @@ async fn logins_otps_and_hashing_are_counted() {
         )
         .await;
     assert_eq!(bad.status(), reqwest::StatusCode::UNAUTHORIZED);
-    let text = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = servicekit::testing::scrape(&app.client, &app.address).await;
     for line in [
         r#"railrush_auth_logins_total{method="password",outcome="success",service="auth"} 1"#,
         r#"railrush_auth_logins_total{method="password",outcome="failure",service="auth"} 1"#,

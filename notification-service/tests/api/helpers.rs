@@ -1,5 +1,4 @@
-use lapin::options::{BasicPublishOptions, QueueDeclareOptions};
-use lapin::types::FieldTable;
+use lapin::options::BasicPublishOptions;
 use lapin::{BasicProperties, Connection, ConnectionProperties};
 use notification_service::consumers;
 use notification_service::settings::Settings;
@@ -94,11 +93,7 @@ async fn start(
     testing::wait_ready(&app.client, &app.address).await;
     // Events published before the consumers bound their queues would be lost.
     for (name, _) in consumers::QUEUES {
-        let queue = app.queue(name);
-        eventually("the queues to be declared", || async {
-            app.queue_exists(&queue).await
-        })
-        .await;
+        testing::wait_for_queue(&app.queue(name)).await.unwrap();
     }
     app
 }
@@ -190,31 +185,9 @@ impl TestApp {
         let _ = conn.close(200, "bye".into()).await;
     }
 
-    async fn declare_passive(&self, queue: &str) -> Option<u32> {
-        let conn = Connection::connect(&testing::amqp_url(), ConnectionProperties::default())
-            .await
-            .unwrap();
-        let channel = conn.create_channel().await.unwrap();
-        let options = QueueDeclareOptions {
-            passive: true,
-            ..Default::default()
-        };
-        let depth = channel
-            .queue_declare(queue.into(), options, FieldTable::default())
-            .await
-            .map(|q| q.message_count())
-            .ok();
-        let _ = conn.close(200, "bye".into()).await;
-        depth
-    }
-
-    pub async fn queue_exists(&self, queue: &str) -> bool {
-        self.declare_passive(queue).await.is_some()
-    }
-
     /// Messages waiting in `queue` (0 when it does not exist).
     pub async fn queue_depth(&self, queue: &str) -> u32 {
-        self.declare_passive(queue).await.unwrap_or(0)
+        testing::queue_depth(queue).await.unwrap()
     }
 
     /// The value of the metric `name` whose labels include all of `labels` (0 when absent).

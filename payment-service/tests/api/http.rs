@@ -77,15 +77,7 @@ async fn health_and_metrics_are_served() {
         .await
         .unwrap();
     assert_eq!(ready.status(), StatusCode::OK);
-    let text = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = servicekit::testing::scrape(&app.client, &app.address).await;
     for name in [
         "railrush_payment_charges_total",
         "railrush_payment_gateway_seconds",

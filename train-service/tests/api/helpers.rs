@@ -1,8 +1,5 @@
 use chrono::{Duration as Days, NaiveDate, Utc};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use lapin::options::QueueDeclareOptions;
-use lapin::types::FieldTable;
-use lapin::{Connection, ConnectionProperties};
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 use servicekit::amqp::{Broker, Envelope};
@@ -191,21 +188,7 @@ impl TestApp {
 
     /// Messages waiting in `queue` (0 when it does not exist).
     pub async fn queue_depth(&self, queue: &str) -> u32 {
-        let conn = Connection::connect(&testing::amqp_url(), ConnectionProperties::default())
-            .await
-            .unwrap();
-        let channel = conn.create_channel().await.unwrap();
-        let options = QueueDeclareOptions {
-            passive: true,
-            ..Default::default()
-        };
-        let depth = channel
-            .queue_declare(queue.into(), options, FieldTable::default())
-            .await
-            .map(|q| q.message_count())
-            .unwrap_or(0);
-        let _ = conn.close(200, "bye".into()).await;
-        depth
+        testing::queue_depth(queue).await.unwrap()
     }
 
     /// The value of a metric line starting with `prefix` (0 when absent).
