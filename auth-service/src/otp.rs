@@ -3,6 +3,9 @@
 //! or not it has an account, and after `max_attempts` wrong codes the phone's code is
 //! destroyed and further tries answer 429 until the counter expires. Requests are limited
 //! per phone (per minute and per hour), again for any phone.
+//!
+//! A phone's keys share the hash tag `{phone}`, so its scripts and pipelines stay on one
+//! Redis Cluster slot.
 
 use crate::settings::OtpSettings;
 use anyhow::Context;
@@ -101,8 +104,8 @@ impl OtpStore {
     /// Applies the per-phone request limits; `Err(429)` with the wait when exceeded.
     pub async fn check_request_limit(&self, phone: &str) -> Result<(), ApiError> {
         let mut conn = self.pool.get().await?;
-        let minute = self.keys.key(&format!("otp:req:m:{phone}"));
-        let hour = self.keys.key(&format!("otp:req:h:{phone}"));
+        let minute = self.keys.key(&format!("otp:{{{phone}}}:req:m"));
+        let hour = self.keys.key(&format!("otp:{{{phone}}}:req:h"));
         let (m, h, m_ttl, h_ttl): (u32, u32, i64, i64) = redis::pipe()
             .atomic()
             .incr(&minute, 1)
@@ -135,7 +138,7 @@ impl OtpStore {
         let code = format!("{:06}", rand::rng().random_range(0..1_000_000u32));
         let mut conn = self.pool.get().await?;
         redis::cmd("SET")
-            .arg(self.keys.key(&format!("otp:code:{phone}")))
+            .arg(self.keys.key(&format!("otp:{{{phone}}}:code")))
             .arg(self.mac(phone, &code))
             .arg("EX")
             .arg(self.settings.ttl_secs)
@@ -148,15 +151,15 @@ impl OtpStore {
     pub async fn withdraw(&self, phone: &str) -> Result<(), ApiError> {
         let mut conn = self.pool.get().await?;
         redis::cmd("DEL")
-            .arg(self.keys.key(&format!("otp:code:{phone}")))
+            .arg(self.keys.key(&format!("otp:{{{phone}}}:code")))
             .query_async::<()>(&mut conn)
             .await?;
         Ok(())
     }
 
     pub async fn verify(&self, phone: &str, code: &str) -> Result<Verdict, ApiError> {
-        let code_key = self.keys.key(&format!("otp:code:{phone}"));
-        let tries_key = self.keys.key(&format!("otp:tries:{phone}"));
+        let code_key = self.keys.key(&format!("otp:{{{phone}}}:code"));
+        let tries_key = self.keys.key(&format!("otp:{{{phone}}}:tries"));
         let mut conn = self.pool.get().await?;
         let (tries, stored): (u32, Option<String>) = ATTEMPT
             .key(&code_key)

@@ -17,7 +17,10 @@ fn sentinel(seats: &SeatStore) -> String {
 pub async fn rebuild(pool: &PgPool, seats: &SeatStore) -> Result<usize, ApiError> {
     let live = store::live_seats(&pool.get().await?).await?;
     let mut conn = seats.pool().get().await?;
-    for chunk in live.chunks(1_000) {
+    // One trip per pipeline: its keys share the `{trip}` hash tag, so on a Redis Cluster the
+    // whole pipeline goes to the one shard that owns them.
+    let trips = live.chunk_by(|a, b| a.0 == b.0);
+    for chunk in trips.flat_map(|trip| trip.chunks(1_000)) {
         let mut pipe = redis::pipe();
         for (trip, seat, booking, user) in chunk {
             pipe.set(seats.seat_key(*trip, *seat), booked_value(*booking, *user))

@@ -10,13 +10,10 @@
 //!   hold so a late confirm can be told `hold_expired` rather than "unknown".
 
 use redis::Script;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use servicekit::ApiError;
-use servicekit::cache::{Keys, RedisPool};
-use std::sync::Arc;
+use servicekit::cache::{Keys, RedisConnection, RedisPool};
 use std::sync::LazyLock;
 use std::time::Duration;
-use tokio::sync::OnceCell;
 use uuid::Uuid;
 
 /// The select path answers within this even when Redis hangs.
@@ -101,15 +98,13 @@ pub enum SelectOutcome {
     Limit,
 }
 
+/// The hot paths (select, seat map) use the pool's one multiplexed, self-reconnecting
+/// connection: one round trip per call, pipelined across concurrent requests (a pool
+/// checkout would add a PING round trip to every call).
 #[derive(Clone)]
 pub struct SeatStore {
     pool: RedisPool,
     keys: Keys,
-    /// The hot paths (select, seat map) share one multiplexed, self-reconnecting connection:
-    /// one round trip per call, pipelined across concurrent requests (a pool checkout would
-    /// add a PING round trip to every call).
-    client: redis::Client,
-    hot: Arc<OnceCell<ConnectionManager>>,
 }
 
 pub fn hold_value(hold: Uuid, user: Uuid) -> String {
@@ -127,25 +122,12 @@ async fn bounded<T>(f: impl Future<Output = Result<T, ApiError>>) -> Result<T, A
 }
 
 impl SeatStore {
-    pub fn new(pool: RedisPool, keys: Keys, url: &str) -> anyhow::Result<Self> {
-        Ok(Self {
-            pool,
-            keys,
-            client: redis::Client::open(url)?,
-            hot: Arc::new(OnceCell::new()),
-        })
+    pub fn new(pool: RedisPool, keys: Keys) -> Self {
+        Self { pool, keys }
     }
 
-    async fn hot(&self) -> Result<ConnectionManager, ApiError> {
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(REDIS_DEADLINE))
-            .set_response_timeout(Some(REDIS_DEADLINE))
-            .set_number_of_retries(1);
-        self.hot
-            .get_or_try_init(|| ConnectionManager::new_with_config(self.client.clone(), config))
-            .await
-            .cloned()
-            .map_err(ApiError::from)
+    async fn hot(&self) -> Result<RedisConnection, ApiError> {
+        Ok(self.pool.multiplexed().await?)
     }
 
     pub fn pool(&self) -> &RedisPool {

@@ -10,7 +10,6 @@ use crate::sweeper::SweeperHandle;
 use actix_web::dev::Server;
 use actix_web::web;
 use prometheus::IntGauge;
-use secrecy::ExposeSecret;
 use servicekit::amqp::Broker;
 use servicekit::app::{self, Common};
 use servicekit::auth::JwtVerifier;
@@ -44,11 +43,7 @@ impl Application {
         let pg = db::pool(&settings.database)?;
         db::migrate(&pg, embedded::migrations::runner()).await?;
         let redis = cache::pool(&settings.redis)?;
-        let seats = SeatStore::new(
-            redis.clone(),
-            Keys::new(settings.redis.key_prefix.clone()),
-            settings.redis.url.expose_secret(),
-        )?;
+        let seats = SeatStore::new(redis.clone(), Keys::new(settings.redis.key_prefix.clone()));
         let broker = Broker::start(&settings.amqp, "booking-service");
         let metrics = Metrics::new("booking")?;
         metrics.watch_pg_pool(pg.clone());

@@ -180,7 +180,7 @@ pub async fn live_seats(db: &impl GenericClient) -> Result<Vec<(i64, i32, Uuid, 
     let rows = db
         .query(
             "SELECT s.trip_id, s.seat_id, b.id, b.user_id FROM booking_seats s \
-             JOIN bookings b ON b.id = s.booking_id WHERE s.live",
+             JOIN bookings b ON b.id = s.booking_id WHERE s.live ORDER BY s.trip_id",
             &[],
         )
         .await?;

@@ -8,9 +8,10 @@
 //!
 //! The databases are separate (one per service), so the cross-checks join in memory.
 
+use servicekit::config::DatabaseSettings;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
 use uuid::Uuid;
 
 /// Connection URLs of the databases the check reads.
@@ -52,10 +53,15 @@ impl std::fmt::Display for Report {
     }
 }
 
+/// A URL with `sslmode=require` connects over verified TLS, trusting the CAs in the file
+/// `PGSSLROOTCERT` names (as libpq does) or else the system's.
 async fn connect(url: &str) -> anyhow::Result<Client> {
-    let (client, conn) = tokio_postgres::connect(url, NoTls).await?;
-    tokio::spawn(conn);
-    Ok(client)
+    let settings = DatabaseSettings {
+        url: url.to_owned().into(),
+        ca_file: std::env::var_os("PGSSLROOTCERT").map(Into::into),
+        ..DatabaseSettings::default()
+    };
+    servicekit::db::connect(&settings).await
 }
 
 /// Unsent outbox rows of each database in `urls`, waiting up to `settle` for them to drain.

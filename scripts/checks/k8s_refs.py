@@ -15,17 +15,19 @@ import sys
 
 import yaml
 
-# Secrets that an overlay expects to exist in the cluster rather than in its output.
+# (kind, name) of what an overlay expects to exist in the cluster rather than in its output
+# (docs/deployment.md says how each is created).
 OUT_OF_BAND = {
-    "dev": {"railrush-jwt-public", "railrush-auth-keys"},
+    "dev": {("Secret", "railrush-jwt-public"), ("Secret", "railrush-auth-keys")},
     "prod": {
-        "railrush-jwt-public",
-        "railrush-auth-keys",
-        "railrush-auth-env",
-        "railrush-train-env",
-        "railrush-booking-env",
-        "railrush-payment-env",
-        "railrush-notification-env",
+        ("Secret", "railrush-jwt-public"),
+        ("Secret", "railrush-auth-keys"),
+        ("Secret", "railrush-auth-env"),
+        ("Secret", "railrush-train-env"),
+        ("Secret", "railrush-booking-env"),
+        ("Secret", "railrush-payment-env"),
+        ("Secret", "railrush-notification-env"),
+        ("ConfigMap", "railrush-store-ca"),
     },
 }
 WORKLOADS = {"Deployment", "StatefulSet"}
@@ -98,7 +100,7 @@ def main():
     problems = []
     present = {(d["kind"], d["metadata"]["name"]) for d in docs}
     workloads = [d for d in docs if d["kind"] in WORKLOADS]
-    external = {("Secret", name) for name in OUT_OF_BAND[overlay]}
+    external = OUT_OF_BAND[overlay]
 
     namespaces = {d["metadata"].get("namespace") for d in docs if d["kind"] != "Namespace"}
     if namespaces != {"railrush"}:

@@ -94,6 +94,8 @@ struct Inner {
 impl Broker {
     /// Starts the supervisor; the first connection is attempted at once in the background.
     pub fn start(settings: &AmqpSettings, name: &str) -> Self {
+        // `amqps://` goes through rustls, which must know its provider.
+        crate::tls::install_provider();
         let (link, _) = watch::channel(None);
         let inner = Arc::new(Inner {
             url: settings.url.clone(),

@@ -1,26 +1,265 @@
-//! Redis: the deadpool pool and the service's key namespace.
+//! Redis: one handle for a single server or a Redis Cluster, and the service's key
+//! namespace.
+//!
+//! A single server (`cluster = false`) gets a deadpool pool for commands and one shared,
+//! self-reconnecting multiplexed connection for hot paths. A cluster (`cluster = true`, the
+//! URL naming any node or the configuration endpoint) gets one multiplexed cluster
+//! connection, which routes each command by its key's slot, follows MOVED and ASK and
+//! reconnects by itself; a pool of them would add nothing. Commands that touch several keys
+//! (scripts, MGET, pipelines) must keep them in one slot with a `{hash tag}`.
 
 use crate::config::RedisSettings;
 use anyhow::Context;
-use deadpool_redis::{Config, Pool, PoolConfig, Runtime, Timeouts};
+use deadpool_redis::{Manager, Pool, PoolConfig, Runtime, Timeouts};
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClient;
+use redis::cluster_async::ClusterConnection;
+use redis::{
+    Cmd, ConnectionAddr, ConnectionInfo, ErrorKind, IntoConnectionInfo, Pipeline, RedisError,
+    RedisFuture, RedisResult, TlsCertificates, Value,
+};
 use secrecy::ExposeSecret;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::OnceCell;
 
-pub use deadpool_redis::{Connection as RedisConnection, Pool as RedisPool};
+/// The address of `settings.url` and, for `rediss://`, the CAs to trust. A `rediss://` URL
+/// makes every connection TLS, with the server's certificate verified against `ca_file` or
+/// the system's roots. The redis crate's `#insecure` (no verification) is refused.
+fn target(settings: &RedisSettings) -> anyhow::Result<(ConnectionInfo, Option<TlsCertificates>)> {
+    let info = settings
+        .url
+        .expose_secret()
+        .into_connection_info()
+        .context("the redis url is not valid")?;
+    match info.addr() {
+        ConnectionAddr::TcpTls { insecure: true, .. } => {
+            anyhow::bail!("redis url: #insecure (TLS without verification) is not allowed")
+        }
+        ConnectionAddr::TcpTls { .. } => {
+            crate::tls::install_provider();
+            let root_cert = settings
+                .ca_file
+                .as_deref()
+                .map(|path| {
+                    crate::tls::read_pem_certs(path)?;
+                    std::fs::read(path).with_context(|| format!("reading {}", path.display()))
+                })
+                .transpose()?;
+            let certs = TlsCertificates {
+                client_tls: None,
+                root_cert,
+            };
+            Ok((info, Some(certs)))
+        }
+        _ => {
+            if settings.ca_file.is_some() {
+                tracing::warn!("redis.ca_file is set but the url is not rediss://: no TLS");
+            }
+            Ok((info, None))
+        }
+    }
+}
 
-/// Builds the pool; connections open lazily and every wait is bounded by `timeout_ms`.
-pub fn pool(settings: &RedisSettings) -> anyhow::Result<Pool> {
-    let mut cfg = Config::from_url(settings.url.expose_secret());
-    cfg.pool = Some(PoolConfig {
-        max_size: settings.max_size,
-        timeouts: Timeouts {
-            wait: Some(settings.timeout()),
-            create: Some(settings.timeout()),
-            recycle: Some(settings.timeout()),
-        },
-        ..PoolConfig::default()
-    });
-    cfg.create_pool(Some(Runtime::Tokio1))
-        .context("building the redis pool")
+/// Redis for one service: cheap to clone, connections open lazily, and every wait is
+/// bounded by `timeout_ms`.
+#[derive(Clone)]
+pub struct RedisPool {
+    inner: Inner,
+    timeout: Duration,
+}
+
+#[derive(Clone)]
+enum Inner {
+    Single {
+        pool: Pool,
+        client: redis::Client,
+        shared: Arc<OnceCell<ConnectionManager>>,
+    },
+    Cluster {
+        client: ClusterClient,
+        shared: Arc<OnceCell<ClusterConnection>>,
+    },
+}
+
+impl std::fmt::Debug for RedisPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisPool")
+            .field("cluster", &self.is_cluster())
+            .field("status", &self.status())
+            .finish_non_exhaustive()
+    }
+}
+
+/// How many connections the handle has open and how many wait (for `/metrics`).
+#[derive(Clone, Copy, Debug)]
+pub struct PoolStatus {
+    pub size: usize,
+    pub available: usize,
+    pub waiting: usize,
+}
+
+fn unavailable(what: &'static str, detail: String) -> RedisError {
+    RedisError::from((ErrorKind::Io, what, detail))
+}
+
+/// Builds the handle for `settings` (see the module docs).
+pub fn pool(settings: &RedisSettings) -> anyhow::Result<RedisPool> {
+    let (info, certs) = target(settings)?;
+    let timeout = settings.timeout();
+    let inner = if settings.cluster {
+        let mut builder = ClusterClient::builder([info])
+            .connection_timeout(timeout)
+            .response_timeout(timeout);
+        if let Some(certs) = certs {
+            builder = builder.certs(certs);
+        }
+        Inner::Cluster {
+            client: builder
+                .build()
+                .context("building the redis cluster client")?,
+            shared: Arc::new(OnceCell::new()),
+        }
+    } else {
+        let client = match certs {
+            Some(certs) => redis::Client::build_with_tls(info, certs),
+            None => redis::Client::open(info),
+        }
+        .context("building the redis client")?;
+        let manager = Manager::new(client.get_connection_info().clone())
+            .context("building the redis client")?;
+        let pool = Pool::builder(manager)
+            .config(PoolConfig {
+                max_size: settings.max_size,
+                timeouts: Timeouts {
+                    wait: Some(timeout),
+                    create: Some(timeout),
+                    recycle: Some(timeout),
+                },
+                ..PoolConfig::default()
+            })
+            .runtime(Runtime::Tokio1)
+            .build()
+            .context("building the redis pool")?;
+        Inner::Single {
+            pool,
+            client,
+            shared: Arc::new(OnceCell::new()),
+        }
+    };
+    Ok(RedisPool { inner, timeout })
+}
+
+impl RedisPool {
+    /// A connection for a few commands: from the pool (single server) or the shared
+    /// cluster connection.
+    pub async fn get(&self) -> RedisResult<RedisConnection> {
+        match &self.inner {
+            Inner::Single { pool, .. } => pool
+                .get()
+                .await
+                .map(RedisConnection::Pooled)
+                .map_err(|e| unavailable("no redis connection", e.to_string())),
+            Inner::Cluster { .. } => self.multiplexed().await,
+        }
+    }
+
+    /// The one shared multiplexed connection, for hot paths: concurrent callers pipeline
+    /// over it with no checkout (a pooled connection costs a PING per checkout).
+    pub async fn multiplexed(&self) -> RedisResult<RedisConnection> {
+        let timeout = self.timeout;
+        let late = |what: &'static str| {
+            move |_| unavailable(what, format!("no answer within {} ms", timeout.as_millis()))
+        };
+        match &self.inner {
+            Inner::Single { client, shared, .. } => {
+                let connect = || async {
+                    let config = ConnectionManagerConfig::new()
+                        .set_connection_timeout(Some(timeout))
+                        .set_response_timeout(Some(timeout))
+                        .set_number_of_retries(1);
+                    let manager = ConnectionManager::new_with_config(client.clone(), config);
+                    tokio::time::timeout(timeout, manager)
+                        .await
+                        .map_err(late("connecting to redis"))?
+                };
+                let conn = shared.get_or_try_init(connect).await?;
+                Ok(RedisConnection::Shared(conn.clone()))
+            }
+            Inner::Cluster { client, shared } => {
+                let connect = || async {
+                    tokio::time::timeout(timeout, client.get_async_connection())
+                        .await
+                        .map_err(late("connecting to the redis cluster"))?
+                };
+                let conn = shared.get_or_try_init(connect).await?;
+                Ok(RedisConnection::Cluster(conn.clone()))
+            }
+        }
+    }
+
+    pub fn is_cluster(&self) -> bool {
+        matches!(self.inner, Inner::Cluster { .. })
+    }
+
+    pub fn status(&self) -> PoolStatus {
+        match &self.inner {
+            Inner::Single { pool, .. } => {
+                let s = pool.status();
+                PoolStatus {
+                    size: s.size,
+                    available: s.available,
+                    waiting: s.waiting,
+                }
+            }
+            Inner::Cluster { shared, .. } => {
+                let open = usize::from(shared.initialized());
+                PoolStatus {
+                    size: open,
+                    available: open,
+                    waiting: 0,
+                }
+            }
+        }
+    }
+}
+
+/// A connection from [`RedisPool`]; use it like any redis connection.
+pub enum RedisConnection {
+    Pooled(deadpool_redis::Connection),
+    Shared(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl ConnectionLike for RedisConnection {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Self::Pooled(c) => c.req_packed_command(cmd),
+            Self::Shared(c) => c.req_packed_command(cmd),
+            Self::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        cmd: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Self::Pooled(c) => c.req_packed_commands(cmd, offset, count),
+            Self::Shared(c) => c.req_packed_commands(cmd, offset, count),
+            Self::Cluster(c) => c.req_packed_commands(cmd, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Self::Pooled(c) => c.get_db(),
+            Self::Shared(c) => c.get_db(),
+            Self::Cluster(c) => c.get_db(),
+        }
+    }
 }
 
 /// Every key a service writes goes through this, so tests (and tenants) never collide.

@@ -67,6 +67,9 @@ pub struct DatabaseSettings {
     /// How long a request waits for a connection (and a connection for the server) before
     /// the request answers 503.
     pub timeout_ms: u64,
+    /// PEM file of the CAs trusted for the server's certificate when the URL says
+    /// `sslmode=require` (a managed database's CA bundle); the system's roots when unset.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl DatabaseSettings {
@@ -75,6 +78,7 @@ impl DatabaseSettings {
             url: format!("postgres://postgres@127.0.0.1:5432/{name}").into(),
             max_size: 16,
             timeout_ms: 2_000,
+            ca_file: None,
         }
     }
 
@@ -97,6 +101,11 @@ pub struct RedisSettings {
     pub key_prefix: String,
     pub max_size: usize,
     pub timeout_ms: u64,
+    /// PEM file of the CAs trusted for the server's certificate with a `rediss://` URL;
+    /// the system's roots when unset.
+    pub ca_file: Option<PathBuf>,
+    /// The URL names a node (or the configuration endpoint) of a Redis Cluster.
+    pub cluster: bool,
 }
 
 impl RedisSettings {
@@ -112,6 +121,8 @@ impl Default for RedisSettings {
             key_prefix: String::new(),
             max_size: 32,
             timeout_ms: 1_000,
+            ca_file: None,
+            cluster: false,
         }
     }
 }

@@ -5,25 +5,53 @@ use anyhow::Context;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use secrecy::ExposeSecret;
 use tokio_postgres::NoTls;
+use tokio_postgres::config::SslMode;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 pub use deadpool_postgres::{Object as Client, Pool as PgPool};
 
-/// Builds the pool. Connections open lazily, so this succeeds with the server down; every
-/// wait is bounded by `timeout_ms` so a request fails fast (503) instead of hanging.
-pub fn pool(settings: &DatabaseSettings) -> anyhow::Result<Pool> {
+/// The server's address and options from `settings`, with the connect timeout applied.
+fn config(settings: &DatabaseSettings) -> anyhow::Result<tokio_postgres::Config> {
     let mut pg: tokio_postgres::Config = settings
         .url
         .expose_secret()
         .parse()
         .context("the database url is not valid")?;
     pg.connect_timeout(settings.timeout());
-    let manager = Manager::from_config(
-        pg,
-        NoTls,
-        ManagerConfig {
-            recycling_method: RecyclingMethod::Fast,
-        },
-    );
+    Ok(pg)
+}
+
+/// The TLS connector when the URL says `sslmode=require`: every connection TLS, with the
+/// server's certificate verified (chain and host name) against `ca_file` or the system's
+/// roots. `None` for any other mode, including the default `prefer`, which connects in plain
+/// text: a service never falls back from TLS silently.
+fn tls(
+    pg: &tokio_postgres::Config,
+    settings: &DatabaseSettings,
+) -> anyhow::Result<Option<MakeRustlsConnect>> {
+    if pg.get_ssl_mode() != SslMode::Require {
+        if settings.ca_file.is_some() {
+            tracing::warn!("database.ca_file is set but the url lacks sslmode=require: no TLS");
+        }
+        return Ok(None);
+    }
+    let config = crate::tls::client_config(settings.ca_file.as_deref())
+        .context("setting up TLS to the database")?;
+    Ok(Some(MakeRustlsConnect::new(config)))
+}
+
+/// Builds the pool. Connections open lazily, so this succeeds with the server down; every
+/// wait is bounded by `timeout_ms` so a request fails fast (503) instead of hanging.
+/// TLS as [`tls`] decides.
+pub fn pool(settings: &DatabaseSettings) -> anyhow::Result<Pool> {
+    let pg = config(settings)?;
+    let config = ManagerConfig {
+        recycling_method: RecyclingMethod::Fast,
+    };
+    let manager = match tls(&pg, settings)? {
+        Some(tls) => Manager::from_config(pg, tls, config),
+        None => Manager::from_config(pg, NoTls, config),
+    };
     Pool::builder(manager)
         .max_size(settings.max_size)
         .runtime(Runtime::Tokio1)
@@ -32,6 +60,25 @@ pub fn pool(settings: &DatabaseSettings) -> anyhow::Result<Pool> {
         .recycle_timeout(Some(settings.timeout()))
         .build()
         .context("building the database pool")
+}
+
+/// One connection outside any pool (tools such as the consistency check), TLS as [`tls`]
+/// decides; it is driven on its own task until the client drops.
+pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<tokio_postgres::Client> {
+    let pg = config(settings)?;
+    let client = match tls(&pg, settings)? {
+        Some(tls) => {
+            let (client, conn) = pg.connect(tls).await?;
+            tokio::spawn(conn);
+            client
+        }
+        None => {
+            let (client, conn) = pg.connect(NoTls).await?;
+            tokio::spawn(conn);
+            client
+        }
+    };
+    Ok(client)
 }
 
 /// Applies the service's embedded migrations, serialised across replicas by an advisory

@@ -159,12 +159,6 @@ impl From<deadpool_postgres::PoolError> for ApiError {
     }
 }
 
-impl From<deadpool_redis::PoolError> for ApiError {
-    fn from(e: deadpool_redis::PoolError) -> Self {
-        Self::unavailable(&e)
-    }
-}
-
 impl From<redis::RedisError> for ApiError {
     fn from(e: redis::RedisError) -> Self {
         Self::unavailable(&e)

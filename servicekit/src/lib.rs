@@ -19,5 +19,6 @@ pub mod outbox;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod tls;
 
 pub use error::ApiError;

@@ -57,7 +57,7 @@ async fn otp_request_publishes_otp_requested_and_the_code_logs_in_once() {
         .unwrap();
     let stored: Option<String> = redis::cmd("GET")
         .arg(format!(
-            "{}otp:code:{}",
+            "{}otp:{{{}}}:code",
             app.env.redis.key_prefix, user.phone
         ))
         .query_async(&mut redis)

@@ -3,6 +3,10 @@
 //! database names `RAILRUSH_DB_PREFIX` + service, default `railrush_booking` etc.). Waits up
 //! to `--settle SECONDS` (default 30) for in-flight events, prints the report, and exits 1
 //! when anything is inconsistent.
+//!
+//! For a managed database, put the options after the address:
+//! `RAILRUSH_PG_BASE_URL='postgres://checker@db.example:5432?sslmode=require'`, and
+//! `PGSSLROOTCERT=/path/ca.pem` when its CA is not among the system's.
 
 use e2e::consistency::{self, Databases};
 use std::time::Duration;
@@ -29,7 +33,11 @@ async fn main() -> anyhow::Result<()> {
     let base = std::env::var("RAILRUSH_PG_BASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
     let prefix = std::env::var("RAILRUSH_DB_PREFIX").unwrap_or_else(|_| "railrush_".into());
-    let url = |db: &str| format!("{}/{prefix}{db}", base.trim_end_matches('/'));
+    let (address, options) = match base.split_once('?') {
+        Some((address, options)) => (address, format!("?{options}")),
+        None => (base.as_str(), String::new()),
+    };
+    let url = |db: &str| format!("{}/{prefix}{db}{options}", address.trim_end_matches('/'));
     let dbs = Databases {
         booking: url("booking"),
         payment: url("payment"),

@@ -13,6 +13,8 @@ use std::process::Command;
 use std::sync::OnceLock;
 use uuid::Uuid;
 
+pub mod servers;
+
 pub fn admin_database_url() -> String {
     std::env::var("TEST_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())

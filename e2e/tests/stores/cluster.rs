@@ -1,0 +1,125 @@
+//! Redis Cluster, as the prod overlay's ElastiCache in cluster mode: each test starts its
+//! own three-shard cluster. The handle routes every command to the shard owning its key,
+//! multi-key work stays on one slot through hash tags, and the passenger's path of
+//! `path.rs` runs with every service's Redis on the cluster.
+
+use crate::path;
+use servicekit::cache::RedisPool;
+use servicekit::config::RedisSettings;
+use servicekit::testing::TestEnv;
+use servicekit::testing::servers::RedisCluster;
+
+fn settings(cluster: &RedisCluster, key_prefix: String) -> RedisSettings {
+    RedisSettings {
+        url: cluster.url().into(),
+        cluster: true,
+        key_prefix,
+        ..RedisSettings::default()
+    }
+}
+
+/// How many keys each node holds.
+async fn keys_per_node(cluster: &RedisCluster) -> Vec<u64> {
+    let mut counts = Vec::new();
+    for port in &cluster.ports {
+        let client = redis::Client::open(format!("redis://127.0.0.1:{port}")).unwrap();
+        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+        counts.push(redis::cmd("DBSIZE").query_async(&mut conn).await.unwrap());
+    }
+    counts
+}
+
+#[tokio::test]
+async fn the_handle_routes_each_key_to_its_shard() {
+    let cluster = RedisCluster::start(3).unwrap();
+    let pool: RedisPool = servicekit::cache::pool(&settings(&cluster, "t:".into())).unwrap();
+    assert!(pool.is_cluster());
+
+    // 60 keys over random slots: written through both kinds of connection, read back.
+    let mut conn = pool.get().await.unwrap();
+    let mut hot = pool.multiplexed().await.unwrap();
+    for i in 0..60 {
+        let key = format!("t:key:{i}");
+        let conn = if i % 2 == 0 { &mut conn } else { &mut hot };
+        let _: () = redis::cmd("SET")
+            .arg(&key)
+            .arg(i)
+            .query_async(conn)
+            .await
+            .unwrap();
+    }
+    for i in 0..60 {
+        let got: i32 = redis::cmd("GET")
+            .arg(format!("t:key:{i}"))
+            .query_async(&mut hot)
+            .await
+            .unwrap();
+        assert_eq!(got, i);
+    }
+    let counts = keys_per_node(&cluster).await;
+    assert_eq!(counts.iter().sum::<u64>(), 60, "{counts:?}");
+    assert!(
+        counts.iter().all(|&n| n > 0),
+        "every shard holds some of 60 keys: {counts:?}"
+    );
+
+    // Keys under one hash tag go together (a script and MGET over them work); keys of
+    // different slots in one script are refused by the cluster, which is why every
+    // multi-key use in the services carries a tag.
+    let script = redis::Script::new(
+        "redis.call('SET', KEYS[1], ARGV[1]); redis.call('SET', KEYS[2], ARGV[1]); return 1",
+    );
+    let ok: i32 = script
+        .key("t:seat:{42}:1")
+        .key("t:seat:{42}:2")
+        .arg("h")
+        .invoke_async(&mut hot)
+        .await
+        .unwrap();
+    assert_eq!(ok, 1);
+    let both: Vec<String> = redis::cmd("MGET")
+        .arg("t:seat:{42}:1")
+        .arg("t:seat:{42}:2")
+        .query_async(&mut hot)
+        .await
+        .unwrap();
+    assert_eq!(both, ["h", "h"]);
+    let err = script
+        .key("t:seat:{42}:1")
+        .key("t:seat:{43}:1")
+        .arg("h")
+        .invoke_async::<i32>(&mut hot)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().to_lowercase().contains("crossslot"),
+        "{err}"
+    );
+
+    let status = pool.status();
+    assert_eq!((status.size, status.available), (1, 1));
+}
+
+#[tokio::test]
+async fn a_passenger_books_seats_with_every_service_on_a_redis_cluster() {
+    let cluster = RedisCluster::start(3).unwrap();
+    // PostgreSQL and the broker are the shared ones, with this test's own names.
+    let bus = TestEnv::new("e2e_cluster").await.unwrap();
+    let auth = TestEnv::new("e2e_cluster_auth").await.unwrap();
+    let train = TestEnv::new("e2e_cluster_train").await.unwrap();
+    let stack = path::start(
+        &bus,
+        async |service| match service {
+            "auth" => auth.database.clone(),
+            "train" => train.database.clone(),
+            _ => bus.database.clone(),
+        },
+        |service| settings(&cluster, format!("{}{service}:", bus.redis.key_prefix)),
+    )
+    .await;
+    stack.passenger_path([6, 7]).await;
+
+    // The services' keys are on the cluster, spread as their slots fall.
+    let counts = keys_per_node(&cluster).await;
+    assert!(counts.iter().sum::<u64>() >= 6, "{counts:?}");
+}

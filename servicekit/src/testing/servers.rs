@@ -1,0 +1,355 @@
+//! Private servers for tests that need a store the shared ones are not: a throwaway CA with
+//! a server certificate for 127.0.0.1 and localhost; PostgreSQL and Redis that speak only
+//! TLS; a Redis Cluster. Each runs on its own free ports and in its own temporary directory
+//! and is stopped and removed on drop. The shared servers are never touched.
+
+use anyhow::{Context, bail};
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+use std::net::TcpStream;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use tempfile::TempDir;
+
+/// A CA and one server certificate it signed, as PEM files.
+pub struct TestCa {
+    /// The CA certificate: what a client trusts.
+    pub ca_file: PathBuf,
+    /// The server's certificate (for `127.0.0.1` and `localhost`) and its key.
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
+    _dir: TempDir,
+}
+
+impl TestCa {
+    pub fn new() -> anyhow::Result<Self> {
+        let dir = tempfile::Builder::new().prefix("railrush-ca-").tempdir()?;
+        let mut params = CertificateParams::new(Vec::<String>::new())?;
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "RailRush test CA");
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca_key = KeyPair::generate()?;
+        let ca_cert = params.self_signed(&ca_key)?;
+        let ca = Issuer::new(params, ca_key);
+        let ca_file = dir.path().join("ca.pem");
+        std::fs::write(&ca_file, ca_cert.pem())?;
+        let (cert_file, key_file) = Self::sign(&ca, dir.path(), "server")?;
+        Ok(Self {
+            ca_file,
+            cert_file,
+            key_file,
+            _dir: dir,
+        })
+    }
+
+    fn sign(
+        ca: &Issuer<'_, KeyPair>,
+        dir: &Path,
+        name: &str,
+    ) -> anyhow::Result<(PathBuf, PathBuf)> {
+        let mut params = CertificateParams::new(vec!["127.0.0.1".into(), "localhost".into()])?;
+        params.distinguished_name.push(DnType::CommonName, name);
+        let key = KeyPair::generate()?;
+        let cert = params.signed_by(&key, ca)?;
+        let cert_file = dir.join(format!("{name}.pem"));
+        let key_file = dir.join(format!("{name}.key"));
+        std::fs::write(&cert_file, cert.pem())?;
+        std::fs::write(&key_file, key.serialize_pem())?;
+        std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600))?;
+        Ok((cert_file, key_file))
+    }
+}
+
+/// A port nobody listens on right now on 127.0.0.1.
+pub fn free_port() -> anyhow::Result<u16> {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
+    Ok(listener.local_addr()?.port())
+}
+
+/// A child process stopped with `signal` (then killed) on drop.
+struct Server {
+    child: Child,
+    signal: &'static str,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args([self.signal, &pid]).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn wait_for_port(port: u16, child: &mut Child, what: &str) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if let Some(status) = child.try_wait()? {
+            bail!("{what} exited before listening: {status}");
+        }
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    bail!("{what} did not listen on {port} within 30 s")
+}
+
+/// The numeric uid and gid of a system user.
+fn ids_of(user: &str) -> anyhow::Result<(u32, u32)> {
+    let id = |flag: &str| -> anyhow::Result<u32> {
+        let out = Command::new("id").args([flag, user]).output()?;
+        anyhow::ensure!(out.status.success(), "no user {user}");
+        Ok(String::from_utf8(out.stdout)?.trim().parse()?)
+    };
+    Ok((id("-u")?, id("-g")?))
+}
+
+/// The newest installed PostgreSQL's binaries (Debian puts them off the PATH).
+fn postgres_bin() -> anyhow::Result<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .context("PostgreSQL server binaries not found under /usr/lib/postgresql")?
+        .filter_map(Result::ok)
+        .map(|e| e.path().join("bin"))
+        .filter(|p| p.join("postgres").exists())
+        .collect();
+    dirs.sort_by_key(|p| {
+        p.parent()
+            .and_then(|v| v.file_name())
+            .and_then(|v| v.to_str())
+            .and_then(|v| v.parse::<u32>().ok())
+            .unwrap_or(0)
+    });
+    dirs.pop()
+        .context("no PostgreSQL server under /usr/lib/postgresql")
+}
+
+/// A PostgreSQL server of its own that accepts only TLS connections from 127.0.0.1
+/// (`hostnossl` is rejected), with the `postgres` superuser and trust authentication.
+pub struct TlsPostgres {
+    pub port: u16,
+    _server: Server,
+    _dir: TempDir,
+}
+
+impl TlsPostgres {
+    pub fn start(ca: &TestCa) -> anyhow::Result<Self> {
+        let bin = postgres_bin()?;
+        let dir = tempfile::Builder::new().prefix("railrush-pg-").tempdir()?;
+        // PostgreSQL refuses to run as root: the cluster belongs to the postgres user.
+        let (uid, gid) = ids_of("postgres")?;
+        let data = dir.path().join("data");
+        std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid))?;
+        let out = Command::new(bin.join("initdb"))
+            .args(["-D"])
+            .arg(&data)
+            .args(["-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8"])
+            .uid(uid)
+            .gid(gid)
+            .output()
+            .context("running initdb")?;
+        anyhow::ensure!(
+            out.status.success(),
+            "initdb failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for (from, to) in [(&ca.cert_file, "server.crt"), (&ca.key_file, "server.key")] {
+            let target = data.join(to);
+            std::fs::copy(from, &target)?;
+            std::os::unix::fs::chown(&target, Some(uid), Some(gid))?;
+            std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o600))?;
+        }
+        std::fs::write(
+            data.join("pg_hba.conf"),
+            "local all all trust\n\
+             hostssl all all 127.0.0.1/32 trust\n\
+             hostnossl all all 127.0.0.1/32 reject\n",
+        )?;
+        let port = free_port()?;
+        let mut child = Command::new(bin.join("postgres"))
+            .arg("-D")
+            .arg(&data)
+            .args(["-p", &port.to_string()])
+            .args(["-c", "listen_addresses=127.0.0.1"])
+            .arg("-c")
+            .arg(format!("unix_socket_directories={}", dir.path().display()))
+            .args([
+                "-c",
+                "ssl=on",
+                "-c",
+                "fsync=off",
+                "-c",
+                "max_connections=50",
+            ])
+            .uid(uid)
+            .gid(gid)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting postgres")?;
+        wait_for_port(port, &mut child, "postgres")?;
+        Ok(Self {
+            port,
+            // SIGQUIT: immediate shutdown, nothing to keep.
+            _server: Server {
+                child,
+                signal: "-QUIT",
+            },
+            _dir: dir,
+        })
+    }
+
+    /// A URL for `database` on this server with `sslmode`.
+    pub fn url(&self, database: &str, sslmode: &str) -> String {
+        format!(
+            "postgres://postgres@127.0.0.1:{}/{database}?sslmode={sslmode}",
+            self.port
+        )
+    }
+}
+
+/// A Redis server of its own that listens only for TLS (`port 0`, `tls-port`), keeping
+/// nothing on disk.
+pub struct TlsRedis {
+    pub port: u16,
+    _server: Server,
+    _dir: TempDir,
+}
+
+impl TlsRedis {
+    pub fn start(ca: &TestCa) -> anyhow::Result<Self> {
+        let dir = tempfile::Builder::new()
+            .prefix("railrush-redis-")
+            .tempdir()?;
+        let port = free_port()?;
+        let mut child = Command::new("redis-server")
+            .args(["--port", "0", "--tls-port", &port.to_string()])
+            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(dir.path())
+            .arg("--tls-cert-file")
+            .arg(&ca.cert_file)
+            .arg("--tls-key-file")
+            .arg(&ca.key_file)
+            .arg("--tls-ca-cert-file")
+            .arg(&ca.ca_file)
+            .args(["--tls-auth-clients", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting redis-server (Debian package redis-server)")?;
+        wait_for_port(port, &mut child, "redis-server")?;
+        Ok(Self {
+            port,
+            _server: Server {
+                child,
+                signal: "-TERM",
+            },
+            _dir: dir,
+        })
+    }
+
+    pub fn url(&self) -> String {
+        format!("rediss://127.0.0.1:{}", self.port)
+    }
+}
+
+/// A Redis Cluster of its own: `shards` primaries without replicas, all slots assigned,
+/// keeping nothing on disk.
+pub struct RedisCluster {
+    /// The client port of each node.
+    pub ports: Vec<u16>,
+    _servers: Vec<Server>,
+    _dir: TempDir,
+}
+
+impl RedisCluster {
+    pub fn start(shards: usize) -> anyhow::Result<Self> {
+        let dir = tempfile::Builder::new()
+            .prefix("railrush-cluster-")
+            .tempdir()?;
+        let mut ports = Vec::new();
+        let mut servers = Vec::new();
+        for _ in 0..shards {
+            let port = free_port()?;
+            let bus = free_port()?;
+            let mut child = Command::new("redis-server")
+                .args([
+                    "--port",
+                    &port.to_string(),
+                    "--cluster-port",
+                    &bus.to_string(),
+                ])
+                .args(["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"])
+                .arg("--cluster-config-file")
+                .arg(dir.path().join(format!("nodes-{port}.conf")))
+                .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+                .arg("--dir")
+                .arg(dir.path())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .context("starting redis-server (Debian package redis-server)")?;
+            wait_for_port(port, &mut child, "redis-server")?;
+            ports.push(port);
+            servers.push(Server {
+                child,
+                signal: "-TERM",
+            });
+        }
+        let out = Command::new("redis-cli")
+            .arg("--cluster")
+            .arg("create")
+            .args(ports.iter().map(|p| format!("127.0.0.1:{p}")))
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .output()
+            .context("running redis-cli --cluster create")?;
+        anyhow::ensure!(
+            out.status.success(),
+            "redis-cli --cluster create failed: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        let cluster = Self {
+            ports,
+            _servers: servers,
+            _dir: dir,
+        };
+        cluster.wait_ok()?;
+        Ok(cluster)
+    }
+
+    /// Waits until every node says the cluster is up (all slots served, nodes agreed).
+    fn wait_ok(&self) -> anyhow::Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let ok = self.ports.iter().all(|port| {
+                Command::new("redis-cli")
+                    .args(["-p", &port.to_string(), "cluster", "info"])
+                    .output()
+                    .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("cluster_state:ok"))
+            });
+            if ok {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!("the redis cluster did not reach cluster_state:ok within 30 s");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// A URL naming the first node; a cluster client discovers the others from it.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.ports[0])
+    }
+}
