@@ -4,6 +4,7 @@
 use secrecy::SecretString;
 use serde::Deserialize;
 use servicekit::config::{AmqpSettings, DatabaseSettings, HttpSettings, JwtSettings, LogSettings};
+use std::path::PathBuf;
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default)]
@@ -43,9 +44,13 @@ pub enum GatewayKind {
 #[serde(default)]
 pub struct GatewaySettings {
     pub kind: GatewayKind,
-    /// Stripe only: where its API answers. Must be `http://` (an egress proxy that
-    /// originates TLS to Stripe, or a test double): this build has no TLS client.
+    /// Stripe only: where its API answers. `https://` (the server's certificate is verified
+    /// against `ca_file`, or the system's roots), or `http://` for an egress proxy that
+    /// originates TLS to Stripe or a test double; any other scheme is refused at start.
     pub base_url: String,
+    /// Stripe only: PEM file of the CAs trusted for the gateway's certificate; the system's
+    /// roots when unset.
+    pub ca_file: Option<PathBuf>,
     /// Stripe only: the secret API key, sent as a bearer token and never logged.
     pub secret_key: Option<SecretString>,
     /// Stripe only: a call that takes longer is treated as the gateway being unavailable
@@ -62,6 +67,7 @@ impl Default for GatewaySettings {
         Self {
             kind: GatewayKind::Test,
             base_url: "https://api.stripe.com".into(),
+            ca_file: None,
             secret_key: None,
             timeout_ms: 10_000,
             latency_ms: 0,

@@ -51,14 +51,24 @@ impl StripeGateway {
             .clone()
             .context("gateway.secret_key is required for the stripe gateway")?;
         let base_url = settings.base_url.trim_end_matches('/').to_owned();
-        // The workspace builds reqwest without a TLS backend: fail at start, not per charge.
-        if !base_url.starts_with("http://") {
-            anyhow::bail!(
-                "gateway.base_url must be an http:// URL (this build has no TLS client; \
-                 reach Stripe through a TLS-originating egress proxy): {base_url}"
-            );
+        let url = reqwest::Url::parse(&base_url)
+            .with_context(|| format!("gateway.base_url is not a URL: {base_url}"))?;
+        // Refused at start rather than on every charge.
+        let mut client = reqwest::Client::builder();
+        match url.scheme() {
+            "https" => {
+                let tls = servicekit::tls::client_config(settings.ca_file.as_deref())
+                    .context("building the TLS client for gateway.base_url")?;
+                client = client.use_preconfigured_tls(tls);
+            }
+            // An egress proxy that originates TLS, or a test double. This client trusts no
+            // root (the workspace's reqwest has none built in), so a redirect to https fails.
+            "http" => {}
+            other => anyhow::bail!(
+                "gateway.base_url must be an https:// (or http://) URL, not {other}://: {base_url}"
+            ),
         }
-        let client = reqwest::Client::builder()
+        let client = client
             .timeout(Duration::from_millis(settings.timeout_ms))
             .connect_timeout(Duration::from_millis(settings.timeout_ms.min(5_000)))
             .build()
@@ -180,7 +190,8 @@ mod tests {
     }
 
     #[test]
-    fn a_gateway_needs_a_secret_key_and_a_reachable_url() {
+    fn a_gateway_needs_a_secret_key_and_an_http_or_https_url() {
+        let ca = servicekit::testing::servers::TestCa::new().unwrap();
         let mut settings = GatewaySettings {
             base_url: "http://127.0.0.1:12111/".into(),
             ..GatewaySettings::default()
@@ -189,6 +200,15 @@ mod tests {
         settings.secret_key = Some("sk_test_x".into());
         assert!(StripeGateway::from_settings(&settings).is_ok());
         settings.base_url = "https://api.stripe.com".into();
+        settings.ca_file = Some(ca.ca_file.clone());
+        assert!(StripeGateway::from_settings(&settings).is_ok());
+        for url in ["ftp://x", "wss://api.stripe.com", "api.stripe.com", ""] {
+            settings.base_url = url.into();
+            assert!(StripeGateway::from_settings(&settings).is_err(), "{url}");
+        }
+        // A CA file that is not there is refused at start, not on the first charge.
+        settings.base_url = "https://api.stripe.com".into();
+        settings.ca_file = Some(ca.ca_file.with_file_name("missing.pem"));
         assert!(StripeGateway::from_settings(&settings).is_err());
     }
 

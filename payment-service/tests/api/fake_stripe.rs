@@ -1,9 +1,13 @@
-//! A fake Stripe for the real binary: `/v1/charges` and `/v1/refunds` with the test-token
+//! A fake Stripe for the Stripe gateway: `/v1/charges` and `/v1/refunds` with the test-token
 //! semantics and idempotency keys. It can be told to record the next charge and then never
 //! answer, to stand for a worker that dies after the money moved and before the ack.
+//! [`start`] serves it over HTTP, [`start_tls`] over HTTPS.
 
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde_json::{Value, json};
+use servicekit::testing::servers::TestCa;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -51,7 +55,29 @@ impl Drop for FakeStripe {
     }
 }
 
+/// The fake over plain HTTP.
 pub fn start() -> FakeStripe {
+    serve(None)
+}
+
+/// The fake over HTTPS, with `ca`'s server certificate (for 127.0.0.1).
+pub fn start_tls(ca: &TestCa) -> FakeStripe {
+    let certs = CertificateDer::pem_file_iter(&ca.cert_file)
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let key = PrivateKeyDer::from_pem_file(&ca.key_file).unwrap();
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap();
+    serve(Some(config))
+}
+
+fn serve(tls: Option<rustls::ServerConfig>) -> FakeStripe {
     let ledger = Arc::new(Ledger::default());
     let data = web::Data::from(ledger.clone());
     let server = HttpServer::new(move || {
@@ -61,15 +87,20 @@ pub fn start() -> FakeStripe {
             .route("/v1/refunds", web::post().to(refund))
     })
     .workers(1)
-    .disable_signals()
-    .bind(("127.0.0.1", 0))
-    .unwrap();
+    .disable_signals();
+    let (server, scheme) = match tls {
+        Some(config) => (
+            server.bind_rustls_0_23(("127.0.0.1", 0), config).unwrap(),
+            "https",
+        ),
+        None => (server.bind(("127.0.0.1", 0)).unwrap(), "http"),
+    };
     let port = server.addrs()[0].port();
     let server = server.run();
     let handle = server.handle();
     tokio::spawn(server);
     FakeStripe {
-        base_url: format!("http://127.0.0.1:{port}"),
+        base_url: format!("{scheme}://127.0.0.1:{port}"),
         ledger,
         server: handle,
     }

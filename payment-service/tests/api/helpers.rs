@@ -18,10 +18,12 @@ use uuid::Uuid;
 pub const AMOUNT: i64 = 81_000;
 pub const WAIT: Duration = Duration::from_secs(15);
 
-pub struct TestApp {
+/// A running payment-service; `gateway` is what the test inspects of its gateway (the
+/// [`TestGateway`] itself, or a fake Stripe it calls).
+pub struct TestApp<G = TestGateway> {
     pub address: String,
     pub client: reqwest::Client,
-    pub gateway: Arc<TestGateway>,
+    pub gateway: Arc<G>,
     pub broker: Broker,
     pub charges_queue: String,
     pub env: TestEnv,
@@ -85,13 +87,33 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts payment-service in-process with `gateway`; returns once it is ready.
 pub async fn spawn_app_with(gateway: TestGateway) -> TestApp {
-    let (env, broker) = prepared_env().await;
-    let settings = test_settings(&env);
     let gateway = Arc::new(gateway);
     let shared: Arc<dyn PaymentGateway> = gateway.clone();
-    let app = Application::build_with_gateway(settings, shared)
-        .await
-        .expect("application builds");
+    spawn(gateway, Some(shared), |_| {}).await
+}
+
+/// Starts payment-service in-process with the gateway its settings name, as `configure`
+/// leaves them (e.g. Stripe at a fake's URL); `observed` becomes the app's `gateway`.
+pub async fn spawn_app_configured<G>(
+    observed: G,
+    configure: impl FnOnce(&mut Settings),
+) -> TestApp<G> {
+    spawn(Arc::new(observed), None, configure).await
+}
+
+async fn spawn<G>(
+    observed: Arc<G>,
+    gateway: Option<Arc<dyn PaymentGateway>>,
+    configure: impl FnOnce(&mut Settings),
+) -> TestApp<G> {
+    let (env, broker) = prepared_env().await;
+    let mut settings = test_settings(&env);
+    configure(&mut settings);
+    let app = match gateway {
+        Some(gateway) => Application::build_with_gateway(settings, gateway).await,
+        None => Application::build(settings).await,
+    }
+    .expect("application builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
     let client = reqwest::Client::new();
@@ -99,7 +121,7 @@ pub async fn spawn_app_with(gateway: TestGateway) -> TestApp {
     TestApp {
         address,
         client,
-        gateway,
+        gateway: observed,
         charges_queue: broker.queue_name(charges::QUEUE),
         broker,
         env,
@@ -188,7 +210,7 @@ pub async fn expect_event(listener: &mut Listener, kind: &str) -> Value {
         .unwrap_or_else(|| panic!("no {kind} event"))
 }
 
-impl TestApp {
+impl<G> TestApp<G> {
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }

@@ -5,6 +5,7 @@ mod charges;
 mod fake_stripe;
 mod helpers;
 mod http;
+mod https;
 mod kill;
 mod redelivery;
 mod refunds;
