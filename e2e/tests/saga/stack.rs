@@ -6,8 +6,12 @@ use reqwest::{Response, StatusCode};
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use servicekit::testing::{self, TestEnv};
+use services::Stores;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
+
+#[path = "../support/services.rs"]
+mod services;
 
 pub const SEATS: i32 = 10;
 
@@ -46,10 +50,6 @@ fn url(env: &TestEnv) -> String {
     env.database.url.expose_secret().to_owned()
 }
 
-async fn serve(port: u16) -> String {
-    format!("http://127.0.0.1:{port}")
-}
-
 impl Stack {
     pub async fn start(options: Options) -> Self {
         // The booking env's exchange and queue prefix are the test's; every service uses it.
@@ -73,52 +73,14 @@ impl Stack {
         );
         let amqp = bus.amqp.clone();
 
-        let mut s = auth_service::settings::Settings {
-            database: auth_env.database.clone(),
-            redis: auth_env.redis.clone(),
+        let stores = |env: &TestEnv| Stores {
+            database: env.database.clone(),
+            redis: env.redis.clone(),
             amqp: amqp.clone(),
-            jwt: testing::jwt_settings(true).unwrap(),
-            ..Default::default()
         };
-        s.http.port = 0;
-        s.http.workers = Some(1);
-        s.otp.dev_echo = true;
-        let app = auth_service::startup::Application::build(s).await.unwrap();
-        let auth = serve(app.port()).await;
-        tokio::spawn(app.run_until_stopped());
-
-        let mut s = train_service::settings::Settings {
-            database: train_env.database.clone(),
-            redis: train_env.redis.clone(),
-            amqp: amqp.clone(),
-            jwt: testing::jwt_settings(false).unwrap(),
-            ..Default::default()
-        };
-        s.http.port = 0;
-        s.http.workers = Some(1);
-        let app = train_service::startup::Application::build(s).await.unwrap();
-        let train = serve(app.port()).await;
-        tokio::spawn(app.run_until_stopped());
-        let pool = servicekit::db::pool(&train_env.database).unwrap();
-        let seed = train_service::seed::SeedOptions {
-            trains: 1,
-            coaches: 1,
-            seats: SEATS,
-            days: 2,
-            ..Default::default()
-        };
-        train_service::seed::run(&pool, &seed).await.unwrap();
-        let trip: i64 = pool
-            .get()
-            .await
-            .unwrap()
-            .query_one(
-                "SELECT trip_id FROM trips ORDER BY departs_at DESC LIMIT 1",
-                &[],
-            )
-            .await
-            .unwrap()
-            .get(0);
+        let auth = services::auth(stores(&auth_env)).await;
+        let train = services::train(stores(&train_env)).await;
+        let trip = services::seed(&train_env.database, SEATS).await.id;
 
         let proxy = if options.broker_proxy {
             Some(
@@ -129,30 +91,19 @@ impl Stack {
         } else {
             None
         };
-        let mut s = booking_service::settings::Settings {
-            database: bus.database.clone(),
-            redis: bus.redis.clone(),
-            amqp: amqp.clone(),
-            jwt: testing::jwt_settings(false).unwrap(),
-            ..Default::default()
-        };
-        if let Some(p) = &proxy {
-            s.amqp.url = format!("amqp://guest:guest@127.0.0.1:{}/%2f", p.port()).into();
-        }
-        s.http.port = 0;
-        s.http.workers = Some(1);
-        s.booking.train_service_url = train.clone();
-        s.booking.seats_exchange = format!("test.{}.seats", bus.id);
-        s.booking.sweep_interval_ms = 100;
-        if let Some(w) = options.payment_window_secs {
-            s.booking.payment_window_secs = w;
-        }
-        bus.track_exchange(&s.booking.seats_exchange);
-        let app = booking_service::startup::Application::build(s)
-            .await
-            .unwrap();
-        let booking = serve(app.port()).await;
-        tokio::spawn(app.run_until_stopped());
+        let seats_exchange = format!("test.{}.seats", bus.id);
+        bus.track_exchange(&seats_exchange);
+        let booking = services::booking(stores(&bus), &train, |s| {
+            if let Some(p) = &proxy {
+                s.amqp.url = format!("amqp://guest:guest@127.0.0.1:{}/%2f", p.port()).into();
+            }
+            s.booking.seats_exchange = seats_exchange;
+            s.booking.sweep_interval_ms = 100;
+            if let Some(w) = options.payment_window_secs {
+                s.booking.payment_window_secs = w;
+            }
+        })
+        .await;
 
         let mut s = payment_service::settings::Settings {
             database: payment_env.database.clone(),
@@ -165,7 +116,7 @@ impl Stack {
         let app = payment_service::startup::Application::build(s)
             .await
             .unwrap();
-        let payment = serve(app.port()).await;
+        let payment = services::base(app.port());
         tokio::spawn(app.run_until_stopped());
 
         let mut s = notification_service::settings::Settings {
@@ -179,7 +130,7 @@ impl Stack {
         let app = notification_service::startup::Application::build(s)
             .await
             .unwrap();
-        let notification = serve(app.port()).await;
+        let notification = services::base(app.port());
         tokio::spawn(app.run_until_stopped());
 
         let client = reqwest::Client::new();

@@ -5,4 +5,6 @@
 
 mod cluster;
 mod path;
+#[path = "../support/services.rs"]
+mod services;
 mod tls;

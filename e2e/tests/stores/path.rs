@@ -5,6 +5,7 @@
 //! script on the hot multiplexed connection), a confirm (PostgreSQL, then the replace
 //! script), and the seat map (MGET).
 
+use crate::services::{self, Stores, Trip};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use servicekit::config::{DatabaseSettings, RedisSettings};
@@ -15,9 +16,7 @@ pub struct MiniStack {
     pub auth: String,
     pub train: String,
     pub booking: String,
-    pub trip: i64,
-    /// `from`, `to` and local date of the trip, for the search.
-    pub route: (String, String, String),
+    pub trip: Trip,
     pub client: reqwest::Client,
 }
 
@@ -28,77 +27,22 @@ pub async fn start(
     database: impl AsyncFn(&str) -> DatabaseSettings,
     redis: impl Fn(&str) -> RedisSettings,
 ) -> MiniStack {
-    let mut s = auth_service::settings::Settings {
-        database: database("auth").await,
-        redis: redis("auth"),
+    let stores = async |service: &str| Stores {
+        database: database(service).await,
+        redis: redis(service),
         amqp: bus.amqp.clone(),
-        jwt: testing::jwt_settings(true).unwrap(),
-        ..Default::default()
     };
-    s.http.port = 0;
-    s.http.workers = Some(1);
-    s.otp.dev_echo = true;
-    let app = auth_service::startup::Application::build(s).await.unwrap();
-    let auth = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until_stopped());
-
-    let train_db = database("train").await;
-    let mut s = train_service::settings::Settings {
-        database: train_db.clone(),
-        redis: redis("train"),
-        amqp: bus.amqp.clone(),
-        jwt: testing::jwt_settings(false).unwrap(),
-        ..Default::default()
-    };
-    s.http.port = 0;
-    s.http.workers = Some(1);
-    let app = train_service::startup::Application::build(s).await.unwrap();
-    let train = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until_stopped());
-    let seed = train_service::seed::SeedOptions {
-        trains: 1,
-        coaches: 1,
-        seats: 10,
-        days: 2,
-        ..Default::default()
-    };
-    let pool = servicekit::db::pool(&train_db).unwrap();
-    train_service::seed::run(&pool, &seed).await.unwrap();
-    let row = pool
-        .get()
-        .await
-        .unwrap()
-        .query_one(
-            &format!(
-                "SELECT trip_id, from_station, to_station, \
-                 to_char(departs_at AT TIME ZONE '{}', 'YYYY-MM-DD') \
-                 FROM trips ORDER BY departs_at DESC LIMIT 1",
-                train_service::catalogue::SERVICE_TIME_ZONE
-            ),
-            &[],
-        )
-        .await
-        .unwrap();
-    let trip: i64 = row.get(0);
-    let route = (row.get(1), row.get(2), row.get(3));
-
-    let mut s = booking_service::settings::Settings {
-        database: database("booking").await,
-        redis: redis("booking"),
-        amqp: bus.amqp.clone(),
-        jwt: testing::jwt_settings(false).unwrap(),
-        ..Default::default()
-    };
-    s.http.port = 0;
-    s.http.workers = Some(1);
-    s.booking.train_service_url = train.clone();
-    s.booking.seats_exchange = format!("test.{}.seats", bus.id);
-    bus.track_exchange(&s.booking.seats_exchange);
-    let app = booking_service::startup::Application::build(s)
-        .await
-        .unwrap();
-    let booking = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until_stopped());
+    let auth = services::auth(stores("auth").await).await;
+    let train_stores = stores("train").await;
+    let train_db = train_stores.database.clone();
+    let train = services::train(train_stores).await;
+    let trip = services::seed(&train_db, 10).await;
+    let seats_exchange = format!("test.{}.seats", bus.id);
+    bus.track_exchange(&seats_exchange);
+    let booking = services::booking(stores("booking").await, &train, |s| {
+        s.booking.seats_exchange = seats_exchange;
+    })
+    .await;
 
     let client = reqwest::Client::new();
     for base in [&auth, &train, &booking] {
@@ -118,7 +62,6 @@ pub async fn start(
         train,
         booking,
         trip,
-        route,
         client,
     }
 }
@@ -183,7 +126,7 @@ impl MiniStack {
         assert_eq!(status, StatusCode::OK, "{tokens}");
         let token = tokens["access_token"].as_str().unwrap().to_owned();
 
-        let (from, to, date) = &self.route;
+        let [from, to, date] = &self.trip.route;
         let search = format!(
             "{}/api/trains/search?from={from}&to={to}&date={date}",
             self.train
@@ -192,14 +135,17 @@ impl MiniStack {
         let again = self.get(search).await;
         assert_eq!(first, again);
         let trips = first["trips"].as_array().unwrap();
-        assert!(trips.iter().any(|t| t["trip_id"] == self.trip), "{first}");
+        assert!(
+            trips.iter().any(|t| t["trip_id"] == self.trip.id),
+            "{first}"
+        );
 
         let booking = &self.booking;
         let (status, hold) = self
             .post(
                 format!("{booking}/api/bookings/seats/select"),
                 Some(&token),
-                json!({"trip_id": self.trip, "seat_ids": seats}),
+                json!({"trip_id": self.trip.id, "seat_ids": seats}),
             )
             .await;
         assert_eq!(status, StatusCode::CREATED, "{hold}");
@@ -218,7 +164,10 @@ impl MiniStack {
         assert_eq!(confirmed["status"], "confirmed");
 
         let map = self
-            .get(format!("{booking}/api/bookings/trips/{}/seats", self.trip))
+            .get(format!(
+                "{booking}/api/bookings/trips/{}/seats",
+                self.trip.id
+            ))
             .await;
         let status_of = |seat: i32| {
             map["seats"]
