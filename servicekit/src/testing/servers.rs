@@ -105,14 +105,18 @@ fn wait_for_port(port: u16, child: &mut Child, what: &str) -> anyhow::Result<()>
     bail!("{what} did not listen on {port} within 30 s")
 }
 
-/// The numeric uid and gid of a system user.
-fn ids_of(user: &str) -> anyhow::Result<(u32, u32)> {
-    let id = |flag: &str| -> anyhow::Result<u32> {
-        let out = Command::new("id").args([flag, user]).output()?;
-        anyhow::ensure!(out.status.success(), "no user {user}");
+/// The uid and gid to run PostgreSQL as: the `postgres` user when we are root (PostgreSQL
+/// refuses to run as root), else ourselves.
+fn postgres_ids() -> anyhow::Result<(u32, u32)> {
+    let id = |args: &[&str]| -> anyhow::Result<u32> {
+        let out = Command::new("id").args(args).output()?;
+        anyhow::ensure!(out.status.success(), "id {args:?} failed");
         Ok(String::from_utf8(out.stdout)?.trim().parse()?)
     };
-    Ok((id("-u")?, id("-g")?))
+    if id(&["-u"])? != 0 {
+        return Ok((id(&["-u"])?, id(&["-g"])?));
+    }
+    Ok((id(&["-u", "postgres"])?, id(&["-g", "postgres"])?))
 }
 
 /// The newest installed PostgreSQL's binaries (Debian puts them off the PATH).
@@ -146,8 +150,7 @@ impl TlsPostgres {
     pub fn start(ca: &TestCa) -> anyhow::Result<Self> {
         let bin = postgres_bin()?;
         let dir = tempfile::Builder::new().prefix("railrush-pg-").tempdir()?;
-        // PostgreSQL refuses to run as root: the cluster belongs to the postgres user.
-        let (uid, gid) = ids_of("postgres")?;
+        let (uid, gid) = postgres_ids()?;
         let data = dir.path().join("data");
         std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid))?;
         let out = Command::new(bin.join("initdb"))
