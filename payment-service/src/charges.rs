@@ -14,14 +14,13 @@
 
 use crate::gateway::{ChargeRequest, GatewayError, INVALID_TOKEN, masked};
 use crate::store::{self, ChargeResult, PENDING, Payment};
-use crate::worker::{Worker, db_error, encode_error, malformed};
+use crate::worker::{self, Worker, db_error, encode_error, malformed};
 use serde::{Deserialize, Serialize};
 use servicekit::amqp::{Broker, Envelope};
-use servicekit::consumer::{self, ConsumerHandle, HandleError, Handler, Meta, QueueSpec};
+use servicekit::consumer::{self, ConsumerHandle, HandleError, Meta, QueueSpec};
 use servicekit::events::{self, BookingConfirmed, PaymentOutcome};
 use servicekit::metrics::Metrics;
 use servicekit::outbox;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
@@ -54,17 +53,10 @@ pub fn queue_spec(queue: String) -> QueueSpec {
 }
 
 pub fn spawn(broker: Broker, worker: Worker, metrics: &Metrics) -> ConsumerHandle {
-    let spec = queue_spec(broker.queue_name(QUEUE)).observed_by(metrics);
-    let worker = Arc::new(worker);
-    let handler: Handler = Arc::new(move |event, meta| {
-        let worker = worker.clone();
-        Box::pin(async move {
-            let outcome = charge(&worker, &event, &meta).await;
-            worker.count(QUEUE, &outcome);
-            outcome.map(|_| ())
-        })
-    });
-    consumer::spawn(broker, spec, handler)
+    let spec = queue_spec(broker.queue_name(QUEUE));
+    worker::consume(broker, worker, metrics, QUEUE, spec, |w, e, m| {
+        Box::pin(charge(w, e, m))
+    })
 }
 
 enum Command {

@@ -11,13 +11,12 @@
 
 use crate::gateway::{GatewayError, RefundRequest};
 use crate::store::{self, Payment, SUCCEEDED};
-use crate::worker::{Worker, db_error, encode_error, malformed};
+use crate::worker::{self, Worker, db_error, encode_error, malformed};
 use servicekit::amqp::{Broker, Envelope};
-use servicekit::consumer::{self, ConsumerHandle, HandleError, Handler, Meta, QueueSpec};
+use servicekit::consumer::{self, ConsumerHandle, HandleError, Meta, QueueSpec};
 use servicekit::events::{self, BookingRefundDue, BookingReleased, PaymentRefunded};
 use servicekit::metrics::Metrics;
 use servicekit::outbox;
-use std::sync::Arc;
 use std::time::Instant;
 use uuid::Uuid;
 
@@ -43,17 +42,10 @@ pub fn queue_spec(queue: String) -> QueueSpec {
 }
 
 pub fn spawn(broker: Broker, worker: Worker, metrics: &Metrics) -> ConsumerHandle {
-    let spec = queue_spec(broker.queue_name(QUEUE)).observed_by(metrics);
-    let worker = Arc::new(worker);
-    let handler: Handler = Arc::new(move |event, meta| {
-        let worker = worker.clone();
-        Box::pin(async move {
-            let outcome = refund(&worker, &event, &meta).await;
-            worker.count(QUEUE, &outcome);
-            outcome.map(|_| ())
-        })
-    });
-    consumer::spawn(broker, spec, handler)
+    let spec = queue_spec(broker.queue_name(QUEUE));
+    worker::consume(broker, worker, metrics, QUEUE, spec, |w, e, m| {
+        Box::pin(refund(w, e, m))
+    })
 }
 
 /// A booking that can no longer be paid, and whether its money goes back.

@@ -3,8 +3,11 @@
 
 use crate::gateway::PaymentGateway;
 use crate::metrics::PaymentMetrics;
-use servicekit::consumer::HandleError;
+use futures_util::future::BoxFuture;
+use servicekit::amqp::{Broker, Envelope};
+use servicekit::consumer::{self, ConsumerHandle, HandleError, Handler, Meta, QueueSpec};
 use servicekit::db::PgPool;
+use servicekit::metrics::Metrics;
 use servicekit::outbox::OutboxRelay;
 use std::sync::Arc;
 
@@ -33,6 +36,39 @@ impl Worker {
         };
         self.metrics.events.with_label_values(&[queue, label]).inc();
     }
+}
+
+/// Consumes `spec`'s queue with `work`, counting each event under `queue` by the label
+/// `work` returns (or `rejected` / `retried`).
+pub(crate) fn consume<F>(
+    broker: Broker,
+    worker: Worker,
+    metrics: &Metrics,
+    queue: &'static str,
+    spec: QueueSpec,
+    work: F,
+) -> ConsumerHandle
+where
+    F: for<'a> Fn(
+            &'a Worker,
+            &'a Envelope,
+            &'a Meta,
+        ) -> BoxFuture<'a, Result<&'static str, HandleError>>
+        + Send
+        + Sync
+        + 'static,
+{
+    let worker = Arc::new(worker);
+    let work = Arc::new(work);
+    let handler: Handler = Arc::new(move |event, meta| {
+        let (worker, work) = (worker.clone(), work.clone());
+        Box::pin(async move {
+            let outcome = work(&worker, &event, &meta).await;
+            worker.count(queue, &outcome);
+            outcome.map(|_| ())
+        })
+    });
+    consumer::spawn(broker, spec.observed_by(metrics), handler)
 }
 
 pub(crate) fn db_error(e: tokio_postgres::Error) -> HandleError {

@@ -105,33 +105,9 @@ impl Stack {
         })
         .await;
 
-        let mut s = payment_service::settings::Settings {
-            database: payment_env.database.clone(),
-            amqp: amqp.clone(),
-            jwt: testing::jwt_settings(false).unwrap(),
-            ..Default::default()
-        };
-        s.http.port = 0;
-        s.http.workers = Some(1);
-        let app = payment_service::startup::Application::build(s)
-            .await
-            .unwrap();
-        let payment = services::base(app.port());
-        tokio::spawn(app.run_until_stopped());
-
-        let mut s = notification_service::settings::Settings {
-            database: notification_env.database.clone(),
-            amqp: amqp.clone(),
-            jwt: testing::jwt_settings(false).unwrap(),
-            ..Default::default()
-        };
-        s.http.port = 0;
-        s.http.workers = Some(1);
-        let app = notification_service::startup::Application::build(s)
-            .await
-            .unwrap();
-        let notification = services::base(app.port());
-        tokio::spawn(app.run_until_stopped());
+        let payment = services::payment(payment_env.database.clone(), amqp.clone()).await;
+        let notification =
+            services::notification(notification_env.database.clone(), amqp.clone()).await;
 
         let client = reqwest::Client::new();
         for base in [&auth, &train, &booking, &payment, &notification] {

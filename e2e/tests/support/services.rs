@@ -1,6 +1,6 @@
-//! auth-, train- and booking-service started in-process for one test, each on the stores it
-//! is given and on a free port, with one worker; and a seeded trip. The saga stack and the
-//! stores tests build on these.
+//! The services started in-process for one test, each on the stores it is given and on a
+//! free port, with one worker; and a seeded trip. The saga stack and the stores tests build
+//! on these.
 
 use servicekit::config::{AmqpSettings, DatabaseSettings, RedisSettings};
 use servicekit::testing;
@@ -71,6 +71,44 @@ pub async fn booking(
     s.booking.train_service_url = train.to_owned();
     configure(&mut s);
     let app = booking_service::startup::Application::build(s)
+        .await
+        .unwrap();
+    let url = base(app.port());
+    tokio::spawn(app.run_until_stopped());
+    url
+}
+
+/// payment-service (with its built-in test gateway; it uses no Redis); its base URL.
+#[allow(dead_code)] // the stores tests start no payment-service
+pub async fn payment(database: DatabaseSettings, amqp: AmqpSettings) -> String {
+    let mut s = payment_service::settings::Settings {
+        database,
+        amqp,
+        jwt: testing::jwt_settings(false).unwrap(),
+        ..Default::default()
+    };
+    s.http.port = 0;
+    s.http.workers = Some(1);
+    let app = payment_service::startup::Application::build(s)
+        .await
+        .unwrap();
+    let url = base(app.port());
+    tokio::spawn(app.run_until_stopped());
+    url
+}
+
+/// notification-service (it uses no Redis); its base URL.
+#[allow(dead_code)] // the stores tests start no notification-service
+pub async fn notification(database: DatabaseSettings, amqp: AmqpSettings) -> String {
+    let mut s = notification_service::settings::Settings {
+        database,
+        amqp,
+        jwt: testing::jwt_settings(false).unwrap(),
+        ..Default::default()
+    };
+    s.http.port = 0;
+    s.http.workers = Some(1);
+    let app = notification_service::startup::Application::build(s)
         .await
         .unwrap();
     let url = base(app.port());
