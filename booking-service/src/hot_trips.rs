@@ -3,24 +3,23 @@
 //! seconds from PostgreSQL and the cached inventory.
 
 use crate::state::BookingState;
+use servicekit::service;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 
 /// Trips shown at once.
 const TRIPS: i64 = 20;
 
-/// Refreshes the gauge every `every` until aborted.
-pub fn spawn(state: Arc<BookingState>, every: Duration) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(every);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticker.tick().await;
-            if let Err(error) = refresh(&state).await {
-                tracing::debug!(%error, "seats-left gauge not refreshed");
-            }
+/// Refreshes the gauge every `every` until `stop`.
+pub async fn run(state: Arc<BookingState>, every: Duration, stop: CancellationToken) {
+    service::every(every, stop, || async {
+        if let Err(error) = refresh(&state).await {
+            tracing::debug!(%error, "seats-left gauge not refreshed");
         }
+        false
     })
+    .await;
 }
 
 async fn refresh(state: &BookingState) -> anyhow::Result<()> {

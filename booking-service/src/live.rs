@@ -8,12 +8,15 @@ use lapin::options::{
     BasicConsumeOptions, ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
 };
 use lapin::types::FieldTable;
+use prometheus::IntGauge;
 use serde::{Deserialize, Serialize};
 use servicekit::amqp::Broker;
+use servicekit::metrics::Metrics;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SeatStatus {
@@ -36,25 +39,41 @@ pub struct LiveFeed {
 }
 
 impl LiveFeed {
-    /// Starts relaying the fanout exchange to local listeners.
-    pub fn start(broker: Broker, exchange: &str) -> Self {
+    /// A feed of `exchange`; nothing reaches local listeners until [`LiveFeed::run`] runs.
+    pub fn new(broker: Broker, exchange: &str) -> Self {
         let (tx, _) = broadcast::channel(4096);
-        let feed = Self {
+        Self {
             broker,
             exchange: exchange.to_owned(),
             declared: Arc::new(AtomicBool::new(false)),
             tx,
-        };
-        let relay = feed.clone();
-        tokio::spawn(async move {
-            loop {
-                if let Err(error) = relay.relay().await {
+        }
+    }
+
+    /// Relays the fanout exchange to local listeners until `stop`, resubscribing after any
+    /// interruption.
+    pub async fn run(self, stop: CancellationToken) {
+        while !stop.is_cancelled() {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                relayed = self.relay() => if let Err(error) = relayed {
                     tracing::debug!(%error, "live seat feed interrupted; resubscribing");
-                }
-                tokio::time::sleep(Duration::from_millis(500)).await;
+                },
             }
-        });
-        feed
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = tokio::time::sleep(Duration::from_millis(500)) => {}
+            }
+        }
+    }
+
+    /// Exports `booking_live_listeners`, read at each scrape.
+    pub fn export_listeners(&self, metrics: &Metrics) -> anyhow::Result<()> {
+        let gauge = IntGauge::new("booking_live_listeners", "Live seat-map connections open")?;
+        metrics.registry().register(Box::new(gauge.clone()))?;
+        let feed = self.clone();
+        metrics.on_scrape(move || gauge.set(i64::try_from(feed.listeners()).unwrap_or(0)));
+        Ok(())
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<SeatChange>> {

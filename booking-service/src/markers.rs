@@ -7,7 +7,9 @@ use crate::seats::{SeatStore, booked_value};
 use crate::store;
 use servicekit::ApiError;
 use servicekit::db::PgPool;
+use servicekit::service;
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 
 fn sentinel(seats: &SeatStore) -> String {
     seats.keys().key("markers:built")
@@ -37,30 +39,34 @@ pub async fn rebuild(pool: &PgPool, seats: &SeatStore) -> Result<usize, ApiError
     Ok(live.len())
 }
 
-/// Checks the sentinel every `every` and rebuilds when Redis lost it.
-pub fn watch(pool: PgPool, seats: SeatStore, every: Duration) {
-    tokio::spawn(async move {
-        loop {
-            let present = async {
-                let mut conn = seats.pool().get().await.ok()?;
-                redis::cmd("EXISTS")
-                    .arg(sentinel(&seats))
-                    .query_async::<bool>(&mut conn)
-                    .await
-                    .ok()
-            }
-            .await;
-            if present == Some(false) {
-                match rebuild(&pool, &seats).await {
-                    Ok(n) => {
-                        tracing::warn!(seats = n, "redis had lost the booked markers: rebuilt")
-                    }
-                    Err(error) => {
-                        tracing::warn!(%error, "rebuilding booked markers failed; will retry")
-                    }
+/// [`rebuild`] before serving; a failure is left to [`watch`], which retries.
+pub async fn rebuild_at_start(pool: &PgPool, seats: &SeatStore) {
+    if let Err(error) = rebuild(pool, seats).await {
+        tracing::warn!(%error, "booked markers not rebuilt at start; the watcher will retry");
+    }
+}
+
+/// Checks the sentinel every `every` and rebuilds when Redis lost it, until `stop`.
+pub async fn watch(pool: PgPool, seats: SeatStore, every: Duration, stop: CancellationToken) {
+    service::every(every, stop, || async {
+        let present = async {
+            let mut conn = seats.pool().get().await.ok()?;
+            redis::cmd("EXISTS")
+                .arg(sentinel(&seats))
+                .query_async::<bool>(&mut conn)
+                .await
+                .ok()
+        }
+        .await;
+        if present == Some(false) {
+            match rebuild(&pool, &seats).await {
+                Ok(n) => tracing::warn!(seats = n, "redis had lost the booked markers: rebuilt"),
+                Err(error) => {
+                    tracing::warn!(%error, "rebuilding booked markers failed; will retry")
                 }
             }
-            tokio::time::sleep(every).await;
         }
-    });
+        false
+    })
+    .await;
 }

@@ -10,10 +10,11 @@
 use crate::lifecycle;
 use crate::state::BookingState;
 use crate::store;
-use servicekit::amqp::{Broker, Envelope};
-use servicekit::consumer::{self, ConsumerHandle, HandleError, Handler, QueueSpec, first_delivery};
+use servicekit::amqp::Envelope;
+use servicekit::consumer::{
+    HandleError, Handler, Meta, Outcomes, Subscription, decode, first_delivery,
+};
 use servicekit::events::{self, BookingPaid, BookingRefundDue, PaymentOutcome};
-use servicekit::metrics::Metrics;
 use servicekit::outbox;
 use std::sync::Arc;
 
@@ -22,33 +23,25 @@ pub const CONSUMER: &str = "booking.payment-results";
 /// Queue name before the broker's prefix.
 pub const QUEUE: &str = "booking.payment-results";
 
-pub fn queue_spec(broker: &Broker) -> QueueSpec {
-    QueueSpec::new(
-        broker.queue_name(QUEUE),
-        &[events::PAYMENT_SUCCEEDED, events::PAYMENT_FAILED],
-    )
-}
+/// What this consumer reads: its queue, bindings and limits.
+pub const SUBSCRIPTION: Subscription =
+    Subscription::new(QUEUE, &[events::PAYMENT_SUCCEEDED, events::PAYMENT_FAILED]);
 
-pub fn spawn(broker: Broker, state: Arc<BookingState>, metrics: &Metrics) -> ConsumerHandle {
-    let spec = queue_spec(&broker).observed_by(metrics);
-    let handler: Handler = Arc::new(move |event, meta| {
-        let state = state.clone();
-        Box::pin(async move {
-            let outcome = apply(&state, &event, meta.request_id.as_deref()).await;
-            let label = match &outcome {
-                Ok(label) => label,
-                Err(HandleError::Reject(_)) => "rejected",
-                Err(HandleError::Retry(_)) => "retried",
-            };
-            state.metrics.payments.with_label_values(&[label]).inc();
-            outcome.map(|_| ())
-        })
-    });
-    consumer::spawn(broker, spec, handler)
-}
+/// The consumer of payment outcomes.
+pub struct PaymentResults(pub Arc<BookingState>);
 
-fn retry(e: impl Into<anyhow::Error>) -> HandleError {
-    HandleError::Retry(e.into())
+impl Handler for PaymentResults {
+    fn subscription(&self) -> Subscription {
+        SUBSCRIPTION
+    }
+
+    fn outcomes(&self) -> Option<Outcomes> {
+        Some(Outcomes::new(self.0.metrics.payments.clone()))
+    }
+
+    async fn handle(&self, event: Envelope, meta: Meta) -> Result<&'static str, HandleError> {
+        apply(&self.0, &event, meta.request_id.as_deref()).await
+    }
 }
 
 #[tracing::instrument(skip_all, fields(event_id = %event.event_id, kind = %event.kind))]
@@ -62,17 +55,15 @@ async fn apply(
         events::PAYMENT_FAILED => false,
         _ => return Ok("ignored"),
     };
-    let outcome: PaymentOutcome = serde_json::from_value(event.payload.clone())
-        .map_err(|e| HandleError::Reject(anyhow::anyhow!("malformed {}: {e}", event.kind)))?;
+    let outcome: PaymentOutcome = decode(event)?;
     let id = outcome.booking_id;
 
-    let mut client = state.db.get().await.map_err(retry)?;
+    let mut client = state.db.get().await?;
     // The trip's summary (for the ticket) comes from the inventory cache or train-service;
     // fetch it before taking the booking's row lock.
     let trip_id: Option<i64> = client
         .query_opt("SELECT trip_id FROM bookings WHERE id = $1", &[&id])
-        .await
-        .map_err(retry)?
+        .await?
         .map(|r| r.get(0));
     let Some(trip_id) = trip_id else {
         return Err(HandleError::Reject(anyhow::anyhow!(
@@ -85,18 +76,17 @@ async fn apply(
                 .inventory
                 .trip(trip_id)
                 .await
-                .map_err(|e| retry(anyhow::anyhow!("trip {trip_id} unavailable: {e}")))?
+                .map_err(|e| {
+                    HandleError::retry(anyhow::anyhow!("trip {trip_id} unavailable: {e}"))
+                })?
                 .summary(),
         )
     } else {
         None
     };
 
-    let tx = client.transaction().await.map_err(retry)?;
-    if !first_delivery(&tx, CONSUMER, event.event_id)
-        .await
-        .map_err(retry)?
-    {
+    let tx = client.transaction().await?;
+    if !first_delivery(&tx, CONSUMER, event.event_id).await? {
         return Ok("duplicate");
     }
     let row = tx
@@ -105,7 +95,7 @@ async fn apply(
             &[&id],
         )
         .await
-        .map_err(retry)?;
+        ?;
     let status: String = row.get(0);
     let label = match (succeeded, status.as_str()) {
         (true, "confirmed") => {
@@ -115,16 +105,15 @@ async fn apply(
                  payment_failure = NULL, updated_at = now() WHERE id = $1",
                 &[&id, &code],
             )
-            .await
-            .map_err(retry)?;
+            .await?;
             let paid = BookingPaid {
                 booking_id: id,
                 user_id: row.get(1),
                 trip_id,
-                trip: trip.ok_or_else(|| retry(anyhow::anyhow!("no trip summary")))?,
+                trip: trip.ok_or_else(|| HandleError::retry(anyhow::anyhow!("no trip summary")))?,
                 seats: store::seats(&tx, id)
                     .await
-                    .map_err(|e| retry(anyhow::anyhow!("{e}")))?,
+                    .map_err(|e| HandleError::retry(anyhow::anyhow!("{e}")))?,
                 passengers: serde_json::from_value(row.get(2))
                     .map_err(|e| HandleError::Reject(e.into()))?,
                 amount: row.get(3),
@@ -151,13 +140,12 @@ async fn apply(
                 "UPDATE bookings SET payment_failure = $2, updated_at = now() WHERE id = $1",
                 &[&id, &outcome.failure],
             )
-            .await
-            .map_err(retry)?;
+            .await?;
             "failed"
         }
         (false, _) => "failed_ignored",
     };
-    tx.commit().await.map_err(retry)?;
+    tx.commit().await?;
     state.relay.wake();
     tracing::info!(booking = %id, outcome = label, "payment outcome applied");
     Ok(label)
@@ -170,5 +158,5 @@ async fn enqueue(
     request_id: Option<&str>,
 ) -> Result<(), HandleError> {
     let event = Envelope::new(kind, payload).map_err(|e| HandleError::Reject(e.into()))?;
-    outbox::enqueue(tx, &event, request_id).await.map_err(retry)
+    Ok(outbox::enqueue(tx, &event, request_id).await?)
 }

@@ -1,123 +1,61 @@
-//! Builds the booking-service application. `main` and the tests both start it through
-//! [`Application::build`].
+//! Assembles booking-service on the service kernel: `main` and the tests both start it
+//! through [`build`].
 
 use crate::inventory::Inventory;
 use crate::live::LiveFeed;
+use crate::payments::PaymentResults;
 use crate::seats::SeatStore;
 use crate::settings::Settings;
 use crate::state::{BookingMetrics, BookingState};
-use crate::sweeper::SweeperHandle;
-use actix_web::dev::Server;
+use crate::{hot_trips, markers, sweeper};
 use actix_web::web;
-use prometheus::IntGauge;
-use servicekit::amqp::Broker;
-use servicekit::app::{self, Common};
-use servicekit::auth::JwtVerifier;
-use servicekit::cache::{self, Keys};
-use servicekit::consumer::ConsumerHandle;
-use servicekit::db;
-use servicekit::health::Readiness;
-use servicekit::idempotency::IdempotencyStore;
-use servicekit::metrics::Metrics;
-use servicekit::outbox::OutboxRelay;
+use servicekit::cache::Keys;
+pub use servicekit::service::Application;
+use servicekit::service::Kernel;
 use std::sync::Arc;
 use std::time::Duration;
 
-mod embedded {
-    refinery::embed_migrations!("migrations");
-}
-
-pub struct Application {
-    port: u16,
-    server: Server,
-    payments: ConsumerHandle,
-    sweeper: SweeperHandle,
-    hot_trips: tokio::task::JoinHandle<()>,
-}
+servicekit::migrations!("migrations");
 
 /// How often the seats-left gauge is recomputed.
-const HOT_TRIPS_REFRESH: Duration = Duration::from_secs(5);
+const HOT_TRIPS: Duration = Duration::from_secs(5);
 
-impl Application {
-    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let pg = db::pool(&settings.database)?;
-        db::migrate(&pg, embedded::migrations::runner()).await?;
-        let redis = cache::pool(&settings.redis)?;
-        let seats = SeatStore::new(redis.clone(), Keys::new(settings.redis.key_prefix.clone()));
-        let broker = Broker::start(&settings.amqp, "booking-service");
-        let metrics = Metrics::new("booking")?;
-        metrics.watch_pg_pool(pg.clone());
-        metrics.watch_redis_pool(redis.clone());
-        let relay = OutboxRelay::spawn(pg.clone(), broker.clone(), metrics.registry())?;
-        let live = LiveFeed::start(broker.clone(), &settings.booking.seats_exchange);
-        let listeners = IntGauge::new("booking_live_listeners", "Live seat-map connections open")?;
-        metrics.registry().register(Box::new(listeners.clone()))?;
-        let feed = live.clone();
-        metrics.on_scrape(move || listeners.set(i64::try_from(feed.listeners()).unwrap_or(0)));
-
-        if let Err(error) = crate::markers::rebuild(&pg, &seats).await {
-            tracing::warn!(%error, "booked markers not rebuilt at start; the watcher will retry");
-        }
-        crate::markers::watch(
-            pg.clone(),
-            seats.clone(),
-            Duration::from_millis(settings.booking.marker_check_ms),
-        );
-
-        let state = Arc::new(BookingState {
-            db: pg.clone(),
-            seats,
-            inventory: Inventory::new(&settings.booking.train_service_url)?,
-            relay,
-            live,
-            settings: settings.booking.clone(),
-            metrics: BookingMetrics::register(metrics.registry())?,
-        });
-        let payments = crate::payments::spawn(broker.clone(), state.clone(), &metrics);
-        let sweeper = crate::sweeper::spawn(
-            state.clone(),
-            Duration::from_millis(settings.booking.sweep_interval_ms),
-        );
-        let hot_trips = crate::hot_trips::spawn(state.clone(), HOT_TRIPS_REFRESH);
-        let state = web::Data::from(state);
-        let verifier = web::Data::new(JwtVerifier::from_settings(&settings.jwt)?);
-        let idempotency = web::Data::new(IdempotencyStore { db: pg.clone() });
-        let common = Common {
-            metrics,
-            readiness: Readiness {
-                postgres: Some(pg),
-                redis: Some(redis),
-                broker: Some(broker),
-                // Confirmations wait in the outbox; live maps then update on this replica only.
-                degradable: vec!["rabbitmq"],
-            },
-        };
-        let (port, server) = app::serve(&settings.http, common, move |cfg| {
-            cfg.app_data(state.clone())
-                .app_data(verifier.clone())
-                .app_data(idempotency.clone())
-                .configure(crate::routes::configure);
-        })?;
-        Ok(Self {
-            port,
-            server,
-            payments,
-            sweeper,
-            hot_trips,
-        })
-    }
-
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-
-    /// Serves until SIGINT/SIGTERM (graceful), then stops the payment-outcome consumer
-    /// after its in-flight events are applied and acked, and the sweeper after its batch.
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let served = self.server.await;
-        self.payments.shutdown().await;
-        self.sweeper.shutdown().await;
-        self.hot_trips.abort();
-        served
-    }
+pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+    let mut kernel = Kernel::new("booking-service", &settings.http)?;
+    let pg = kernel.postgres(&settings.database, migrations()).await?;
+    let redis = kernel.redis(&settings.redis)?;
+    let broker = kernel.broker(&settings.amqp);
+    // Confirmations wait in the outbox; live maps then update on this replica only.
+    kernel.degradable(&["rabbitmq"]);
+    kernel.verify_tokens(&settings.jwt)?;
+    kernel.idempotency(&pg);
+    let own = &settings.booking;
+    let seats = SeatStore::new(redis, Keys::new(settings.redis.key_prefix.clone()));
+    let live = LiveFeed::new(broker, &own.seats_exchange);
+    live.export_listeners(kernel.metrics())?;
+    let state = Arc::new(BookingState {
+        db: pg.clone(),
+        seats: seats.clone(),
+        inventory: Inventory::new(&own.train_service_url)?,
+        relay: kernel.outbox(&pg)?,
+        live: live.clone(),
+        settings: own.clone(),
+        metrics: BookingMetrics::register(kernel.metrics().registry())?,
+    });
+    markers::rebuild_at_start(&pg, &seats).await;
+    let markers_every = Duration::from_millis(own.marker_check_ms);
+    let sweep_every = Duration::from_millis(own.sweep_interval_ms);
+    kernel.spawn("live seat feed", |stop| live.run(stop));
+    kernel.spawn("booked markers", move |stop| {
+        markers::watch(pg, seats, markers_every, stop)
+    });
+    kernel.consume(PaymentResults(state.clone()))?;
+    let (s, t) = (state.clone(), state.clone());
+    kernel.spawn("sweeper", move |stop| sweeper::run(s, sweep_every, stop));
+    kernel.spawn("seats left", move |stop| hot_trips::run(t, HOT_TRIPS, stop));
+    let state = web::Data::from(state);
+    kernel.serve(move |cfg| {
+        cfg.app_data(state.clone())
+            .configure(crate::routes::configure);
+    })
 }

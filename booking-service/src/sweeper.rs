@@ -11,48 +11,29 @@ use servicekit::ApiError;
 use servicekit::amqp::Envelope;
 use servicekit::events::{self, BookedSeat, BookingReleased};
 use servicekit::outbox;
+use servicekit::service;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 /// Bookings expired per transaction.
 const BATCH: i64 = 200;
 
-/// Stops the sweeper after its current batch.
-pub struct SweeperHandle {
-    stop: watch::Sender<bool>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl SweeperHandle {
-    pub async fn shutdown(self) {
-        let _ = self.stop.send(true);
-        let _ = self.task.await;
-    }
-}
-
-pub fn spawn(state: Arc<BookingState>, every: Duration) -> SweeperHandle {
-    let (stop, mut stopped) = watch::channel(false);
-    let task = tokio::spawn(async move {
-        loop {
-            match sweep(&state).await {
-                // A full batch: there may be more; go on at once.
-                Ok(n) if n as i64 == BATCH => continue,
-                Ok(_) => {}
-                Err(error) => tracing::warn!(%error, "sweep failed; retrying next round"),
-            }
-            tokio::select! {
-                _ = stopped.changed() => break,
-                () = tokio::time::sleep(every) => {}
-            }
-            if *stopped.borrow() {
-                break;
+/// Sweeps every `every` until `stop`; a batch in progress finishes, a full batch is
+/// followed by the next at once.
+pub async fn run(state: Arc<BookingState>, every: Duration, stop: CancellationToken) {
+    service::every(every, stop, || async {
+        match sweep(&state).await {
+            Ok(n) => n as i64 == BATCH,
+            Err(error) => {
+                tracing::warn!(%error, "sweep failed; retrying next round");
+                false
             }
         }
-    });
-    SweeperHandle { stop, task }
+    })
+    .await;
 }
 
 struct Expired {

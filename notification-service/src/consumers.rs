@@ -15,15 +15,14 @@ use crate::channel::Kind;
 use crate::notify::{Notifier, Outcome};
 use crate::render;
 use crate::settings::DeliverySettings;
-use serde::de::DeserializeOwned;
-use servicekit::amqp::{Broker, Envelope};
-use servicekit::consumer::{self, ConsumerHandle, HandleError, Handler, QueueSpec};
+use servicekit::amqp::Envelope;
+use servicekit::consumer::{HandleError, Handler, Meta, Outcomes, Subscription, decode};
 use servicekit::events::{
     self, BookingPaid, BookingReleased, OtpRequested, PaymentOutcome, PaymentRefunded,
     UserRegistered,
 };
-use servicekit::metrics::Metrics;
 use std::sync::Arc;
+use std::time::Duration;
 
 pub const USERS: &str = "notification.users";
 pub const OTP: &str = "notification.otp";
@@ -46,57 +45,51 @@ pub const QUEUES: [(&str, &[&str]); 4] = [
     ),
 ];
 
-/// The specs of every queue, named with the broker's prefix.
-pub fn queue_specs(broker: &Broker, delivery: &DeliverySettings) -> Vec<(&'static str, QueueSpec)> {
-    QUEUES
-        .iter()
-        .map(|(name, bindings)| {
-            let mut spec = QueueSpec::new(broker.queue_name(name), bindings);
-            spec.delivery_limit = delivery.delivery_limit;
-            spec.prefetch = delivery.prefetch;
-            spec.depth_refresh = std::time::Duration::from_millis(delivery.parked_refresh_ms);
-            (*name, spec)
-        })
-        .collect()
+/// The consumer of one of [`QUEUES`]; every queue's name is also its consumer name.
+pub struct Queue {
+    pub name: &'static str,
+    pub bindings: &'static [&'static str],
+    pub notifier: Arc<Notifier>,
+    pub delivery: DeliverySettings,
 }
 
-/// Starts one consumer per queue.
-pub fn spawn(
-    broker: &Broker,
-    notifier: Arc<Notifier>,
-    delivery: &DeliverySettings,
-    metrics: &Metrics,
-) -> Vec<ConsumerHandle> {
-    queue_specs(broker, delivery)
-        .into_iter()
-        .map(|(name, spec)| {
-            let notifier = notifier.clone();
-            let handler: Handler = Arc::new(move |event, _meta| {
-                let notifier = notifier.clone();
-                Box::pin(async move { handle(&notifier, name, event).await })
-            });
-            consumer::spawn(broker.clone(), spec.observed_by(metrics), handler)
-        })
-        .collect()
-}
-
-#[tracing::instrument(skip_all, fields(queue = consumer, event_id = %event.event_id, kind = %event.kind))]
-async fn handle(notifier: &Notifier, consumer: &str, event: Envelope) -> Result<(), HandleError> {
-    let outcome = apply(notifier, consumer, &event).await;
-    let label = match &outcome {
-        Ok(outcome) => outcome.as_str(),
-        Err(HandleError::Retry(_)) => "retried",
-        Err(HandleError::Reject(_)) => "rejected",
-    };
-    notifier
-        .metrics
-        .events
-        .with_label_values(&[consumer, label])
-        .inc();
-    if let Ok(outcome) = outcome {
-        tracing::debug!(outcome = outcome.as_str(), "event handled");
+impl Queue {
+    /// A consumer for each of [`QUEUES`].
+    pub fn all(notifier: &Arc<Notifier>, delivery: &DeliverySettings) -> Vec<Queue> {
+        QUEUES
+            .iter()
+            .map(|(name, bindings)| Queue {
+                name,
+                bindings,
+                notifier: notifier.clone(),
+                delivery: delivery.clone(),
+            })
+            .collect()
     }
-    outcome.map(|_| ())
+}
+
+impl Handler for Queue {
+    fn subscription(&self) -> Subscription {
+        let mut subscription = Subscription::new(self.name, self.bindings)
+            .delivery_limit(self.delivery.delivery_limit)
+            .prefetch(self.delivery.prefetch);
+        subscription.depth_refresh = Duration::from_millis(self.delivery.parked_refresh_ms);
+        subscription
+    }
+
+    fn outcomes(&self) -> Option<Outcomes> {
+        Some(Outcomes::labelled(
+            self.notifier.metrics.events.clone(),
+            &[self.name],
+        ))
+    }
+
+    #[tracing::instrument(skip_all, fields(queue = self.name, event_id = %event.event_id, kind = %event.kind))]
+    async fn handle(&self, event: Envelope, _meta: Meta) -> Result<&'static str, HandleError> {
+        let outcome = apply(&self.notifier, self.name, &event).await?;
+        tracing::debug!(outcome = outcome.as_str(), "event handled");
+        Ok(outcome.as_str())
+    }
 }
 
 /// An event this service acts on, parsed.
@@ -109,21 +102,16 @@ enum Event {
     Refunded(PaymentRefunded),
 }
 
-fn payload<T: DeserializeOwned>(event: &Envelope) -> Result<T, HandleError> {
-    serde_json::from_value(event.payload.clone())
-        .map_err(|e| HandleError::Reject(anyhow::anyhow!("malformed {} payload: {e}", event.kind)))
-}
-
 /// The event, or `None` for a type this service does not act on.
 fn parse(event: &Envelope) -> Result<Option<Event>, HandleError> {
     Ok(Some(match event.kind.as_str() {
-        events::USER_REGISTERED => Event::User(payload(event)?),
-        events::OTP_REQUESTED => Event::Otp(payload(event)?),
-        events::BOOKING_PAID => Event::Paid(payload(event)?),
-        events::BOOKING_EXPIRED => Event::Released(Kind::BookingExpired, payload(event)?),
-        events::BOOKING_CANCELLED => Event::Released(Kind::BookingCancelled, payload(event)?),
-        events::PAYMENT_FAILED => Event::PaymentFailed(payload(event)?),
-        events::PAYMENT_REFUNDED => Event::Refunded(payload(event)?),
+        events::USER_REGISTERED => Event::User(decode(event)?),
+        events::OTP_REQUESTED => Event::Otp(decode(event)?),
+        events::BOOKING_PAID => Event::Paid(decode(event)?),
+        events::BOOKING_EXPIRED => Event::Released(Kind::BookingExpired, decode(event)?),
+        events::BOOKING_CANCELLED => Event::Released(Kind::BookingCancelled, decode(event)?),
+        events::PAYMENT_FAILED => Event::PaymentFailed(decode(event)?),
+        events::PAYMENT_REFUNDED => Event::Refunded(decode(event)?),
         _ => return Ok(None),
     }))
 }

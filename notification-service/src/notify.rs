@@ -43,17 +43,11 @@ pub struct Notifier {
     pub(crate) contact_wait: Duration,
 }
 
-fn retry(e: impl Into<anyhow::Error>) -> HandleError {
-    HandleError::Retry(e.into())
-}
-
 impl Notifier {
     /// True when `consumer` already applied `event_id` (its message is in the inbox).
     pub async fn seen(&self, consumer: &str, event_id: Uuid) -> Result<bool, HandleError> {
-        let db = self.db.get().await.map_err(retry)?;
-        store::already_processed(&db, consumer, event_id)
-            .await
-            .map_err(retry)
+        let db = self.db.get().await?;
+        Ok(store::already_processed(&db, consumer, event_id).await?)
     }
 
     /// The recipient's contact. Its `user.registered` may not have been consumed yet: wait a
@@ -62,14 +56,14 @@ impl Notifier {
         let deadline = Instant::now() + self.contact_wait;
         loop {
             let found = {
-                let db = self.db.get().await.map_err(retry)?;
-                store::contact(&db, user_id).await.map_err(retry)?
+                let db = self.db.get().await?;
+                store::contact(&db, user_id).await?
             };
             if let Some(contact) = found {
                 return Ok(contact);
             }
             if Instant::now() >= deadline {
-                return Err(retry(anyhow::anyhow!(
+                return Err(HandleError::retry(anyhow::anyhow!(
                     "no contact for user {user_id} yet (user.registered not consumed)"
                 )));
             }
@@ -84,16 +78,13 @@ impl Notifier {
         event_id: Uuid,
         user: &UserRegistered,
     ) -> Result<Outcome, HandleError> {
-        let mut db = self.db.get().await.map_err(retry)?;
-        let tx = db.transaction().await.map_err(retry)?;
-        if !first_delivery(&tx, consumer, event_id)
-            .await
-            .map_err(retry)?
-        {
+        let mut db = self.db.get().await?;
+        let tx = db.transaction().await?;
+        if !first_delivery(&tx, consumer, event_id).await? {
             return Ok(Outcome::Duplicate);
         }
-        store::upsert_contact(&tx, user).await.map_err(retry)?;
-        tx.commit().await.map_err(retry)?;
+        store::upsert_contact(&tx, user).await?;
+        tx.commit().await?;
         Ok(Outcome::ContactSaved)
     }
 
@@ -116,21 +107,16 @@ impl Notifier {
             .inc();
         match delivered {
             Ok(()) => {}
-            Err(e @ DeliveryError::Transient(_)) => return Err(retry(e)),
+            Err(e @ DeliveryError::Transient(_)) => return Err(HandleError::retry(e)),
             Err(e @ DeliveryError::Permanent(_)) => return Err(HandleError::Reject(e.into())),
         }
-        let mut db = self.db.get().await.map_err(retry)?;
-        let tx = db.transaction().await.map_err(retry)?;
-        if !first_delivery(&tx, consumer, message.event_id)
-            .await
-            .map_err(retry)?
-        {
+        let mut db = self.db.get().await?;
+        let tx = db.transaction().await?;
+        if !first_delivery(&tx, consumer, message.event_id).await? {
             return Ok(Outcome::Duplicate);
         }
-        store::insert_notification(&tx, message)
-            .await
-            .map_err(retry)?;
-        tx.commit().await.map_err(retry)?;
+        store::insert_notification(&tx, message).await?;
+        tx.commit().await?;
         Ok(Outcome::Notified)
     }
 }

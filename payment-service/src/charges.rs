@@ -14,12 +14,13 @@
 
 use crate::gateway::{ChargeRequest, GatewayError, INVALID_TOKEN, masked};
 use crate::store::{self, ChargeResult, PENDING, Payment};
-use crate::worker::{self, Worker, db_error, encode_error, malformed};
+use crate::worker::Worker;
 use serde::{Deserialize, Serialize};
-use servicekit::amqp::{Broker, Envelope};
-use servicekit::consumer::{self, ConsumerHandle, HandleError, Meta, QueueSpec};
+use servicekit::amqp::Envelope;
+use servicekit::consumer::{
+    HandleError, Handler, Meta, Outcomes, Subscription, decode, first_delivery,
+};
 use servicekit::events::{self, BookingConfirmed, PaymentOutcome};
-use servicekit::metrics::Metrics;
 use servicekit::outbox;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
@@ -41,22 +42,29 @@ pub struct RetryRequested {
     pub payment_id: Uuid,
 }
 
-/// The queue of the charge worker; `queue` is the full (prefixed) name.
-pub fn queue_spec(queue: String) -> QueueSpec {
-    let mut spec = QueueSpec::new(
-        queue,
-        &[events::BOOKING_CONFIRMED, events::PAYMENT_RETRY_REQUESTED],
-    );
-    spec.delivery_limit = DELIVERY_LIMIT;
-    spec.prefetch = 16;
-    spec
-}
+/// What this consumer reads: its queue, bindings and limits.
+pub const SUBSCRIPTION: Subscription = Subscription::new(
+    QUEUE,
+    &[events::BOOKING_CONFIRMED, events::PAYMENT_RETRY_REQUESTED],
+)
+.delivery_limit(DELIVERY_LIMIT)
+.prefetch(16);
 
-pub fn spawn(broker: Broker, worker: Worker, metrics: &Metrics) -> ConsumerHandle {
-    let spec = queue_spec(broker.queue_name(QUEUE));
-    worker::consume(broker, worker, metrics, QUEUE, spec, |w, e, m| {
-        Box::pin(charge(w, e, m))
-    })
+/// The charge worker's consumer.
+pub struct Charges(pub Worker);
+
+impl Handler for Charges {
+    fn subscription(&self) -> Subscription {
+        SUBSCRIPTION
+    }
+
+    fn outcomes(&self) -> Option<Outcomes> {
+        Some(Outcomes::labelled(self.0.metrics.events.clone(), &[QUEUE]))
+    }
+
+    async fn handle(&self, event: Envelope, meta: Meta) -> Result<&'static str, HandleError> {
+        charge(&self.0, &event, &meta).await
+    }
 }
 
 enum Command {
@@ -74,14 +82,9 @@ impl Command {
 }
 
 fn parse(event: &Envelope) -> Result<Option<Command>, HandleError> {
-    let payload = event.payload.clone();
     Ok(match event.kind.as_str() {
-        events::BOOKING_CONFIRMED => Some(Command::Confirmed(
-            serde_json::from_value(payload).map_err(|e| malformed(&event.kind, e))?,
-        )),
-        events::PAYMENT_RETRY_REQUESTED => Some(Command::Retry(
-            serde_json::from_value(payload).map_err(|e| malformed(&event.kind, e))?,
-        )),
+        events::BOOKING_CONFIRMED => Some(Command::Confirmed(decode(event)?)),
+        events::PAYMENT_RETRY_REQUESTED => Some(Command::Retry(decode(event)?)),
         _ => None,
     })
 }
@@ -168,37 +171,26 @@ async fn charge(
 /// event charges, and records the attempt before any money moves.
 async fn begin(worker: &Worker, event: &Envelope, command: &Command) -> Result<Plan, HandleError> {
     let mut client = worker.client().await?;
-    let tx = client.transaction().await.map_err(db_error)?;
-    if store::is_processed(&tx, CONSUMER, event.event_id)
-        .await
-        .map_err(db_error)?
-    {
+    let tx = client.transaction().await?;
+    if store::is_processed(&tx, CONSUMER, event.event_id).await? {
         return Ok(Plan::Skip("duplicate"));
     }
     if let Command::Confirmed(booking) = command {
-        store::insert_pending(&tx, booking)
-            .await
-            .map_err(db_error)?;
+        store::insert_pending(&tx, booking).await?;
     }
-    let Some(payment) = store::lock_by_booking(&tx, command.booking_id())
-        .await
-        .map_err(db_error)?
-    else {
+    let Some(payment) = store::lock_by_booking(&tx, command.booking_id()).await? else {
         return Err(HandleError::Reject(anyhow::anyhow!(
             "a retry for booking {} which has no payment",
             command.booking_id()
         )));
     };
     let key = event.event_id.to_string();
-    if let Some(attempt) = store::attempt_with_key(&tx, payment.payment_id, &key)
-        .await
-        .map_err(db_error)?
-    {
+    if let Some(attempt) = store::attempt_with_key(&tx, payment.payment_id, &key).await? {
         if attempt.outcome.is_some() {
             return skip(tx, event, "duplicate").await;
         }
         // Redelivered after a crash or a gateway outage: resume with the same key.
-        tx.commit().await.map_err(db_error)?;
+        tx.commit().await?;
         tracing::info!(attempt = attempt.attempt, "resuming an open charge attempt");
         return Ok(Plan::Charge(Box::new(Due {
             payment,
@@ -208,23 +200,17 @@ async fn begin(worker: &Worker, event: &Envelope, command: &Command) -> Result<P
     let first_of_booking = matches!(command, Command::Confirmed(_));
     if payment.status != PENDING
         || (first_of_booking && payment.attempts > 0)
-        || store::has_open_attempt(&tx, payment.payment_id)
-            .await
-            .map_err(db_error)?
+        || store::has_open_attempt(&tx, payment.payment_id).await?
     {
         // Another event charges (or charged) this payment.
         return skip(tx, event, "duplicate").await;
     }
     if payment.closed_at.is_some() {
-        store::fail_without_charge(&tx, payment.payment_id, BOOKING_CLOSED)
-            .await
-            .map_err(db_error)?;
+        store::fail_without_charge(&tx, payment.payment_id, BOOKING_CLOSED).await?;
         return skip(tx, event, "skipped").await;
     }
-    let attempt = store::open_attempt(&tx, payment.payment_id, &key)
-        .await
-        .map_err(db_error)?;
-    tx.commit().await.map_err(db_error)?;
+    let attempt = store::open_attempt(&tx, payment.payment_id, &key).await?;
+    tx.commit().await?;
     Ok(Plan::Charge(Box::new(Due { payment, attempt })))
 }
 
@@ -234,10 +220,8 @@ async fn skip(
     event: &Envelope,
     label: &'static str,
 ) -> Result<Plan, HandleError> {
-    consumer::first_delivery(&tx, CONSUMER, event.event_id)
-        .await
-        .map_err(db_error)?;
-    tx.commit().await.map_err(db_error)?;
+    first_delivery(&tx, CONSUMER, event.event_id).await?;
+    tx.commit().await?;
     Ok(Plan::Skip(label))
 }
 
@@ -252,11 +236,8 @@ async fn finish(
 ) -> Result<&'static str, HandleError> {
     let payment = &due.payment;
     let mut client = worker.client().await?;
-    let tx = client.transaction().await.map_err(db_error)?;
-    if !consumer::first_delivery(&tx, CONSUMER, event.event_id)
-        .await
-        .map_err(db_error)?
-    {
+    let tx = client.transaction().await?;
+    if !first_delivery(&tx, CONSUMER, event.event_id).await? {
         // A concurrent delivery of the same event recorded this answer already.
         worker
             .metrics
@@ -266,9 +247,7 @@ async fn finish(
         return Ok("duplicate");
     }
     let gateway_ms = i32::try_from(elapsed.as_millis()).unwrap_or(i32::MAX);
-    store::close_attempt(&tx, payment.payment_id, due.attempt, result, gateway_ms)
-        .await
-        .map_err(db_error)?;
+    store::close_attempt(&tx, payment.payment_id, due.attempt, result, gateway_ms).await?;
     let (kind, failure, label) = match result {
         ChargeResult::Succeeded { .. } => (events::PAYMENT_SUCCEEDED, None, "succeeded"),
         ChargeResult::Failed { code } => {
@@ -290,11 +269,9 @@ async fn finish(
         failure,
         payment_due_at: payment.payment_due_at,
     };
-    let envelope = Envelope::new(kind, &outcome).map_err(encode_error)?;
-    outbox::enqueue(&tx, &envelope, meta.request_id.as_deref())
-        .await
-        .map_err(db_error)?;
-    tx.commit().await.map_err(db_error)?;
+    let envelope = Envelope::new(kind, &outcome).map_err(HandleError::retry)?;
+    outbox::enqueue(&tx, &envelope, meta.request_id.as_deref()).await?;
+    tx.commit().await?;
     worker.relay.wake();
     worker.metrics.charges.with_label_values(&[label]).inc();
     Ok("applied")

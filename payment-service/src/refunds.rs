@@ -11,11 +11,12 @@
 
 use crate::gateway::{GatewayError, RefundRequest};
 use crate::store::{self, Payment, SUCCEEDED};
-use crate::worker::{self, Worker, db_error, encode_error, malformed};
-use servicekit::amqp::{Broker, Envelope};
-use servicekit::consumer::{self, ConsumerHandle, HandleError, Meta, QueueSpec};
+use crate::worker::Worker;
+use servicekit::amqp::Envelope;
+use servicekit::consumer::{
+    HandleError, Handler, Meta, Outcomes, Subscription, decode, first_delivery,
+};
 use servicekit::events::{self, BookingRefundDue, BookingReleased, PaymentRefunded};
-use servicekit::metrics::Metrics;
 use servicekit::outbox;
 use std::time::Instant;
 use uuid::Uuid;
@@ -26,26 +27,33 @@ pub const CONSUMER: &str = "payment.refunds";
 pub const QUEUE: &str = "payment.refunds";
 pub const DELIVERY_LIMIT: u32 = 10;
 
-/// The queue of the refund worker; `queue` is the full (prefixed) name.
-pub fn queue_spec(queue: String) -> QueueSpec {
-    let mut spec = QueueSpec::new(
-        queue,
-        &[
-            events::BOOKING_CANCELLED,
-            events::BOOKING_EXPIRED,
-            events::BOOKING_REFUND_DUE,
-        ],
-    );
-    spec.delivery_limit = DELIVERY_LIMIT;
-    spec.prefetch = 16;
-    spec
-}
+/// What this consumer reads: its queue, bindings and limits.
+pub const SUBSCRIPTION: Subscription = Subscription::new(
+    QUEUE,
+    &[
+        events::BOOKING_CANCELLED,
+        events::BOOKING_EXPIRED,
+        events::BOOKING_REFUND_DUE,
+    ],
+)
+.delivery_limit(DELIVERY_LIMIT)
+.prefetch(16);
 
-pub fn spawn(broker: Broker, worker: Worker, metrics: &Metrics) -> ConsumerHandle {
-    let spec = queue_spec(broker.queue_name(QUEUE));
-    worker::consume(broker, worker, metrics, QUEUE, spec, |w, e, m| {
-        Box::pin(refund(w, e, m))
-    })
+/// The refund worker's consumer.
+pub struct Refunds(pub Worker);
+
+impl Handler for Refunds {
+    fn subscription(&self) -> Subscription {
+        SUBSCRIPTION
+    }
+
+    fn outcomes(&self) -> Option<Outcomes> {
+        Some(Outcomes::labelled(self.0.metrics.events.clone(), &[QUEUE]))
+    }
+
+    async fn handle(&self, event: Envelope, meta: Meta) -> Result<&'static str, HandleError> {
+        refund(&self.0, &event, &meta).await
+    }
 }
 
 /// A booking that can no longer be paid, and whether its money goes back.
@@ -57,11 +65,9 @@ struct Closing {
 }
 
 fn parse(event: &Envelope) -> Result<Option<Closing>, HandleError> {
-    let payload = event.payload.clone();
     Ok(match event.kind.as_str() {
         events::BOOKING_CANCELLED | events::BOOKING_EXPIRED => {
-            let released: BookingReleased =
-                serde_json::from_value(payload).map_err(|e| malformed(&event.kind, e))?;
+            let released: BookingReleased = decode(event)?;
             Some(Closing {
                 booking_id: released.booking_id,
                 wants_refund: event.kind == events::BOOKING_CANCELLED && released.was_paid,
@@ -69,8 +75,7 @@ fn parse(event: &Envelope) -> Result<Option<Closing>, HandleError> {
             })
         }
         events::BOOKING_REFUND_DUE => {
-            let due: BookingRefundDue =
-                serde_json::from_value(payload).map_err(|e| malformed(&event.kind, e))?;
+            let due: BookingRefundDue = decode(event)?;
             Some(Closing {
                 booking_id: due.booking_id,
                 wants_refund: true,
@@ -149,16 +154,11 @@ async fn refund(
         }
     };
     let mut client = worker.client().await?;
-    let tx = client.transaction().await.map_err(db_error)?;
-    if !consumer::first_delivery(&tx, CONSUMER, event.event_id)
-        .await
-        .map_err(db_error)?
-    {
+    let tx = client.transaction().await?;
+    if !first_delivery(&tx, CONSUMER, event.event_id).await? {
         return Ok("duplicate");
     }
-    store::mark_refunded(&tx, payment.payment_id, &refund.refund_id)
-        .await
-        .map_err(db_error)?;
+    store::mark_refunded(&tx, payment.payment_id, &refund.refund_id).await?;
     let refunded = PaymentRefunded {
         payment_id: payment.payment_id,
         booking_id: payment.booking_id,
@@ -166,11 +166,10 @@ async fn refund(
         amount: payment.amount,
         currency: payment.currency.clone(),
     };
-    let envelope = Envelope::new(events::PAYMENT_REFUNDED, &refunded).map_err(encode_error)?;
-    outbox::enqueue(&tx, &envelope, meta.request_id.as_deref())
-        .await
-        .map_err(db_error)?;
-    tx.commit().await.map_err(db_error)?;
+    let envelope =
+        Envelope::new(events::PAYMENT_REFUNDED, &refunded).map_err(HandleError::retry)?;
+    outbox::enqueue(&tx, &envelope, meta.request_id.as_deref()).await?;
+    tx.commit().await?;
     worker.relay.wake();
     worker
         .metrics
@@ -184,17 +183,11 @@ async fn refund(
 /// Closes the payment and decides (and claims) its refund, in one transaction.
 async fn begin(worker: &Worker, event: &Envelope, closing: &Closing) -> Result<Plan, HandleError> {
     let mut client = worker.client().await?;
-    let tx = client.transaction().await.map_err(db_error)?;
-    if store::is_processed(&tx, CONSUMER, event.event_id)
-        .await
-        .map_err(db_error)?
-    {
+    let tx = client.transaction().await?;
+    if store::is_processed(&tx, CONSUMER, event.event_id).await? {
         return Ok(Plan::Skip("duplicate"));
     }
-    let Some(payment) = store::lock_by_booking(&tx, closing.booking_id)
-        .await
-        .map_err(db_error)?
-    else {
+    let Some(payment) = store::lock_by_booking(&tx, closing.booking_id).await? else {
         if closing.payment_expected {
             return Err(HandleError::Retry(anyhow::anyhow!(
                 "a refund is due for booking {} whose payment is not known yet",
@@ -203,9 +196,7 @@ async fn begin(worker: &Worker, event: &Envelope, closing: &Closing) -> Result<P
         }
         return skip(tx, event, "ignored").await;
     };
-    store::close(&tx, payment.payment_id)
-        .await
-        .map_err(db_error)?;
+    store::close(&tx, payment.payment_id).await?;
     if !(closing.wants_refund && payment.status == SUCCEEDED) {
         let label = if closing.wants_refund && payment.refund_key.is_some() {
             "duplicate"
@@ -215,9 +206,7 @@ async fn begin(worker: &Worker, event: &Envelope, closing: &Closing) -> Result<P
         return skip(tx, event, label).await;
     }
     match payment.refund_key {
-        None => store::claim_refund(&tx, payment.payment_id, event.event_id)
-            .await
-            .map_err(db_error)?,
+        None => store::claim_refund(&tx, payment.payment_id, event.event_id).await?,
         Some(owner) if owner == event.event_id => {}
         // Another event refunds this payment (and its redelivery finishes that refund).
         Some(_) => return skip(tx, event, "duplicate").await,
@@ -228,7 +217,7 @@ async fn begin(worker: &Worker, event: &Envelope, closing: &Closing) -> Result<P
             payment.payment_id
         )));
     };
-    tx.commit().await.map_err(db_error)?;
+    tx.commit().await?;
     Ok(Plan::Refund(Box::new(payment), charge_id))
 }
 
@@ -237,9 +226,7 @@ async fn skip(
     event: &Envelope,
     label: &'static str,
 ) -> Result<Plan, HandleError> {
-    consumer::first_delivery(&tx, CONSUMER, event.event_id)
-        .await
-        .map_err(db_error)?;
-    tx.commit().await.map_err(db_error)?;
+    first_delivery(&tx, CONSUMER, event.event_id).await?;
+    tx.commit().await?;
     Ok(Plan::Skip(label))
 }

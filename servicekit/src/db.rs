@@ -101,3 +101,24 @@ pub async fn migrate(pool: &Pool, runner: refinery::Runner) -> anyhow::Result<()
     }
     Ok(())
 }
+
+/// Embeds a service's migrations (the SQL files in `$dir`, relative to the crate) and defines
+/// `migrations()` (the runner) and `migrate(pool)` next to the call.
+#[macro_export]
+macro_rules! migrations {
+    ($dir:literal) => {
+        mod embedded {
+            refinery::embed_migrations!($dir);
+        }
+
+        /// This service's migrations.
+        pub fn migrations() -> refinery::Runner {
+            embedded::migrations::runner()
+        }
+
+        /// Applies this service's migrations to the database of `pool`.
+        pub async fn migrate(pool: &$crate::db::PgPool) -> anyhow::Result<()> {
+            $crate::db::migrate(pool, migrations()).await
+        }
+    };
+}

@@ -1,9 +1,9 @@
 //! What every RailRush service needs: settings, the PostgreSQL, Redis and RabbitMQ plumbing,
 //! the event envelope, JWT issuing and verifying, the error shape, health, metrics and
-//! tracing. Each service is a library built on these plus a thin `main.rs`.
+//! tracing, and the kernel ([`service`]) that assembles, runs and stops a service from them.
+//! Each service is a library built on these plus a thin `main.rs`.
 
 pub mod amqp;
-pub mod app;
 pub mod auth;
 pub mod cache;
 pub mod config;
@@ -16,6 +16,7 @@ pub mod http;
 pub mod idempotency;
 pub mod metrics;
 pub mod outbox;
+pub mod service;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -20,16 +20,20 @@
 
 use crate::amqp::{Broker, Envelope};
 use crate::db::PgPool;
+use crate::service::Tasks;
 use deadpool_postgres::GenericClient;
 use futures_util::future::join_all;
 use prometheus::{Histogram, HistogramOpts, IntGauge, Registry};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 const BATCH: i64 = 200;
 const IDLE_POLL: Duration = Duration::from_millis(500);
+/// How long a stopping relay keeps publishing what is left.
+const FINAL_FLUSH: Duration = Duration::from_secs(5);
 
 /// Writes `event` to the outbox inside the caller's transaction.
 pub async fn enqueue(
@@ -58,8 +62,14 @@ struct RelayMetrics {
 }
 
 impl OutboxRelay {
-    /// Starts the relay task for `pool`'s outbox, registering its metrics on `registry`.
-    pub fn spawn(pool: PgPool, broker: Broker, registry: &Registry) -> anyhow::Result<Self> {
+    /// Starts the relay for `pool`'s outbox on `tasks` (as a flusher: it stops after every
+    /// consumer has, publishing what they committed last), with its metrics on `registry`.
+    pub fn start(
+        pool: PgPool,
+        broker: Broker,
+        registry: &Registry,
+        tasks: &Tasks,
+    ) -> anyhow::Result<Self> {
         let metrics = RelayMetrics {
             backlog: IntGauge::new(
                 "outbox_backlog",
@@ -77,7 +87,9 @@ impl OutboxRelay {
         registry.register(Box::new(metrics.publish_seconds.clone()))?;
         let wake = Arc::new(Notify::new());
         let relay = Self { wake: wake.clone() };
-        tokio::spawn(run(pool, broker, wake, metrics));
+        tasks.spawn_flusher("outbox relay", move |stop| {
+            run(pool, broker, wake, metrics, stop)
+        });
         Ok(relay)
     }
 
@@ -86,25 +98,46 @@ impl OutboxRelay {
     }
 }
 
-async fn run(pool: PgPool, broker: Broker, wake: Arc<Notify>, metrics: RelayMetrics) {
+async fn run(
+    pool: PgPool,
+    broker: Broker,
+    wake: Arc<Notify>,
+    metrics: RelayMetrics,
+    stop: CancellationToken,
+) {
     let mut backoff = Duration::from_millis(100);
-    loop {
-        // Stop with the app: the broker handle here is the last one once the app is gone.
-        if Arc::strong_count(&wake) == 1 {
-            return;
-        }
+    while !stop.is_cancelled() {
         match relay_batch(&pool, &broker, &metrics).await {
             Ok(n) if n as i64 == BATCH => continue,
             Ok(_) => {
                 backoff = Duration::from_millis(100);
-                let _ = tokio::time::timeout(IDLE_POLL, wake.notified()).await;
+                tokio::select! {
+                    () = stop.cancelled() => {}
+                    _ = tokio::time::timeout(IDLE_POLL, wake.notified()) => {}
+                }
             }
             Err(error) => {
                 tracing::warn!(%error, "outbox relay: will retry");
-                tokio::time::sleep(backoff).await;
+                tokio::select! {
+                    () = stop.cancelled() => {}
+                    () = tokio::time::sleep(backoff) => {}
+                }
                 backoff = (backoff * 2).min(Duration::from_secs(5));
             }
         }
+    }
+    // Stopping: what was committed last goes out now if the broker takes it within the
+    // grace period; anything left waits in the table for the next start.
+    let drained = tokio::time::timeout(FINAL_FLUSH, async {
+        while let Ok(n) = relay_batch(&pool, &broker, &metrics).await {
+            if n == 0 {
+                break;
+            }
+        }
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!("outbox relay stopped with events still unsent; they go at next start");
     }
 }
 

@@ -11,13 +11,13 @@ use crate::catalogue::trips;
 use crate::domain::SeatClass;
 use crate::metrics::TrainMetrics;
 use crate::search_cache::SearchCache;
-use servicekit::amqp::{Broker, Envelope};
-use servicekit::consumer::{self, ConsumerHandle, HandleError, Handler, QueueSpec, first_delivery};
+use servicekit::amqp::Envelope;
+use servicekit::consumer::{
+    HandleError, Handler, Meta, Outcomes, Subscription, decode, first_delivery,
+};
 use servicekit::db::PgPool;
 use servicekit::events::{self, BookedSeat, BookingConfirmed, BookingReleased};
-use servicekit::metrics::Metrics;
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use uuid::Uuid;
 
 /// Name under which applied events are recorded in `processed_events`.
@@ -25,6 +25,17 @@ pub const CONSUMER: &str = "train.availability";
 /// Queue name before the broker's prefix.
 pub const QUEUE: &str = "train.booking-events";
 
+/// What this consumer reads: its queue, bindings and limits.
+pub const SUBSCRIPTION: Subscription = Subscription::new(
+    QUEUE,
+    &[
+        events::BOOKING_CONFIRMED,
+        events::BOOKING_CANCELLED,
+        events::BOOKING_EXPIRED,
+    ],
+);
+
+/// The consumer of booking events.
 #[derive(Clone)]
 pub struct Availability {
     pub db: PgPool,
@@ -32,26 +43,19 @@ pub struct Availability {
     pub metrics: TrainMetrics,
 }
 
-/// The queue this service consumes, with its bindings.
-pub fn queue_spec(broker: &Broker) -> QueueSpec {
-    QueueSpec::new(
-        broker.queue_name(QUEUE),
-        &[
-            events::BOOKING_CONFIRMED,
-            events::BOOKING_CANCELLED,
-            events::BOOKING_EXPIRED,
-        ],
-    )
-}
+impl Handler for Availability {
+    fn subscription(&self) -> Subscription {
+        SUBSCRIPTION
+    }
 
-pub fn spawn(broker: Broker, availability: Availability, metrics: &Metrics) -> ConsumerHandle {
-    let spec = queue_spec(&broker).observed_by(metrics);
-    let availability = Arc::new(availability);
-    let handler: Handler = Arc::new(move |event, _meta| {
-        let availability = availability.clone();
-        Box::pin(async move { availability.handle(event).await })
-    });
-    consumer::spawn(broker, spec, handler)
+    fn outcomes(&self) -> Option<Outcomes> {
+        Some(Outcomes::new(self.metrics.availability_events.clone()))
+    }
+
+    #[tracing::instrument(skip_all, fields(event_id = %event.event_id, kind = %event.kind))]
+    async fn handle(&self, event: Envelope, _meta: Meta) -> Result<&'static str, HandleError> {
+        self.apply(&event).await
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,21 +71,14 @@ struct Parsed {
     per_class: BTreeMap<SeatClass, i32>,
 }
 
-fn reject(message: String) -> HandleError {
-    HandleError::Reject(anyhow::anyhow!(message))
-}
-
 fn parse(event: &Envelope) -> Result<Option<Parsed>, HandleError> {
-    let payload = event.payload.clone();
     let (booking_id, trip_id, seats, change) = match event.kind.as_str() {
         events::BOOKING_CONFIRMED => {
-            let p: BookingConfirmed = serde_json::from_value(payload)
-                .map_err(|e| reject(format!("malformed {}: {e}", event.kind)))?;
+            let p: BookingConfirmed = decode(event)?;
             (p.booking_id, p.trip_id, p.seats, Change::Sold)
         }
         events::BOOKING_CANCELLED | events::BOOKING_EXPIRED => {
-            let p: BookingReleased = serde_json::from_value(payload)
-                .map_err(|e| reject(format!("malformed {}: {e}", event.kind)))?;
+            let p: BookingReleased = decode(event)?;
             (p.booking_id, p.trip_id, p.seats, Change::Released)
         }
         _ => return Ok(None),
@@ -96,55 +93,28 @@ fn parse(event: &Envelope) -> Result<Option<Parsed>, HandleError> {
 
 fn count(seats: &[BookedSeat]) -> Result<BTreeMap<SeatClass, i32>, HandleError> {
     if seats.is_empty() {
-        return Err(reject("a booking without seats".into()));
+        return Err(HandleError::reject(anyhow::anyhow!(
+            "a booking without seats"
+        )));
     }
     let mut per_class = BTreeMap::new();
     for seat in seats {
-        let class = SeatClass::parse(&seat.class)
-            .ok_or_else(|| reject(format!("unknown class {:?}", seat.class)))?;
+        let class = SeatClass::parse(&seat.class).ok_or_else(|| {
+            HandleError::reject(anyhow::anyhow!("unknown class {:?}", seat.class))
+        })?;
         *per_class.entry(class).or_insert(0) += 1;
     }
     Ok(per_class)
 }
 
-fn db_error(e: tokio_postgres::Error) -> HandleError {
-    if e.code() == Some(&tokio_postgres::error::SqlState::CHECK_VIOLATION) {
-        HandleError::Reject(e.into())
-    } else {
-        HandleError::Retry(e.into())
-    }
-}
-
 impl Availability {
-    #[tracing::instrument(skip_all, fields(event_id = %event.event_id, kind = %event.kind))]
-    async fn handle(&self, event: Envelope) -> Result<(), HandleError> {
-        let outcome = self.apply(&event).await;
-        let label = match &outcome {
-            Ok(label) => label,
-            Err(HandleError::Reject(_)) => "rejected",
-            Err(HandleError::Retry(_)) => "retried",
-        };
-        self.metrics
-            .availability_events
-            .with_label_values(&[label])
-            .inc();
-        outcome.map(|_| ())
-    }
-
     async fn apply(&self, event: &Envelope) -> Result<&'static str, HandleError> {
         let Some(parsed) = parse(event)? else {
             return Ok("ignored");
         };
-        let mut client = self
-            .db
-            .get()
-            .await
-            .map_err(|e| HandleError::Retry(e.into()))?;
-        let tx = client.transaction().await.map_err(db_error)?;
-        if !first_delivery(&tx, CONSUMER, event.event_id)
-            .await
-            .map_err(db_error)?
-        {
+        let mut client = self.db.get().await?;
+        let tx = client.transaction().await?;
+        if !first_delivery(&tx, CONSUMER, event.event_id).await? {
             return Ok("duplicate");
         }
         let counts = match parsed.change {
@@ -154,8 +124,7 @@ impl Availability {
                      VALUES ($1, $2, false) ON CONFLICT DO NOTHING",
                     &[&parsed.booking_id, &parsed.trip_id],
                 )
-                .await
-                .map_err(db_error)?
+                .await?
                     == 1
             }
             Change::Released => tx
@@ -166,8 +135,7 @@ impl Availability {
                      RETURNING xmax <> 0",
                     &[&parsed.booking_id, &parsed.trip_id],
                 )
-                .await
-                .map_err(db_error)?
+                .await?
                 .is_some_and(|row| row.get::<_, bool>(0)),
         };
         let route = if counts {
@@ -181,21 +149,18 @@ impl Availability {
                      WHERE tc.trip_id = $1 AND tc.class = d.class",
                     &[&parsed.trip_id, &classes, &deltas],
                 )
-                .await
-                .map_err(db_error)?;
+                .await?;
             if updated != classes.len() as u64 {
-                return Err(reject(format!(
+                return Err(HandleError::reject(anyhow::anyhow!(
                     "trip {} has no classes {classes:?}",
                     parsed.trip_id
                 )));
             }
-            trips::route_of(&tx, parsed.trip_id)
-                .await
-                .map_err(db_error)?
+            trips::route_of(&tx, parsed.trip_id).await?
         } else {
             None
         };
-        tx.commit().await.map_err(db_error)?;
+        tx.commit().await?;
         if let Some(route) = route
             && let Err(error) = self.cache.invalidate(&route).await
         {

@@ -4,7 +4,7 @@
 use anyhow::bail;
 use train_service::seed::{self, SeedOptions, USAGE};
 use train_service::settings::Settings;
-use train_service::startup::{self, Application};
+use train_service::startup;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -13,7 +13,7 @@ async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     match args.next().as_deref() {
         None => {
-            let app = Application::build(settings).await?;
+            let app = startup::build(settings).await?;
             tracing::info!(port = app.port(), "train-service listening");
             app.run_until_stopped().await?;
         }

@@ -1,5 +1,5 @@
 use auth_service::settings::Settings;
-use auth_service::startup::Application;
+use auth_service::startup;
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 use servicekit::testing::{self, Listener, TestEnv};
@@ -37,7 +37,7 @@ pub async fn spawn_unready_app_with(configure: impl FnOnce(&mut Settings)) -> Te
     settings.http.workers = Some(2);
     settings.otp.dev_echo = true;
     configure(&mut settings);
-    let app = Application::build(settings.clone())
+    let app = startup::build(settings.clone())
         .await
         .expect("application builds");
     let address = format!("http://127.0.0.1:{}", app.port());

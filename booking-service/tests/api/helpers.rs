@@ -1,5 +1,5 @@
 use booking_service::settings::Settings;
-use booking_service::startup::Application;
+use booking_service::startup;
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 use servicekit::testing::{self, Listener, TestEnv};
@@ -58,9 +58,7 @@ pub async fn spawn_unready_app_with(configure: impl FnOnce(&mut Settings)) -> Te
     );
     env.track_queue(&queue);
     env.track_queue(&format!("{queue}.parked"));
-    let train = train_service::startup::Application::build(train_settings)
-        .await
-        .unwrap();
+    let train = train_service::startup::build(train_settings).await.unwrap();
     let train_url = format!("http://127.0.0.1:{}", train.port());
     tokio::spawn(train.run_until_stopped());
     let pool = servicekit::db::pool(&train_env.database).unwrap();
@@ -110,7 +108,7 @@ pub async fn spawn_unready_app_with(configure: impl FnOnce(&mut Settings)) -> Te
     env.track_queue(&payments_queue);
     env.track_queue(&format!("{payments_queue}.parked"));
     configure(&mut settings);
-    let app = Application::build(settings.clone()).await.unwrap();
+    let app = startup::build(settings.clone()).await.unwrap();
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
     let inventory: Value = reqwest::get(format!("{train_url}/internal/trips/{trip}/inventory"))

@@ -167,9 +167,7 @@ async fn two_replicas_sweeping_together_expire_each_booking_once() {
     // A second replica on the same database and Redis namespace.
     let mut settings = app.settings.clone();
     settings.http.port = 0;
-    let twin = booking_service::startup::Application::build(settings)
-        .await
-        .unwrap();
+    let twin = booking_service::startup::build(settings).await.unwrap();
     tokio::spawn(twin.run_until_stopped());
     let mut ids = Vec::new();
     for seat in 1..=8 {

@@ -29,7 +29,7 @@ pub async fn auth(stores: Stores) -> String {
     s.http.port = 0;
     s.http.workers = Some(1);
     s.otp.dev_echo = true;
-    let app = auth_service::startup::Application::build(s).await.unwrap();
+    let app = auth_service::startup::build(s).await.unwrap();
     let url = base(app.port());
     tokio::spawn(app.run_until_stopped());
     url
@@ -46,7 +46,7 @@ pub async fn train(stores: Stores) -> String {
     };
     s.http.port = 0;
     s.http.workers = Some(1);
-    let app = train_service::startup::Application::build(s).await.unwrap();
+    let app = train_service::startup::build(s).await.unwrap();
     let url = base(app.port());
     tokio::spawn(app.run_until_stopped());
     url
@@ -70,9 +70,7 @@ pub async fn booking(
     s.http.workers = Some(1);
     s.booking.train_service_url = train.to_owned();
     configure(&mut s);
-    let app = booking_service::startup::Application::build(s)
-        .await
-        .unwrap();
+    let app = booking_service::startup::build(s).await.unwrap();
     let url = base(app.port());
     tokio::spawn(app.run_until_stopped());
     url
@@ -89,9 +87,7 @@ pub async fn payment(database: DatabaseSettings, amqp: AmqpSettings) -> String {
     };
     s.http.port = 0;
     s.http.workers = Some(1);
-    let app = payment_service::startup::Application::build(s)
-        .await
-        .unwrap();
+    let app = payment_service::startup::build(s).await.unwrap();
     let url = base(app.port());
     tokio::spawn(app.run_until_stopped());
     url
@@ -108,9 +104,7 @@ pub async fn notification(database: DatabaseSettings, amqp: AmqpSettings) -> Str
     };
     s.http.port = 0;
     s.http.workers = Some(1);
-    let app = notification_service::startup::Application::build(s)
-        .await
-        .unwrap();
+    let app = notification_service::startup::build(s).await.unwrap();
     let url = base(app.port());
     tokio::spawn(app.run_until_stopped());
     url

@@ -12,6 +12,7 @@ mod smtp;
 pub use self::log::LogChannel;
 pub use self::smtp::SmtpChannel;
 
+use crate::settings::SmtpSettings;
 use futures_util::future::BoxFuture;
 use std::fmt;
 use std::sync::Arc;
@@ -107,6 +108,17 @@ pub struct Channels {
 }
 
 impl Channels {
+    /// The configured channels: SMS to the log (there is no SMS provider), e-mail over SMTP
+    /// when `smtp.url` is set, else to the log too.
+    pub fn from_settings(smtp: &SmtpSettings) -> anyhow::Result<Self> {
+        let log: Arc<dyn Channel> = Arc::new(LogChannel);
+        let email: Arc<dyn Channel> = match SmtpChannel::from_settings(smtp)? {
+            Some(smtp) => Arc::new(smtp),
+            None => log.clone(),
+        };
+        Ok(Self { sms: log, email })
+    }
+
     /// One channel for everything (tests inject theirs this way).
     pub fn all(channel: Arc<dyn Channel>) -> Self {
         Self {

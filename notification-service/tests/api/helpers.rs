@@ -2,7 +2,7 @@ use lapin::options::BasicPublishOptions;
 use lapin::{BasicProperties, Connection, ConnectionProperties};
 use notification_service::consumers;
 use notification_service::settings::Settings;
-use notification_service::startup::Application;
+use notification_service::startup::{self, Application};
 use reqwest::{Response, StatusCode};
 use serde::Serialize;
 use serde_json::Value;
@@ -35,7 +35,7 @@ pub async fn spawn_app_with(
     configure: impl FnOnce(&mut Settings),
 ) -> TestApp {
     let (env, settings) = test_settings(configure).await;
-    let app = Application::build_with_channel(settings.clone(), channel.clone())
+    let app = startup::build_with_channel(settings.clone(), channel.clone())
         .await
         .expect("application builds");
     start(app, env, settings, channel).await
@@ -44,7 +44,7 @@ pub async fn spawn_app_with(
 /// Starts the app as `main` does (configured channels), e.g. with an SMTP server.
 pub async fn spawn_configured_app(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let (env, settings) = test_settings(configure).await;
-    let app = Application::build(settings.clone())
+    let app = startup::build(settings.clone())
         .await
         .expect("application builds");
     start(app, env, settings, TestChannel::reliable()).await

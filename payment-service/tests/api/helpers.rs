@@ -3,12 +3,13 @@ use lapin::BasicProperties;
 use lapin::options::BasicPublishOptions;
 use payment_service::gateway::{PaymentGateway, TestGateway};
 use payment_service::settings::Settings;
-use payment_service::startup::Application;
+use payment_service::startup;
 use payment_service::{charges, refunds};
 use reqwest::{Response, StatusCode};
 use serde_json::Value;
 use servicekit::amqp::{Broker, Envelope};
 use servicekit::consumer;
+use servicekit::consumer::QueueSpec;
 use servicekit::events::{self, BookedSeat, BookingConfirmed, BookingRefundDue, BookingReleased};
 use servicekit::testing::{self, Listener, TestEnv};
 use std::sync::Arc;
@@ -56,8 +57,8 @@ pub async fn prepared_env() -> (TestEnv, Broker) {
     assert!(broker.wait_connected(Duration::from_secs(10)).await);
     let channel = broker.channel().await.unwrap();
     for spec in [
-        charges::queue_spec(broker.queue_name(charges::QUEUE)),
-        refunds::queue_spec(broker.queue_name(refunds::QUEUE)),
+        QueueSpec::resolve(&broker, &charges::SUBSCRIPTION),
+        QueueSpec::resolve(&broker, &refunds::SUBSCRIPTION),
     ] {
         env.track_queue(&spec.queue);
         env.track_queue(&spec.parking_queue());
@@ -110,8 +111,8 @@ async fn spawn<G>(
     let mut settings = test_settings(&env);
     configure(&mut settings);
     let app = match gateway {
-        Some(gateway) => Application::build_with_gateway(settings, gateway).await,
-        None => Application::build(settings).await,
+        Some(gateway) => startup::build_with_gateway(settings, gateway).await,
+        None => startup::build(settings).await,
     }
     .expect("application builds");
     let address = format!("http://127.0.0.1:{}", app.port());

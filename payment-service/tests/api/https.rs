@@ -7,7 +7,7 @@ use crate::helpers::{
 };
 use payment_service::gateway::StripeGateway;
 use payment_service::settings::{GatewayKind, GatewaySettings, Settings};
-use payment_service::startup::Application;
+use payment_service::startup;
 use reqwest::StatusCode;
 use servicekit::testing::servers::TestCa;
 use std::path::PathBuf;
@@ -126,7 +126,7 @@ async fn a_gateway_url_that_is_neither_https_nor_http_is_refused_at_start() {
         gateway,
         ..Settings::default()
     };
-    let error = Application::build(settings).await.err().unwrap();
+    let error = startup::build(settings).await.err().unwrap();
     let message = format!("{error:#}");
     assert!(message.contains("gateway.base_url"), "{message}");
     assert!(message.contains("ftp://"), "{message}");

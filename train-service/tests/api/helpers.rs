@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use train_service::availability;
 use train_service::seed::{self, SeedOptions, SeedReport};
 use train_service::settings::Settings;
-use train_service::startup::Application;
+use train_service::startup;
 use uuid::Uuid;
 
 pub struct TestApp {
@@ -49,7 +49,7 @@ pub async fn spawn_unready_app_with(configure: impl FnOnce(&mut Settings)) -> Te
     let queue = format!("{}{}", env.amqp.queue_prefix, availability::QUEUE);
     env.track_queue(&queue);
     env.track_queue(&format!("{queue}.parked"));
-    let app = Application::build(settings.clone())
+    let app = startup::build(settings.clone())
         .await
         .expect("application builds");
     let address = format!("http://127.0.0.1:{}", app.port());

@@ -1,0 +1,209 @@
+//! Consuming events: durable quorum queues with a delivery limit and at-least-once
+//! dead-lettering into a parking queue, manual acks after the effect is committed, bounded
+//! prefetch, and re-subscription after the broker connection comes back.
+//!
+//! A service writes a [`Handler`]: it declares its [`Subscription`] (queue, bindings, limits)
+//! and handles one event at a time. The kernel ([`crate::service::Kernel::consume`]) owns the
+//! rest: spawning, decoding the envelope, counting outcomes, retry and park decisions, and a
+//! clean stop (no new deliveries, in-flight ones finished and acked).
+//!
+//! A handler returns `Ok(label)` (acked; `label` is counted in the handler's [`Outcomes`]),
+//! [`HandleError::Retry`] (requeued after a back-off; the queue's delivery limit parks a
+//! message that keeps failing) or [`HandleError::Reject`] (parked at once: poison). Store
+//! errors convert into `Retry` with `?`; a payload that does not parse is a `Reject`
+//! ([`decode`]). Handlers make their effect idempotent with [`first_delivery`], recorded in
+//! the same transaction as the effect, in the table
+//! ```sql
+//! CREATE TABLE processed_events (
+//!     consumer     text NOT NULL,
+//!     event_id     uuid NOT NULL,
+//!     processed_at timestamptz NOT NULL DEFAULT now(),
+//!     PRIMARY KEY (consumer, event_id)
+//! );
+//! ```
+//! Parked messages stay in `<queue>.parked` for an operator to inspect and replay (shovel
+//! or re-publish them to the events exchange).
+//!
+//! Files: `topology.rs` declares queues and bindings; `run.rs` is the consuming loop and the
+//! settling of each delivery.
+
+mod run;
+mod topology;
+
+pub use run::{QueueSpec, start};
+pub use topology::declare;
+
+use crate::amqp::Envelope;
+use deadpool_postgres::GenericClient;
+use prometheus::IntCounterVec;
+use serde::de::DeserializeOwned;
+use std::future::Future;
+use std::time::Duration;
+use uuid::Uuid;
+
+/// What a handler consumes and how: the queue (before the broker's prefix), the event types
+/// bound to it from the events exchange, and its limits.
+#[derive(Clone, Debug)]
+pub struct Subscription {
+    pub queue: &'static str,
+    pub bindings: &'static [&'static str],
+    /// Unacked messages in flight at once.
+    pub prefetch: u16,
+    /// Deliveries before a message is dead-lettered to the parking queue.
+    pub delivery_limit: u32,
+    /// How often the queue-depth gauges are read from the broker.
+    pub depth_refresh: Duration,
+}
+
+impl Subscription {
+    pub const fn new(queue: &'static str, bindings: &'static [&'static str]) -> Self {
+        Self {
+            queue,
+            bindings,
+            prefetch: 32,
+            delivery_limit: 5,
+            depth_refresh: Duration::from_secs(5),
+        }
+    }
+
+    pub const fn prefetch(mut self, prefetch: u16) -> Self {
+        self.prefetch = prefetch;
+        self
+    }
+
+    pub const fn delivery_limit(mut self, limit: u32) -> Self {
+        self.delivery_limit = limit;
+        self
+    }
+}
+
+/// A counter of a handler's outcomes: the label a handler returns, or `retried` /
+/// `rejected`, after any fixed leading label values (e.g. the queue).
+#[derive(Clone)]
+pub struct Outcomes {
+    counter: IntCounterVec,
+    leading: Vec<String>,
+}
+
+impl Outcomes {
+    /// `counter` has one label: the outcome.
+    pub fn new(counter: IntCounterVec) -> Self {
+        Self {
+            counter,
+            leading: Vec::new(),
+        }
+    }
+
+    /// `counter`'s first label values are `leading`, its last the outcome.
+    pub fn labelled(counter: IntCounterVec, leading: &[&str]) -> Self {
+        Self {
+            counter,
+            leading: leading.iter().map(|l| (*l).to_owned()).collect(),
+        }
+    }
+
+    pub(crate) fn count(&self, outcome: &str) {
+        let mut labels: Vec<&str> = self.leading.iter().map(String::as_str).collect();
+        labels.push(outcome);
+        self.counter.with_label_values(&labels).inc();
+    }
+}
+
+/// Handles the events of one queue. Implementations hold their dependencies (pools, the
+/// outbox relay) and are shared by every in-flight delivery.
+pub trait Handler: Send + Sync + 'static {
+    fn subscription(&self) -> Subscription;
+
+    /// Where each handled event's outcome is counted; none by default.
+    fn outcomes(&self) -> Option<Outcomes> {
+        None
+    }
+
+    /// Applies `event`; `Ok` carries the outcome's label (`"paid"`, `"duplicate"`, ...).
+    fn handle(
+        &self,
+        event: Envelope,
+        meta: Meta,
+    ) -> impl Future<Output = Result<&'static str, HandleError>> + Send;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HandleError {
+    /// Could succeed later (a store is down): redelivered after a back-off.
+    #[error("retry: {0:#}")]
+    Retry(anyhow::Error),
+    /// Can never succeed (malformed): parked now.
+    #[error("reject: {0:#}")]
+    Reject(anyhow::Error),
+}
+
+impl HandleError {
+    pub fn retry(e: impl Into<anyhow::Error>) -> Self {
+        Self::Retry(e.into())
+    }
+
+    pub fn reject(e: impl Into<anyhow::Error>) -> Self {
+        Self::Reject(e.into())
+    }
+
+    /// The label counted for this failure.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Retry(_) => "retried",
+            Self::Reject(_) => "rejected",
+        }
+    }
+}
+
+/// A store that fails now may answer on the next delivery: store errors are retried, except
+/// a check constraint refusing the change, which no redelivery can fix (parked).
+impl From<tokio_postgres::Error> for HandleError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        if e.code() == Some(&tokio_postgres::error::SqlState::CHECK_VIOLATION) {
+            Self::Reject(e.into())
+        } else {
+            Self::Retry(e.into())
+        }
+    }
+}
+
+macro_rules! retry_on {
+    ($($error:ty),*) => {$(
+        impl From<$error> for HandleError {
+            fn from(e: $error) -> Self {
+                Self::Retry(e.into())
+            }
+        }
+    )*};
+}
+retry_on!(deadpool_postgres::PoolError, redis::RedisError);
+
+/// The payload of `event` as `T`; a payload that does not parse can never succeed, so it is
+/// rejected (parked) with the cause.
+pub fn decode<T: DeserializeOwned>(event: &Envelope) -> Result<T, HandleError> {
+    serde_json::from_value(event.payload.clone())
+        .map_err(|e| HandleError::Reject(anyhow::anyhow!("malformed {} payload: {e}", event.kind)))
+}
+
+/// What the handler learns about the delivery besides the event.
+#[derive(Clone, Debug)]
+pub struct Meta {
+    pub request_id: Option<String>,
+    pub redelivered: bool,
+}
+
+/// Records that `consumer` applied `event_id`; false when it already had (a duplicate
+/// delivery, whose effect must then be skipped). Call inside the effect's transaction.
+pub async fn first_delivery(
+    tx: &impl GenericClient,
+    consumer: &str,
+    event_id: Uuid,
+) -> Result<bool, tokio_postgres::Error> {
+    let inserted = tx
+        .execute(
+            "INSERT INTO processed_events (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            &[&consumer, &event_id],
+        )
+        .await?;
+    Ok(inserted == 1)
+}

@@ -1,0 +1,226 @@
+//! The service kernel: how every RailRush service is assembled, run and stopped.
+//!
+//! A service's `startup.rs` says only what is its own. It makes a [`Kernel`], asks it for the
+//! stores it needs ([`Kernel::postgres`] runs the migrations, [`Kernel::redis`],
+//! [`Kernel::broker`]), adds its consumers ([`Kernel::consume`]), its background jobs
+//! ([`Kernel::spawn`]) and, where it publishes, the outbox relay ([`Kernel::outbox`]), then
+//! hands its routes to [`Kernel::serve`]. The kernel registers metrics and readiness for every
+//! store, the JWT verifier and the idempotency store as app data, and the common routes and
+//! middleware ([`app::base`]).
+//!
+//! The resulting [`Application`] is the same in `main` and in tests: `port()`,
+//! `run_until_stopped()`, and a [`StopHandle`]. Stopping (SIGINT/SIGTERM, or
+//! [`StopHandle::stop`]) ends the HTTP server gracefully (in-flight requests finish), then
+//! the background tasks in two phases ([`Tasks`]): consumers stop taking deliveries and
+//! finish and ack the ones they hold, periodic jobs finish their round; then the outbox relay
+//! publishes what they committed and stops. `run_until_stopped` returns when every task has
+//! ended.
+
+pub mod app;
+mod tasks;
+
+pub use tasks::{Tasks, every};
+
+use crate::amqp::Broker;
+use crate::auth::JwtVerifier;
+use crate::cache::{self, RedisPool};
+use crate::config::{AmqpSettings, DatabaseSettings, HttpSettings, JwtSettings, RedisSettings};
+use crate::consumer::{self, Handler};
+use crate::db::{self, PgPool};
+use crate::health::Readiness;
+use crate::idempotency::IdempotencyStore;
+use crate::metrics::Metrics;
+use crate::outbox::OutboxRelay;
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::web;
+use std::future::Future;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+/// Assembles one service: its stores, tasks and app data, then its HTTP server.
+pub struct Kernel {
+    name: &'static str,
+    http: HttpSettings,
+    metrics: Arc<Metrics>,
+    readiness: Readiness,
+    tasks: Tasks,
+    verifier: Option<web::Data<JwtVerifier>>,
+    idempotency: Option<web::Data<IdempotencyStore>>,
+}
+
+impl Kernel {
+    /// A kernel for the service `name` (its binary's name, e.g. `booking-service`; metrics
+    /// carry `service="booking"`), serving HTTP on `http`.
+    pub fn new(name: &'static str, http: &HttpSettings) -> anyhow::Result<Self> {
+        let short = name.strip_suffix("-service").unwrap_or(name);
+        Ok(Self {
+            name,
+            http: http.clone(),
+            metrics: Metrics::new(short)?,
+            readiness: Readiness::default(),
+            tasks: Tasks::new(),
+            verifier: None,
+            idempotency: None,
+        })
+    }
+
+    /// The service's database: the pool (pool gauges, readiness) with `migrations` applied.
+    pub async fn postgres(
+        &mut self,
+        settings: &DatabaseSettings,
+        migrations: refinery::Runner,
+    ) -> anyhow::Result<PgPool> {
+        let pool = db::pool(settings)?;
+        db::migrate(&pool, migrations).await?;
+        self.metrics.watch_pg_pool(pool.clone());
+        self.readiness.postgres = Some(pool.clone());
+        Ok(pool)
+    }
+
+    /// The Redis pool (pool gauges, readiness).
+    pub fn redis(&mut self, settings: &RedisSettings) -> anyhow::Result<RedisPool> {
+        let pool = cache::pool(settings)?;
+        self.metrics.watch_redis_pool(pool.clone());
+        self.readiness.redis = Some(pool.clone());
+        Ok(pool)
+    }
+
+    /// The broker connection (supervised, reconnecting; readiness).
+    pub fn broker(&mut self, settings: &AmqpSettings) -> Broker {
+        let broker = Broker::start(settings, self.name);
+        self.readiness.broker = Some(broker.clone());
+        broker
+    }
+
+    /// Dependencies (`postgres`, `redis`, `rabbitmq`) whose loss degrades the service
+    /// without making it unready (see [`Readiness::degradable`]).
+    pub fn degradable(&mut self, dependencies: &[&'static str]) {
+        self.readiness.degradable = dependencies.to_vec();
+    }
+
+    /// Verifies access tokens: [`crate::auth::User`] extractors work in the routes.
+    pub fn verify_tokens(&mut self, settings: &JwtSettings) -> anyhow::Result<()> {
+        self.verifier = Some(web::Data::new(JwtVerifier::from_settings(settings)?));
+        Ok(())
+    }
+
+    /// Stores `Idempotency-Key` answers in `pool`'s `idempotency_keys` table.
+    pub fn idempotency(&mut self, pool: &PgPool) {
+        self.idempotency = Some(web::Data::new(IdempotencyStore { db: pool.clone() }));
+    }
+
+    /// Starts the outbox relay of `pool` on the broker.
+    pub fn outbox(&mut self, pool: &PgPool) -> anyhow::Result<OutboxRelay> {
+        let broker = self.require_broker()?;
+        OutboxRelay::start(pool.clone(), broker, self.metrics.registry(), &self.tasks)
+    }
+
+    /// Consumes `handler`'s subscription.
+    pub fn consume<H: Handler>(&mut self, handler: H) -> anyhow::Result<()> {
+        let broker = self.require_broker()?;
+        consumer::start(&self.tasks, &broker, &self.metrics, handler);
+        Ok(())
+    }
+
+    /// Runs a background job until the service stops; `job` gets the token that says stop
+    /// and must return soon after it is cancelled.
+    pub fn spawn<F, Fut>(&mut self, name: &'static str, job: F)
+    where
+        F: FnOnce(CancellationToken) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.tasks.spawn(name, job);
+    }
+
+    /// The service's metrics registry and scrape hooks.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    fn require_broker(&self) -> anyhow::Result<Broker> {
+        self.readiness
+            .broker
+            .clone()
+            .ok_or_else(|| anyhow::anyhow!("{}: call Kernel::broker first", self.name))
+    }
+
+    /// Binds the HTTP port and serves the common routes plus what `configure` registers
+    /// (the service's app data and routes) on every worker.
+    pub fn serve<F>(self, configure: F) -> anyhow::Result<Application>
+    where
+        F: Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
+    {
+        let common = app::Common {
+            metrics: self.metrics,
+            readiness: self.readiness,
+        };
+        let (verifier, idempotency) = (self.verifier, self.idempotency);
+        let (port, server) = app::serve(&self.http, common, move |cfg| {
+            if let Some(verifier) = &verifier {
+                cfg.app_data(verifier.clone());
+            }
+            if let Some(idempotency) = &idempotency {
+                cfg.app_data(idempotency.clone());
+            }
+            configure(cfg);
+        })?;
+        Ok(Application {
+            name: self.name,
+            port,
+            server,
+            tasks: self.tasks,
+        })
+    }
+}
+
+/// A running service: its HTTP server and its background tasks.
+pub struct Application {
+    name: &'static str,
+    port: u16,
+    server: Server,
+    tasks: Tasks,
+}
+
+impl Application {
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Stops this application from elsewhere (tests; an operator command).
+    pub fn stop_handle(&self) -> StopHandle {
+        StopHandle {
+            server: self.server.handle(),
+        }
+    }
+
+    /// The background tasks (tests check that none is left after a stop).
+    pub fn tasks(&self) -> Tasks {
+        self.tasks.clone()
+    }
+
+    /// Serves until SIGINT/SIGTERM or [`StopHandle::stop`]: in-flight requests finish, then
+    /// every background task is stopped and joined (see the module doc).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let served = self.server.await;
+        tracing::info!(
+            service = self.name,
+            "HTTP server stopped; stopping background tasks"
+        );
+        self.tasks.shutdown().await;
+        tracing::info!(service = self.name, "stopped");
+        served
+    }
+}
+
+/// Stops an [`Application`] gracefully.
+#[derive(Clone)]
+pub struct StopHandle {
+    server: ServerHandle,
+}
+
+impl StopHandle {
+    /// Asks the application to stop; [`Application::run_until_stopped`] returns once it has.
+    pub async fn stop(&self) {
+        self.server.stop(true).await;
+    }
+}
