@@ -22,38 +22,15 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
     npm ci --no-audit --no-fund --loglevel=error
 fi
 
+# Both run, so one failure does not hide the other.
 failed=()
-passed=0
-# check NAME DESCRIPTION COMMAND...: run COMMAND and print one line; on failure, its output
-# too. Output lines of a passing command that start with "note: " are appended to its line.
-check() {
-    local name=$1 what=$2 out status=0 notes
-    shift 2
-    out=$("$@" 2>&1) || status=$?
-    if [ "$status" -eq 0 ]; then
-        notes=$(printf '%s\n' "$out" | sed -n 's/^note: //p' | paste -sd ';' -)
-        printf 'ok    %s: %s%s\n' "$name" "$what" "${notes:+ - $notes}"
-        passed=$((passed + 1))
-    else
-        printf 'FAIL  %s: %s\n' "$name" "$what"
-        printf '%s\n' "$out" | sed 's/^/      /'
-        failed+=("$name")
-    fi
-}
-
-# node --test's summary ("# pass 46") as a note for the check's line.
-unit_tests() {
-    local out status=0
-    out=$(npm test --silent 2>&1) || status=$?
-    if [ "$status" -ne 0 ]; then printf '%s\n' "$out"; return "$status"; fi
-    printf '%s\n' "$out" | sed -n 's/^# \(tests\|pass\|fail\) \([0-9]*\)$/\1 \2/p' | paste -sd ' ' - | sed 's/^/note: /'
-}
-
-check lint "web/ (npm run lint: ESLint)" npm run lint --silent
-check unit "web/tests/unit (npm test: node --test)" unit_tests
+printf '==> lint: npm run lint (ESLint)\n'
+npm run lint --silent || failed+=(lint)
+printf '==> unit: npm test (node --test tests/unit)\n'
+npm test --silent || failed+=(unit)
 
 if [ "${#failed[@]}" -gt 0 ]; then
-    printf 'web: %s check(s) failed: %s (%s passed)\n' "${#failed[@]}" "${failed[*]}" "$passed"
+    printf 'web: failed: %s\n' "${failed[*]}"
     exit 1
 fi
-printf 'web: all %s checks passed\n' "$passed"
+printf 'web: lint and unit tests passed\n'
