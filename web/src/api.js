@@ -104,7 +104,7 @@ async function send(method, path, { body, token, headers = {} } = {}) {
   }
   if (res.status === 204) return null;
   const text = await res.text();
-  let data = null;
+  let data;
   try {
     data = text ? JSON.parse(text) : null;
   } catch {

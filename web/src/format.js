@@ -69,6 +69,12 @@ export function minutesSeconds(total) {
 
 export const plural = (n, one, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
+/** A length of time in words, to the minute from a minute up: "5 minutes", "45 seconds". */
+export function inWords(seconds) {
+  const s = Math.max(0, Math.round(seconds));
+  return s >= 60 ? plural(Math.round(s / 60), 'minute') : plural(s, 'second');
+}
+
 /** "KA-12" → { coach: "KA", number: "12" }. */
 export function seatParts(label) {
   const i = label.lastIndexOf('-');

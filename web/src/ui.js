@@ -13,6 +13,21 @@ export function announce(text) {
   }, 50);
 }
 
+// Buttons counting down a 429's wait → the text each gets back when its wait is over.
+const waiting = new WeakMap();
+
+/** Whether `button` is disabled until the wait named by a 429 is over. */
+export const coolingDown = (button) => waiting.has(button);
+
+/**
+ * Sets the text of `button`; while it counts down a wait, the text it gets back afterwards.
+ * Its owner can repaint on the `waitover` event the button receives when the wait ends.
+ */
+export function setLabel(button, text) {
+  if (waiting.has(button)) waiting.set(button, text);
+  else button.textContent = text;
+}
+
 /**
  * A message box: errors are role="alert" (read at once), notices role="status". For a 429
  * it names the seconds to wait and, given the button that failed, keeps it disabled with a
@@ -23,29 +38,33 @@ export function messageBox() {
   const notice = h('div', { class: 'message message-notice', role: 'status', 'data-testid': 'notice' });
   const el = h('div', { class: 'messages' }, alert, notice);
   let timer = null;
+  let cooling = null; // the button of this box that counts down, if any
 
-  function stopTimer() {
+  function endWait() {
     if (timer) window.clearInterval(timer);
     timer = null;
+    if (!cooling) return;
+    const button = cooling;
+    cooling = null;
+    button.textContent = waiting.get(button);
+    waiting.delete(button);
+    button.disabled = false;
+    button.dispatchEvent(new Event('waitover'));
   }
 
   function holdButton(button, seconds) {
     if (!button) return;
-    const label = button.dataset.label || button.textContent;
-    button.dataset.label = label;
+    if (cooling !== button) endWait();
+    if (!waiting.has(button)) waiting.set(button, button.textContent);
+    cooling = button;
     let left = seconds;
     button.disabled = true;
     button.textContent = `Try again in ${left} s`;
-    stopTimer();
+    if (timer) window.clearInterval(timer);
     timer = window.setInterval(() => {
       left -= 1;
-      if (left <= 0 || !button.isConnected) {
-        stopTimer();
-        button.disabled = false;
-        button.textContent = label;
-      } else {
-        button.textContent = `Try again in ${left} s`;
-      }
+      if (left <= 0 || !button.isConnected) endWait();
+      else button.textContent = `Try again in ${left} s`;
     }, 1000);
   }
 
@@ -82,7 +101,7 @@ export async function busy(button, work) {
     return await work();
   } finally {
     button.removeAttribute('aria-busy');
-    if (!button.textContent.startsWith('Try again in')) button.disabled = false;
+    if (!coolingDown(button)) button.disabled = false;
   }
 }
 

@@ -108,7 +108,7 @@ function progress(booking, payment) {
   return h(
     'ol',
     { class: 'steps', 'aria-label': 'Booking progress' },
-    STEPS.map(([key, text], i) =>
+    STEPS.map(([, text], i) =>
       h('li', { class: i < index ? 'done' : i === index ? 'current' : 'todo', 'aria-current': i === index ? 'step' : null }, text),
     ),
   );
@@ -196,7 +196,7 @@ export async function bookingView(ctx) {
   async function poll(force = false) {
     if (stopped) return;
     if (timer) window.clearTimeout(timer);
-    let payment = null;
+    let payment;
     try {
       if (force || !FINAL.has(booking.status)) booking = await api('GET', `/api/bookings/${id}`, { auth: true });
       payment = await api('GET', `/api/payments/${id}`, { auth: true }).catch((e) => (e.status === 404 ? null : Promise.reject(e)));
