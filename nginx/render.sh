@@ -25,8 +25,8 @@
 # - nginx.conf.template becomes PREFIX/conf/nginx.conf, every other <name>.template
 #   PREFIX/conf/conf.d/<name> (files already in conf.d are removed first); logs/, run/ and
 #   temp/ are created beside conf/ (nginx.conf's relative pid and temp paths resolve against
-#   the prefix given with `nginx -p PREFIX/`). PREFIX and temp/ are made mode 755: as root,
-#   nginx runs its workers as an unprivileged user that must reach them.
+#   the prefix given with `nginx -p PREFIX/`). Run as root, it makes PREFIX and temp/ mode
+#   755: root's nginx runs its workers as an unprivileged user that must reach them.
 # - A `${` left in a rendered file is an error (a template uses a variable nobody sets).
 #
 # It only renders: the caller checks the result (`nginx -t`) and starts nginx, with
@@ -110,7 +110,9 @@ command -v envsubst >/dev/null 2>&1 \
   || die "envsubst is missing (Debian package gettext-base, Alpine package gettext)"
 
 mkdir -p "$prefix/conf/conf.d" "$prefix/logs" "$prefix/run" "$prefix/temp"
-chmod 755 "$prefix" "$prefix/temp"
+# Only root's nginx hands requests to workers of another user (an image's unprivileged
+# user may not own a mounted prefix, and needs no chmod).
+if [ "$(id -u)" = 0 ]; then chmod 755 "$prefix" "$prefix/temp"; fi
 rm -f "$prefix"/conf/conf.d/*
 
 rendered=0
