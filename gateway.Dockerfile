@@ -5,9 +5,10 @@
 #
 #   docker build -f gateway.Dockerfile -t railrush/gateway .
 #
-# At start deploy/gateway/entrypoint.sh renders nginx/*.template with envsubst
-# (AUTH_UPSTREAM .. NOTIFICATION_UPSTREAM as host:port, WEB_ROOT, NGINX_ERROR_LOG,
-# NGINX_ACCESS_LOG, GATEWAY_PORT, REAL_IP_FROM, and the rate limits of the profile
+# At start deploy/gateway/entrypoint.sh renders nginx/*.template with nginx/render.sh (the
+# renderer of the local stack and the tests too; envsubst of AUTH_UPSTREAM ..
+# NOTIFICATION_UPSTREAM as host:port, WEB_ROOT, NGINX_ERROR_LOG, NGINX_ACCESS_LOG,
+# GATEWAY_PORT, REAL_IP_FROM, and the rate limits of the profile
 # nginx/profiles/$GATEWAY_PROFILE.env) into $NGINX_PREFIX and runs nginx in the foreground
 # on port 8080.
 
@@ -28,8 +29,8 @@ RUN mkdir -p /out \
 FROM nginx:${NGINX_VERSION}-alpine AS gateway
 # The image's own site and default server are not used.
 RUN rm -rf /usr/share/nginx/html/* /etc/nginx/conf.d/default.conf
-COPY nginx/*.template /etc/nginx/railrush-templates/
-COPY nginx/profiles/ /etc/nginx/railrush-templates/profiles/
+# render.sh, the templates and profiles/, together: render.sh finds the others beside it.
+COPY nginx/ /etc/nginx/railrush-templates/
 COPY deploy/gateway/entrypoint.sh /usr/local/bin/railrush-gateway
 RUN chmod 0755 /usr/local/bin/railrush-gateway
 COPY --from=web /out/ /usr/share/nginx/html/

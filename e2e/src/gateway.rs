@@ -1,19 +1,15 @@
-//! Starts the real nginx gateway for tests, from the same templates, profiles and
-//! substitution rules as `scripts/lib/stack.sh` (local stack) and
-//! `deploy/gateway/entrypoint.sh` (containers):
-//!
-//! - `nginx/nginx.conf.template` becomes `<prefix>/conf/nginx.conf`, every other
-//!   `nginx/<name>.template` becomes `<prefix>/conf/conf.d/<name>`;
-//! - only the listed `${VAR}`s (and `$VAR`s) are replaced, exactly as
-//!   `envsubst '${VAR} ...'` does ([`envsubst`]), so nginx's own `$variables` stay;
-//! - the listed variables are [`FIXED_VARIABLES`] plus every `KEY=value` of the chosen
-//!   profile, `nginx/profiles/<profile>.env` ([`profile_values`]).
+//! Starts the real nginx gateway for tests, rendered by `nginx/render.sh`: the one renderer
+//! of the templates, run by the local stack (`scripts/lib/stack.sh`) and the gateway image
+//! (`deploy/gateway/entrypoint.sh`) too, so a test runs exactly the configuration production
+//! renders. The script owns the rules (which variables are substituted, the profiles'
+//! format, the prefix's layout); this module only supplies the values, as environment
+//! variables of the script.
 //!
 //! [`Gateway::start`] runs `nginx -g 'daemon off;'` from a private temporary prefix on a free
 //! port; [`Gateway::start_with`] also replaces some variables' values (a test's slower rate).
 
 use anyhow::{Context, Result, anyhow, bail};
-use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -81,20 +77,6 @@ impl Profile {
     }
 }
 
-/// The template variables every renderer sets besides the profile's own.
-pub const FIXED_VARIABLES: [&str; 10] = [
-    "NGINX_ERROR_LOG",
-    "NGINX_ACCESS_LOG",
-    "GATEWAY_PORT",
-    "AUTH_UPSTREAM",
-    "TRAIN_UPSTREAM",
-    "BOOKING_UPSTREAM",
-    "PAYMENT_UPSTREAM",
-    "NOTIFICATION_UPSTREAM",
-    "WEB_ROOT",
-    "REAL_IP_FROM",
-];
-
 /// A running nginx gateway; stopped (and its prefix removed) on drop.
 pub struct Gateway {
     pub port: u16,
@@ -105,7 +87,7 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    /// Renders nginx/*.template (the same templates start.sh and the images use) into a
+    /// Renders nginx/*.template with nginx/render.sh (as start.sh and the image do) into a
     /// private temp prefix, starts `nginx -g 'daemon off;'` on a free port, waits until it
     /// listens (without sending a request, so every rate limit starts full).
     pub async fn start(upstreams: &Upstreams, web_root: &Path, profile: Profile) -> Result<Self> {
@@ -113,7 +95,9 @@ impl Gateway {
     }
 
     /// Like [`Gateway::start`], with the values of some template variables replaced, e.g.
-    /// `&[("LIMIT_GENERAL_RATE", "1r/m")]`. Each name must be a variable the renderers set.
+    /// `&[("LIMIT_GENERAL_RATE", "1r/m")]`, passed to render.sh in its environment. Each name
+    /// must be a variable the gateway is rendered with: one this module sets or a key of the
+    /// profile.
     pub async fn start_with(
         upstreams: &Upstreams,
         web_root: &Path,
@@ -121,6 +105,18 @@ impl Gateway {
         overrides: &[(&str, &str)],
     ) -> Result<Self> {
         let nginx = nginx_binary()?;
+        let profile_keys: Vec<String> = profile_values(profile)?
+            .into_iter()
+            .map(|(key, _)| key)
+            .collect();
+        let fixed = fixed_variables(upstreams, web_root, 0);
+        for (name, _) in overrides {
+            let known = fixed.iter().any(|(fixed, _)| fixed == name)
+                || profile_keys.iter().any(|key| key == name);
+            if !known {
+                bail!("{name} is not a template variable of the gateway");
+            }
+        }
         let prefix =
             std::env::temp_dir().join(format!("railrush-gateway-{}", uuid::Uuid::new_v4()));
         let mut gateway = Self {
@@ -133,14 +129,13 @@ impl Gateway {
         // take it before nginx binds it: nginx then exits and a new port is tried.
         for _ in 0..5 {
             let port = free_port()?;
-            let mut vars = template_variables(upstreams, web_root, profile, port)?;
-            for (name, value) in overrides {
-                let slot = vars
-                    .get_mut(*name)
-                    .ok_or_else(|| anyhow!("{name} is not a template variable of the gateway"))?;
-                *slot = (*value).to_owned();
-            }
-            render(&repo_root().join("nginx"), &gateway.prefix, &vars)?;
+            let mut vars = fixed_variables(upstreams, web_root, port);
+            vars.extend(
+                overrides
+                    .iter()
+                    .map(|(name, value)| (*name, OsString::from(value))),
+            );
+            render(profile, &gateway.prefix, &vars)?;
             gateway.port = port;
             gateway.url = format!("http://127.0.0.1:{port}");
             gateway.child = Some(spawn(&nginx, &gateway.prefix)?);
@@ -267,165 +262,90 @@ pub fn nginx_binary() -> Result<PathBuf> {
         })
 }
 
-/// The `KEY=value` lines of `nginx/profiles/<profile>.env`, in file order. The format is
-/// the one every renderer parses the same way: blank lines and lines starting with `#` are
-/// skipped; every other line is `KEY=value` with KEY in `[A-Z][A-Z0-9_]*` and the value
-/// taken literally up to the end of the line (no quotes, no spaces).
+/// The `KEY=value` lines of `nginx/profiles/<profile>.env`, in file order, as
+/// `nginx/render.sh --values` reads them (the values a gateway of that profile is rendered
+/// with when no override is given).
 pub fn profile_values(profile: Profile) -> Result<Vec<(String, String)>> {
-    let path = repo_root().join(format!("nginx/profiles/{}.env", profile.name()));
-    let text =
-        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    let mut values = Vec::new();
-    for (n, line) in text.lines().enumerate() {
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let (key, value) = line
-            .split_once('=')
-            .filter(|(key, value)| {
-                is_profile_key(key) && !value.is_empty() && !value.contains([' ', '\t', '"', '\''])
-            })
-            .ok_or_else(|| anyhow!("{}:{}: not a KEY=value line: {line}", path.display(), n + 1))?;
-        values.push((key.to_owned(), value.to_owned()));
-    }
-    Ok(values)
+    let stdout = run_render_script(
+        &[OsString::from("--values"), OsString::from(profile.name())],
+        &[],
+    )?;
+    String::from_utf8(stdout)
+        .context("nginx/render.sh --values printed something that is not UTF-8")?
+        .lines()
+        .map(|line| {
+            line.split_once('=')
+                .map(|(key, value)| (key.to_owned(), value.to_owned()))
+                .ok_or_else(|| anyhow!("nginx/render.sh --values printed {line:?}"))
+        })
+        .collect()
 }
 
-fn is_profile_key(key: &str) -> bool {
-    let mut chars = key.chars();
-    chars.next().is_some_and(|c| c.is_ascii_uppercase())
-        && chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
-}
-
-/// Every template variable with its value for a gateway on `port` (REAL_IP_FROM is
-/// 127.0.0.1/32: nothing stands in front of a test gateway, as in the local stack).
-pub fn template_variables(
+/// The values of the variables the gateway's caller sets (render.sh's fixed list) for a test
+/// gateway on `port`: every log under the prefix, REAL_IP_FROM 127.0.0.1/32 (nothing stands
+/// in front of a test gateway, as in the local stack).
+fn fixed_variables<'a>(
     upstreams: &Upstreams,
     web_root: &Path,
-    profile: Profile,
     port: u16,
-) -> Result<BTreeMap<String, String>> {
-    let web_root = web_root
-        .to_str()
-        .ok_or_else(|| anyhow!("the web root {} is not UTF-8", web_root.display()))?;
-    let mut vars: BTreeMap<String, String> = [
-        ("NGINX_ERROR_LOG", "logs/error.log"),
-        ("NGINX_ACCESS_LOG", "logs/access.log"),
-        ("GATEWAY_PORT", &port.to_string()),
-        ("AUTH_UPSTREAM", &upstreams.auth),
-        ("TRAIN_UPSTREAM", &upstreams.train),
-        ("BOOKING_UPSTREAM", &upstreams.booking),
-        ("PAYMENT_UPSTREAM", &upstreams.payment),
-        ("NOTIFICATION_UPSTREAM", &upstreams.notification),
-        ("WEB_ROOT", web_root),
-        ("REAL_IP_FROM", "127.0.0.1/32"),
+) -> Vec<(&'a str, OsString)> {
+    vec![
+        ("NGINX_ERROR_LOG", "logs/error.log".into()),
+        ("NGINX_ACCESS_LOG", "logs/access.log".into()),
+        ("GATEWAY_PORT", port.to_string().into()),
+        ("AUTH_UPSTREAM", upstreams.auth.clone().into()),
+        ("TRAIN_UPSTREAM", upstreams.train.clone().into()),
+        ("BOOKING_UPSTREAM", upstreams.booking.clone().into()),
+        ("PAYMENT_UPSTREAM", upstreams.payment.clone().into()),
+        (
+            "NOTIFICATION_UPSTREAM",
+            upstreams.notification.clone().into(),
+        ),
+        ("WEB_ROOT", web_root.as_os_str().to_owned()),
+        ("REAL_IP_FROM", "127.0.0.1/32".into()),
     ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
-    debug_assert_eq!(vars.len(), FIXED_VARIABLES.len());
-    for (key, value) in profile_values(profile)? {
-        if FIXED_VARIABLES.contains(&key.as_str()) {
-            bail!("the {} profile may not set {key}", profile.name());
-        }
-        vars.insert(key, value);
-    }
-    Ok(vars)
 }
 
-/// What `envsubst '${A} ${B} ...'` does with `vars` as the environment: every `${NAME}`
-/// and `$NAME` (the longest name after the dollar) whose NAME is listed is replaced by its
-/// value; everything else, nginx's `$variables` included, stays as it is.
-pub fn envsubst(template: &str, vars: &BTreeMap<String, String>) -> String {
-    let is_start = |c: u8| c.is_ascii_alphabetic() || c == b'_';
-    let is_name = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
-    let bytes = template.as_bytes();
-    let mut out = String::with_capacity(template.len());
-    let mut copied = 0;
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] != b'$' {
-            i += 1;
-            continue;
-        }
-        let braced = bytes.get(i + 1) == Some(&b'{');
-        let start = if braced { i + 2 } else { i + 1 };
-        let mut end = start;
-        if bytes.get(start).copied().is_some_and(is_start) {
-            end += 1;
-            while bytes.get(end).copied().is_some_and(is_name) {
-                end += 1;
-            }
-        }
-        let closed = !braced || bytes.get(end) == Some(&b'}');
-        let value = (end > start && closed)
-            .then(|| vars.get(&template[start..end]))
-            .flatten();
-        match value {
-            Some(value) => {
-                out.push_str(&template[copied..i]);
-                out.push_str(value);
-                i = if braced { end + 1 } else { end };
-                copied = i;
-            }
-            None => i += 1,
-        }
-    }
-    out.push_str(&template[copied..]);
-    out
+/// Renders the templates into `prefix` with `nginx/render.sh <profile> <prefix>`, `vars` as
+/// its environment (later entries win).
+fn render(profile: Profile, prefix: &Path, vars: &[(&str, OsString)]) -> Result<()> {
+    run_render_script(
+        &[
+            OsString::from(profile.name()),
+            prefix.as_os_str().to_owned(),
+        ],
+        vars,
+    )
+    .map(drop)
 }
 
-/// Renders the templates of `template_dir` into `prefix` (the layout of the entrypoint).
-pub fn render(template_dir: &Path, prefix: &Path, vars: &BTreeMap<String, String>) -> Result<()> {
-    let conf = prefix.join("conf");
-    let conf_d = conf.join("conf.d");
-    for dir in [
-        &conf_d,
-        &prefix.join("logs"),
-        &prefix.join("run"),
-        &prefix.join("temp"),
-    ] {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+/// Runs `sh nginx/render.sh ARGS` with only PATH and `vars` in its environment (so nothing
+/// the test process happens to have, a stray LIMIT_* say, changes what is rendered) and
+/// returns its standard output; its standard error is the error when it fails.
+fn run_render_script(args: &[OsString], vars: &[(&str, OsString)]) -> Result<Vec<u8>> {
+    let script = repo_root().join("nginx/render.sh");
+    let output = Command::new("sh")
+        .arg(&script)
+        .args(args)
+        .env_clear()
+        .env(
+            "PATH",
+            std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into()),
+        )
+        .envs(vars.iter().map(|(name, value)| (*name, value)))
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("running sh {}", script.display()))?;
+    if !output.status.success() {
+        bail!(
+            "sh {} {:?} failed ({}): {}",
+            script.display(),
+            args,
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
     }
-    // As root nginx runs its workers as an unprivileged user, which must reach temp/.
-    for dir in [prefix, &prefix.join("temp")] {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755))?;
-    }
-    for entry in std::fs::read_dir(&conf_d)? {
-        std::fs::remove_file(entry?.path())?;
-    }
-    let mut rendered = 0;
-    for entry in std::fs::read_dir(template_dir)? {
-        let path = entry?.path();
-        let Some(name) = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .and_then(|n| n.strip_suffix(".template"))
-        else {
-            continue;
-        };
-        let out = if name == "nginx.conf" {
-            conf.join(name)
-        } else {
-            conf_d.join(name)
-        };
-        let template = std::fs::read_to_string(&path)?;
-        let text = envsubst(&template, vars);
-        if let Some(at) = text.find("${") {
-            let line = text[..at].lines().count();
-            bail!(
-                "{}: line {line} uses a variable no renderer sets",
-                path.display()
-            );
-        }
-        std::fs::write(&out, text)?;
-        rendered += 1;
-    }
-    if rendered == 0 {
-        bail!("no templates in {}", template_dir.display());
-    }
-    Ok(())
+    Ok(output.stdout)
 }
 
 fn spawn(nginx: &Path, prefix: &Path) -> Result<Child> {
@@ -460,21 +380,6 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
 
-    fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
-    }
-
-    #[test]
-    fn envsubst_replaces_only_listed_variables_like_gnu_envsubst() {
-        // Expected output produced by `FOO=1 BAR=2 envsubst '${FOO}'`.
-        let input = "a $FOO b ${FOO} c $FOOX d ${FOO e $BAR ${BAR} $$FOO \\$FOO $host ${";
-        let expected = "a 1 b 1 c $FOOX d ${FOO e $BAR ${BAR} $1 \\1 $host ${";
-        assert_eq!(envsubst(input, &vars(&[("FOO", "1")])), expected);
-    }
-
     #[test]
     fn both_profiles_set_the_same_variables() {
         let keys = |p| {
@@ -487,5 +392,29 @@ mod tests {
         let default = keys(Profile::Default);
         assert!(!default.is_empty());
         assert_eq!(default, keys(Profile::Load));
+    }
+
+    #[test]
+    fn render_sh_renders_the_values_given_and_the_profile_for_the_rest() {
+        let prefix = std::env::temp_dir().join(format!("railrush-render-{}", uuid::Uuid::new_v4()));
+        let mut vars =
+            fixed_variables(&Upstreams::all("127.0.0.1:9"), Path::new("/srv/web"), 18080);
+        vars.push(("LIMIT_GENERAL_RATE", "1r/m".into()));
+        render(Profile::Default, &prefix, &vars).unwrap();
+        let conf = std::fs::read_to_string(prefix.join("conf/conf.d/railrush.conf")).unwrap();
+        std::fs::remove_dir_all(&prefix).unwrap();
+        assert!(conf.contains("zone=general:10m rate=1r/m;"), "{conf}");
+        let seats = profile_values(Profile::Default)
+            .unwrap()
+            .into_iter()
+            .find(|(key, _)| key == "LIMIT_SEATS_RATE")
+            .unwrap()
+            .1;
+        assert!(
+            conf.contains(&format!("zone=seats:10m   rate={seats};")),
+            "{conf}"
+        );
+        assert!(conf.contains("listen 18080;"), "{conf}");
+        assert!(conf.contains("root \"/srv/web\";"), "{conf}");
     }
 }

@@ -16,7 +16,7 @@
 #   rr_ensure_prometheus     install Debian's prometheus/promtool, its system service kept off
 #   rr_prepare_prometheus    check monitoring/prometheus.local.yml, create .local/prometheus
 #   rr_build_web             build the web app into web/dist (npm ci when needed, npm run build)
-#   rr_render_gateway        render nginx/ into .local/nginx and check it with nginx -t
+#   rr_render_gateway        render nginx/ into .local/nginx (nginx/render.sh), check it with nginx -t
 #
 # Conventions (the Rust code follows them): service NAME listens on its fixed PORT, uses
 # the database railrush_<NAME without -service>, and exists when NAME/Cargo.toml exists.
@@ -477,37 +477,20 @@ RAILRUSH_NGINX_CONF="$RAILRUSH_NGINX_PREFIX/conf/nginx.conf"
 RAILRUSH_NGINX_ERROR_LOG="$RAILRUSH_NGINX_PREFIX/logs/error.log"
 RAILRUSH_NGINX_ACCESS_LOG="$RAILRUSH_NGINX_PREFIX/logs/access.log"
 
-# The fixed variables the templates may use; the chosen profile's keys
-# (nginx/profiles/<profile>.env) are added to them. envsubst replaces only these, so nginx's
-# own $variables pass through. The same list is in deploy/gateway/entrypoint.sh and
-# e2e/src/gateway.rs.
-# shellcheck disable=SC2016 # the list is literal on purpose
-RAILRUSH_NGINX_TEMPLATE_VARS='${NGINX_ERROR_LOG} ${NGINX_ACCESS_LOG} ${GATEWAY_PORT} ${AUTH_UPSTREAM} ${TRAIN_UPSTREAM} ${BOOKING_UPSTREAM} ${PAYMENT_UPSTREAM} ${NOTIFICATION_UPSTREAM} ${WEB_ROOT} ${REAL_IP_FROM}'
-
 # The nginx options that select the local gateway's private prefix and rendered config;
 # used as: nginx "${RAILRUSH_NGINX_ARGS[@]}" -t   or   ... -g 'daemon off;'
 RAILRUSH_NGINX_ARGS=(-p "$RAILRUSH_NGINX_PREFIX/" -e "$RAILRUSH_NGINX_ERROR_LOG" -c "$RAILRUSH_NGINX_CONF")
 
 # Render nginx/*.template into the private prefix .local/nginx (conf/, conf/conf.d/, logs/,
 # run/, temp/) for the local stack (upstreams 127.0.0.1:<port>, the limits of
-# RAILRUSH_GATEWAY_PROFILE) and check it with nginx -t. nginx.conf.template becomes
-# conf/nginx.conf, every other <name>.template conf/conf.d/<name>.
+# RAILRUSH_GATEWAY_PROFILE) and check it with nginx -t. The rendering is nginx/render.sh's,
+# the one renderer the gateway image and the tests run too (its header has the rules); a
+# LIMIT_* variable in the environment replaces that profile value, as in the image.
 rr_render_gateway() {
-    command -v envsubst >/dev/null 2>&1 || rr_die "envsubst is missing (Debian package gettext-base)"
     [ -d "$RAILRUSH_WEB_ROOT" ] \
         || rr_warn "web root $RAILRUSH_WEB_ROOT does not exist (build it: cd web && npm ci && npm run build): / will answer 404"
-    local profile="$RAILRUSH_ROOT/nginx/profiles/$RAILRUSH_GATEWAY_PROFILE.env"
-    [ -f "$profile" ] || rr_die "unknown gateway profile '$RAILRUSH_GATEWAY_PROFILE' (RAILRUSH_GATEWAY_PROFILE: default or load)"
 
-    local conf_dir="$RAILRUSH_NGINX_PREFIX/conf"
-    mkdir -p "$conf_dir/conf.d" "$RAILRUSH_NGINX_PREFIX/logs" "$RAILRUSH_NGINX_PREFIX/run" \
-        "$RAILRUSH_NGINX_PREFIX/temp"
-    # When nginx runs as root its workers run as an unprivileged user that must reach the
-    # temp directories (nginx itself hands them over).
-    chmod 755 "$RAILRUSH_LOCAL" "$RAILRUSH_NGINX_PREFIX" "$RAILRUSH_NGINX_PREFIX/temp"
-    rm -f "$conf_dir"/conf.d/*.conf
-
-    local entry name var line template target list="$RAILRUSH_NGINX_TEMPLATE_VARS"
+    local entry name var
     local -a vars=(
         "NGINX_ERROR_LOG=logs/error.log"
         "NGINX_ACCESS_LOG=logs/access.log"
@@ -522,26 +505,13 @@ rr_render_gateway() {
         var="$(printf '%s' "${name%-service}" | tr '[:lower:]-' '[:upper:]_')_UPSTREAM"
         vars+=("$var=127.0.0.1:${entry##*:}")
     done
+    env "${vars[@]}" sh "$RAILRUSH_ROOT/nginx/render.sh" "$RAILRUSH_GATEWAY_PROFILE" "$RAILRUSH_NGINX_PREFIX" \
+        || rr_die "the gateway configuration was not rendered (RAILRUSH_GATEWAY_PROFILE=$RAILRUSH_GATEWAY_PROFILE: default or load)"
+    # When nginx runs as root its workers run as an unprivileged user that must reach the
+    # prefix (render.sh opens the prefix and its temp/ to them; this opens .local).
+    chmod 755 "$RAILRUSH_LOCAL"
 
-    # The profile: KEY=value lines (format in nginx/profiles/default.env).
-    while IFS= read -r line || [ -n "$line" ]; do
-        case "$line" in '' | '#'*) continue ;; esac
-        [[ "$line" =~ ^[A-Z][A-Z0-9_]*=[^[:space:]\"\']+$ ]] \
-            || rr_die "$profile: not a KEY=value line: $line"
-        vars+=("$line")
-        list+=" \${${line%%=*}}"
-    done <"$profile"
-
-    for template in "$RAILRUSH_ROOT"/nginx/*.template; do
-        name=$(basename "$template" .template)
-        case "$name" in
-            nginx.conf) target="$conf_dir/nginx.conf" ;;
-            *) target="$conf_dir/conf.d/$name" ;;
-        esac
-        env "${vars[@]}" envsubst "$list" <"$template" >"$target"
-    done
-
-    local out
+    local out conf_dir="$RAILRUSH_NGINX_PREFIX/conf"
     if ! out=$(nginx "${RAILRUSH_NGINX_ARGS[@]}" -t -q 2>&1); then
         printf '%s\n' "$out" >&2
         rr_die "the rendered gateway configuration ($conf_dir) does not pass nginx -t"
