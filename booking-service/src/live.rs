@@ -4,13 +4,9 @@
 
 use futures_util::StreamExt;
 use lapin::ExchangeKind;
-use lapin::options::{
-    BasicConsumeOptions, ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
-};
-use lapin::types::FieldTable;
 use prometheus::IntGauge;
 use serde::{Deserialize, Serialize};
-use servicekit::amqp::Broker;
+use servicekit::amqp::{self, Broker};
 use servicekit::metrics::Metrics;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -115,49 +111,10 @@ impl LiveFeed {
             anyhow::bail!("broker not connected");
         }
         let channel = self.broker.channel().await?;
-        channel
-            .exchange_declare(
-                self.exchange.as_str().into(),
-                ExchangeKind::Fanout,
-                ExchangeDeclareOptions {
-                    durable: true,
-                    ..Default::default()
-                },
-                FieldTable::default(),
-            )
-            .await?;
+        let mut consumer =
+            amqp::subscribe_exclusive(&channel, &self.exchange, ExchangeKind::Fanout, "", true)
+                .await?;
         self.declared.store(true, Ordering::Relaxed);
-        let queue = channel
-            .queue_declare(
-                "".into(),
-                QueueDeclareOptions {
-                    exclusive: true,
-                    auto_delete: true,
-                    ..Default::default()
-                },
-                FieldTable::default(),
-            )
-            .await?;
-        channel
-            .queue_bind(
-                queue.name().clone(),
-                self.exchange.as_str().into(),
-                "".into(),
-                QueueBindOptions::default(),
-                FieldTable::default(),
-            )
-            .await?;
-        let mut consumer = channel
-            .basic_consume(
-                queue.name().clone(),
-                "".into(),
-                BasicConsumeOptions {
-                    no_ack: true,
-                    ..Default::default()
-                },
-                FieldTable::default(),
-            )
-            .await?;
         while let Some(delivery) = consumer.next().await {
             let delivery = delivery?;
             if let Ok(change) = serde_json::from_slice::<SeatChange>(&delivery.data) {

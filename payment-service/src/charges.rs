@@ -17,9 +17,7 @@ use crate::store::{self, ChargeResult, PENDING, Payment};
 use crate::worker::Worker;
 use serde::{Deserialize, Serialize};
 use servicekit::amqp::Envelope;
-use servicekit::consumer::{
-    HandleError, Handler, Meta, Outcomes, Subscription, decode, first_delivery,
-};
+use servicekit::consumer::{HandleError, Meta, Subscription, decode, first_delivery};
 use servicekit::events::{self, BookingConfirmed, PaymentOutcome};
 use servicekit::outbox;
 use std::time::{Duration, Instant};
@@ -49,23 +47,6 @@ pub const SUBSCRIPTION: Subscription = Subscription::new(
 )
 .delivery_limit(DELIVERY_LIMIT)
 .prefetch(16);
-
-/// The charge worker's consumer.
-pub struct Charges(pub Worker);
-
-impl Handler for Charges {
-    fn subscription(&self) -> Subscription {
-        SUBSCRIPTION
-    }
-
-    fn outcomes(&self) -> Option<Outcomes> {
-        Some(Outcomes::labelled(self.0.metrics.events.clone(), &[QUEUE]))
-    }
-
-    async fn handle(&self, event: Envelope, meta: Meta) -> Result<&'static str, HandleError> {
-        charge(&self.0, &event, &meta).await
-    }
-}
 
 enum Command {
     Confirmed(BookingConfirmed),
@@ -101,7 +82,7 @@ enum Plan {
 }
 
 #[tracing::instrument(skip_all, fields(event_id = %event.event_id, kind = %event.kind))]
-async fn charge(
+pub(crate) async fn charge(
     worker: &Worker,
     event: &Envelope,
     meta: &Meta,

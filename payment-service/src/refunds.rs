@@ -13,9 +13,7 @@ use crate::gateway::{GatewayError, RefundRequest};
 use crate::store::{self, Payment, SUCCEEDED};
 use crate::worker::Worker;
 use servicekit::amqp::Envelope;
-use servicekit::consumer::{
-    HandleError, Handler, Meta, Outcomes, Subscription, decode, first_delivery,
-};
+use servicekit::consumer::{HandleError, Meta, Subscription, decode, first_delivery};
 use servicekit::events::{self, BookingRefundDue, BookingReleased, PaymentRefunded};
 use servicekit::outbox;
 use std::time::Instant;
@@ -38,23 +36,6 @@ pub const SUBSCRIPTION: Subscription = Subscription::new(
 )
 .delivery_limit(DELIVERY_LIMIT)
 .prefetch(16);
-
-/// The refund worker's consumer.
-pub struct Refunds(pub Worker);
-
-impl Handler for Refunds {
-    fn subscription(&self) -> Subscription {
-        SUBSCRIPTION
-    }
-
-    fn outcomes(&self) -> Option<Outcomes> {
-        Some(Outcomes::labelled(self.0.metrics.events.clone(), &[QUEUE]))
-    }
-
-    async fn handle(&self, event: Envelope, meta: Meta) -> Result<&'static str, HandleError> {
-        refund(&self.0, &event, &meta).await
-    }
-}
 
 /// A booking that can no longer be paid, and whether its money goes back.
 struct Closing {
@@ -92,7 +73,7 @@ enum Plan {
 }
 
 #[tracing::instrument(skip_all, fields(event_id = %event.event_id, kind = %event.kind))]
-async fn refund(
+pub(crate) async fn refund(
     worker: &Worker,
     event: &Envelope,
     meta: &Meta,

@@ -1,13 +1,11 @@
 //! Assembles payment-service on the service kernel: `main` and the tests both start it
 //! through [`build`] (or [`build_with_gateway`], to hand in a gateway the test inspects).
 
-use crate::charges::Charges;
 use crate::gateway::{self, PaymentGateway};
 use crate::metrics::PaymentMetrics;
-use crate::refunds::Refunds;
 use crate::settings::Settings;
 use crate::state::PaymentState;
-use crate::worker::Worker;
+use crate::worker::{Consumer, Job, Worker};
 use actix_web::web;
 pub use servicekit::service::Application;
 use servicekit::service::Kernel;
@@ -39,8 +37,10 @@ pub async fn build_with_gateway(
         relay: relay.clone(),
         metrics: PaymentMetrics::register(kernel.metrics().registry())?,
     };
-    kernel.consume(Charges(worker.clone()))?;
-    kernel.consume(Refunds(worker))?;
+    for job in [Job::Charge, Job::Refund] {
+        let worker = worker.clone();
+        kernel.consume(Consumer { worker, job })?;
+    }
     let state = web::Data::new(PaymentState { db: pg, relay });
     kernel.serve(move |cfg| {
         cfg.app_data(state.clone())

@@ -1,8 +1,11 @@
-//! What the charge and refund workers share: their dependencies.
+//! What the charge and refund workers share: their dependencies, and the one consumer type
+//! that runs either job on its queue.
 
 use crate::gateway::PaymentGateway;
 use crate::metrics::PaymentMetrics;
-use servicekit::consumer::HandleError;
+use crate::{charges, refunds};
+use servicekit::amqp::Envelope;
+use servicekit::consumer::{HandleError, Handler, Meta, Outcomes, Subscription};
 use servicekit::db::PgPool;
 use servicekit::outbox::OutboxRelay;
 use std::sync::Arc;
@@ -18,5 +21,44 @@ pub struct Worker {
 impl Worker {
     pub(crate) async fn client(&self) -> Result<servicekit::db::Client, HandleError> {
         Ok(self.db.get().await?)
+    }
+}
+
+/// The jobs of this service's workers, one queue each.
+#[derive(Clone, Copy, Debug)]
+pub enum Job {
+    /// `charges::SUBSCRIPTION`: charge confirmed bookings and requested retries.
+    Charge,
+    /// `refunds::SUBSCRIPTION`: refund or close the payments of closed bookings.
+    Refund,
+}
+
+/// The consumer of one [`Job`]'s queue; outcomes are counted per queue.
+pub struct Consumer {
+    pub worker: Worker,
+    pub job: Job,
+}
+
+impl Handler for Consumer {
+    fn subscription(&self) -> Subscription {
+        match self.job {
+            Job::Charge => charges::SUBSCRIPTION,
+            Job::Refund => refunds::SUBSCRIPTION,
+        }
+    }
+
+    fn outcomes(&self) -> Option<Outcomes> {
+        let queue = self.subscription().queue;
+        Some(Outcomes::labelled(
+            self.worker.metrics.events.clone(),
+            &[queue],
+        ))
+    }
+
+    async fn handle(&self, event: Envelope, meta: Meta) -> Result<&'static str, HandleError> {
+        match self.job {
+            Job::Charge => charges::charge(&self.worker, &event, &meta).await,
+            Job::Refund => refunds::refund(&self.worker, &event, &meta).await,
+        }
     }
 }

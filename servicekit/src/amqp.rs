@@ -285,3 +285,61 @@ async fn supervise(weak: Weak<Inner>) {
         }
     }
 }
+
+/// A private, temporary queue on `channel` bound to `exchange` (declared durable, of `kind`)
+/// with `routing_key`, and a consumer of it (`no_ack` for a best-effort feed, else acked by
+/// the caller). The queue goes away with the channel. Live seat maps and test listeners use
+/// it.
+pub async fn subscribe_exclusive(
+    channel: &Channel,
+    exchange: &str,
+    kind: lapin::ExchangeKind,
+    routing_key: &str,
+    no_ack: bool,
+) -> Result<lapin::Consumer, lapin::Error> {
+    use lapin::options::{
+        BasicConsumeOptions, ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
+    };
+    channel
+        .exchange_declare(
+            exchange.into(),
+            kind,
+            ExchangeDeclareOptions {
+                durable: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await?;
+    let queue = channel
+        .queue_declare(
+            "".into(),
+            QueueDeclareOptions {
+                exclusive: true,
+                auto_delete: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await?;
+    channel
+        .queue_bind(
+            queue.name().clone(),
+            exchange.into(),
+            routing_key.into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    channel
+        .basic_consume(
+            queue.name().clone(),
+            "".into(),
+            BasicConsumeOptions {
+                no_ack,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+}
