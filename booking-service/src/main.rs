@@ -1,12 +1,44 @@
-use booking_service::settings::Settings;
-use booking_service::startup::Application;
+//! The booking-service binary: seat holds, confirmation, the live seat map and bookings
+//! (`serve`, the default), or applies its migrations (`migrate`).
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let settings: Settings = servicekit::config::load("booking-service")?;
-    servicekit::telemetry::init(&settings.log);
-    let app = Application::build(settings).await?;
-    tracing::info!(port = app.port(), "booking-service listening");
-    app.run_until_stopped().await?;
-    Ok(())
+use anyhow::Context;
+use booking_service::settings::Settings;
+use booking_service::startup::{self, Application};
+use clap::Parser;
+use servicekit::cli::{self, ServiceCommand};
+use std::process::ExitCode;
+
+/// booking-service: holds seats in Redis, confirms bookings in PostgreSQL with the outbox,
+/// serves the live seat map and the caller's bookings, follows payment outcomes and expires
+/// unpaid bookings.
+#[derive(Parser)]
+#[command(name = "booking-service", version, after_help = cli::after_help(EXAMPLES))]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<ServiceCommand>,
+}
+
+const EXAMPLES: &str = "\
+booking-service           serve on APP_HTTP__PORT, run the payment consumer and the sweeper
+booking-service migrate   apply pending migrations to APP_DATABASE__URL and exit";
+
+fn main() -> ExitCode {
+    cli::run(|cli: Cli| async move {
+        let settings: Settings = servicekit::config::load("booking-service")?;
+        match cli.command.unwrap_or_default() {
+            ServiceCommand::Serve => {
+                servicekit::telemetry::init(&settings.log);
+                let app = Application::build(settings).await?;
+                tracing::info!(port = app.port(), "booking-service listening");
+                app.run_until_stopped().await?;
+            }
+            ServiceCommand::Migrate => {
+                servicekit::telemetry::init_quiet(&settings.log);
+                let pool = servicekit::db::pool(&settings.database)?;
+                startup::migrate(&pool).await.context("migrating")?;
+                println!("booking-service: migrations applied");
+            }
+        }
+        Ok(())
+    })
 }

@@ -27,6 +27,11 @@ mod embedded {
     refinery::embed_migrations!("migrations");
 }
 
+/// Applies the service's migrations to the database of `pool`.
+pub async fn migrate(pool: &db::PgPool) -> anyhow::Result<()> {
+    db::migrate(pool, embedded::migrations::runner()).await
+}
+
 pub struct Application {
     port: u16,
     server: Server,
