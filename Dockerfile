@@ -11,8 +11,9 @@
 #            Cargo.toml/Cargo.lock change), then the workspace source
 #   runtime  debian:bookworm-slim, the one binary, a non-root user, a health check
 #
-# Migrations are embedded in the binary and applied by the service at start-up; all
-# configuration comes from the environment (APP_*, see docs/deployment.md).
+# Migrations are embedded in the binary and applied by the service at start-up (`serve`, the
+# default command; `migrate` alone as the container's arguments); all configuration comes
+# from the environment (APP_*, see docs/deployment.md).
 
 ARG RUST_VERSION=1.95
 ARG DEBIAN_RELEASE=bookworm

@@ -3,8 +3,10 @@
 # scripts/start.sh: the README's first Quick-start command. Runs the whole local stack on
 # this machine, unattended, and stays in the foreground until Ctrl-C (or SIGTERM):
 #
-#   1. installs what is missing from Debian's packages (PostgreSQL, Redis, RabbitMQ, nginx,
-#      openssl, curl, build tools) and starts the stores that are not answering;
+#   1. installs what running needs and is missing from Debian's packages, without their
+#      recommended packages (PostgreSQL, Redis, RabbitMQ, nginx, openssl, curl, build tools,
+#      Node.js; what only the tests need is scripts/test.sh's) and starts the stores that
+#      are not answering;
 #   2. creates the five service databases and the development keys (.local/keys) if missing;
 #   3. builds the web app (npm ci when needed, then `npm run build` in web/ → web/dist) and
 #      the workspace (cargo build --release --workspace --bins);

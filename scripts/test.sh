@@ -13,9 +13,11 @@
 #   4. every executable scripts/checks/*.sh, in name order (validators of docker-compose,
 #      Kubernetes, Terraform, workflows, Prometheus rules; each exits non-zero on failure)
 #
-# Before that it installs what is missing (the stores, nginx for the gateway tests,
-# Chromium for the browser test, Node.js and npm, build tools) and starts the stores that
-# are not answering; running stores are left as they are.
+# Before that it installs what is missing: what running needs, as scripts/start.sh does
+# (the stores, nginx for the gateway tests, Node.js and npm, build tools), and what only
+# testing needs (Chromium and its driver for the browser test, Python's venv and YAML parser
+# for the checks), all without recommended packages; then it starts the stores that are not
+# answering (running stores are left as they are).
 #
 # The tests reach the stores through these variables, set here unless already set:
 #   TEST_DATABASE_URL  postgres://postgres@127.0.0.1:5432/postgres (tests create their own databases)
@@ -76,6 +78,7 @@ main() {
     cd "$RAILRUSH_ROOT"
     require_toolchain
     rr_ensure_packages
+    rr_ensure_test_packages
     rr_start_stores
     rr_check_db_access "$TEST_DATABASE_URL"
 

@@ -1,6 +1,7 @@
 //! auth-service: registration, password and OTP login, JWT access tokens and rotating
 //! refresh tokens (`API.md`, auth section).
 
+pub mod admin;
 pub mod domain;
 mod metrics;
 mod otp;

@@ -97,7 +97,7 @@ impl Hasher {
     }
 }
 
-fn hash_now(password: &SecretString) -> anyhow::Result<String> {
+pub(crate) fn hash_now(password: &SecretString) -> anyhow::Result<String> {
     let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
     Ok(argon2()
         .hash_password(password.expose_secret().as_bytes(), &salt)

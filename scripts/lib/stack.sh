@@ -5,7 +5,10 @@
 # scripts/test.sh (never run on its own). Defining things has no side effects; each
 # `rr_*` function does one step and is safe to repeat:
 #
-#   rr_ensure_packages       install missing Debian packages (stores, nginx, build tools)
+#   rr_ensure_packages       install missing Debian packages that running needs (stores,
+#                            nginx, build tools, Node.js)
+#   rr_ensure_test_packages  install missing Debian packages that only the tests need
+#                            (Chromium and its driver, Python's venv and YAML parser)
 #   rr_start_stores          start PostgreSQL, Redis and RabbitMQ where not answering
 #   rr_create_databases      create the five service databases where missing
 #   rr_check_db_access URL   fail clearly when a PostgreSQL URL does not connect
@@ -112,8 +115,22 @@ rr_package_missing() {
     [ "$#" -eq 0 ]
 }
 
-# Install whatever the local stack needs and is missing, from Debian's packages, unattended.
-# `apt-get update` runs once, and only when something is missing.
+# rr_install_missing PACKAGE...: install the PACKAGEs from Debian's packages, unattended and
+# without their recommended packages (each function below names what it needs); `apt-get
+# update` runs first, once per call. Nothing to do without PACKAGEs.
+rr_install_missing() {
+    [ "$#" -eq 0 ] && return 0
+    command -v apt-get >/dev/null 2>&1 \
+        || rr_die "missing $* and apt-get is not available: install them by hand"
+    rr_log "packages: installing $* (without recommends)"
+    rr_as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 update -q
+    rr_as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install \
+        -y -q --no-install-recommends "$@"
+}
+
+# Install whatever running the local stack needs and is missing (scripts/start.sh, and the
+# tests, which run the same stores and gateway): the stores, nginx, the build tools and
+# Node.js for the web app's build. `apt-get update` runs only when something is missing.
 rr_ensure_packages() {
     local missing=()
     rr_package_missing postgresql     pg_ctlcluster pg_isready psql && missing+=(postgresql)
@@ -123,26 +140,41 @@ rr_ensure_packages() {
     rr_package_missing gettext-base   envsubst                      && missing+=(gettext-base)
     rr_package_missing openssl        openssl                       && missing+=(openssl)
     rr_package_missing curl           curl                          && missing+=(curl)
+    # Recommended by curl and nodejs, needed by npm and cargo to fetch over https.
+    rr_package_missing ca-certificates                              && missing+=(ca-certificates)
     # Build dependencies of the workspace's crates (C code through the cc crate).
     rr_package_missing pkg-config     pkg-config                    && missing+=(pkg-config)
     rr_package_missing gcc            gcc                           && missing+=(gcc)
     rr_package_missing libc6-dev                                    && missing+=(libc6-dev)
-    # The web app's build (rr_build_web) and its browser test (Debian's Chromium driven by
-    # playwright-core; no browser download). Node.js from elsewhere (nodesource) counts.
+    # The web app's build (rr_build_web). Node.js from elsewhere (nodesource) counts.
     rr_package_missing nodejs         node                          && missing+=(nodejs)
     rr_package_missing npm            npm                           && missing+=(npm)
-    rr_package_missing chromium       chromium                      && missing+=(chromium)
-    rr_package_missing chromium-driver chromedriver                 && missing+=(chromium-driver)
 
     if [ "${#missing[@]}" -eq 0 ]; then
         rr_log "packages: all present"
         return 0
     fi
-    command -v apt-get >/dev/null 2>&1 \
-        || rr_die "missing ${missing[*]} and apt-get is not available: install them by hand"
-    rr_log "packages: installing ${missing[*]}"
-    rr_as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
-    rr_as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
+    rr_install_missing "${missing[@]}"
+}
+
+# Install what only the tests need and is missing (scripts/test.sh): Debian's Chromium,
+# which the browser test drives with playwright-core (no browser download), its driver,
+# and a font for it to lay text out with (Chromium's recommended packages, cups, upower and
+# the desktop's, are not needed headless); Python's venv for the delivery validators and
+# its YAML parser for the monitoring check (scripts/checks/).
+rr_ensure_test_packages() {
+    local missing=()
+    rr_package_missing chromium        chromium                     && missing+=(chromium)
+    rr_package_missing chromium-driver chromedriver                 && missing+=(chromium-driver)
+    rr_package_missing fonts-liberation                             && missing+=(fonts-liberation)
+    rr_package_missing python3-venv                                 && missing+=(python3-venv)
+    rr_package_missing python3-yaml                                 && missing+=(python3-yaml)
+
+    if [ "${#missing[@]}" -eq 0 ]; then
+        rr_log "test packages: all present"
+        return 0
+    fi
+    rr_install_missing "${missing[@]}"
 }
 
 rr_require_cargo() {

@@ -1,11 +1,12 @@
 //! What every RailRush service needs: settings, the PostgreSQL, Redis and RabbitMQ plumbing,
 //! the event envelope, JWT issuing and verifying, the error shape, health, metrics and
-//! tracing, and the kernel ([`service`]) that assembles, runs and stops a service from them.
-//! Each service is a library built on these plus a thin `main.rs`.
+//! tracing, the command line ([`cli`]), and the kernel ([`service`]) that assembles, runs and
+//! stops a service from them. Each service is a library built on these plus a thin `main.rs`.
 
 pub mod amqp;
 pub mod auth;
 pub mod cache;
+pub mod cli;
 pub mod config;
 pub mod consumer;
 pub mod db;

@@ -15,7 +15,18 @@ use tracing_subscriber::EnvFilter;
 
 /// Installs the global subscriber once; later calls (tests) are no-ops.
 pub fn init(settings: &LogSettings) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    init_with_default(settings, "info");
+}
+
+/// [`init`] for the operator commands (migrate, seed, admin): unless `RUST_LOG` says
+/// otherwise only warnings and errors are logged, so what a command prints is its answer.
+pub fn init_quiet(settings: &LogSettings) {
+    init_with_default(settings, "warn");
+}
+
+fn init_with_default(settings: &LogSettings, default_filter: &str) {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     let _ = match settings.format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),

@@ -1,37 +1,65 @@
-//! The train-service binary: serves the API (no arguments), or seeds the catalogue
-//! (`train-service seed [--trains N] ...`, see `seed::USAGE`) with the same settings.
+//! The train-service binary: serves the API (`serve`, the default), applies its migrations
+//! (`migrate`), or seeds the catalogue (`seed`, see `seed::SeedOptions`) with the same
+//! settings.
 
-use anyhow::bail;
-use train_service::seed::{self, SeedOptions, USAGE};
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use servicekit::cli::{self, ServiceCommand};
+use std::process::ExitCode;
+use train_service::seed::{self, SeedOptions};
 use train_service::settings::Settings;
 use train_service::startup;
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let settings: Settings = servicekit::config::load("train-service")?;
-    servicekit::telemetry::init(&settings.log);
-    let mut args = std::env::args().skip(1);
-    match args.next().as_deref() {
-        None => {
-            let app = startup::build(settings).await?;
-            tracing::info!(port = app.port(), "train-service listening");
-            app.run_until_stopped().await?;
+/// train-service: stations, trains and dated trips with fares, search with availability,
+/// the seat layouts booking-service caches, the admin endpoints, and the seed command.
+#[derive(Parser)]
+#[command(name = "train-service", version, after_help = cli::after_help(EXAMPLES))]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    #[command(flatten)]
+    Service(ServiceCommand),
+    Seed(SeedOptions),
+}
+
+const EXAMPLES: &str = "\
+train-service                              serve on APP_HTTP__PORT
+train-service migrate                      apply pending migrations to APP_DATABASE__URL
+train-service seed --trains 200 --days 3   seed 200 trains for today and the next 2 days";
+
+fn main() -> ExitCode {
+    cli::run(|cli: Cli| async move {
+        let settings: Settings = servicekit::config::load("train-service")?;
+        let (log, database) = (settings.log.clone(), settings.database.clone());
+        match cli
+            .command
+            .unwrap_or(Command::Service(ServiceCommand::Serve))
+        {
+            Command::Service(command) => {
+                let build = || startup::build(settings);
+                cli::run_service(
+                    "train-service",
+                    command,
+                    &log,
+                    &database,
+                    startup::migrations,
+                    build,
+                )
+                .await
+            }
+            Command::Seed(options) => {
+                let pool = cli::migrated_pool(&log, &database, startup::migrations).await?;
+                let report = seed::run(&pool, &options).await.context("seeding")?;
+                println!(
+                    "train-service: the seed added {} stations, {} trains, {} seats and {} trips",
+                    report.stations, report.trains, report.seats, report.trips
+                );
+                Ok(())
+            }
         }
-        Some("seed") => {
-            let options = SeedOptions::parse(args)?;
-            let started = std::time::Instant::now();
-            let pool = servicekit::db::pool(&settings.database)?;
-            startup::migrate(&pool).await?;
-            let report = seed::run(&pool, &options).await?;
-            tracing::info!(
-                ?options,
-                ?report,
-                elapsed_ms = started.elapsed().as_millis(),
-                "seeded"
-            );
-        }
-        Some("help" | "--help" | "-h") => println!("{USAGE}"),
-        Some(other) => bail!("unknown command {other}\n{USAGE}"),
-    }
-    Ok(())
+    })
 }

@@ -7,55 +7,62 @@
 //! the last of those bookings is `paid` in booking-service's database and has its ticket in
 //! notification-service's. Prints one JSON line with the results.
 //!
-//! usage: saga-bench --auth URL --train URL --booking URL --booking-db URL
-//!                   --notification-db URL [--bookings N] [--concurrency C] [--users U]
+//! `saga-bench --help` lists the options; `bench/saga-rush.sh` runs it against a local stack.
 
 use anyhow::{Context, bail};
+use clap::Parser;
 use futures_util::{StreamExt, stream};
 use serde_json::{Value, json};
 use std::collections::HashMap;
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
+/// saga-bench: bookings per second through the whole saga, confirm -> paid -> ticket.
+/// Registers passengers (not timed), books single seats over the next days' DHK-CTG trips,
+/// and waits until each booking is paid and ticketed; prints one JSON line with the results.
+#[derive(Parser)]
+#[command(name = "saga-bench", version, after_help = EXAMPLES)]
 struct Args {
+    /// auth-service's base URL
+    #[arg(long, value_name = "URL")]
     auth: String,
+    /// train-service's base URL
+    #[arg(long, value_name = "URL")]
     train: String,
+    /// booking-service's base URL
+    #[arg(long, value_name = "URL")]
     booking: String,
+    /// booking-service's database, to see the bookings paid
+    #[arg(long, value_name = "URL")]
     booking_db: String,
+    /// notification-service's database, to see the tickets sent
+    #[arg(long, value_name = "URL")]
     notification_db: String,
+    /// Seats to book, one per booking
+    #[arg(long, value_name = "N", default_value_t = 1000, value_parser = at_least_one)]
     bookings: usize,
+    /// Clients booking in parallel
+    #[arg(long, value_name = "C", default_value_t = 32, value_parser = at_least_one)]
     concurrency: usize,
+    /// Passengers to register and book as
+    #[arg(long, value_name = "U", default_value_t = 100, value_parser = at_least_one)]
     users: usize,
 }
 
-fn parse() -> anyhow::Result<Args> {
-    let mut named: HashMap<String, String> = HashMap::new();
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        let Some(name) = flag.strip_prefix("--") else {
-            bail!("unexpected argument {flag}");
-        };
-        let value = args
-            .next()
-            .with_context(|| format!("{flag} needs a value"))?;
-        named.insert(name.to_owned(), value);
+const EXAMPLES: &str = "\
+Examples:
+  saga-bench --auth http://127.0.0.1:8081 --train http://127.0.0.1:8082 \\
+      --booking http://127.0.0.1:8083 \\
+      --booking-db postgres://postgres@127.0.0.1:5432/railrush_booking \\
+      --notification-db postgres://postgres@127.0.0.1:5432/railrush_notification \\
+      --bookings 2000 --concurrency 64 --users 200";
+
+fn at_least_one(value: &str) -> Result<usize, String> {
+    match value.parse() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("{value} is not a whole number of at least 1")),
     }
-    let mut take = |k: &str| {
-        named
-            .remove(k)
-            .with_context(|| format!("--{k} is required"))
-    };
-    let args = Args {
-        auth: take("auth")?,
-        train: take("train")?,
-        booking: take("booking")?,
-        booking_db: take("booking-db")?,
-        notification_db: take("notification-db")?,
-        bookings: named.get("bookings").map_or(Ok(1000), |v| v.parse())?,
-        concurrency: named.get("concurrency").map_or(Ok(32), |v| v.parse())?,
-        users: named.get("users").map_or(Ok(100), |v| v.parse())?,
-    };
-    Ok(args)
 }
 
 async fn register(client: &reqwest::Client, auth: &str) -> anyhow::Result<String> {
@@ -183,9 +190,11 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[i.min(sorted.len() - 1)]
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let args = parse()?;
+fn main() -> ExitCode {
+    servicekit::cli::run(run)
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(args.concurrency)
         .timeout(Duration::from_secs(30))

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail by panicking.
 
 mod bookings;
+mod cli;
 mod delivery;
 mod fixtures;
 mod health;

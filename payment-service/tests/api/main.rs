@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail by panicking.
 
 mod charges;
+mod cli;
 mod fake_stripe;
 mod helpers;
 mod http;

@@ -13,6 +13,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 use uuid::Uuid;
 
+pub mod cli;
 pub mod servers;
 
 pub fn admin_database_url() -> String {

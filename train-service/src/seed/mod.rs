@@ -7,7 +7,7 @@
 mod options;
 mod plan;
 
-pub use options::{SeedOptions, USAGE};
+pub use options::SeedOptions;
 
 use crate::catalogue::SERVICE_TIME_ZONE;
 use crate::catalogue::create::materialise_seats;

@@ -1,21 +1,40 @@
-//! The seed command's options: `seed [--trains N] [--coaches N] [--seats N] [--days N]
-//! [--routes DHK-CTG,...]`. The defaults are the brief's scenario.
+//! The seed command's options (`train-service seed --help`). The defaults are the brief's
+//! scenario; [`SeedOptions::default`] is the same as no options on the command line.
 
 use crate::domain;
-use anyhow::{Context, bail};
+use std::fmt::Display;
+use std::ops::RangeInclusive;
+use std::str::FromStr;
 
-pub const USAGE: &str = "usage: train-service [seed [--trains N] [--coaches N] [--seats N] \
-     [--days N] [--routes FROM-TO,...]]\n  \
-     defaults: --trains 5 --coaches 5 --seats 55 --days 14 --routes DHK-CTG";
+const EXAMPLES: &str = "\
+Examples:
+  train-service seed                          the brief's scenario: 5 trains, DHK-CTG, 14 days
+  train-service seed --trains 200 --coaches 10 --seats 60 --routes DHK-CTG,CTG-DHK,DHK-SYL
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+Idempotent: existing stations, trains and trips are left alone, so a rerun only adds the
+days that are new since the last run.";
+
+/// Create stations, trains with their coaches and seats, and a trip of every train on
+/// every day, with fares per class (applies pending migrations first)
+#[derive(Clone, Debug, PartialEq, Eq, clap::Args)]
+#[command(after_help = EXAMPLES)]
 pub struct SeedOptions {
+    /// Number of trains, spread over the routes in turn
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = between::<usize>(1, 2000))]
     pub trains: usize,
+    /// Coaches per train, in Bangladesh Railway's order (KA, KHA, GA, ...)
+    #[arg(long, value_name = "N", default_value_t = 5,
+          value_parser = between(1, super::plan::MAX_COACHES))]
     pub coaches: usize,
+    /// Seats per coach
+    #[arg(long, value_name = "N", default_value_t = 55, value_parser = between::<i32>(1, 200))]
     pub seats: i32,
     /// Trips run every day from today (Asia/Dhaka) for this many days.
+    #[arg(long, value_name = "N", default_value_t = 14, value_parser = between::<i32>(1, 366))]
     pub days: i32,
-    /// Trains are spread over these routes in turn.
+    /// Routes the trains run, as station codes FROM-TO, comma-separated or repeated
+    #[arg(long = "routes", value_name = "FROM-TO", value_delimiter = ',',
+          default_value = "DHK-CTG", value_parser = route)]
     pub routes: Vec<(String, String)>,
 }
 
@@ -31,82 +50,59 @@ impl Default for SeedOptions {
     }
 }
 
-fn number<T: std::str::FromStr + PartialOrd>(
-    flag: &str,
-    value: Option<String>,
-    range: std::ops::RangeInclusive<T>,
-) -> anyhow::Result<T> {
-    let value = value.with_context(|| format!("{flag} needs a value"))?;
-    match value.parse::<T>() {
+/// A parser of numbers in `min..=max`.
+fn between<T>(min: T, max: T) -> impl Fn(&str) -> Result<T, String> + Clone + Send + Sync
+where
+    T: FromStr + PartialOrd + Display + Copy + Send + Sync + 'static,
+{
+    let range: RangeInclusive<T> = min..=max;
+    move |value: &str| match value.parse::<T>() {
         Ok(n) if range.contains(&n) => Ok(n),
-        _ => bail!("{flag} {value} is not a number in the allowed range"),
+        _ => Err(format!(
+            "{value} is not a number from {} to {}",
+            range.start(),
+            range.end()
+        )),
     }
 }
 
-fn routes(value: Option<String>) -> anyhow::Result<Vec<(String, String)>> {
-    let value = value.context("--routes needs a value")?;
-    let parsed = value
-        .split(',')
-        .map(|r| {
-            let (from, to) = r
-                .split_once('-')
-                .with_context(|| format!("route {r:?} is not FROM-TO"))?;
-            let from = domain::station_code(from).map_err(anyhow::Error::msg)?;
-            let to = domain::station_code(to).map_err(anyhow::Error::msg)?;
-            if from == to {
-                bail!("route {r:?} goes nowhere");
-            }
-            Ok((from, to))
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    if parsed.is_empty() {
-        bail!("--routes is empty");
+fn route(value: &str) -> Result<(String, String), String> {
+    let (from, to) = value
+        .split_once('-')
+        .ok_or_else(|| format!("route {value:?} is not FROM-TO"))?;
+    let from = domain::station_code(from)?;
+    let to = domain::station_code(to)?;
+    if from == to {
+        return Err(format!("route {value:?} goes nowhere"));
     }
-    Ok(parsed)
-}
-
-impl SeedOptions {
-    pub fn parse(args: impl IntoIterator<Item = String>) -> anyhow::Result<Self> {
-        let mut options = Self::default();
-        let mut args = args.into_iter();
-        while let Some(flag) = args.next() {
-            match flag.as_str() {
-                "--trains" => options.trains = number(&flag, args.next(), 1..=2000)?,
-                "--coaches" => {
-                    options.coaches = number(&flag, args.next(), 1..=super::plan::MAX_COACHES)?;
-                }
-                "--seats" => options.seats = number(&flag, args.next(), 1..=200)?,
-                "--days" => options.days = number(&flag, args.next(), 1..=366)?,
-                "--routes" => options.routes = routes(args.next())?,
-                other => bail!("unknown option {other}\n{USAGE}"),
-            }
-        }
-        Ok(options)
-    }
+    Ok((from, to))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
 
-    fn args(s: &str) -> Vec<String> {
-        s.split_whitespace().map(str::to_owned).collect()
+    #[derive(Parser)]
+    struct Seed {
+        #[command(flatten)]
+        options: SeedOptions,
+    }
+
+    fn parse(s: &str) -> Result<SeedOptions, clap::Error> {
+        Seed::try_parse_from(std::iter::once("seed").chain(s.split_whitespace()))
+            .map(|seed| seed.options)
     }
 
     #[test]
     fn defaults_are_the_brief_scenario() {
-        assert_eq!(
-            SeedOptions::parse(args("")).ok(),
-            Some(SeedOptions::default())
-        );
+        assert_eq!(parse("").ok(), Some(SeedOptions::default()));
     }
 
     #[test]
     fn options_are_parsed_and_checked() {
-        let o = SeedOptions::parse(args(
-            "--trains 200 --coaches 10 --seats 60 --days 14 --routes DHK-CTG,CTG-DHK",
-        ))
-        .ok();
+        let o =
+            parse("--trains 200 --coaches 10 --seats 60 --days 14 --routes DHK-CTG,CTG-DHK").ok();
         assert_eq!(
             o.map(|o| (o.trains, o.coaches, o.seats, o.days, o.routes.len())),
             Some((200, 10, 60, 14, 2))
@@ -115,12 +111,26 @@ mod tests {
             "--trains 0",
             "--trains x",
             "--seats",
+            "--days 0",
+            "--coaches 27",
             "--routes DHK",
             "--routes DHK-DHK",
             "--routes dhk-ctg",
             "--bogus 1",
         ] {
-            assert!(SeedOptions::parse(args(bad)).is_err(), "{bad}");
+            assert!(parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn routes_may_also_be_repeated() {
+        let routes = parse("--routes DHK-CTG --routes SYL-DHK").map(|o| o.routes);
+        assert_eq!(
+            routes.ok(),
+            Some(vec![
+                ("DHK".to_owned(), "CTG".to_owned()),
+                ("SYL".to_owned(), "DHK".to_owned())
+            ])
+        );
     }
 }

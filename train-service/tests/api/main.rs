@@ -4,6 +4,7 @@
 mod admin;
 mod admin_validation;
 mod availability;
+mod cli;
 mod errors;
 mod health;
 mod helpers;

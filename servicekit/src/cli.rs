@@ -1,0 +1,183 @@
+//! The command line every RailRush binary shares: clap (derive) parses it, [`run`] runs the
+//! binary's `main` on a tokio runtime and decides how it ends.
+//!
+//! - `--help` and `--version` print and exit 0; an unknown or malformed argument prints the
+//!   error and the usage on stderr and exits 2 (clap's own behaviour).
+//! - An error returned by the command (a user mistake: a settings value that does not parse,
+//!   a database that does not answer, an invalid e-mail) is one line on stderr,
+//!   `error: <context>: <cause>: ...`, and exit status 1. Never a backtrace: those stay for
+//!   panics, which are bugs (`RUST_BACKTRACE` works for them as usual).
+//!
+//! A service's binary is a [`Parser`] whose subcommand enum flattens [`ServiceCommand`]
+//! (`serve`, the default, and `migrate`) next to its own commands:
+//!
+//! ```ignore
+//! #[derive(Parser)]
+//! #[command(version, after_help = servicekit::cli::after_help(EXAMPLES))]
+//! struct Cli {
+//!     #[command(subcommand)]
+//!     command: Option<Command>,
+//! }
+//!
+//! #[derive(Subcommand)]
+//! enum Command {
+//!     #[command(flatten)]
+//!     Service(ServiceCommand),
+//!     /// Create the catalogue.
+//!     Seed(SeedOptions),
+//! }
+//!
+//! fn main() -> ExitCode {
+//!     servicekit::cli::run(|cli: Cli| async move { ... })
+//! }
+//! ```
+
+use crate::config::{DatabaseSettings, LogSettings};
+use crate::db::{self, PgPool};
+use crate::service::Application;
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use std::future::Future;
+use std::process::ExitCode;
+
+/// The commands every service has.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Subcommand)]
+pub enum ServiceCommand {
+    /// Apply pending migrations, serve the HTTP API and run the workers until SIGTERM or
+    /// Ctrl-C (the default)
+    #[default]
+    Serve,
+    /// Apply pending database migrations and exit
+    Migrate,
+}
+
+/// Runs `serve` or `migrate` for the service `name`. Serving logs as `log` says and runs the
+/// application `build` makes until it is stopped; migrating logs only warnings, applies
+/// `migrations` to `database` and prints one line.
+pub async fn run_service<B, Fut>(
+    name: &str,
+    command: ServiceCommand,
+    log: &LogSettings,
+    database: &DatabaseSettings,
+    migrations: fn() -> refinery::Runner,
+    build: B,
+) -> anyhow::Result<()>
+where
+    B: FnOnce() -> Fut,
+    Fut: Future<Output = anyhow::Result<Application>>,
+{
+    match command {
+        ServiceCommand::Serve => {
+            crate::telemetry::init(log);
+            let app = build().await?;
+            tracing::info!(port = app.port(), "{name} listening");
+            app.run_until_stopped().await?;
+        }
+        ServiceCommand::Migrate => {
+            migrated_pool(log, database, migrations).await?;
+            println!("{name}: migrations applied");
+        }
+    }
+    Ok(())
+}
+
+/// For a command other than `serve` (seed, admin): quiet logging (warnings only unless
+/// `RUST_LOG` says otherwise) and a pool of the service's database with `migrations` applied.
+pub async fn migrated_pool(
+    log: &LogSettings,
+    database: &DatabaseSettings,
+    migrations: fn() -> refinery::Runner,
+) -> anyhow::Result<PgPool> {
+    crate::telemetry::init_quiet(log);
+    let pool = db::pool(database)?;
+    db::migrate(&pool, migrations())
+        .await
+        .context("migrating")?;
+    Ok(pool)
+}
+
+/// The part of every service's `--help` that says where its settings come from.
+pub const SETTINGS_HELP: &str = "\
+Settings: the built-in defaults, then config/<service>.toml (or the file named by
+APP_CONFIG_FILE), then environment variables APP_<SECTION>__<KEY>, for example
+APP_DATABASE__URL=postgres://... or APP_HTTP__PORT=8081.";
+
+/// The text after a binary's options in `--help`: its `examples` (one per line, each with
+/// what it does; indented here) and where its settings come from.
+pub fn after_help(examples: &str) -> String {
+    let examples: Vec<String> = examples.lines().map(|line| format!("  {line}")).collect();
+    format!("Examples:\n{}\n\n{SETTINGS_HELP}", examples.join("\n"))
+}
+
+/// Runs a binary: parses its command line into `C` (help, version and usage errors are
+/// handled by clap, see the module docs), then `main` on a multi-threaded tokio runtime.
+/// Returns the process's exit status: success, or 1 after printing the error in one line.
+pub fn run<C, F, Fut>(main: F) -> ExitCode
+where
+    C: Parser,
+    F: FnOnce(C) -> Fut,
+    Fut: Future<Output = anyhow::Result<()>>,
+{
+    let cli = C::parse();
+    let outcome = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(anyhow::Error::from)
+        .and_then(|runtime| runtime.block_on(main(cli)));
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("{}", one_line(&error));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `error: ` and the cause chain joined by `: `, on one line whatever the causes contain.
+pub fn one_line(error: &anyhow::Error) -> String {
+    let chain = format!("{error:#}");
+    let words: Vec<&str> = chain.split_whitespace().collect();
+    format!("error: {}", words.join(" "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use anyhow::Context;
+
+    #[test]
+    fn an_error_is_its_cause_chain_on_one_line() {
+        let error = Err::<(), _>(anyhow::anyhow!(
+            "invalid type: string \"x\",\n expected u16"
+        ))
+        .context("loading the settings of auth-service")
+        .err()
+        .map(|e| one_line(&e));
+        assert_eq!(
+            error.as_deref(),
+            Some(
+                "error: loading the settings of auth-service: invalid type: string \"x\", \
+                 expected u16"
+            )
+        );
+    }
+
+    #[derive(Parser, Debug)]
+    struct Cli {
+        #[command(subcommand)]
+        command: Option<ServiceCommand>,
+    }
+
+    #[test]
+    fn serve_is_the_default_and_migrate_a_command() {
+        let parse = |args: &[&str]| {
+            Cli::try_parse_from(std::iter::once("svc").chain(args.iter().copied()))
+                .map(|c| c.command.unwrap_or_default())
+        };
+        assert_eq!(parse(&[]).ok(), Some(ServiceCommand::Serve));
+        assert_eq!(parse(&["serve"]).ok(), Some(ServiceCommand::Serve));
+        assert_eq!(parse(&["migrate"]).ok(), Some(ServiceCommand::Migrate));
+        let wrong = parse(&["--bogus"]).err().map(|e| e.exit_code());
+        assert_eq!(wrong, Some(2));
+    }
+}
