@@ -5,8 +5,8 @@
 
 use crate::seats::{SeatStore, booked_value};
 use crate::store;
-use servicekit::ApiError;
-use servicekit::db::PgPool;
+use anyhow::Context;
+use servicekit::db::{DbError, PgPool};
 use std::time::Duration;
 
 fn sentinel(seats: &SeatStore) -> String {
@@ -14,9 +14,11 @@ fn sentinel(seats: &SeatStore) -> String {
 }
 
 /// Writes a booked marker for every live seat, then the sentinel.
-pub async fn rebuild(pool: &PgPool, seats: &SeatStore) -> Result<usize, ApiError> {
-    let live = store::live_seats(&pool.get().await?).await?;
-    let mut conn = seats.pool().get().await?;
+pub async fn rebuild(pool: &PgPool, seats: &SeatStore) -> anyhow::Result<usize> {
+    let live = async { store::live_seats(&pool.get().await.map_err(DbError::from)?).await }
+        .await
+        .context("reading the live seats")?;
+    let mut conn = seats.pool().get().await.context("writing the markers")?;
     // One trip per pipeline: its keys share the `{trip}` hash tag, so on a Redis Cluster the
     // whole pipeline goes to the one shard that owns them.
     let trips = live.chunk_by(|a, b| a.0 == b.0);
@@ -27,13 +29,16 @@ pub async fn rebuild(pool: &PgPool, seats: &SeatStore) -> Result<usize, ApiError
                 .ignore();
             pipe.sadd(seats.user_key(*trip, *user), *seat).ignore();
         }
-        pipe.query_async::<()>(&mut conn).await?;
+        pipe.query_async::<()>(&mut conn)
+            .await
+            .context("writing the markers")?;
     }
     redis::cmd("SET")
         .arg(sentinel(seats))
         .arg(chrono::Utc::now().to_rfc3339())
         .query_async::<()>(&mut conn)
-        .await?;
+        .await
+        .context("writing the markers' sentinel")?;
     Ok(live.len())
 }
 
@@ -56,7 +61,10 @@ pub fn watch(pool: PgPool, seats: SeatStore, every: Duration) {
                         tracing::warn!(seats = n, "redis had lost the booked markers: rebuilt")
                     }
                     Err(error) => {
-                        tracing::warn!(%error, "rebuilding booked markers failed; will retry")
+                        tracing::warn!(
+                            error = format!("{error:#}"),
+                            "rebuilding booked markers failed; will retry"
+                        )
                     }
                 }
             }

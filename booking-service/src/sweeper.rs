@@ -7,7 +7,7 @@
 
 use crate::lifecycle;
 use crate::state::BookingState;
-use servicekit::ApiError;
+use anyhow::Context;
 use servicekit::amqp::Envelope;
 use servicekit::events::{self, BookedSeat, BookingReleased};
 use servicekit::outbox;
@@ -41,7 +41,12 @@ pub fn spawn(state: Arc<BookingState>, every: Duration) -> SweeperHandle {
                 // A full batch: there may be more; go on at once.
                 Ok(n) if n as i64 == BATCH => continue,
                 Ok(_) => {}
-                Err(error) => tracing::warn!(%error, "sweep failed; retrying next round"),
+                Err(error) => {
+                    tracing::warn!(
+                        error = format!("{error:#}"),
+                        "sweep failed; retrying next round"
+                    )
+                }
             }
             tokio::select! {
                 _ = stopped.changed() => break,
@@ -65,7 +70,7 @@ struct Expired {
 }
 
 /// Expires one batch of overdue bookings; returns how many.
-pub async fn sweep(state: &BookingState) -> Result<usize, ApiError> {
+pub async fn sweep(state: &BookingState) -> anyhow::Result<usize> {
     let mut client = state.db.get().await?;
     let tx = client.transaction().await?;
     let rows = tx
@@ -77,7 +82,8 @@ pub async fn sweep(state: &BookingState) -> Result<usize, ApiError> {
              RETURNING b.id, b.user_id, b.trip_id, b.amount, b.currency",
             &[&BATCH],
         )
-        .await?;
+        .await
+        .context("expiring overdue bookings")?;
     if rows.is_empty() {
         return Ok(0);
     }
@@ -88,7 +94,8 @@ pub async fn sweep(state: &BookingState) -> Result<usize, ApiError> {
              RETURNING booking_id, seat_id, label, coach, class, fare",
             &[&ids],
         )
-        .await?;
+        .await
+        .context("freeing the seats of expired bookings")?;
     let mut seats: HashMap<Uuid, Vec<BookedSeat>> = HashMap::new();
     for r in &seat_rows {
         seats.entry(r.get(0)).or_default().push(BookedSeat {
@@ -127,8 +134,10 @@ pub async fn sweep(state: &BookingState) -> Result<usize, ApiError> {
                 trip: lifecycle::trip_summary(state, b.trip_id).await,
             },
         )
-        .map_err(|e| ApiError::internal(&e))?;
-        outbox::enqueue(&tx, &event, None).await?;
+        .context("encoding booking.expired")?;
+        outbox::enqueue(&tx, &event, None)
+            .await
+            .context("queueing booking.expired")?;
     }
     tx.commit().await?;
     state.relay.wake();

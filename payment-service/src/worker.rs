@@ -71,8 +71,8 @@ where
     consumer::spawn(broker, spec.observed_by(metrics), handler)
 }
 
-pub(crate) fn db_error(e: tokio_postgres::Error) -> HandleError {
-    HandleError::Retry(e.into())
+pub(crate) fn db_error(e: impl Into<servicekit::db::DbError>) -> HandleError {
+    HandleError::Retry(e.into().into())
 }
 
 pub(crate) fn malformed(kind: &str, e: serde_json::Error) -> HandleError {

@@ -191,7 +191,7 @@ impl Availability {
             }
             trips::route_of(&tx, parsed.trip_id)
                 .await
-                .map_err(db_error)?
+                .map_err(|e| HandleError::Retry(e.into()))?
         } else {
             None
         };
