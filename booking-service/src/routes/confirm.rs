@@ -13,7 +13,7 @@ use servicekit::amqp::Envelope;
 use servicekit::auth::AuthUser;
 use servicekit::cache::CacheError;
 use servicekit::db::DbError;
-use servicekit::error::Code;
+use servicekit::error::{Code, chain};
 use servicekit::events::{self, BookedSeat, BookingConfirmed, Passenger};
 use servicekit::http::{JsonBody, RequestId};
 use servicekit::outbox;
@@ -139,7 +139,7 @@ pub async fn confirm(
         )
         .await
     {
-        tracing::warn!(error = %e, "booked markers not written; the rebuild will restore them");
+        tracing::warn!(error = %chain(&e), "booked markers not written; the rebuild will restore them");
     }
     let _ = holds::delete(&state.seats, hold.hold_id).await;
     state.live.publish(hold.trip_id, &hold.seat_ids, "booked");

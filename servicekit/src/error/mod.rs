@@ -212,6 +212,24 @@ impl ResponseError for ApiError {
     }
 }
 
+/// Shows `error` and its sources as `outer: inner: root`, for a log field of an error that is
+/// logged rather than returned (an `anyhow::Error` does the same with `{:#}`).
+pub fn chain<'a>(error: &'a (dyn std::error::Error + 'static)) -> impl fmt::Display + 'a {
+    struct Chain<'a>(&'a (dyn std::error::Error + 'static));
+    impl fmt::Display for Chain<'_> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "{}", self.0)?;
+            let mut source = self.0.source();
+            while let Some(e) = source {
+                write!(f, ": {e}")?;
+                source = e.source();
+            }
+            Ok(())
+        }
+    }
+    Chain(error)
+}
+
 impl From<anyhow::Error> for ApiError {
     fn from(e: anyhow::Error) -> Self {
         Self::internal(e)

@@ -131,6 +131,20 @@ async fn a_5xx_body_is_opaque_and_the_cause_chain_stays_on_the_error() {
 }
 
 #[test]
+fn a_logged_error_shows_its_whole_chain() {
+    let timeout = crate::cache::CacheError::Timeout(std::time::Duration::from_secs(1));
+    assert_eq!(
+        chain(&timeout).to_string(),
+        "redis did not answer within 1s"
+    );
+    let e = crate::db::DbError::decode(std::io::Error::other("bad row"));
+    assert_eq!(
+        chain(&e).to_string(),
+        "a stored row could not be read: bad row"
+    );
+}
+
+#[test]
 fn store_errors_convert_with_their_status() {
     use crate::cache::CacheError;
     let timeout = ApiError::from(CacheError::Timeout(std::time::Duration::from_secs(1)));
