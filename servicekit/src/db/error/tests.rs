@@ -58,7 +58,7 @@ async fn a_backend_terminated_by_the_server_is_unavailable_and_answers_503() {
     });
     // Terminate once the sleep is running, so the error arrives as 57P01 on the query.
     let mut terminated = false;
-    for _ in 0..100 {
+    for _ in 0..250 {
         let active: bool = admin
             .query_one(
                 "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND state = 'active')",
