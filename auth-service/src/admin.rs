@@ -13,8 +13,7 @@ use crate::password::hash_now;
 use anyhow::Context;
 use secrecy::SecretString;
 use servicekit::amqp::Envelope;
-use servicekit::db::PgPool;
-use servicekit::error::is_unique_violation;
+use servicekit::db::{DbError, PgPool};
 use servicekit::events::{self, UserRegistered};
 use servicekit::outbox;
 use std::fmt;
@@ -145,12 +144,13 @@ pub async fn create(pool: &PgPool, new: NewAdmin) -> Result<Outcome, AdminError>
     )
     .await
     .map_err(|e| {
-        if is_unique_violation(&e, "users_phone_key") {
+        let e = DbError::from(e);
+        if e.is_unique_violation("users_phone_key") {
             AdminError::Invalid(format!(
                 "--phone: another account has the phone number {}",
                 phone.as_str()
             ))
-        } else if is_unique_violation(&e, "users_email_key") {
+        } else if e.is_unique_violation("users_email_key") {
             AdminError::Invalid(format!(
                 "an account with the e-mail address {email_text} was registered meanwhile: run the command again"
             ))

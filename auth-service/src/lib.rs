@@ -1,5 +1,5 @@
 //! auth-service: registration, password and OTP login, JWT access tokens and rotating
-//! refresh tokens (`API.md`, auth section).
+//! refresh tokens (`docs/api.md`, auth section).
 
 pub mod admin;
 pub mod domain;

@@ -14,7 +14,8 @@ use rand::Rng;
 use redis::Script;
 use secrecy::{ExposeSecret, SecretString};
 use servicekit::ApiError;
-use servicekit::cache::{Keys, RedisPool};
+use servicekit::cache::{CacheError, Keys, RedisPool};
+use servicekit::error::Code;
 use sha2::Sha256;
 use std::sync::LazyLock;
 use subtle::ConstantTimeEq;
@@ -24,6 +25,27 @@ pub struct OtpStore {
     keys: Keys,
     secret: SecretString,
     settings: OtpSettings,
+}
+
+/// Why a code cannot be requested now.
+#[derive(Debug, thiserror::Error)]
+pub enum OtpError {
+    /// The phone asked too often; it may ask again in `retry_after` seconds.
+    #[error("too many code requests for this phone; wait before asking again")]
+    RateLimited { retry_after: u64 },
+    #[error(transparent)]
+    Cache(#[from] CacheError),
+}
+
+impl From<OtpError> for ApiError {
+    fn from(e: OtpError) -> Self {
+        match e {
+            OtpError::RateLimited { retry_after } => {
+                ApiError::new(Code::RateLimited, e.to_string()).with_retry_after(retry_after)
+            }
+            OtpError::Cache(e) => e.into(),
+        }
+    }
 }
 
 /// What a verification found.
@@ -101,9 +123,10 @@ impl OtpStore {
         hex::encode(mac.finalize().into_bytes())
     }
 
-    /// Applies the per-phone request limits; `Err(429)` with the wait when exceeded.
-    pub async fn check_request_limit(&self, phone: &str) -> Result<(), ApiError> {
-        let mut conn = self.pool.get().await?;
+    /// Applies the per-phone request limits; [`OtpError::RateLimited`] with the wait when
+    /// exceeded.
+    pub async fn check_request_limit(&self, phone: &str) -> Result<(), OtpError> {
+        let mut conn = self.pool.get().await.map_err(CacheError::from)?;
         let minute = self.keys.key(&format!("otp:{{{phone}}}:req:m"));
         let hour = self.keys.key(&format!("otp:{{{phone}}}:req:h"));
         let (m, h, m_ttl, h_ttl): (u32, u32, i64, i64) = redis::pipe()
@@ -123,7 +146,8 @@ impl OtpStore {
             .ttl(&minute)
             .ttl(&hour)
             .query_async(&mut conn)
-            .await?;
+            .await
+            .map_err(CacheError::from)?;
         if h > self.settings.per_hour {
             return Err(limited(h_ttl));
         }
@@ -134,7 +158,7 @@ impl OtpStore {
     }
 
     /// Makes and stores a new code for `phone`, replacing any earlier one.
-    pub async fn issue(&self, phone: &str) -> Result<String, ApiError> {
+    pub async fn issue(&self, phone: &str) -> Result<String, CacheError> {
         let code = format!("{:06}", rand::rng().random_range(0..1_000_000u32));
         let mut conn = self.pool.get().await?;
         redis::cmd("SET")
@@ -148,7 +172,7 @@ impl OtpStore {
     }
 
     /// Withdraws the code of `phone` (when it could not be delivered).
-    pub async fn withdraw(&self, phone: &str) -> Result<(), ApiError> {
+    pub async fn withdraw(&self, phone: &str) -> Result<(), CacheError> {
         let mut conn = self.pool.get().await?;
         redis::cmd("DEL")
             .arg(self.keys.key(&format!("otp:{{{phone}}}:code")))
@@ -157,7 +181,7 @@ impl OtpStore {
         Ok(())
     }
 
-    pub async fn verify(&self, phone: &str, code: &str) -> Result<Verdict, ApiError> {
+    pub async fn verify(&self, phone: &str, code: &str) -> Result<Verdict, CacheError> {
         let code_key = self.keys.key(&format!("otp:{{{phone}}}:code"));
         let tries_key = self.keys.key(&format!("otp:{{{phone}}}:tries"));
         let mut conn = self.pool.get().await?;
@@ -192,10 +216,8 @@ impl OtpStore {
     }
 }
 
-fn limited(ttl: i64) -> ApiError {
-    ApiError::too_many(
-        "rate_limited",
-        "too many code requests for this phone; wait before asking again",
-        u64::try_from(ttl).unwrap_or(60),
-    )
+fn limited(ttl: i64) -> OtpError {
+    OtpError::RateLimited {
+        retry_after: u64::try_from(ttl).unwrap_or(60),
+    }
 }

@@ -12,6 +12,24 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Semaphore;
 
+#[derive(Debug, thiserror::Error)]
+pub enum HashError {
+    /// No hashing slot freed within the wait: too many logins at once (503).
+    #[error("the password hashing queue is full")]
+    Busy,
+    #[error(transparent)]
+    Failed(#[from] anyhow::Error),
+}
+
+impl From<HashError> for ApiError {
+    fn from(e: HashError) -> Self {
+        match e {
+            HashError::Busy => ApiError::unavailable(e),
+            HashError::Failed(e) => ApiError::internal(e),
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct Hasher {
     permits: Arc<Semaphore>,
@@ -45,10 +63,8 @@ impl Hasher {
         })
     }
 
-    pub async fn hash(&self, password: SecretString) -> Result<String, ApiError> {
-        self.run(move || hash_now(&password))
-            .await?
-            .map_err(ApiError::from)
+    pub async fn hash(&self, password: SecretString) -> Result<String, HashError> {
+        Ok(self.run(move || hash_now(&password)).await??)
     }
 
     /// True when `password` matches `hash`; with no hash (unknown user) the dummy hash is
@@ -57,7 +73,7 @@ impl Hasher {
         &self,
         password: SecretString,
         hash: Option<String>,
-    ) -> Result<bool, ApiError> {
+    ) -> Result<bool, HashError> {
         let known = hash.is_some();
         let hash = hash.unwrap_or_else(|| self.dummy_hash.to_string());
         let ok = self
@@ -75,14 +91,14 @@ impl Hasher {
     async fn run<T: Send + 'static>(
         &self,
         f: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<T, ApiError> {
+    ) -> Result<T, HashError> {
         let queue = &self.metrics.hashing_queue;
         queue.inc();
         let permit = tokio::time::timeout(self.wait, self.permits.clone().acquire_owned()).await;
         queue.dec();
         let permit = permit
-            .map_err(|_| ApiError::unavailable(&"password hashing queue is full"))?
-            .map_err(|e| ApiError::internal(&e))?;
+            .map_err(|_| HashError::Busy)?
+            .map_err(|e| anyhow::Error::new(e).context("waiting for a hashing slot"))?;
         let seconds = self.metrics.hash_seconds.clone();
         let out = tokio::task::spawn_blocking(move || {
             let timer = seconds.start_timer();
@@ -92,7 +108,7 @@ impl Hasher {
             out
         })
         .await
-        .map_err(|e| ApiError::internal(&e))?;
+        .map_err(|e| anyhow::Error::new(e).context("hashing on the blocking pool"))?;
         Ok(out)
     }
 }

@@ -6,7 +6,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{Duration, Utc};
 use rand::RngCore;
-use servicekit::ApiError;
+use servicekit::db::DbError;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -26,7 +26,7 @@ pub async fn issue(
     user: Uuid,
     family: Uuid,
     ttl_days: u32,
-) -> Result<String, ApiError> {
+) -> Result<String, DbError> {
     let token = new_token();
     let expires_at = Utc::now() + Duration::days(i64::from(ttl_days));
     db.execute(
@@ -37,16 +37,13 @@ pub async fn issue(
     Ok(token)
 }
 
-fn invalid() -> ApiError {
-    ApiError::unauthorized("the refresh token is invalid, expired or revoked")
-}
-
-/// Spends `token` and returns its user and a fresh token of the same family.
+/// Spends `token` and returns its user and a fresh token of the same family; `None` when
+/// the token is unknown, expired, spent or revoked.
 pub async fn rotate(
     db: &mut deadpool_postgres::Object,
     token: &str,
     ttl_days: u32,
-) -> Result<(Uuid, String), ApiError> {
+) -> Result<Option<(Uuid, String)>, DbError> {
     let tx = db.transaction().await?;
     let Some(row) = tx
         .query_opt(
@@ -56,7 +53,7 @@ pub async fn rotate(
         )
         .await?
     else {
-        return Err(invalid());
+        return Ok(None);
     };
     let (family, user, alive, spent): (Uuid, Uuid, bool, bool) =
         (row.get(0), row.get(1), row.get(2), row.get(3));
@@ -68,10 +65,10 @@ pub async fn rotate(
         .await?;
         tx.commit().await?;
         tracing::warn!(%user, %family, "refresh token reused: family revoked");
-        return Err(invalid());
+        return Ok(None);
     }
     if !alive {
-        return Err(invalid());
+        return Ok(None);
     }
     tx.execute(
         "UPDATE refresh_tokens SET used_at = now() WHERE token_hash = $1",
@@ -80,11 +77,11 @@ pub async fn rotate(
     .await?;
     let next = issue(&tx, user, family, ttl_days).await?;
     tx.commit().await?;
-    Ok((user, next))
+    Ok(Some((user, next)))
 }
 
 /// Revokes the family of `token` (logout). Unknown tokens are ignored.
-pub async fn revoke_family(db: &tokio_postgres::Client, token: &str) -> Result<(), ApiError> {
+pub async fn revoke_family(db: &tokio_postgres::Client, token: &str) -> Result<(), DbError> {
     db.execute(
         "UPDATE refresh_tokens SET revoked_at = now() \
          WHERE family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = $1) AND revoked_at IS NULL",

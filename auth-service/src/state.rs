@@ -26,7 +26,7 @@ pub struct AuthState {
     pub metrics: AuthMetrics,
 }
 
-/// `Tokens` of `API.md`.
+/// `Tokens` of `docs/api.md`.
 #[derive(Serialize)]
 pub struct Tokens {
     pub access_token: String,

@@ -4,7 +4,29 @@
 
 use crate::settings::LoginSettings;
 use servicekit::ApiError;
-use servicekit::cache::{Keys, RedisPool};
+use servicekit::cache::{CacheError, Keys, RedisPool};
+use servicekit::error::Code;
+
+/// Why a login is not tried now.
+#[derive(Debug, thiserror::Error)]
+pub enum ThrottleError {
+    /// Too many failures; logins for this identifier resume in `retry_after` seconds.
+    #[error("too many failed logins; wait before trying again")]
+    CoolingDown { retry_after: u64 },
+    #[error(transparent)]
+    Cache(#[from] CacheError),
+}
+
+impl From<ThrottleError> for ApiError {
+    fn from(e: ThrottleError) -> Self {
+        match e {
+            ThrottleError::CoolingDown { retry_after } => {
+                ApiError::new(Code::TooManyAttempts, e.to_string()).with_retry_after(retry_after)
+            }
+            ThrottleError::Cache(e) => e.into(),
+        }
+    }
+}
 
 pub struct LoginThrottle {
     pool: RedisPool,
@@ -25,25 +47,24 @@ impl LoginThrottle {
         self.keys.key(&format!("login:fail:{login}"))
     }
 
-    /// 429 while `login` is cooling down.
-    pub async fn check(&self, login: &str) -> Result<(), ApiError> {
-        let mut conn = self.pool.get().await?;
+    /// [`ThrottleError::CoolingDown`] while `login` is cooling down.
+    pub async fn check(&self, login: &str) -> Result<(), ThrottleError> {
+        let mut conn = self.pool.get().await.map_err(CacheError::from)?;
         let (failures, ttl): (Option<u32>, i64) = redis::pipe()
             .get(self.key(login))
             .ttl(self.key(login))
             .query_async(&mut conn)
-            .await?;
+            .await
+            .map_err(CacheError::from)?;
         if failures.unwrap_or(0) >= self.settings.max_failures {
-            return Err(ApiError::too_many(
-                "too_many_attempts",
-                "too many failed logins; wait before trying again",
-                u64::try_from(ttl).unwrap_or(self.settings.window_secs),
-            ));
+            return Err(ThrottleError::CoolingDown {
+                retry_after: u64::try_from(ttl).unwrap_or(self.settings.window_secs),
+            });
         }
         Ok(())
     }
 
-    pub async fn record_failure(&self, login: &str) -> Result<(), ApiError> {
+    pub async fn record_failure(&self, login: &str) -> Result<(), CacheError> {
         let mut conn = self.pool.get().await?;
         redis::pipe()
             .atomic()
@@ -59,7 +80,7 @@ impl LoginThrottle {
         Ok(())
     }
 
-    pub async fn clear(&self, login: &str) -> Result<(), ApiError> {
+    pub async fn clear(&self, login: &str) -> Result<(), CacheError> {
         let mut conn = self.pool.get().await?;
         redis::cmd("DEL")
             .arg(self.key(login))

@@ -1,16 +1,15 @@
-//! The users table.
+//! The users table. Every function returns [`DbError`].
 
 use crate::domain::{Email, PersonName, Phone};
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 use serde::Serialize;
-use servicekit::ApiError;
 use servicekit::auth::Role;
-use servicekit::error::is_unique_violation;
+use servicekit::db::DbError;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-/// `User` of `API.md`.
+/// `User` of `docs/api.md`.
 #[derive(Clone, Debug, Serialize)]
 pub struct User {
     pub id: Uuid,
@@ -54,9 +53,10 @@ pub struct NewUser<'a> {
     pub password_hash: &'a str,
 }
 
+/// The new user, or `None` when the e-mail address or the phone has an account.
 #[tracing::instrument(skip_all)]
-pub async fn insert(db: &impl GenericClient, new: NewUser<'_>) -> Result<User, ApiError> {
-    let row = db
+pub async fn insert(db: &impl GenericClient, new: NewUser<'_>) -> Result<Option<User>, DbError> {
+    let inserted = db
         .query_one(
             "INSERT INTO users (id, name, email, phone, password_hash) VALUES ($1, $2, $3, $4, $5) \
              RETURNING id, name, email, phone, created_at",
@@ -69,25 +69,24 @@ pub async fn insert(db: &impl GenericClient, new: NewUser<'_>) -> Result<User, A
             ],
         )
         .await
-        .map_err(|e| {
-            if is_unique_violation(&e, "users_email_key")
-                || is_unique_violation(&e, "users_phone_key")
-            {
-                ApiError::conflict(
-                    "already_registered",
-                    "an account with this e-mail or phone already exists",
-                )
-            } else {
-                e.into()
-            }
-        })?;
-    Ok(User {
+        .map_err(DbError::from);
+    let row = match inserted {
+        Ok(row) => row,
+        Err(e)
+            if e.is_unique_violation("users_email_key")
+                || e.is_unique_violation("users_phone_key") =>
+        {
+            return Ok(None);
+        }
+        Err(e) => return Err(e),
+    };
+    Ok(Some(User {
         id: row.get(0),
         name: row.get(1),
         email: row.get(2),
         phone: row.get(3),
         created_at: row.get(4),
-    })
+    }))
 }
 
 /// Where a login identifier points.
@@ -99,7 +98,7 @@ pub enum Login {
 pub async fn find_by_login(
     db: &tokio_postgres::Client,
     login: &Login,
-) -> Result<Option<Account>, ApiError> {
+) -> Result<Option<Account>, DbError> {
     let (column, value) = match login {
         Login::Email(e) => ("email", e.as_str()),
         Login::Phone(p) => ("phone", p.as_str()),
@@ -108,10 +107,7 @@ pub async fn find_by_login(
     Ok(db.query_opt(&sql, &[&value]).await?.as_ref().map(account))
 }
 
-pub async fn find_by_id(
-    db: &tokio_postgres::Client,
-    id: Uuid,
-) -> Result<Option<Account>, ApiError> {
+pub async fn find_by_id(db: &tokio_postgres::Client, id: Uuid) -> Result<Option<Account>, DbError> {
     let sql = format!("SELECT {COLUMNS} FROM users WHERE id = $1");
     Ok(db.query_opt(&sql, &[&id]).await?.as_ref().map(account))
 }

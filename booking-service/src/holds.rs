@@ -3,13 +3,13 @@
 use crate::seats::SeatStore;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use servicekit::ApiError;
+use servicekit::cache::CacheError;
 use uuid::Uuid;
 
 /// Kept this long past the hold's expiry, to answer a late confirm with `hold_expired`.
 const GRACE_MS: u64 = 60 * 60 * 1000;
 
-/// `Hold` of `API.md`, plus its owner.
+/// `Hold` of `docs/api.md`, plus its owner.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct HoldRecord {
     pub hold_id: Uuid,
@@ -30,8 +30,8 @@ impl HoldRecord {
     }
 }
 
-pub async fn save(store: &SeatStore, record: &HoldRecord, ttl_ms: u64) -> Result<(), ApiError> {
-    let body = serde_json::to_string(record).map_err(|e| ApiError::internal(&e))?;
+pub async fn save(store: &SeatStore, record: &HoldRecord, ttl_ms: u64) -> Result<(), CacheError> {
+    let body = serde_json::to_string(record)?;
     let mut conn = store.pool().get().await?;
     redis::cmd("SET")
         .arg(store.hold_key(record.hold_id))
@@ -43,19 +43,23 @@ pub async fn save(store: &SeatStore, record: &HoldRecord, ttl_ms: u64) -> Result
     Ok(())
 }
 
-/// The caller's hold; 404 for unknown holds and other users' holds alike.
-pub async fn load_own(store: &SeatStore, hold: Uuid, user: Uuid) -> Result<HoldRecord, ApiError> {
+/// The caller's hold; `None` for unknown holds and other users' holds alike.
+pub async fn load_own(
+    store: &SeatStore,
+    hold: Uuid,
+    user: Uuid,
+) -> Result<Option<HoldRecord>, CacheError> {
     let mut conn = store.pool().get().await?;
     let body: Option<String> = redis::cmd("GET")
         .arg(store.hold_key(hold))
         .query_async(&mut conn)
         .await?;
-    body.and_then(|b| serde_json::from_str::<HoldRecord>(&b).ok())
-        .filter(|r| r.user_id == Some(user))
-        .ok_or_else(|| ApiError::not_found("no such hold"))
+    Ok(body
+        .and_then(|b| serde_json::from_str::<HoldRecord>(&b).ok())
+        .filter(|r| r.user_id == Some(user)))
 }
 
-pub async fn delete(store: &SeatStore, hold: Uuid) -> Result<(), ApiError> {
+pub async fn delete(store: &SeatStore, hold: Uuid) -> Result<(), CacheError> {
     let mut conn = store.pool().get().await?;
     redis::cmd("DEL")
         .arg(store.hold_key(hold))

@@ -1,10 +1,12 @@
 //! The seat inventory and fares of a trip, fetched once from train-service's internal
 //! endpoint and kept in process (a trip's seats and fares do not change once sold). Unknown
 //! trips are remembered briefly so a flood of bad ids does not become a flood of lookups.
+//! Failures are [`InventoryError`]: an unknown trip (404), or train-service out of reach (503).
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use servicekit::ApiError;
+use servicekit::error::Code;
 use servicekit::events::TripSummary;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -59,6 +61,24 @@ impl TripInventory {
     }
 }
 
+#[derive(Debug, thiserror::Error)]
+pub enum InventoryError {
+    #[error("no such trip")]
+    UnknownTrip,
+    /// train-service did not answer, or not with an inventory.
+    #[error("train-service cannot tell the trip's inventory")]
+    Unavailable(#[source] anyhow::Error),
+}
+
+impl From<InventoryError> for ApiError {
+    fn from(e: InventoryError) -> Self {
+        match e {
+            InventoryError::UnknownTrip => ApiError::new(Code::NotFound, e.to_string()),
+            InventoryError::Unavailable(_) => ApiError::unavailable(e),
+        }
+    }
+}
+
 const UNKNOWN_TTL: Duration = Duration::from_secs(30);
 const LIMIT: usize = 20_000;
 
@@ -84,13 +104,14 @@ impl Inventory {
         })
     }
 
-    /// The trip's inventory; 404 `not_found` for a trip train-service does not know.
-    pub async fn trip(&self, trip_id: i64) -> Result<Arc<TripInventory>, ApiError> {
+    /// The trip's inventory; [`InventoryError::UnknownTrip`] for a trip train-service does
+    /// not know.
+    pub async fn trip(&self, trip_id: i64) -> Result<Arc<TripInventory>, InventoryError> {
         if let Ok(trips) = self.trips.read() {
             match trips.get(&trip_id) {
                 Some(Entry::Known(t)) => return Ok(t.clone()),
                 Some(Entry::Unknown(at)) if at.elapsed() < UNKNOWN_TTL => {
-                    return Err(unknown_trip());
+                    return Err(InventoryError::UnknownTrip);
                 }
                 _ => {}
             }
@@ -98,7 +119,7 @@ impl Inventory {
         let entry = self.fetch(trip_id).await?;
         let result = match &entry {
             Entry::Known(t) => Ok(t.clone()),
-            Entry::Unknown(_) => Err(unknown_trip()),
+            Entry::Unknown(_) => Err(InventoryError::UnknownTrip),
         };
         if let Ok(mut trips) = self.trips.write() {
             if trips.len() >= LIMIT {
@@ -111,28 +132,19 @@ impl Inventory {
         result
     }
 
-    async fn fetch(&self, trip_id: i64) -> Result<Entry, ApiError> {
+    async fn fetch(&self, trip_id: i64) -> Result<Entry, InventoryError> {
         let url = format!("{}/internal/trips/{trip_id}/inventory", self.base_url);
-        let res = self
-            .client
-            .get(&url)
-            .send()
-            .await
-            .map_err(|e| ApiError::unavailable(&e))?;
+        let unavailable = |e: reqwest::Error| InventoryError::Unavailable(e.into());
+        let res = self.client.get(&url).send().await.map_err(unavailable)?;
         match res.status() {
             reqwest::StatusCode::OK => {
-                let trip: TripInventory =
-                    res.json().await.map_err(|e| ApiError::unavailable(&e))?;
+                let trip: TripInventory = res.json().await.map_err(unavailable)?;
                 Ok(Entry::Known(Arc::new(trip)))
             }
             reqwest::StatusCode::NOT_FOUND => Ok(Entry::Unknown(Instant::now())),
-            status => Err(ApiError::unavailable(&format!(
+            status => Err(InventoryError::Unavailable(anyhow::anyhow!(
                 "train-service answered {status}"
             ))),
         }
     }
-}
-
-pub fn unknown_trip() -> ApiError {
-    ApiError::not_found("no such trip")
 }

@@ -1,5 +1,5 @@
 //! booking-service: seat selection with Redis holds, confirmation in PostgreSQL with the
-//! transactional outbox, the live seat map, the caller's bookings (`API.md`, bookings), and
+//! transactional outbox, the live seat map, the caller's bookings (`docs/api.md`, bookings), and
 //! the booking's side of the saga: payment outcomes and the sweeper that expires unpaid
 //! bookings.
 

@@ -4,6 +4,7 @@
 use crate::seats;
 use crate::state::BookingState;
 use rand::RngCore;
+use servicekit::error::chain;
 use servicekit::events::TripSummary;
 use uuid::Uuid;
 
@@ -19,7 +20,7 @@ pub async fn free_seats(
 ) {
     let marker = seats::booked_value(booking, user);
     if let Err(e) = state.seats.release(trip, seat_ids, user, &marker).await {
-        tracing::warn!(error = %e, %booking, "booked markers not removed; seats stay shown as booked until the rebuild");
+        tracing::warn!(error = %chain(&e), %booking, "booked markers not removed; seats stay shown as booked until the rebuild");
     }
     state.live.publish(trip, seat_ids, "available");
 }
@@ -29,7 +30,7 @@ pub async fn trip_summary(state: &BookingState, trip: i64) -> Option<TripSummary
     match state.inventory.trip(trip).await {
         Ok(inventory) => Some(inventory.summary()),
         Err(error) => {
-            tracing::warn!(trip, %error, "trip summary unavailable; the event goes without it");
+            tracing::warn!(trip, error = %chain(&error), "trip summary unavailable; the event goes without it");
             None
         }
     }

@@ -5,8 +5,8 @@
 
 use crate::seats::{SeatStore, booked_value};
 use crate::store;
-use servicekit::ApiError;
-use servicekit::db::PgPool;
+use anyhow::Context;
+use servicekit::db::{DbError, PgPool};
 use servicekit::service;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -16,9 +16,11 @@ fn sentinel(seats: &SeatStore) -> String {
 }
 
 /// Writes a booked marker for every live seat, then the sentinel.
-pub async fn rebuild(pool: &PgPool, seats: &SeatStore) -> Result<usize, ApiError> {
-    let live = store::live_seats(&pool.get().await?).await?;
-    let mut conn = seats.pool().get().await?;
+pub async fn rebuild(pool: &PgPool, seats: &SeatStore) -> anyhow::Result<usize> {
+    let live = async { store::live_seats(&pool.get().await.map_err(DbError::from)?).await }
+        .await
+        .context("reading the live seats")?;
+    let mut conn = seats.pool().get().await.context("writing the markers")?;
     // One trip per pipeline: its keys share the `{trip}` hash tag, so on a Redis Cluster the
     // whole pipeline goes to the one shard that owns them.
     let trips = live.chunk_by(|a, b| a.0 == b.0);
@@ -29,20 +31,26 @@ pub async fn rebuild(pool: &PgPool, seats: &SeatStore) -> Result<usize, ApiError
                 .ignore();
             pipe.sadd(seats.user_key(*trip, *user), *seat).ignore();
         }
-        pipe.query_async::<()>(&mut conn).await?;
+        pipe.query_async::<()>(&mut conn)
+            .await
+            .context("writing the markers")?;
     }
     redis::cmd("SET")
         .arg(sentinel(seats))
         .arg(chrono::Utc::now().to_rfc3339())
         .query_async::<()>(&mut conn)
-        .await?;
+        .await
+        .context("writing the markers' sentinel")?;
     Ok(live.len())
 }
 
 /// [`rebuild`] before serving; a failure is left to [`watch`], which retries.
 pub async fn rebuild_at_start(pool: &PgPool, seats: &SeatStore) {
     if let Err(error) = rebuild(pool, seats).await {
-        tracing::warn!(%error, "booked markers not rebuilt at start; the watcher will retry");
+        tracing::warn!(
+            error = format!("{error:#}"),
+            "booked markers not rebuilt at start; the watcher will retry"
+        );
     }
 }
 
@@ -62,7 +70,10 @@ pub async fn watch(pool: PgPool, seats: SeatStore, every: Duration, stop: Cancel
             match rebuild(&pool, &seats).await {
                 Ok(n) => tracing::warn!(seats = n, "redis had lost the booked markers: rebuilt"),
                 Err(error) => {
-                    tracing::warn!(%error, "rebuilding booked markers failed; will retry")
+                    tracing::warn!(
+                        error = format!("{error:#}"),
+                        "rebuilding booked markers failed; will retry"
+                    )
                 }
             }
         }

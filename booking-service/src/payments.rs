@@ -111,9 +111,7 @@ async fn apply(
                 user_id: row.get(1),
                 trip_id,
                 trip: trip.ok_or_else(|| HandleError::retry(anyhow::anyhow!("no trip summary")))?,
-                seats: store::seats(&tx, id)
-                    .await
-                    .map_err(|e| HandleError::retry(anyhow::anyhow!("{e}")))?,
+                seats: store::seats(&tx, id).await?,
                 passengers: serde_json::from_value(row.get(2))
                     .map_err(|e| HandleError::Reject(e.into()))?,
                 amount: row.get(3),

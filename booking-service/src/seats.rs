@@ -8,10 +8,11 @@
 //!   expires with them).
 //! - `hold:<hold_id>` — the hold record (trip, user, seats, expiry), kept an hour past the
 //!   hold so a late confirm can be told `hold_expired` rather than "unknown".
+//!
+//! Every call answers within [`REDIS_DEADLINE`] or fails with [`CacheError::Timeout`].
 
 use redis::Script;
-use servicekit::ApiError;
-use servicekit::cache::{Keys, RedisConnection, RedisPool};
+use servicekit::cache::{CacheError, Keys, RedisConnection, RedisPool, within};
 use std::sync::LazyLock;
 use std::time::Duration;
 use uuid::Uuid;
@@ -115,10 +116,8 @@ pub fn booked_value(booking: Uuid, user: Uuid) -> String {
     format!("b:{booking}:{user}")
 }
 
-async fn bounded<T>(f: impl Future<Output = Result<T, ApiError>>) -> Result<T, ApiError> {
-    tokio::time::timeout(REDIS_DEADLINE, f)
-        .await
-        .map_err(|_| ApiError::unavailable(&"redis did not answer in time"))?
+async fn bounded<T>(f: impl Future<Output = Result<T, CacheError>>) -> Result<T, CacheError> {
+    within(REDIS_DEADLINE, f).await
 }
 
 impl SeatStore {
@@ -126,7 +125,7 @@ impl SeatStore {
         Self { pool, keys }
     }
 
-    async fn hot(&self) -> Result<RedisConnection, ApiError> {
+    async fn hot(&self) -> Result<RedisConnection, CacheError> {
         Ok(self.pool.multiplexed().await?)
     }
 
@@ -163,7 +162,7 @@ impl SeatStore {
         hold: Uuid,
         ttl_ms: u64,
         max_seats: u32,
-    ) -> Result<SelectOutcome, ApiError> {
+    ) -> Result<SelectOutcome, CacheError> {
         bounded(async {
             let mut conn = self.hot().await?;
             let mut inv = SELECT.key(self.user_key(trip, user));
@@ -202,7 +201,7 @@ impl SeatStore {
         user: Uuid,
         from: &str,
         to: &str,
-    ) -> Result<usize, ApiError> {
+    ) -> Result<usize, CacheError> {
         bounded(async {
             let mut conn = self.pool.get().await?;
             let mut inv = REPLACE.key(self.user_key(trip, user));
@@ -225,7 +224,7 @@ impl SeatStore {
         seats: &[i32],
         user: Uuid,
         value: &str,
-    ) -> Result<usize, ApiError> {
+    ) -> Result<usize, CacheError> {
         bounded(async {
             let mut conn = self.pool.get().await?;
             let mut inv = RELEASE.key(self.user_key(trip, user));
@@ -242,7 +241,11 @@ impl SeatStore {
     }
 
     /// The raw values of the seats' keys, in order (one MGET).
-    pub async fn values(&self, trip: i64, seats: &[i32]) -> Result<Vec<Option<String>>, ApiError> {
+    pub async fn values(
+        &self,
+        trip: i64,
+        seats: &[i32],
+    ) -> Result<Vec<Option<String>>, CacheError> {
         if seats.is_empty() {
             return Ok(Vec::new());
         }

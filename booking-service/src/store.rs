@@ -1,14 +1,15 @@
-//! Bookings in PostgreSQL.
+//! Bookings in PostgreSQL. Every function returns [`DbError`]; callers name the conflicts
+//! (unique violations) they expect.
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 use serde::Serialize;
-use servicekit::ApiError;
+use servicekit::db::DbError;
 use servicekit::events::{BookedSeat, Passenger};
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-/// `Booking` of `API.md`.
+/// `Booking` of `docs/api.md`.
 #[derive(Clone, Debug, Serialize)]
 pub struct Booking {
     pub booking_id: Uuid,
@@ -28,12 +29,12 @@ const SELECT: &str = "SELECT b.id, b.trip_id, \
        b.passengers, b.status, b.amount, b.currency, b.payment_due_at, b.ticket_code, b.created_at \
      FROM bookings b";
 
-fn booking(row: &Row) -> Result<Booking, ApiError> {
+fn booking(row: &Row) -> Result<Booking, DbError> {
     Ok(Booking {
         booking_id: row.get(0),
         trip_id: row.get(1),
         seat_ids: row.get(2),
-        passengers: serde_json::from_value(row.get(3)).map_err(|e| ApiError::internal(&e))?,
+        passengers: serde_json::from_value(row.get(3)).map_err(DbError::decode)?,
         status: row.get(4),
         amount: row.get(5),
         currency: row.get(6),
@@ -48,7 +49,7 @@ pub async fn find_own(
     db: &impl GenericClient,
     id: Uuid,
     user: Uuid,
-) -> Result<Option<Booking>, ApiError> {
+) -> Result<Option<Booking>, DbError> {
     let sql = format!("{SELECT} WHERE b.id = $1 AND b.user_id = $2");
     db.query_opt(&sql, &[&id, &user])
         .await?
@@ -57,7 +58,7 @@ pub async fn find_own(
         .transpose()
 }
 
-pub async fn list_own(db: &impl GenericClient, user: Uuid) -> Result<Vec<Booking>, ApiError> {
+pub async fn list_own(db: &impl GenericClient, user: Uuid) -> Result<Vec<Booking>, DbError> {
     let sql =
         format!("{SELECT} WHERE b.user_id = $1 ORDER BY b.created_at DESC, b.id DESC LIMIT 200");
     db.query(&sql, &[&user])
@@ -79,12 +80,10 @@ pub struct NewBooking<'a> {
     pub payment_due_at: DateTime<Utc>,
 }
 
-/// Inserts the booking and its seats. Unique violations come back as the raw error so the
-/// caller can name the conflict.
-pub async fn insert(
-    db: &impl GenericClient,
-    b: &NewBooking<'_>,
-) -> Result<(), tokio_postgres::Error> {
+/// Inserts the booking and its seats. A seat already live in another booking is a
+/// [`DbError::UniqueViolation`] of `booking_seats_live_key`; a hold already confirmed, of
+/// `bookings_hold_key`.
+pub async fn insert(db: &impl GenericClient, b: &NewBooking<'_>) -> Result<(), DbError> {
     let passengers = serde_json::to_value(b.passengers).unwrap_or_default();
     db.execute(
         "INSERT INTO bookings (id, hold_id, user_id, trip_id, status, passengers, amount, currency, payment_due_at) \
@@ -107,7 +106,7 @@ pub async fn insert(
 }
 
 /// The seats of a booking.
-pub async fn seats(db: &impl GenericClient, booking: Uuid) -> Result<Vec<BookedSeat>, ApiError> {
+pub async fn seats(db: &impl GenericClient, booking: Uuid) -> Result<Vec<BookedSeat>, DbError> {
     let rows = db
         .query(
             "SELECT seat_id, label, coach, class, fare FROM booking_seats WHERE booking_id = $1 ORDER BY seat_id",
@@ -133,7 +132,7 @@ pub async fn end(
     id: Uuid,
     user: Option<Uuid>,
     to: &str,
-) -> Result<Option<String>, ApiError> {
+) -> Result<Option<String>, DbError> {
     let row = db
         .query_opt(
             "UPDATE bookings b SET status = $3, updated_at = now() \
@@ -159,7 +158,7 @@ pub async fn live_seats_of(
     db: &impl GenericClient,
     user: Uuid,
     trip: i64,
-) -> Result<usize, ApiError> {
+) -> Result<usize, DbError> {
     db.execute(
         "SELECT pg_advisory_xact_lock(hashtextextended($1::text || ':' || $2::text, 0))",
         &[&user.to_string(), &trip.to_string()],
@@ -176,7 +175,7 @@ pub async fn live_seats_of(
 }
 
 /// Every live (confirmed or paid) seat with its booking and owner, for rebuilding markers.
-pub async fn live_seats(db: &impl GenericClient) -> Result<Vec<(i64, i32, Uuid, Uuid)>, ApiError> {
+pub async fn live_seats(db: &impl GenericClient) -> Result<Vec<(i64, i32, Uuid, Uuid)>, DbError> {
     let rows = db
         .query(
             "SELECT s.trip_id, s.seat_id, b.id, b.user_id FROM booking_seats s \

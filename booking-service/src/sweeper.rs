@@ -7,7 +7,7 @@
 
 use crate::lifecycle;
 use crate::state::BookingState;
-use servicekit::ApiError;
+use anyhow::Context;
 use servicekit::amqp::Envelope;
 use servicekit::events::{self, BookedSeat, BookingReleased};
 use servicekit::outbox;
@@ -28,7 +28,10 @@ pub async fn run(state: Arc<BookingState>, every: Duration, stop: CancellationTo
         match sweep(&state).await {
             Ok(n) => n as i64 == BATCH,
             Err(error) => {
-                tracing::warn!(%error, "sweep failed; retrying next round");
+                tracing::warn!(
+                    error = format!("{error:#}"),
+                    "sweep failed; retrying next round"
+                );
                 false
             }
         }
@@ -46,7 +49,7 @@ struct Expired {
 }
 
 /// Expires one batch of overdue bookings; returns how many.
-pub async fn sweep(state: &BookingState) -> Result<usize, ApiError> {
+pub async fn sweep(state: &BookingState) -> anyhow::Result<usize> {
     let mut client = state.db.get().await?;
     let tx = client.transaction().await?;
     let rows = tx
@@ -58,7 +61,8 @@ pub async fn sweep(state: &BookingState) -> Result<usize, ApiError> {
              RETURNING b.id, b.user_id, b.trip_id, b.amount, b.currency",
             &[&BATCH],
         )
-        .await?;
+        .await
+        .context("expiring overdue bookings")?;
     if rows.is_empty() {
         return Ok(0);
     }
@@ -69,7 +73,8 @@ pub async fn sweep(state: &BookingState) -> Result<usize, ApiError> {
              RETURNING booking_id, seat_id, label, coach, class, fare",
             &[&ids],
         )
-        .await?;
+        .await
+        .context("freeing the seats of expired bookings")?;
     let mut seats: HashMap<Uuid, Vec<BookedSeat>> = HashMap::new();
     for r in &seat_rows {
         seats.entry(r.get(0)).or_default().push(BookedSeat {
@@ -108,8 +113,10 @@ pub async fn sweep(state: &BookingState) -> Result<usize, ApiError> {
                 trip: lifecycle::trip_summary(state, b.trip_id).await,
             },
         )
-        .map_err(|e| ApiError::internal(&e))?;
-        outbox::enqueue(&tx, &event, None).await?;
+        .context("encoding booking.expired")?;
+        outbox::enqueue(&tx, &event, None)
+            .await
+            .context("queueing booking.expired")?;
     }
     tx.commit().await?;
     state.relay.wake();

@@ -1,6 +1,6 @@
 //! notification-service: turns events into messages to passengers (OTPs by SMS, e-tickets
 //! and booking news by e-mail), delivers them through a [`channel::Channel`], and keeps every
-//! delivered message in the user's inbox (`GET /api/notifications`, `API.md`).
+//! delivered message in the user's inbox (`GET /api/notifications`, `docs/api.md`).
 //!
 //! Events come from durable quorum queues ([`consumers`]); each message is delivered first
 //! and recorded after ([`notify`]), so a message that cannot be delivered is retried with

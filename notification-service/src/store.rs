@@ -1,10 +1,12 @@
 //! The service's tables: `contacts` (from `user.registered`), `notifications` (the inbox)
-//! and `processed_events` (servicekit's idempotency record).
+//! and `processed_events` (servicekit's idempotency record). Every function returns
+//! [`DbError`].
 
 use crate::channel::Message;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 use serde::Serialize;
+use servicekit::db::DbError;
 use servicekit::events::UserRegistered;
 use uuid::Uuid;
 
@@ -17,7 +19,7 @@ pub struct Contact {
     pub phone: String,
 }
 
-/// One inbox entry as `API.md` shows it.
+/// One inbox entry as `docs/api.md` shows it.
 #[derive(Clone, Debug, Serialize)]
 pub struct Notification {
     pub id: Uuid,
@@ -29,24 +31,18 @@ pub struct Notification {
     pub created_at: DateTime<Utc>,
 }
 
-pub async fn upsert_contact(
-    db: &impl GenericClient,
-    user: &UserRegistered,
-) -> Result<(), tokio_postgres::Error> {
+pub async fn upsert_contact(db: &impl GenericClient, user: &UserRegistered) -> Result<(), DbError> {
     db.execute(
         "INSERT INTO contacts (user_id, name, email, phone) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (user_id) DO UPDATE SET name = EXCLUDED.name, email = EXCLUDED.email, \
          phone = EXCLUDED.phone, updated_at = now()",
         &[&user.user_id, &user.name, &user.email, &user.phone],
     )
-    .await
-    .map(|_| ())
+    .await?;
+    Ok(())
 }
 
-pub async fn contact(
-    db: &impl GenericClient,
-    user_id: Uuid,
-) -> Result<Option<Contact>, tokio_postgres::Error> {
+pub async fn contact(db: &impl GenericClient, user_id: Uuid) -> Result<Option<Contact>, DbError> {
     let row = db
         .query_opt(
             "SELECT user_id, name, email, phone FROM contacts WHERE user_id = $1",
@@ -66,7 +62,7 @@ pub async fn already_processed(
     db: &impl GenericClient,
     consumer: &str,
     event_id: Uuid,
-) -> Result<bool, tokio_postgres::Error> {
+) -> Result<bool, DbError> {
     let row = db
         .query_opt(
             "SELECT 1 FROM processed_events WHERE consumer = $1 AND event_id = $2",
@@ -81,7 +77,7 @@ pub async fn already_processed(
 pub async fn insert_notification(
     db: &impl GenericClient,
     message: &Message,
-) -> Result<bool, tokio_postgres::Error> {
+) -> Result<bool, DbError> {
     let inserted = db
         .execute(
             "INSERT INTO notifications \
@@ -108,7 +104,7 @@ pub async fn inbox(
     db: &impl GenericClient,
     user_id: Uuid,
     limit: i64,
-) -> Result<Vec<Notification>, tokio_postgres::Error> {
+) -> Result<Vec<Notification>, DbError> {
     let rows = db
         .query(
             "SELECT id, kind, channel, recipient, subject, body, created_at FROM notifications \

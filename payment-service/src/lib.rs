@@ -1,6 +1,6 @@
 //! payment-service: charges bookings through a payment gateway when `booking.confirmed`
 //! arrives, refunds cancelled paid bookings, and answers the `/api/payments` routes of
-//! `API.md` (status and retry). Outcomes leave through the outbox as `payment.succeeded`,
+//! `docs/api.md` (status and retry). Outcomes leave through the outbox as `payment.succeeded`,
 //! `payment.failed` and `payment.refunded`.
 
 pub mod charges;

@@ -59,7 +59,7 @@ pub enum BrokerError {
 
 impl From<BrokerError> for crate::error::ApiError {
     fn from(e: BrokerError) -> Self {
-        Self::unavailable(&e)
+        Self::unavailable(e)
     }
 }
 

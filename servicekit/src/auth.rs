@@ -186,7 +186,7 @@ pub fn bearer_token(headers: &header::HeaderMap) -> Option<&str> {
 fn authenticate(req: &HttpRequest) -> Result<AuthUser, ApiError> {
     let verifier = req
         .app_data::<web::Data<JwtVerifier>>()
-        .ok_or_else(|| ApiError::internal(&"no JwtVerifier registered"))?;
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no JwtVerifier registered")))?;
     let token = bearer_token(req.headers())
         .ok_or_else(|| ApiError::unauthorized("a bearer access token is required"))?;
     verifier.authenticate(token)

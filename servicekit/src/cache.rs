@@ -7,6 +7,8 @@
 //! connection, which routes each command by its key's slot, follows MOVED and ASK and
 //! reconnects by itself; a pool of them would add nothing. Commands that touch several keys
 //! (scripts, MGET, pipelines) must keep them in one slot with a `{hash tag}`.
+//!
+//! Stores over Redis return [`CacheError`]; [`within`] bounds a call by a deadline.
 
 use crate::config::RedisSettings;
 use anyhow::Context;
@@ -22,6 +24,10 @@ use secrecy::ExposeSecret;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::OnceCell;
+
+mod error;
+
+pub use error::{CacheError, within};
 
 /// The address of `settings.url` and, for `rediss://`, the CAs to trust. A `rediss://` URL
 /// makes every connection TLS, with the server's certificate verified against `ca_file` or

@@ -1,4 +1,5 @@
-//! PostgreSQL: one deadpool pool per service database, and migrations applied at start.
+//! PostgreSQL: one deadpool pool per service database, migrations applied at start, and
+//! [`DbError`], the error every store returns.
 
 use crate::config::DatabaseSettings;
 use anyhow::Context;
@@ -8,7 +9,10 @@ use tokio_postgres::NoTls;
 use tokio_postgres::config::SslMode;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
+mod error;
+
 pub use deadpool_postgres::{Object as Client, Pool as PgPool};
+pub use error::{DbError, is_connection_lost};
 
 /// The server's address and options from `settings`, with the connect timeout applied.
 fn config(settings: &DatabaseSettings) -> anyhow::Result<tokio_postgres::Config> {

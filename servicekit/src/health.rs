@@ -8,8 +8,7 @@
 use crate::amqp::Broker;
 use crate::cache::RedisPool;
 use crate::db::PgPool;
-use crate::error::ApiError;
-use actix_web::http::StatusCode;
+use crate::error::{ApiError, Code};
 use actix_web::{HttpResponse, ResponseError, web};
 use serde_json::json;
 use std::time::Duration;
@@ -88,8 +87,7 @@ pub async fn ready(readiness: web::Data<Readiness>) -> HttpResponse {
         return HttpResponse::Ok().json(json!({ "status": "degraded", "degraded": failing }));
     }
     ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "unavailable",
+        Code::Unavailable,
         format!("not ready: {} unreachable", failing.join(", ")),
     )
     .with_details(json!({ "failing": failing }))

@@ -1,12 +1,12 @@
 //! Request plumbing shared by every service: the JSON body extractor, extractor error
-//! handlers, the catch-all that turns any non-JSON error response into the `API.md` shape,
-//! and the request id.
+//! handlers, the catch-all that turns any non-JSON error response into the `docs/api.md`
+//! shape, and the request id.
 //!
 //! Use [`JsonBody`] instead of `web::Json` for request bodies: it names the offending field
 //! in `details.field`. Register [`configure_extractors`] and wrap the app in
 //! [`normalize_errors`] (done by [`crate::app::wrap_common`]).
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
@@ -45,8 +45,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
         Box::pin(async move {
             if !is_json {
                 return Err(ApiError::new(
-                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    "unsupported_media_type",
+                    Code::UnsupportedMediaType,
                     "the body must be JSON (Content-Type: application/json)",
                 )
                 .into());
@@ -64,10 +63,10 @@ fn mime_json() -> mime::Name<'static> {
     mime::JSON
 }
 
-fn too_large() -> ApiError {
+/// 413 `payload_too_large` for a body past [`BODY_LIMIT`].
+pub(crate) fn too_large() -> ApiError {
     ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "payload_too_large",
+        Code::PayloadTooLarge,
         format!("the body is larger than {BODY_LIMIT} bytes"),
     )
 }
@@ -138,8 +137,12 @@ pub async fn not_found() -> actix_web::HttpResponse {
     ApiError::not_found("no such resource").error_response()
 }
 
-/// Middleware: every error response leaves in the `API.md` shape, whatever produced it
-/// (actix's own 405, a panic-free extractor failure, a handler's plain response).
+/// Middleware: every error response leaves in the `docs/api.md` shape, whatever produced
+/// it (actix's own 405, a panic-free extractor failure, a handler's plain response).
+/// Responses already in the shape pass untouched: an [`ApiError`] logged itself when its
+/// response was made, and a reshaped one logs here, so each failure is logged once.
+/// Middleware inside this one answers with responses, not `Err` (see
+/// [`crate::idempotency::guard`]), so that their failures pass here too.
 pub async fn normalize_errors(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -154,7 +157,10 @@ pub async fn normalize_errors(
     if !(status.is_client_error() || status.is_server_error()) || is_json {
         return Ok(res.map_into_boxed_body());
     }
-    let error = error_for_status(status);
+    let mut error = error_for_status(status);
+    if let Some(cause) = res.response().error() {
+        error = error.with_source(anyhow::anyhow!("{cause}"));
+    }
     let (req, _) = res.into_parts();
     let response = error.error_response();
     Ok(ServiceResponse::new(req, response))
@@ -162,18 +168,21 @@ pub async fn normalize_errors(
 
 fn error_for_status(status: StatusCode) -> ApiError {
     let (code, message) = match status.as_u16() {
-        401 => ("unauthorized", "authentication is required"),
-        403 => ("forbidden", "you are not allowed to do this"),
-        404 => ("not_found", "no such resource"),
-        405 => ("method_not_allowed", "method not allowed on this resource"),
-        413 => ("payload_too_large", "the body is too large"),
-        415 => ("unsupported_media_type", "unsupported content type"),
-        429 => ("rate_limited", "too many requests"),
-        400..=499 => ("invalid_request", "the request is invalid"),
-        503 => ("unavailable", "the service is temporarily unavailable"),
-        _ => ("internal", "something went wrong on our side"),
+        401 => (Code::Unauthorized, "authentication is required"),
+        403 => (Code::Forbidden, "you are not allowed to do this"),
+        404 => (Code::NotFound, "no such resource"),
+        405 => (
+            Code::MethodNotAllowed,
+            "method not allowed on this resource",
+        ),
+        413 => (Code::PayloadTooLarge, "the body is too large"),
+        415 => (Code::UnsupportedMediaType, "unsupported content type"),
+        429 => (Code::RateLimited, "too many requests"),
+        400..=499 => (Code::InvalidRequest, "the request is invalid"),
+        503 => (Code::Unavailable, "the service is temporarily unavailable"),
+        _ => (Code::Internal, "something went wrong on our side"),
     };
-    ApiError::new(status, code, message)
+    ApiError::new(code, message).with_status(status)
 }
 
 /// The request id of this request: the caller's `X-Request-Id` if sane, else a new UUID.

@@ -107,17 +107,18 @@ pub fn trip_id(raw: &str) -> Result<i64, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use servicekit::error::Code;
 
     #[test]
     fn trip_ids_are_positive_64_bit_integers() {
         assert_eq!(trip_id("42").ok(), Some(42));
         for (raw, code) in [
-            ("abc", "invalid_request"),
-            ("", "invalid_request"),
-            ("1.5", "invalid_request"),
-            ("0", "not_found"),
-            ("-3", "not_found"),
-            ("99999999999999999999999", "not_found"),
+            ("abc", Code::InvalidRequest),
+            ("", Code::InvalidRequest),
+            ("1.5", Code::InvalidRequest),
+            ("0", Code::NotFound),
+            ("-3", Code::NotFound),
+            ("99999999999999999999999", Code::NotFound),
         ] {
             assert_eq!(trip_id(raw).err().map(|e| e.code()), Some(code), "{raw}");
         }

@@ -1,6 +1,6 @@
 //! train-service: stations, trains, dated trips with fares, search with per-class
 //! availability (kept from booking events), the seat inventory booking-service caches, admin
-//! endpoints and the seed command (`API.md`, trains section).
+//! endpoints and the seed command (`docs/api.md`, trains section).
 
 pub mod availability;
 pub mod catalogue;

@@ -5,6 +5,7 @@ use actix_web::{HttpResponse, web};
 use secrecy::SecretString;
 use serde::Deserialize;
 use servicekit::ApiError;
+use servicekit::error::Code;
 use servicekit::http::JsonBody;
 
 #[derive(Deserialize)]
@@ -16,8 +17,7 @@ pub struct LoginRequest {
 
 fn invalid_credentials() -> ApiError {
     ApiError::new(
-        actix_web::http::StatusCode::UNAUTHORIZED,
-        "invalid_credentials",
+        Code::InvalidCredentials,
         "the login or the password is wrong",
     )
 }

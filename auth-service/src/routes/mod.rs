@@ -1,4 +1,4 @@
-//! The `/api/auth` routes of `API.md`.
+//! The `/api/auth` routes of `docs/api.md`.
 
 mod login;
 mod otp;

@@ -2,12 +2,12 @@ use crate::domain::Phone;
 use crate::otp::Verdict;
 use crate::state::AuthState;
 use crate::users::{self, Login};
-use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
 use servicekit::ApiError;
 use servicekit::amqp::Envelope;
+use servicekit::error::Code;
 use servicekit::events::{self, OtpRequested};
 use servicekit::http::{JsonBody, RequestId};
 
@@ -49,7 +49,7 @@ pub async fn request(
                 expires_in,
             },
         )
-        .map_err(|e| ApiError::internal(&e))?;
+        .map_err(ApiError::internal)?;
         if let Err(e) = state.broker.publish(&event, Some(&request_id.0)).await {
             // Undeliverable: withdraw the code so that no unknown code stays valid.
             state.otp.withdraw(phone.as_str()).await?;
@@ -70,11 +70,7 @@ pub struct OtpVerify {
 }
 
 fn invalid_otp() -> ApiError {
-    ApiError::new(
-        StatusCode::UNAUTHORIZED,
-        "invalid_otp",
-        "the code is wrong or has expired",
-    )
+    ApiError::new(Code::InvalidOtp, "the code is wrong or has expired")
 }
 
 #[tracing::instrument(skip_all)]
@@ -91,11 +87,11 @@ pub async fn verify(
         Verdict::Locked => {
             state.metrics.otp("rejected");
             state.metrics.login("otp", "throttled");
-            Err(ApiError::too_many(
-                "too_many_attempts",
+            Err(ApiError::new(
+                Code::TooManyAttempts,
                 "too many wrong codes for this phone; request a new code later",
-                state.otp.ttl_secs(),
-            ))
+            )
+            .with_retry_after(state.otp.ttl_secs()))
         }
         Verdict::Invalid => {
             state.metrics.otp("failed");

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use serde_json::json;
 use servicekit::ApiError;
 use servicekit::amqp::Envelope;
+use servicekit::error::Code;
 use servicekit::events::{self, UserRegistered};
 use servicekit::http::{JsonBody, RequestId};
 use servicekit::outbox;
@@ -43,7 +44,13 @@ pub async fn register(
             password_hash: &hash,
         },
     )
-    .await?;
+    .await?
+    .ok_or_else(|| {
+        ApiError::new(
+            Code::AlreadyRegistered,
+            "an account with this e-mail or phone already exists",
+        )
+    })?;
     let event = Envelope::new(
         events::USER_REGISTERED,
         &UserRegistered {
@@ -53,7 +60,7 @@ pub async fn register(
             phone: user.phone.clone(),
         },
     )
-    .map_err(|e| ApiError::internal(&e))?;
+    .map_err(ApiError::internal)?;
     outbox::enqueue(&tx, &event, Some(&request_id.0)).await?;
     tx.commit().await?;
     state.outbox.wake();

@@ -31,7 +31,11 @@ pub async fn refresh(
 ) -> Result<HttpResponse, ApiError> {
     let token = checked(&body.refresh_token)?;
     let mut db = state.db.get().await?;
-    let (user, next) = refresh::rotate(&mut db, token, state.refresh_ttl_days).await?;
+    let (user, next) = refresh::rotate(&mut db, token, state.refresh_ttl_days)
+        .await?
+        .ok_or_else(|| {
+            ApiError::unauthorized("the refresh token is invalid, expired or revoked")
+        })?;
     let account = users::find_by_id(&db, user)
         .await?
         .ok_or_else(|| ApiError::unauthorized("the account no longer exists"))?;

@@ -1,11 +1,14 @@
 use crate::lifecycle;
 use crate::state::BookingState;
-use crate::store;
+use crate::store::{self, Booking};
 use actix_web::{HttpResponse, web};
+use anyhow::Context;
 use serde_json::json;
 use servicekit::ApiError;
 use servicekit::amqp::Envelope;
 use servicekit::auth::AuthUser;
+use servicekit::db::DbError;
+use servicekit::error::Code;
 use servicekit::events::{self, BookingReleased};
 use servicekit::http::RequestId;
 use servicekit::outbox;
@@ -34,6 +37,31 @@ pub async fn list(
     Ok(HttpResponse::Ok().json(json!({ "bookings": bookings })))
 }
 
+/// What can refuse a cancellation.
+#[derive(Debug, thiserror::Error)]
+pub enum CancelError {
+    #[error("no such booking")]
+    UnknownBooking,
+    /// The booking's status when it could not be cancelled.
+    #[error("a {0} booking cannot be cancelled")]
+    NotCancellable(String),
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl From<CancelError> for ApiError {
+    fn from(e: CancelError) -> Self {
+        match e {
+            CancelError::UnknownBooking => not_found(),
+            CancelError::NotCancellable(_) => ApiError::new(Code::NotCancellable, e.to_string()),
+            CancelError::Db(e) => e.into(),
+            CancelError::Unexpected(e) => ApiError::internal(e),
+        }
+    }
+}
+
 /// Cancels a confirmed or paid booking; its seats are free at once. A paid booking's
 /// `booking.cancelled` carries `was_paid`, which the payment service refunds.
 pub async fn cancel(
@@ -43,39 +71,49 @@ pub async fn cancel(
     path: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
-    let mut db = state.db.get().await?;
-    let tx = db.transaction().await?;
-    let existing = store::find_own(&tx, id, caller.id)
+    let existing = end(&state, caller.id, id, &request_id).await?;
+    lifecycle::free_seats(&state, id, caller.id, existing.trip_id, &existing.seat_ids).await;
+    let booking = store::find_own(&state.db.get().await?, id, caller.id)
         .await?
         .ok_or_else(not_found)?;
-    let Some(previous) = store::end(&tx, id, Some(caller.id), "cancelled").await? else {
-        return Err(ApiError::conflict(
-            "not_cancellable",
-            format!("a {} booking cannot be cancelled", existing.status),
-        ));
+    Ok(HttpResponse::Ok().json(booking))
+}
+
+/// Cancels the caller's booking `id` with its `booking.cancelled` event; returns the booking
+/// as it was.
+async fn end(
+    state: &BookingState,
+    user: Uuid,
+    id: Uuid,
+    request_id: &RequestId,
+) -> Result<Booking, CancelError> {
+    let mut db = state.db.get().await.map_err(DbError::from)?;
+    let tx = db.transaction().await.map_err(DbError::from)?;
+    let existing = store::find_own(&tx, id, user)
+        .await?
+        .ok_or(CancelError::UnknownBooking)?;
+    let Some(previous) = store::end(&tx, id, Some(user), "cancelled").await? else {
+        return Err(CancelError::NotCancellable(existing.status));
     };
     let seats = store::seats(&tx, id).await?;
     let event = Envelope::new(
         events::BOOKING_CANCELLED,
         &BookingReleased {
             booking_id: id,
-            user_id: caller.id,
+            user_id: user,
             trip_id: existing.trip_id,
             seats,
             amount: existing.amount,
             currency: existing.currency.clone(),
             was_paid: previous == "paid",
-            trip: lifecycle::trip_summary(&state, existing.trip_id).await,
+            trip: lifecycle::trip_summary(state, existing.trip_id).await,
         },
     )
-    .map_err(|e| ApiError::internal(&e))?;
-    outbox::enqueue(&tx, &event, Some(&request_id.0)).await?;
-    tx.commit().await?;
+    .context("encoding booking.cancelled")?;
+    outbox::enqueue(&tx, &event, Some(&request_id.0))
+        .await
+        .map_err(DbError::from)?;
+    tx.commit().await.map_err(DbError::from)?;
     state.relay.wake();
-
-    lifecycle::free_seats(&state, id, caller.id, existing.trip_id, &existing.seat_ids).await;
-    let booking = store::find_own(&db, id, caller.id)
-        .await?
-        .ok_or_else(not_found)?;
-    Ok(HttpResponse::Ok().json(booking))
+    Ok(existing)
 }

@@ -1,15 +1,19 @@
-use crate::holds;
+use crate::holds::{self, HoldRecord};
+use crate::inventory::InventoryError;
 use crate::seats;
 use crate::state::BookingState;
 use crate::store::{self, NewBooking};
 use actix_web::{HttpResponse, web};
+use anyhow::{Context, anyhow};
 use chrono::{SubsecRound, Utc};
 use serde::Deserialize;
 use serde_json::json;
 use servicekit::ApiError;
 use servicekit::amqp::Envelope;
 use servicekit::auth::AuthUser;
-use servicekit::error::is_unique_violation;
+use servicekit::cache::CacheError;
+use servicekit::db::DbError;
+use servicekit::error::{Code, chain};
 use servicekit::events::{self, BookedSeat, BookingConfirmed, Passenger};
 use servicekit::http::{JsonBody, RequestId};
 use servicekit::outbox;
@@ -48,6 +52,49 @@ fn validate(body: &ConfirmRequest, seats: usize) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// What can refuse a confirmation besides a malformed request.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfirmError {
+    #[error("no such hold")]
+    UnknownHold,
+    #[error("the hold has expired; select the seats again")]
+    HoldExpired,
+    #[error("this hold has already been confirmed")]
+    AlreadyConfirmed,
+    #[error("a passenger may hold or own at most {0} seats of a trip")]
+    SeatLimitReached(usize),
+    /// The unique index on live seats fired: Redis let a sold seat be held.
+    #[error("some of these seats were sold meanwhile")]
+    SeatsSold(Vec<i32>),
+    #[error(transparent)]
+    Inventory(#[from] InventoryError),
+    #[error(transparent)]
+    Holds(#[from] CacheError),
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl From<ConfirmError> for ApiError {
+    fn from(e: ConfirmError) -> Self {
+        let message = e.to_string();
+        match e {
+            ConfirmError::UnknownHold => ApiError::new(Code::NotFound, message),
+            ConfirmError::HoldExpired | ConfirmError::AlreadyConfirmed => {
+                ApiError::new(Code::HoldExpired, message)
+            }
+            ConfirmError::SeatLimitReached(_) => ApiError::new(Code::SeatLimitReached, message),
+            ConfirmError::SeatsSold(seat_ids) => ApiError::new(Code::SeatUnavailable, message)
+                .with_details(json!({ "seat_ids": seat_ids })),
+            ConfirmError::Inventory(e) => e.into(),
+            ConfirmError::Holds(e) => e.into(),
+            ConfirmError::Db(e) => e.into(),
+            ConfirmError::Unexpected(e) => ApiError::internal(e),
+        }
+    }
+}
+
 /// Turns the caller's live hold into a booking: one transaction writes the booking, its
 /// seats (the partial unique index refuses a seat already sold, whatever Redis said) and the
 /// `booking.confirmed` event; then the hold keys become booked markers.
@@ -57,15 +104,62 @@ pub async fn confirm(
     request_id: RequestId,
     JsonBody(body): JsonBody<ConfirmRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let outcome = |o: &str| state.metrics.confirms.with_label_values(&[o]).inc();
-    let hold = holds::load_own(&state.seats, body.hold_id, caller.id).await?;
+    let hold = holds::load_own(&state.seats, body.hold_id, caller.id)
+        .await
+        .map_err(ConfirmError::from)?
+        .ok_or(ConfirmError::UnknownHold)?;
     validate(&body, hold.seat_ids.len())?;
+    let booking_id = book(&state, caller.id, &request_id, &hold, &body)
+        .await
+        .inspect_err(|e| {
+            let outcome = match e {
+                ConfirmError::HoldExpired | ConfirmError::AlreadyConfirmed => "expired",
+                ConfirmError::SeatsSold(_) => "conflict",
+                _ => return,
+            };
+            state.metrics.confirms.with_label_values(&[outcome]).inc();
+        })?;
+    state
+        .metrics
+        .confirms
+        .with_label_values(&["confirmed"])
+        .inc();
+
+    let hold_value = seats::hold_value(hold.hold_id, caller.id);
+    let booked = seats::booked_value(booking_id, caller.id);
+    // The booking is committed; markers are an optimisation that is rebuilt if lost.
+    if let Err(e) = state
+        .seats
+        .replace(
+            hold.trip_id,
+            &hold.seat_ids,
+            caller.id,
+            &hold_value,
+            &booked,
+        )
+        .await
+    {
+        tracing::warn!(error = %chain(&e), "booked markers not written; the rebuild will restore them");
+    }
+    let _ = holds::delete(&state.seats, hold.hold_id).await;
+    state.live.publish(hold.trip_id, &hold.seat_ids, "booked");
+
+    let booking = store::find_own(&state.db.get().await?, booking_id, caller.id)
+        .await?
+        .ok_or_else(|| ApiError::internal(anyhow!("the booking vanished after commit")))?;
+    Ok(HttpResponse::Created().json(booking))
+}
+
+/// Writes the booking of `hold` with its `booking.confirmed` event; returns its id.
+async fn book(
+    state: &BookingState,
+    user: Uuid,
+    request_id: &RequestId,
+    hold: &HoldRecord,
+    body: &ConfirmRequest,
+) -> Result<Uuid, ConfirmError> {
     if hold.expires_at <= Utc::now() {
-        outcome("expired");
-        return Err(ApiError::conflict(
-            "hold_expired",
-            "the hold has expired; select the seats again",
-        ));
+        return Err(ConfirmError::HoldExpired);
     }
     let trip = state.inventory.trip(hold.trip_id).await?;
     let seats: Vec<BookedSeat> = hold
@@ -80,9 +174,7 @@ pub async fn confirm(
                     class: s.class.clone(),
                     fare: s.fare,
                 })
-                .ok_or_else(|| {
-                    ApiError::internal(&format!("seat {id} vanished from trip {}", trip.trip_id))
-                })
+                .ok_or_else(|| anyhow!("seat {id} vanished from trip {}", trip.trip_id))
         })
         .collect::<Result<_, _>>()?;
     let passengers: Vec<Passenger> = body
@@ -104,7 +196,7 @@ pub async fn confirm(
         events::BOOKING_CONFIRMED,
         &BookingConfirmed {
             booking_id,
-            user_id: caller.id,
+            user_id: user,
             trip_id: hold.trip_id,
             seats: seats.clone(),
             passengers: passengers.clone(),
@@ -114,23 +206,20 @@ pub async fn confirm(
             payment_due_at: due,
         },
     )
-    .map_err(|e| ApiError::internal(&e))?;
+    .context("encoding booking.confirmed")?;
 
-    let mut db = state.db.get().await?;
-    let tx = db.transaction().await?;
+    let mut db = state.db.get().await.map_err(DbError::from)?;
+    let tx = db.transaction().await.map_err(DbError::from)?;
     // The seat rule's final guard (Redis counts it on select, but Redis can forget).
-    let owned = store::live_seats_of(&tx, caller.id, hold.trip_id).await?;
+    let owned = store::live_seats_of(&tx, user, hold.trip_id).await?;
     let limit = usize::try_from(state.settings.max_seats_per_user).unwrap_or(4);
     if owned + seats.len() > limit {
-        return Err(ApiError::conflict(
-            "seat_limit_reached",
-            format!("a passenger may hold or own at most {limit} seats of a trip"),
-        ));
+        return Err(ConfirmError::SeatLimitReached(limit));
     }
     let new = NewBooking {
         id: booking_id,
         hold_id: hold.hold_id,
-        user_id: caller.id,
+        user_id: user,
         trip_id: hold.trip_id,
         seats: &seats,
         passengers: &passengers,
@@ -138,52 +227,22 @@ pub async fn confirm(
         currency: &trip.currency,
         payment_due_at: due,
     };
-    if let Err(e) = store::insert(&tx, &new).await {
-        if is_unique_violation(&e, "booking_seats_live_key") {
-            outcome("conflict");
+    match store::insert(&tx, &new).await {
+        Ok(()) => {}
+        Err(e) if e.is_unique_violation("booking_seats_live_key") => {
             state.metrics.oversell_guard.inc();
             tracing::warn!(trip = hold.trip_id, seats = ?hold.seat_ids, "oversell guard fired: seat already sold");
-            return Err(ApiError::conflict(
-                "seat_unavailable",
-                "some of these seats were sold meanwhile",
-            )
-            .with_details(json!({ "seat_ids": hold.seat_ids })));
+            return Err(ConfirmError::SeatsSold(hold.seat_ids.clone()));
         }
-        if is_unique_violation(&e, "bookings_hold_key") {
-            outcome("expired");
-            return Err(ApiError::conflict(
-                "hold_expired",
-                "this hold has already been confirmed",
-            ));
+        Err(e) if e.is_unique_violation("bookings_hold_key") => {
+            return Err(ConfirmError::AlreadyConfirmed);
         }
-        return Err(e.into());
+        Err(e) => return Err(e.into()),
     }
-    outbox::enqueue(&tx, &event, Some(&request_id.0)).await?;
-    tx.commit().await?;
-    state.relay.wake();
-    outcome("confirmed");
-
-    let hold_value = seats::hold_value(hold.hold_id, caller.id);
-    let booked = seats::booked_value(booking_id, caller.id);
-    // The booking is committed; markers are an optimisation that is rebuilt if lost.
-    if let Err(e) = state
-        .seats
-        .replace(
-            hold.trip_id,
-            &hold.seat_ids,
-            caller.id,
-            &hold_value,
-            &booked,
-        )
+    outbox::enqueue(&tx, &event, Some(&request_id.0))
         .await
-    {
-        tracing::warn!(error = %e, "booked markers not written; the rebuild will restore them");
-    }
-    let _ = holds::delete(&state.seats, hold.hold_id).await;
-    state.live.publish(hold.trip_id, &hold.seat_ids, "booked");
-
-    let booking = store::find_own(&db, booking_id, caller.id)
-        .await?
-        .ok_or_else(|| ApiError::internal(&"the booking vanished after commit"))?;
-    Ok(HttpResponse::Created().json(booking))
+        .map_err(DbError::from)?;
+    tx.commit().await.map_err(DbError::from)?;
+    state.relay.wake();
+    Ok(booking_id)
 }

@@ -1,4 +1,4 @@
-//! The `/api/bookings` routes of `API.md`.
+//! The `/api/bookings` routes of `docs/api.md`.
 
 mod bookings;
 mod confirm;

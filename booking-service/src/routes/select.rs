@@ -1,5 +1,6 @@
 use super::positive;
 use crate::holds::{self, HoldRecord};
+use crate::inventory::InventoryError;
 use crate::seats::{self, SelectOutcome};
 use crate::state::BookingState;
 use actix_web::{HttpResponse, web};
@@ -8,6 +9,8 @@ use serde::Deserialize;
 use serde_json::json;
 use servicekit::ApiError;
 use servicekit::auth::AuthUser;
+use servicekit::cache::CacheError;
+use servicekit::error::Code;
 use servicekit::http::JsonBody;
 use std::collections::HashSet;
 use std::time::Duration;
@@ -39,6 +42,40 @@ fn validate(body: &SelectRequest) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// What can refuse a selection besides a malformed request.
+#[derive(Debug, thiserror::Error)]
+pub enum SelectError {
+    #[error("no such seat on this trip")]
+    UnknownSeats(Vec<i32>),
+    #[error("this trip has already left")]
+    TripDeparted,
+    #[error("some of these seats are already taken")]
+    SeatsTaken(Vec<i32>),
+    #[error("a passenger may hold or own at most {0} seats of a trip")]
+    SeatLimitReached(u32),
+    #[error(transparent)]
+    Inventory(#[from] InventoryError),
+    #[error(transparent)]
+    Seats(#[from] CacheError),
+}
+
+impl From<SelectError> for ApiError {
+    fn from(e: SelectError) -> Self {
+        let message = e.to_string();
+        match e {
+            SelectError::UnknownSeats(seat_ids) => {
+                ApiError::new(Code::NotFound, message).with_details(json!({ "seat_ids": seat_ids }))
+            }
+            SelectError::TripDeparted => ApiError::new(Code::TripDeparted, message),
+            SelectError::SeatsTaken(seat_ids) => ApiError::new(Code::SeatUnavailable, message)
+                .with_details(json!({ "seat_ids": seat_ids })),
+            SelectError::SeatLimitReached(_) => ApiError::new(Code::SeatLimitReached, message),
+            SelectError::Inventory(e) => e.into(),
+            SelectError::Seats(e) => e.into(),
+        }
+    }
+}
+
 /// The hot path: token checked locally, seats checked against the cached inventory, then
 /// one Redis round trip. No database call.
 pub async fn select(
@@ -46,11 +83,28 @@ pub async fn select(
     caller: AuthUser,
     JsonBody(body): JsonBody<SelectRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let outcome = |o: &str| state.metrics.selects.with_label_values(&[o]).inc();
     if let Err(e) = validate(&body) {
-        outcome("invalid");
+        state.metrics.selects.with_label_values(&["invalid"]).inc();
         return Err(e);
     }
+    let record = hold(&state, caller.id, &body).await?;
+    state.live.publish(body.trip_id, &body.seat_ids, "held");
+    announce_expiry(
+        state.clone(),
+        record.clone(),
+        caller.id,
+        state.settings.hold_ttl_ms,
+    );
+    Ok(HttpResponse::Created().json(record.public()))
+}
+
+/// Holds the seats of `body` for `user`, counting the outcome.
+async fn hold(
+    state: &BookingState,
+    user: Uuid,
+    body: &SelectRequest,
+) -> Result<HoldRecord, SelectError> {
+    let outcome = |o: &str| state.metrics.selects.with_label_values(&[o]).inc();
     let trip = state
         .inventory
         .trip(body.trip_id)
@@ -64,15 +118,11 @@ pub async fn select(
         .collect();
     if !unknown.is_empty() {
         outcome("invalid");
-        return Err(ApiError::not_found("no such seat on this trip")
-            .with_details(json!({ "seat_ids": unknown })));
+        return Err(SelectError::UnknownSeats(unknown));
     }
     if trip.departs_at <= Utc::now() {
         outcome("invalid");
-        return Err(ApiError::conflict(
-            "trip_departed",
-            "this trip has already left",
-        ));
+        return Err(SelectError::TripDeparted);
     }
     let ttl = state.settings.hold_ttl_ms;
     let hold_id = Uuid::new_v4();
@@ -82,7 +132,7 @@ pub async fn select(
         .select(
             body.trip_id,
             &body.seat_ids,
-            caller.id,
+            user,
             hold_id,
             ttl,
             state.settings.max_seats_per_user,
@@ -93,19 +143,12 @@ pub async fn select(
     match result {
         SelectOutcome::Taken(seat_ids) => {
             outcome("taken");
-            Err(
-                ApiError::conflict("seat_unavailable", "some of these seats are already taken")
-                    .with_details(json!({ "seat_ids": seat_ids })),
-            )
+            Err(SelectError::SeatsTaken(seat_ids))
         }
         SelectOutcome::Limit => {
             outcome("limit");
-            Err(ApiError::conflict(
-                "seat_limit_reached",
-                format!(
-                    "a passenger may hold or own at most {} seats of a trip",
-                    state.settings.max_seats_per_user
-                ),
+            Err(SelectError::SeatLimitReached(
+                state.settings.max_seats_per_user,
             ))
         }
         SelectOutcome::Held => {
@@ -116,20 +159,18 @@ pub async fn select(
                 seat_ids: body.seat_ids.clone(),
                 expires_at: Utc::now()
                     + chrono::Duration::milliseconds(i64::try_from(ttl).unwrap_or(i64::MAX)),
-                user_id: Some(caller.id),
+                user_id: Some(user),
             };
             if let Err(e) = holds::save(&state.seats, &record, ttl).await {
                 // Without its record the hold cannot be confirmed: give the seats back.
-                let value = seats::hold_value(hold_id, caller.id);
+                let value = seats::hold_value(hold_id, user);
                 let _ = state
                     .seats
-                    .release(body.trip_id, &body.seat_ids, caller.id, &value)
+                    .release(body.trip_id, &body.seat_ids, user, &value)
                     .await;
-                return Err(e);
+                return Err(e.into());
             }
-            state.live.publish(body.trip_id, &body.seat_ids, "held");
-            announce_expiry(state.clone(), record.clone(), caller.id, ttl);
-            Ok(HttpResponse::Created().json(record.public()))
+            Ok(record)
         }
     }
 }
@@ -164,7 +205,9 @@ pub async fn release(
     caller: AuthUser,
     path: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let hold = holds::load_own(&state.seats, path.into_inner(), caller.id).await?;
+    let hold = holds::load_own(&state.seats, path.into_inner(), caller.id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no such hold"))?;
     let value = seats::hold_value(hold.hold_id, caller.id);
     state
         .seats

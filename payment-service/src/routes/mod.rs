@@ -1,4 +1,4 @@
-//! The `/api/payments` routes of `API.md`.
+//! The `/api/payments` routes of `docs/api.md`.
 
 mod payments;
 

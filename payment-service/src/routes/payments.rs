@@ -4,13 +4,16 @@
 
 use crate::charges::RetryRequested;
 use crate::state::PaymentState;
-use crate::store::{self, FAILED};
+use crate::store::{self, FAILED, Payment};
 use actix_web::{HttpResponse, web};
+use anyhow::Context;
 use serde::Deserialize;
 use serde_json::json;
 use servicekit::ApiError;
 use servicekit::amqp::Envelope;
 use servicekit::auth::AuthUser;
+use servicekit::db::DbError;
+use servicekit::error::Code;
 use servicekit::events;
 use servicekit::http::{JsonBody, RequestId};
 use servicekit::outbox;
@@ -65,6 +68,31 @@ fn payment_token(body: &RetryBody) -> Result<&str, ApiError> {
     Ok(token)
 }
 
+/// What can refuse a retry besides a malformed request.
+#[derive(Debug, thiserror::Error)]
+pub enum RetryError {
+    #[error("no payment for this booking")]
+    UnknownPayment,
+    /// Why the payment cannot be retried.
+    #[error("{0}")]
+    NotRetryable(String),
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl From<RetryError> for ApiError {
+    fn from(e: RetryError) -> Self {
+        match e {
+            RetryError::UnknownPayment => not_found(),
+            RetryError::NotRetryable(reason) => ApiError::new(Code::NotRetryable, reason),
+            RetryError::Db(e) => e.into(),
+            RetryError::Unexpected(e) => ApiError::internal(e),
+        }
+    }
+}
+
 #[tracing::instrument(skip_all, fields(booking_id = %path))]
 pub async fn retry(
     state: web::Data<PaymentState>,
@@ -75,11 +103,29 @@ pub async fn retry(
 ) -> Result<HttpResponse, ApiError> {
     let token = payment_token(&body.0)?;
     let booking_id = path.into_inner();
-    let mut db = state.db.get().await?;
-    let tx = db.transaction().await?;
-    let payment = store::lock_own(&tx, booking_id, caller.id)
+    let payment = reopen(&state, caller.id, booking_id, token, &request_id).await?;
+    Ok(HttpResponse::Accepted().json(json!({
+        "booking_id": booking_id,
+        "payment_id": payment.payment_id,
+        "status": store::PENDING,
+        "attempts": payment.attempts,
+    })))
+}
+
+/// Sets the caller's failed payment of `booking_id` pending with `token` and asks the charge
+/// worker to try again; returns the payment as it was.
+async fn reopen(
+    state: &PaymentState,
+    user: Uuid,
+    booking_id: Uuid,
+    token: &str,
+    request_id: &RequestId,
+) -> Result<Payment, RetryError> {
+    let mut db = state.db.get().await.map_err(DbError::from)?;
+    let tx = db.transaction().await.map_err(DbError::from)?;
+    let payment = store::lock_own(&tx, booking_id, user)
         .await?
-        .ok_or_else(not_found)?;
+        .ok_or(RetryError::UnknownPayment)?;
     let refusal = if payment.status != FAILED {
         Some(format!("a {} payment cannot be retried", payment.status))
     } else if payment.closed_at.is_some() {
@@ -89,8 +135,8 @@ pub async fn retry(
     } else {
         None
     };
-    if let Some(message) = refusal {
-        return Err(ApiError::conflict("not_retryable", message));
+    if let Some(reason) = refusal {
+        return Err(RetryError::NotRetryable(reason));
     }
     store::reopen(&tx, payment.payment_id, token).await?;
     let event = Envelope::new(
@@ -100,16 +146,13 @@ pub async fn retry(
             payment_id: payment.payment_id,
         },
     )
-    .map_err(|e| ApiError::internal(&e))?;
-    outbox::enqueue(&tx, &event, Some(&request_id.0)).await?;
-    tx.commit().await?;
+    .context("encoding payment.retry_requested")?;
+    outbox::enqueue(&tx, &event, Some(&request_id.0))
+        .await
+        .map_err(DbError::from)?;
+    tx.commit().await.map_err(DbError::from)?;
     state.relay.wake();
-    Ok(HttpResponse::Accepted().json(json!({
-        "booking_id": booking_id,
-        "payment_id": payment.payment_id,
-        "status": store::PENDING,
-        "attempts": payment.attempts,
-    })))
+    Ok(payment)
 }
 
 #[cfg(test)]
@@ -128,7 +171,7 @@ mod tests {
         assert!(payment_token(&body(&"x".repeat(255))).is_ok());
         for bad in ["", "   ", "tok\n", &"x".repeat(256)] {
             let e = payment_token(&body(bad)).err();
-            assert_eq!(e.map(|e| e.code()), Some("invalid_request"), "{bad:?}");
+            assert_eq!(e.map(|e| e.code()), Some(Code::InvalidRequest), "{bad:?}");
         }
     }
 }

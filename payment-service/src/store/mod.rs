@@ -1,10 +1,12 @@
 //! The `payments` and `payment_attempts` tables. Functions take any client, so the callers
 //! decide the transaction; `lock_*` functions take the row lock (`FOR UPDATE`) that
 //! serialises the charge worker, the refund worker and the retry endpoint on one payment.
+//! Every function returns [`DbError`].
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 use serde::Serialize;
+use servicekit::db::DbError;
 use servicekit::events::BookingConfirmed;
 use tokio_postgres::Row;
 use uuid::Uuid;
@@ -69,7 +71,7 @@ pub use attempts::{
     Attempt, ChargeResult, attempt_with_key, close_attempt, has_open_attempt, open_attempt,
 };
 
-type Result<T> = std::result::Result<T, tokio_postgres::Error>;
+type Result<T> = std::result::Result<T, DbError>;
 
 /// The caller's payment for `booking_id`; `None` for an unknown booking or another user's.
 pub async fn find_own(
@@ -116,8 +118,8 @@ pub async fn insert_pending(db: &impl GenericClient, booking: &BookingConfirmed)
             &booking.payment_due_at,
         ],
     )
-    .await
-    .map(|_| ())
+    .await?;
+    Ok(())
 }
 
 /// Fails a payment without charging (the booking is closed).
@@ -131,8 +133,8 @@ pub async fn fail_without_charge(
          WHERE payment_id = $1 AND status = 'pending'",
         &[&payment_id, &code],
     )
-    .await
-    .map(|_| ())
+    .await?;
+    Ok(())
 }
 
 /// Marks the booking of the payment as no longer payable.
@@ -142,8 +144,8 @@ pub async fn close(db: &impl GenericClient, payment_id: Uuid) -> Result<()> {
          WHERE payment_id = $1",
         &[&payment_id],
     )
-    .await
-    .map(|_| ())
+    .await?;
+    Ok(())
 }
 
 /// Makes the event `key` the owner of the payment's refund.
@@ -152,8 +154,8 @@ pub async fn claim_refund(db: &impl GenericClient, payment_id: Uuid, key: Uuid) 
         "UPDATE payments SET refund_key = $2, updated_at = now() WHERE payment_id = $1",
         &[&payment_id, &key],
     )
-    .await
-    .map(|_| ())
+    .await?;
+    Ok(())
 }
 
 pub async fn mark_refunded(
@@ -167,6 +169,7 @@ pub async fn mark_refunded(
         &[&payment_id, &refund_id],
     )
     .await
+    .map_err(DbError::from)
 }
 
 /// Sets a failed payment pending again with a new token (the retry endpoint).
@@ -176,8 +179,8 @@ pub async fn reopen(db: &impl GenericClient, payment_id: Uuid, token: &str) -> R
          WHERE payment_id = $1",
         &[&payment_id, &token],
     )
-    .await
-    .map(|_| ())
+    .await?;
+    Ok(())
 }
 
 /// Whether `consumer` already applied `event_id`.

@@ -167,6 +167,20 @@ impl From<tokio_postgres::Error> for HandleError {
     }
 }
 
+/// A store error is retried: an unavailable store may be back for the next delivery, and
+/// anything else parks the message after the delivery limit.
+impl From<crate::db::DbError> for HandleError {
+    fn from(e: crate::db::DbError) -> Self {
+        Self::Retry(e.into())
+    }
+}
+
+impl From<crate::cache::CacheError> for HandleError {
+    fn from(e: crate::cache::CacheError) -> Self {
+        Self::Retry(e.into())
+    }
+}
+
 macro_rules! retry_on {
     ($($error:ty),*) => {$(
         impl From<$error> for HandleError {

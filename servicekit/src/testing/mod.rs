@@ -277,7 +277,7 @@ fn with_database(url: &str, db: &str) -> String {
     format!("{}/{db}{query}", &base[..host_end])
 }
 
-/// Asserts a response in the error shape of `API.md` with this status and code; returns
+/// Asserts a response in the error shape of `docs/api.md` with this status and code; returns
 /// the body.
 pub async fn assert_error(
     res: reqwest::Response,

@@ -1,13 +1,13 @@
 //! Creating stations, trains (with coaches and seats) and trips (with fares). Each insert
 //! returns `None` when the thing already exists, so callers answer 409 without parsing
-//! errors. Run them in one transaction per created thing.
+//! errors. Run them in one transaction per created thing. Failures are [`DbError`].
 
 use super::SERVICE_TIME_ZONE;
 use crate::domain::SeatClass;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 use serde::Serialize;
-use tokio_postgres::Error;
+use servicekit::db::DbError;
 
 pub struct NewCoach {
     pub code: String,
@@ -24,7 +24,7 @@ pub struct TrainSeat {
 }
 
 /// False when a station with this code exists.
-pub async fn station(db: &impl GenericClient, code: &str, name: &str) -> Result<bool, Error> {
+pub async fn station(db: &impl GenericClient, code: &str, name: &str) -> Result<bool, DbError> {
     let n = db
         .execute(
             "INSERT INTO stations (code, name) VALUES ($1, $2) ON CONFLICT DO NOTHING",
@@ -40,7 +40,7 @@ pub async fn train(
     number: &str,
     name: &str,
     coaches: &[NewCoach],
-) -> Result<Option<i64>, Error> {
+) -> Result<Option<i64>, DbError> {
     let Some(row) = db
         .query_opt(
             "INSERT INTO trains (number, name) VALUES ($1, $2) \
@@ -74,7 +74,7 @@ pub async fn train(
 }
 
 /// Creates the seat rows of the coaches of `train_ids` (idempotent).
-pub async fn materialise_seats(db: &impl GenericClient, train_ids: &[i64]) -> Result<u64, Error> {
+pub async fn materialise_seats(db: &impl GenericClient, train_ids: &[i64]) -> Result<u64, DbError> {
     db.execute(
         "INSERT INTO seats (train_id, seat_id, coach_code, number, label) \
          SELECT c.train_id, c.first_seat + n - 1, c.code, n, c.code || '-' || n \
@@ -83,9 +83,13 @@ pub async fn materialise_seats(db: &impl GenericClient, train_ids: &[i64]) -> Re
         &[&train_ids],
     )
     .await
+    .map_err(DbError::from)
 }
 
-pub async fn train_seats(db: &impl GenericClient, train_id: i64) -> Result<Vec<TrainSeat>, Error> {
+pub async fn train_seats(
+    db: &impl GenericClient,
+    train_id: i64,
+) -> Result<Vec<TrainSeat>, DbError> {
     let rows = db
         .query(
             "SELECT seat_id, label, coach_code FROM seats WHERE train_id = $1 ORDER BY seat_id",
@@ -106,7 +110,7 @@ pub async fn train_seats(db: &impl GenericClient, train_id: i64) -> Result<Vec<T
 pub async fn train_classes(
     db: &impl GenericClient,
     number: &str,
-) -> Result<Option<(i64, Vec<String>)>, Error> {
+) -> Result<Option<(i64, Vec<String>)>, DbError> {
     let row = db
         .query_opt(
             "SELECT t.id, array_agg(DISTINCT c.class) FROM trains t \
@@ -127,7 +131,7 @@ pub struct NewTrip<'a> {
 }
 
 /// The new trip's id, or `None` when the train already runs on that date.
-pub async fn trip(db: &impl GenericClient, trip: &NewTrip<'_>) -> Result<Option<i64>, Error> {
+pub async fn trip(db: &impl GenericClient, trip: &NewTrip<'_>) -> Result<Option<i64>, DbError> {
     let sql = format!(
         "INSERT INTO trips (train_id, from_station, to_station, service_date, departs_at, arrives_at) \
          VALUES ($1, $2, $3, ($4::timestamptz AT TIME ZONE '{SERVICE_TIME_ZONE}')::date, $4, $5) \

@@ -24,7 +24,7 @@ pub struct TrainRef {
     pub name: String,
 }
 
-/// `Trip` of `API.md`.
+/// `Trip` of `docs/api.md`.
 #[derive(Clone, Debug, Serialize)]
 pub struct Trip {
     pub trip_id: i64,

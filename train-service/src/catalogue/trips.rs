@@ -1,11 +1,11 @@
-//! Reading stations, trips (with per-class availability) and a trip's seats.
+//! Reading stations, trips (with per-class availability) and a trip's seats. Every function
+//! returns [`DbError`]; a row the code cannot read (an unknown class) is [`DbError::Decode`].
 
 use super::{ClassAvailability, Route, Station, TrainRef, Trip, TripSeat};
 use crate::domain::SeatClass;
-use anyhow::Context;
 use chrono::NaiveDate;
 use deadpool_postgres::GenericClient;
-use servicekit::ApiError;
+use servicekit::db::DbError;
 use tokio_postgres::Row;
 
 const TRIP_COLUMNS: &str = "SELECT t.trip_id, tr.number, tr.name, t.from_station, t.to_station, \
@@ -13,7 +13,7 @@ const TRIP_COLUMNS: &str = "SELECT t.trip_id, tr.number, tr.name, t.from_station
      FROM trips t JOIN trains tr ON tr.id = t.train_id \
      JOIN trip_classes c ON c.trip_id = t.trip_id";
 
-pub async fn stations(db: &impl GenericClient) -> Result<Vec<Station>, ApiError> {
+pub async fn stations(db: &impl GenericClient) -> Result<Vec<Station>, DbError> {
     let rows = db
         .query("SELECT code, name FROM stations ORDER BY code", &[])
         .await?;
@@ -30,7 +30,7 @@ pub async fn stations(db: &impl GenericClient) -> Result<Vec<Station>, ApiError>
 pub async fn unknown_stations(
     db: &impl GenericClient,
     codes: &[&str],
-) -> Result<Vec<String>, ApiError> {
+) -> Result<Vec<String>, DbError> {
     let known: Vec<String> = db
         .query("SELECT code FROM stations WHERE code = ANY($1)", &[&codes])
         .await?
@@ -45,7 +45,7 @@ pub async fn unknown_stations(
 }
 
 /// Trips of `route` on its date, sorted by departure.
-pub async fn search(db: &impl GenericClient, route: &Route) -> Result<Vec<Trip>, ApiError> {
+pub async fn search(db: &impl GenericClient, route: &Route) -> Result<Vec<Trip>, DbError> {
     let sql = format!(
         "{TRIP_COLUMNS} WHERE t.from_station = $1 AND t.to_station = $2 AND t.service_date = $3 \
          ORDER BY t.departs_at, t.trip_id"
@@ -53,17 +53,17 @@ pub async fn search(db: &impl GenericClient, route: &Route) -> Result<Vec<Trip>,
     let rows = db
         .query(&sql, &[&route.from, &route.to, &route.date])
         .await?;
-    Ok(group_trips(&rows)?)
+    group_trips(&rows)
 }
 
-pub async fn trip(db: &impl GenericClient, trip_id: i64) -> Result<Option<Trip>, ApiError> {
+pub async fn trip(db: &impl GenericClient, trip_id: i64) -> Result<Option<Trip>, DbError> {
     let sql = format!("{TRIP_COLUMNS} WHERE t.trip_id = $1");
     let rows = db.query(&sql, &[&trip_id]).await?;
     Ok(group_trips(&rows)?.into_iter().next())
 }
 
 /// Every seat of the trip in `seat_id` order (which is coach order).
-pub async fn seats(db: &impl GenericClient, trip_id: i64) -> Result<Vec<TripSeat>, ApiError> {
+pub async fn seats(db: &impl GenericClient, trip_id: i64) -> Result<Vec<TripSeat>, DbError> {
     let rows = db
         .query(
             "SELECT s.seat_id, s.label, s.coach_code, c.class, tc.fare \
@@ -86,15 +86,12 @@ pub async fn seats(db: &impl GenericClient, trip_id: i64) -> Result<Vec<TripSeat
                 fare: r.get(4),
             })
         })
-        .collect::<anyhow::Result<_>>()?;
+        .collect::<Result<_, DbError>>()?;
     Ok(seats)
 }
 
 /// The route (search key) of a trip, for cache invalidation.
-pub async fn route_of(
-    db: &impl GenericClient,
-    trip_id: i64,
-) -> Result<Option<Route>, tokio_postgres::Error> {
+pub async fn route_of(db: &impl GenericClient, trip_id: i64) -> Result<Option<Route>, DbError> {
     let row = db
         .query_opt(
             "SELECT from_station, to_station, service_date FROM trips WHERE trip_id = $1",
@@ -108,13 +105,14 @@ pub async fn route_of(
     }))
 }
 
-fn class_of(row: &Row, idx: usize) -> anyhow::Result<SeatClass> {
+fn class_of(row: &Row, idx: usize) -> Result<SeatClass, DbError> {
     let raw: &str = row.get(idx);
-    SeatClass::parse(raw).with_context(|| format!("unknown class {raw:?} in the database"))
+    SeatClass::parse(raw)
+        .ok_or_else(|| DbError::decode(format!("unknown class {raw:?} in the database")))
 }
 
 /// Rows ordered by trip (one per class) → trips, classes in search order.
-fn group_trips(rows: &[Row]) -> anyhow::Result<Vec<Trip>> {
+fn group_trips(rows: &[Row]) -> Result<Vec<Trip>, DbError> {
     let mut trips: Vec<Trip> = Vec::new();
     for r in rows {
         let trip_id: i64 = r.get(0);

@@ -12,6 +12,7 @@ use serde::Deserialize;
 use serde_json::json;
 use servicekit::ApiError;
 use servicekit::auth::AuthUser;
+use servicekit::error::Code;
 use servicekit::http::JsonBody;
 use std::collections::BTreeMap;
 
@@ -24,7 +25,7 @@ fn field(name: &str) -> impl Fn(String) -> ApiError + '_ {
 }
 
 fn exists(message: String) -> ApiError {
-    ApiError::conflict("already_exists", message)
+    ApiError::new(Code::AlreadyExists, message)
 }
 
 #[derive(Deserialize)]
@@ -221,7 +222,8 @@ pub async fn create_trip(
     if let Some(route) = route.as_ref() {
         invalidate(&state, route).await;
     }
-    let trip = trip.ok_or_else(|| ApiError::internal(&"a created trip was not found"))?;
+    let trip =
+        trip.ok_or_else(|| ApiError::internal(anyhow::anyhow!("a created trip was not found")))?;
     tracing::info!(trip_id, %number, "trip created");
     Ok(HttpResponse::Created().json(trip))
 }

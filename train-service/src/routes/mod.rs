@@ -1,4 +1,4 @@
-//! The `/api/trains` routes of `API.md` and the internal inventory route (not under `/api`,
+//! The `/api/trains` routes of `docs/api.md` and the internal inventory route (not under `/api`,
 //! so the gateway never exposes it).
 
 mod admin;

@@ -98,8 +98,7 @@ pub async fn search(
     }
     let found = trips::search(&db, &route).await?;
     drop(db);
-    let body =
-        serde_json::to_vec(&json!({ "trips": found })).map_err(|e| ApiError::internal(&e))?;
+    let body = serde_json::to_vec(&json!({ "trips": found })).map_err(ApiError::internal)?;
     if let Some(generation) = generation {
         state.cache.fill(&route, &generation, &body).await;
     }
