@@ -8,12 +8,15 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
+/// How often the gauge is recomputed.
+const REFRESH: Duration = Duration::from_secs(5);
+
 /// Trips shown at once.
 const TRIPS: i64 = 20;
 
-/// Refreshes the gauge every `every` until `stop`.
-pub async fn run(state: Arc<BookingState>, every: Duration, stop: CancellationToken) {
-    service::every(every, stop, || async {
+/// Refreshes the gauge every [`REFRESH`] until `stop`.
+pub async fn run(state: Arc<BookingState>, stop: CancellationToken) {
+    service::every(REFRESH, stop, || async {
         if let Err(error) = refresh(&state).await {
             tracing::debug!(%error, "seats-left gauge not refreshed");
         }

@@ -17,9 +17,6 @@ use std::time::Duration;
 
 servicekit::migrations!("migrations");
 
-/// How often the seats-left gauge is recomputed.
-const HOT_TRIPS: Duration = Duration::from_secs(5);
-
 pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     let mut kernel = Kernel::new("booking-service", &settings.http)?;
     let pg = kernel.postgres(&settings.database, migrations()).await?;
@@ -44,15 +41,14 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     });
     markers::rebuild_at_start(&pg, &seats).await;
     let markers_every = Duration::from_millis(own.marker_check_ms);
-    let sweep_every = Duration::from_millis(own.sweep_interval_ms);
     kernel.spawn("live seat feed", |stop| live.run(stop));
     kernel.spawn("booked markers", move |stop| {
         markers::watch(pg, seats, markers_every, stop)
     });
     kernel.consume(PaymentResults(state.clone()))?;
     let (s, t) = (state.clone(), state.clone());
-    kernel.spawn("sweeper", move |stop| sweeper::run(s, sweep_every, stop));
-    kernel.spawn("seats left", move |stop| hot_trips::run(t, HOT_TRIPS, stop));
+    kernel.spawn("sweeper", move |stop| sweeper::run(s, stop));
+    kernel.spawn("seats left", move |stop| hot_trips::run(t, stop));
     let state = web::Data::from(state);
     kernel.serve(move |cfg| {
         cfg.app_data(state.clone())

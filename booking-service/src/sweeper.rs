@@ -21,9 +21,10 @@ use uuid::Uuid;
 /// Bookings expired per transaction.
 const BATCH: i64 = 200;
 
-/// Sweeps every `every` until `stop`; a batch in progress finishes, a full batch is
-/// followed by the next at once.
-pub async fn run(state: Arc<BookingState>, every: Duration, stop: CancellationToken) {
+/// Sweeps every `booking.sweep_interval_ms` until `stop`; a batch in progress finishes, a
+/// full batch is followed by the next at once.
+pub async fn run(state: Arc<BookingState>, stop: CancellationToken) {
+    let every = Duration::from_millis(state.settings.sweep_interval_ms);
     service::every(every, stop, || async {
         match sweep(&state).await {
             Ok(n) => n as i64 == BATCH,
