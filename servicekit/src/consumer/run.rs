@@ -264,8 +264,10 @@ async fn settle<H: Handler>(delivery: Delivery, shared: Arc<Shared<H>>) {
             let attempt = delivery_count(&delivery);
             tracing::warn!(queue = %spec.queue, error = format!("{error:#}"), attempt, "event handling failed; will retry");
             count("retried");
-            if attempt + 1 >= spec.delivery_limit {
-                // This requeue reaches the delivery limit: the broker dead-letters it.
+            // `attempt` is how often the message was returned before. The broker
+            // dead-letters a message returned more than `delivery_limit` times: this
+            // requeue parks it when the message has had `delivery_limit` returns already.
+            if attempt >= spec.delivery_limit {
                 count("parked");
             }
             tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt.min(25) + 1))).await;

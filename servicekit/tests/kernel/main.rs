@@ -3,6 +3,7 @@
 //! consumer outcomes, the HTTP error shape and extractors, health, and idempotency.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail by panicking.
 
+mod consumer;
 mod health;
 mod http;
 mod idempotency;
