@@ -27,7 +27,9 @@ pub struct QueueSpec {
     pub bindings: Vec<String>,
     /// Unacked messages in flight at once.
     pub prefetch: u16,
-    /// Deliveries before a message is dead-lettered to the parking queue.
+    /// Returns (failed deliveries) a message may have: the broker dead-letters it to the
+    /// parking queue when it is returned once more, so it is delivered at most
+    /// `delivery_limit + 1` times.
     pub delivery_limit: u32,
     /// Where the consumer reports (see [`QueueSpec::observed_by`]); none in some tests.
     pub metrics: Option<ConsumerMetrics>,
