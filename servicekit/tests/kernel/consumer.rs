@@ -273,6 +273,29 @@ async fn an_event_that_succeeds_on_its_last_allowed_delivery_is_acked_and_not_co
 }
 
 #[tokio::test]
+async fn a_message_being_retried_when_the_service_stops_goes_back_to_the_queue() {
+    let c = Consumer::start().await;
+    let event = c.publish(json!({"act": "retry"})).await;
+    eventually("the first delivery", || async {
+        !c.deliveries(event).is_empty()
+    })
+    .await;
+    // The stop waits for the back-off, then the message is requeued, not acked or lost.
+    let (parking, seen) = (c.parking(), c.seen.clone());
+    c.app.stop().await;
+    eventually("the message back in the queue", || async {
+        depth(&c.queue).await == 1
+    })
+    .await;
+    assert_eq!(
+        seen.lock().unwrap().len(),
+        1,
+        "handled once before the stop"
+    );
+    assert_eq!(depth(&parking).await, 0);
+}
+
+#[tokio::test]
 async fn a_body_that_is_not_an_event_envelope_is_parked_without_reaching_the_handler() {
     let c = Consumer::start().await;
     publish_raw(&c.env.amqp.exchange, KIND, b"this is not an envelope").await;

@@ -148,6 +148,8 @@ async fn stopping_under_load_finishes_and_acks_what_is_in_flight_and_requeues_th
     })
     .await;
     let in_flight_at_stop = first.in_flight();
+    // The consumer and its queue-depth gauge, both joined by the stop.
+    assert_eq!(app.tasks.running(), 2);
     app.stop().await;
 
     // Every handler that had begun ran to the end: none was dropped half-way.
@@ -220,6 +222,8 @@ async fn events_committed_while_stopping_are_published_before_the_stop_returns()
     publish_all(&env.amqp.exchange, &work(N, 400, 700)).await;
     eventually("every message in flight", || async { probe.started() == N }).await;
     assert_eq!(probe.finished(), 0, "the work was quicker than the test");
+    // The consumer, its queue-depth gauge, and the outbox relay (the flusher).
+    assert_eq!(app.tasks.running(), 3);
     app.stop().await;
 
     // All of them finished during the stop, and their events left before it returned.
