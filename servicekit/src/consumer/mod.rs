@@ -49,7 +49,9 @@ pub struct Subscription {
     pub bindings: &'static [&'static str],
     /// Unacked messages in flight at once.
     pub prefetch: u16,
-    /// Deliveries before a message is dead-lettered to the parking queue.
+    /// Returns (failed deliveries) a message may have: the broker dead-letters it to the
+    /// parking queue when it is returned once more, so it is delivered at most
+    /// `delivery_limit + 1` times.
     pub delivery_limit: u32,
     /// How often the queue-depth gauges are read from the broker.
     pub depth_refresh: Duration,

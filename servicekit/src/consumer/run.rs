@@ -27,7 +27,9 @@ pub struct QueueSpec {
     pub bindings: Vec<String>,
     /// Unacked messages in flight at once.
     pub prefetch: u16,
-    /// Deliveries before a message is dead-lettered to the parking queue.
+    /// Returns (failed deliveries) a message may have: the broker dead-letters it to the
+    /// parking queue when it is returned once more, so it is delivered at most
+    /// `delivery_limit + 1` times.
     pub delivery_limit: u32,
     /// Where the consumer reports (see [`QueueSpec::observed_by`]); none in some tests.
     pub metrics: Option<ConsumerMetrics>,
@@ -264,8 +266,10 @@ async fn settle<H: Handler>(delivery: Delivery, shared: Arc<Shared<H>>) {
             let attempt = delivery_count(&delivery);
             tracing::warn!(queue = %spec.queue, error = format!("{error:#}"), attempt, "event handling failed; will retry");
             count("retried");
-            if attempt + 1 >= spec.delivery_limit {
-                // This requeue reaches the delivery limit: the broker dead-letters it.
+            // `attempt` is how often the message was returned before. The broker
+            // dead-letters a message returned more than `delivery_limit` times: this
+            // requeue parks it when the message has had `delivery_limit` returns already.
+            if attempt >= spec.delivery_limit {
                 count("parked");
             }
             tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt.min(25) + 1))).await;

@@ -105,6 +105,39 @@ fn wait_for_port(port: u16, child: &mut Child, what: &str) -> anyhow::Result<()>
     bail!("{what} did not listen on {port} within 30 s")
 }
 
+/// Waits until the PostgreSQL server on `port` accepts connections. Listening is not
+/// enough: while it starts up it answers every connection with SQLSTATE 57P03 ("the
+/// database system is starting up"). `pg_isready` reports that state apart (exit 1) from
+/// accepting (0), whatever the authentication would say.
+fn wait_accepting(bin: &Path, port: u16, child: &mut Child) -> anyhow::Result<()> {
+    let tool = bin.join("pg_isready");
+    let tool = if tool.exists() {
+        tool
+    } else {
+        PathBuf::from("pg_isready")
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = child.try_wait()? {
+            bail!("postgres exited before accepting connections: {status}");
+        }
+        let ready = Command::new(&tool)
+            .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+            .args(["-U", "postgres", "-d", "postgres", "-t", "2"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .with_context(|| format!("running {}", tool.display()))?;
+        if ready.success() {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("postgres on {port} did not accept connections within 30 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// The uid and gid to run PostgreSQL as: the `postgres` user when we are root (PostgreSQL
 /// refuses to run as root), else ourselves.
 fn postgres_ids() -> anyhow::Result<(u32, u32)> {
@@ -179,7 +212,7 @@ impl TlsPostgres {
              hostnossl all all 127.0.0.1/32 reject\n",
         )?;
         let port = free_port()?;
-        let mut child = Command::new(bin.join("postgres"))
+        let child = Command::new(bin.join("postgres"))
             .arg("-D")
             .arg(&data)
             .args(["-p", &port.to_string()])
@@ -200,14 +233,16 @@ impl TlsPostgres {
             .stderr(Stdio::null())
             .spawn()
             .context("starting postgres")?;
-        wait_for_port(port, &mut child, "postgres")?;
+        // Stopped (SIGQUIT: immediate shutdown, nothing to keep) if it never gets ready.
+        let mut server = Server {
+            child,
+            signal: "-QUIT",
+        };
+        wait_for_port(port, &mut server.child, "postgres")?;
+        wait_accepting(&bin, port, &mut server.child)?;
         Ok(Self {
             port,
-            // SIGQUIT: immediate shutdown, nothing to keep.
-            _server: Server {
-                child,
-                signal: "-QUIT",
-            },
+            _server: server,
             _dir: dir,
         })
     }

@@ -1,0 +1,408 @@
+//! `Idempotency-Key` on creating POSTs (`servicekit::idempotency`), through a kernel that
+//! registered the store: a repeat replays the first answer without running again; the key
+//! with another request is 409 `idempotency_key_reused`; a repeat while the first runs is
+//! 409 `idempotency_key_in_use`; keys are per caller, kept 24 hours, and a 5xx is not kept.
+
+use crate::support::{self, Running, count, eventually, migrations};
+use actix_web::middleware::from_fn;
+use actix_web::{HttpResponse, web};
+use reqwest::StatusCode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use servicekit::auth::AuthUser;
+use servicekit::db::PgPool;
+use servicekit::http::JsonBody;
+use servicekit::idempotency;
+use servicekit::service::Kernel;
+use servicekit::testing::{self, TestEnv, assert_error};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+use uuid::Uuid;
+
+struct Orders {
+    db: PgPool,
+    /// Handler runs.
+    runs: AtomicUsize,
+    /// The next run answers 503.
+    fail_next: AtomicBool,
+}
+
+#[derive(Deserialize)]
+struct Order {
+    item: String,
+    #[serde(default)]
+    slow_ms: u64,
+}
+
+async fn create(
+    orders: web::Data<Orders>,
+    caller: Option<AuthUser>,
+    JsonBody(order): JsonBody<Order>,
+) -> HttpResponse {
+    orders.runs.fetch_add(1, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(order.slow_ms)).await;
+    if orders.fail_next.swap(false, Ordering::SeqCst) {
+        return HttpResponse::ServiceUnavailable().finish();
+    }
+    if order.item.is_empty() {
+        return HttpResponse::UnprocessableEntity().json(json!({
+            "error": {"code": "invalid_item", "message": "the item is empty"}
+        }));
+    }
+    let caller = caller.map_or_else(|| "anonymous".to_owned(), |c| c.id.to_string());
+    let id: i64 = orders
+        .db
+        .get()
+        .await
+        .unwrap()
+        .query_one(
+            "INSERT INTO orders (caller, item) VALUES ($1, $2) RETURNING id",
+            &[&caller, &order.item],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    HttpResponse::Created().json(json!({ "id": id, "item": order.item, "caller": caller }))
+}
+
+async fn list(orders: web::Data<Orders>) -> HttpResponse {
+    let n = count(&orders.db, "SELECT count(*) FROM orders").await;
+    HttpResponse::Ok().json(json!({ "orders": n }))
+}
+
+struct Shop {
+    app: Running,
+    orders: Arc<Orders>,
+    db: PgPool,
+    _env: TestEnv,
+}
+
+async fn start() -> Shop {
+    let env = TestEnv::new("kernel").await.unwrap();
+    let mut kernel = Kernel::new(support::SERVICE, &support::http()).unwrap();
+    let db = kernel.postgres(&env.database, migrations()).await.unwrap();
+    kernel
+        .verify_tokens(&testing::jwt_settings(false).unwrap())
+        .unwrap();
+    kernel.idempotency(&db);
+    let orders = Arc::new(Orders {
+        db: db.clone(),
+        runs: AtomicUsize::new(0),
+        fail_next: AtomicBool::new(false),
+    });
+    let data = web::Data::from(orders.clone());
+    let app = kernel
+        .serve(move |cfg| {
+            cfg.app_data(data.clone())
+                .service(
+                    web::resource("/orders")
+                        .wrap(from_fn(idempotency::guard))
+                        .route(web::post().to(create))
+                        .route(web::get().to(list)),
+                )
+                .service(
+                    web::resource("/orders/express")
+                        .wrap(from_fn(idempotency::guard))
+                        .route(web::post().to(create)),
+                );
+        })
+        .unwrap();
+    Shop {
+        app: Running::start(app),
+        orders,
+        db,
+        _env: env,
+    }
+}
+
+/// How a test request identifies itself.
+#[derive(Clone, Copy)]
+enum Caller<'a> {
+    Anonymous,
+    Token(&'a str),
+}
+
+impl Shop {
+    async fn post(&self, path: &str, key: Option<&str>, caller: Caller<'_>, body: Value) -> Answer {
+        let mut req = self.app.client.post(self.app.url(path)).json(&body);
+        if let Some(key) = key {
+            req = req.header("Idempotency-Key", key);
+        }
+        if let Caller::Token(token) = caller {
+            req = req.bearer_auth(token);
+        }
+        Answer::of(req.send().await.unwrap()).await
+    }
+
+    /// `POST /orders` anonymously.
+    async fn order(&self, key: &str, body: Value) -> Answer {
+        self.post("/orders", Some(key), Caller::Anonymous, body)
+            .await
+    }
+
+    fn runs(&self) -> usize {
+        self.orders.runs.load(Ordering::SeqCst)
+    }
+
+    async fn orders(&self) -> i64 {
+        count(&self.db, "SELECT count(*) FROM orders").await
+    }
+
+    async fn keys(&self) -> i64 {
+        count(&self.db, "SELECT count(*) FROM idempotency_keys").await
+    }
+}
+
+/// A response, read.
+#[derive(Debug)]
+struct Answer {
+    status: StatusCode,
+    replayed: bool,
+    content_type: String,
+    body: Value,
+}
+
+impl Answer {
+    async fn of(res: reqwest::Response) -> Self {
+        let header = |name: &str| {
+            res.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let replayed = header("idempotent-replayed") == "true";
+        let content_type = header("content-type");
+        let status = res.status();
+        let body = res.json().await.unwrap_or(Value::Null);
+        Self {
+            status,
+            replayed,
+            content_type,
+            body,
+        }
+    }
+
+    fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or_default()
+    }
+}
+
+#[tokio::test]
+async fn a_repeat_with_the_same_key_and_body_replays_the_first_answer_without_running_again() {
+    let shop = start().await;
+    let first = shop.order("k-1", json!({"item": "tea"})).await;
+    assert_eq!(first.status, StatusCode::CREATED);
+    assert!(!first.replayed);
+    for _ in 0..2 {
+        let again = shop.order("k-1", json!({"item": "tea"})).await;
+        assert_eq!(again.status, StatusCode::CREATED);
+        assert!(again.replayed, "a replay says so");
+        assert_eq!(again.body, first.body);
+        assert!(again.content_type.starts_with("application/json"));
+    }
+    assert_eq!(shop.runs(), 1);
+    assert_eq!(shop.orders().await, 1);
+    shop.app.stop().await;
+}
+
+#[tokio::test]
+async fn the_same_key_with_another_body_answers_409_idempotency_key_reused() {
+    let shop = start().await;
+    let first = shop.order("k-2", json!({"item": "tea"})).await;
+    assert_eq!(first.status, StatusCode::CREATED);
+    let other = shop.order("k-2", json!({"item": "coffee"})).await;
+    assert_eq!(other.status, StatusCode::CONFLICT);
+    assert_eq!(other.code(), "idempotency_key_reused", "{:?}", other.body);
+    assert!(!other.replayed);
+    assert_eq!(shop.runs(), 1);
+    // The first request still replays.
+    assert!(shop.order("k-2", json!({"item": "tea"})).await.replayed);
+    shop.app.stop().await;
+}
+
+#[tokio::test]
+async fn the_same_key_and_body_on_another_path_is_another_request() {
+    let shop = start().await;
+    let body = json!({"item": "tea"});
+    let first = shop.order("k-3", body.clone()).await;
+    assert_eq!(first.status, StatusCode::CREATED);
+    let express = shop
+        .post("/orders/express", Some("k-3"), Caller::Anonymous, body)
+        .await;
+    assert_eq!(express.status, StatusCode::CONFLICT);
+    assert_eq!(express.code(), "idempotency_key_reused");
+    assert_eq!(shop.runs(), 1);
+    shop.app.stop().await;
+}
+
+#[tokio::test]
+async fn a_repeat_while_the_first_is_still_running_answers_409_idempotency_key_in_use() {
+    let shop = Arc::new(start().await);
+    let body = json!({"item": "tea", "slow_ms": 1500});
+    let first = {
+        let (shop, body) = (shop.clone(), body.clone());
+        tokio::spawn(async move { shop.order("k-4", body).await })
+    };
+    eventually("the first request to claim the key", || async {
+        shop.runs() == 1
+    })
+    .await;
+    let meanwhile = shop.order("k-4", body.clone()).await;
+    assert_eq!(meanwhile.status, StatusCode::CONFLICT);
+    assert_eq!(
+        meanwhile.code(),
+        "idempotency_key_in_use",
+        "{:?}",
+        meanwhile.body
+    );
+    let first = first.await.unwrap();
+    assert_eq!(first.status, StatusCode::CREATED);
+    let after = shop.order("k-4", body).await;
+    assert!(after.replayed);
+    assert_eq!(after.body, first.body);
+    assert_eq!(shop.runs(), 1);
+    let Ok(shop) = Arc::try_unwrap(shop) else {
+        panic!("the first request still holds the app")
+    };
+    shop.app.stop().await;
+}
+
+#[tokio::test]
+async fn keys_are_kept_per_caller() {
+    let shop = start().await;
+    let (alice, bob) = (Uuid::new_v4(), Uuid::new_v4());
+    let alice_token = testing::user_token(alice).unwrap();
+    let bob_token = testing::user_token(bob).unwrap();
+    let body = json!({"item": "tea"});
+    let callers = [
+        (Caller::Token(&alice_token), alice.to_string()),
+        (Caller::Token(&bob_token), bob.to_string()),
+        (Caller::Anonymous, "anonymous".to_owned()),
+    ];
+    let mut ids = Vec::new();
+    for (caller, name) in &callers {
+        let answer = shop
+            .post("/orders", Some("k-5"), *caller, body.clone())
+            .await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{name}");
+        assert!(!answer.replayed, "{name} got another caller's answer");
+        assert_eq!(answer.body["caller"], name.as_str());
+        ids.push(answer.body["id"].clone());
+    }
+    for ((caller, name), id) in callers.iter().zip(&ids) {
+        let again = shop
+            .post("/orders", Some("k-5"), *caller, body.clone())
+            .await;
+        assert!(again.replayed, "{name}");
+        assert_eq!(&again.body["id"], id, "{name} got another caller's answer");
+    }
+    assert_eq!(shop.orders().await, 3);
+    shop.app.stop().await;
+}
+
+#[tokio::test]
+async fn a_server_error_is_not_kept_so_a_retry_runs_again() {
+    let shop = start().await;
+    shop.orders.fail_next.store(true, Ordering::SeqCst);
+    let failed = shop.order("k-6", json!({"item": "tea"})).await;
+    assert_eq!(failed.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(failed.code(), "unavailable");
+    assert_eq!(shop.keys().await, 0, "a 5xx answer was kept");
+    let retry = shop.order("k-6", json!({"item": "tea"})).await;
+    assert_eq!(retry.status, StatusCode::CREATED);
+    assert!(!retry.replayed);
+    assert!(shop.order("k-6", json!({"item": "tea"})).await.replayed);
+    assert_eq!(shop.runs(), 2);
+    assert_eq!(shop.orders().await, 1);
+    shop.app.stop().await;
+}
+
+#[tokio::test]
+async fn a_client_error_is_kept_and_replayed_like_a_success() {
+    let shop = start().await;
+    let refused = shop.order("k-7", json!({"item": ""})).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(refused.code(), "invalid_item");
+    let again = shop.order("k-7", json!({"item": ""})).await;
+    assert_eq!(again.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(again.replayed);
+    assert_eq!(again.body, refused.body);
+    assert_eq!(shop.runs(), 1);
+    shop.app.stop().await;
+}
+
+#[tokio::test]
+async fn requests_without_a_key_and_requests_that_are_not_posts_are_not_guarded() {
+    let shop = start().await;
+    for _ in 0..2 {
+        let res = shop
+            .post("/orders", None, Caller::Anonymous, json!({"item": "tea"}))
+            .await;
+        assert_eq!(res.status, StatusCode::CREATED);
+        assert!(!res.replayed);
+    }
+    for expected in [2, 2] {
+        let res = shop
+            .app
+            .client
+            .get(shop.app.url("/orders"))
+            .header("Idempotency-Key", "k-8")
+            .send()
+            .await
+            .unwrap();
+        let answer = Answer::of(res).await;
+        assert!(!answer.replayed);
+        assert_eq!(answer.body["orders"], expected);
+    }
+    assert_eq!(shop.runs(), 2);
+    assert_eq!(shop.keys().await, 0);
+    shop.app.stop().await;
+}
+
+#[tokio::test]
+async fn a_key_longer_than_255_characters_answers_400_naming_the_header() {
+    let shop = start().await;
+    let res = shop
+        .app
+        .client
+        .post(shop.app.url("/orders"))
+        .header("Idempotency-Key", "k".repeat(256))
+        .json(&json!({"item": "tea"}))
+        .send()
+        .await
+        .unwrap();
+    let body = assert_error(res, StatusCode::BAD_REQUEST, "invalid_request").await;
+    assert_eq!(body["error"]["details"]["field"], "Idempotency-Key");
+    assert_eq!(shop.runs(), 0);
+    let longest = shop.order(&"k".repeat(255), json!({"item": "tea"})).await;
+    assert_eq!(longest.status, StatusCode::CREATED);
+    shop.app.stop().await;
+}
+
+#[tokio::test]
+async fn a_key_older_than_24_hours_may_be_used_for_a_new_request() {
+    let shop = start().await;
+    let first = shop.order("k-9", json!({"item": "tea"})).await;
+    assert_eq!(first.status, StatusCode::CREATED);
+    shop.db
+        .get()
+        .await
+        .unwrap()
+        .execute(
+            "UPDATE idempotency_keys SET created_at = now() - interval '25 hours'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let second = shop.order("k-9", json!({"item": "coffee"})).await;
+    assert_eq!(second.status, StatusCode::CREATED);
+    assert!(!second.replayed);
+    assert_ne!(second.body["id"], first.body["id"]);
+    let again = shop.order("k-9", json!({"item": "coffee"})).await;
+    assert!(again.replayed);
+    assert_eq!(again.body, second.body);
+    assert_eq!(shop.orders().await, 2);
+    shop.app.stop().await;
+}

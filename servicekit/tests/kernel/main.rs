@@ -1,0 +1,11 @@
+//! servicekit's own behaviour, through services built with its kernel against the real
+//! PostgreSQL, Redis and RabbitMQ, each test in its own `TestEnv`: stopping under load,
+//! consumer outcomes, the HTTP error shape and extractors, health, and idempotency.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail by panicking.
+
+mod consumer;
+mod health;
+mod http;
+mod idempotency;
+mod stop;
+mod support;
