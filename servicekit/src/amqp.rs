@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 const PUBLISH_TIMEOUT: Duration = Duration::from_secs(5);
@@ -76,8 +77,8 @@ impl Link {
     }
 }
 
-/// Handle to the process's broker connection; cheap to clone. When the last handle is
-/// dropped the supervisor closes the connection and ends.
+/// Handle to the process's broker connection; cheap to clone. [`Broker::close`], or
+/// dropping the last handle, makes the supervisor close the connection and end.
 #[derive(Clone)]
 pub struct Broker {
     inner: Arc<Inner>,
@@ -89,6 +90,8 @@ struct Inner {
     queue_prefix: String,
     name: String,
     link: watch::Sender<Option<Link>>,
+    /// Cancelled by [`Broker::close`]: the supervisor closes the connection and ends.
+    closed: CancellationToken,
 }
 
 impl Broker {
@@ -103,9 +106,20 @@ impl Broker {
             queue_prefix: settings.queue_prefix.clone(),
             name: name.to_owned(),
             link,
+            closed: CancellationToken::new(),
         });
         tokio::spawn(supervise(Arc::downgrade(&inner)));
         Self { inner }
+    }
+
+    /// Closes the connection now and for good (a stopping service, after its consumers):
+    /// deliveries prefetched but not handled go back to their queues before this returns.
+    pub async fn close(&self) {
+        self.inner.closed.cancel();
+        let link = self.inner.link.send_replace(None);
+        if let Some(link) = link {
+            let _ = link.connection.close(200, "shutdown".into()).await;
+        }
     }
 
     pub fn exchange(&self) -> &str {
@@ -253,6 +267,10 @@ async fn supervise(weak: Weak<Inner>) {
     let mut backoff = Duration::from_millis(100);
     loop {
         let Some(inner) = weak.upgrade() else { return };
+        let closed = inner.closed.clone();
+        if closed.is_cancelled() {
+            return;
+        }
         let attempt = connect(&inner).await;
         drop(inner);
         match attempt {
@@ -263,11 +281,18 @@ async fn supervise(weak: Weak<Inner>) {
                     let _ = link.connection.close(200, "shutdown".into()).await;
                     return;
                 };
+                if closed.is_cancelled() {
+                    let _ = link.connection.close(200, "shutdown".into()).await;
+                    return;
+                }
                 inner.link.send_replace(Some(link.clone()));
                 drop(inner);
                 while link.is_alive() {
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                    if weak.strong_count() == 0 {
+                    tokio::select! {
+                        () = closed.cancelled() => {}
+                        () = tokio::time::sleep(Duration::from_millis(200)) => {}
+                    }
+                    if closed.is_cancelled() || weak.strong_count() == 0 {
                         let _ = link.connection.close(200, "shutdown".into()).await;
                         return;
                     }
@@ -279,7 +304,10 @@ async fn supervise(weak: Weak<Inner>) {
             }
             Err(error) => {
                 tracing::warn!(%error, retry_in_ms = backoff.as_millis(), "cannot reach the message broker");
-                tokio::time::sleep(backoff).await;
+                tokio::select! {
+                    () = closed.cancelled() => return,
+                    () = tokio::time::sleep(backoff) => {}
+                }
                 backoff = (backoff * 2).min(MAX_BACKOFF);
             }
         }

@@ -13,8 +13,9 @@
 //! [`StopHandle::stop`]) ends the HTTP server gracefully (in-flight requests finish), then
 //! the background tasks in two phases ([`Tasks`]): consumers stop taking deliveries and
 //! finish and ack the ones they hold, periodic jobs finish their round; then the outbox relay
-//! publishes what they committed and stops. `run_until_stopped` returns when every task has
-//! ended.
+//! publishes what they committed and stops; last, the broker connection closes, so deliveries
+//! prefetched but never handled are back in their queues. `run_until_stopped` returns when
+//! every task has ended.
 
 pub mod app;
 mod tasks;
@@ -150,6 +151,7 @@ impl Kernel {
     where
         F: Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
     {
+        let broker = self.readiness.broker.clone();
         let common = app::Common {
             metrics: self.metrics,
             readiness: self.readiness,
@@ -169,6 +171,7 @@ impl Kernel {
             port,
             server,
             tasks: self.tasks,
+            broker,
         })
     }
 }
@@ -179,6 +182,7 @@ pub struct Application {
     port: u16,
     server: Server,
     tasks: Tasks,
+    broker: Option<Broker>,
 }
 
 impl Application {
@@ -207,6 +211,9 @@ impl Application {
             "HTTP server stopped; stopping background tasks"
         );
         self.tasks.shutdown().await;
+        if let Some(broker) = &self.broker {
+            broker.close().await;
+        }
         tracing::info!(service = self.name, "stopped");
         served
     }
