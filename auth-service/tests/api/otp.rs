@@ -1,4 +1,4 @@
-use crate::helpers::{assert_error, spawn_app, spawn_app_with, unique_phone};
+use crate::helpers::{Accounts, assert_error, spawn_app, spawn_app_with, unique_phone};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -66,7 +66,7 @@ async fn otp_request_publishes_otp_requested_and_the_code_logs_in_once() {
     assert!(stored.is_some_and(|s| !s.contains(&code)));
 
     let res = app
-        .post(
+        .post_json(
             "/api/auth/otp/verify",
             &json!({"phone": user.phone, "code": code}),
         )
@@ -74,12 +74,13 @@ async fn otp_request_publishes_otp_requested_and_the_code_logs_in_once() {
     assert_eq!(res.status(), StatusCode::OK);
     let tokens: Value = res.json().await.unwrap();
     let me = app
-        .get_with_token("/api/auth/me", tokens["access_token"].as_str().unwrap())
+        .with_token(tokens["access_token"].as_str().unwrap())
+        .get("/api/auth/me")
         .await;
     assert_eq!(me.status(), StatusCode::OK);
 
     let again = app
-        .post(
+        .post_json(
             "/api/auth/otp/verify",
             &json!({"phone": user.phone, "code": code}),
         )
@@ -93,7 +94,7 @@ async fn unknown_phone_gets_the_same_202_no_code_and_no_event() {
     let mut listener = app.listen("otp.requested").await;
     let phone = unique_phone();
     let res = app
-        .post("/api/auth/otp/request", &json!({"phone": phone}))
+        .post_json("/api/auth/otp/request", &json!({"phone": phone}))
         .await;
     assert_eq!(res.status(), StatusCode::ACCEPTED);
     let body: Value = res.json().await.unwrap();
@@ -103,7 +104,7 @@ async fn unknown_phone_gets_the_same_202_no_code_and_no_event() {
         "no event for an unknown phone"
     );
     let res = app
-        .post(
+        .post_json(
             "/api/auth/otp/verify",
             &json!({"phone": phone, "code": "123456"}),
         )
@@ -116,7 +117,7 @@ async fn five_wrong_codes_lock_the_phone_even_for_the_right_code() {
     let app = spawn_app().await;
     let user = app.register().await;
     let res = app
-        .post("/api/auth/otp/request", &json!({"phone": user.phone}))
+        .post_json("/api/auth/otp/request", &json!({"phone": user.phone}))
         .await;
     let code = res.json::<Value>().await.unwrap()["dev_code"]
         .as_str()
@@ -125,7 +126,7 @@ async fn five_wrong_codes_lock_the_phone_even_for_the_right_code() {
     let wrong = if code == "000000" { "111111" } else { "000000" };
     for _ in 0..5 {
         let res = app
-            .post(
+            .post_json(
                 "/api/auth/otp/verify",
                 &json!({"phone": user.phone, "code": wrong}),
             )
@@ -133,7 +134,7 @@ async fn five_wrong_codes_lock_the_phone_even_for_the_right_code() {
         assert_error(res, StatusCode::UNAUTHORIZED, "invalid_otp").await;
     }
     let res = app
-        .post(
+        .post_json(
             "/api/auth/otp/verify",
             &json!({"phone": user.phone, "code": code}),
         )
@@ -147,11 +148,11 @@ async fn code_requests_are_limited_per_phone() {
     let app = spawn_app().await;
     let user = app.register().await;
     let first = app
-        .post("/api/auth/otp/request", &json!({"phone": user.phone}))
+        .post_json("/api/auth/otp/request", &json!({"phone": user.phone}))
         .await;
     assert_eq!(first.status(), StatusCode::ACCEPTED);
     let second = app
-        .post("/api/auth/otp/request", &json!({"phone": user.phone}))
+        .post_json("/api/auth/otp/request", &json!({"phone": user.phone}))
         .await;
     let wait: u64 = second.headers()["retry-after"]
         .to_str()
@@ -162,10 +163,10 @@ async fn code_requests_are_limited_per_phone() {
     assert_error(second, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
     // Unknown phones are limited identically.
     let phone = unique_phone();
-    app.post("/api/auth/otp/request", &json!({"phone": phone}))
+    app.post_json("/api/auth/otp/request", &json!({"phone": phone}))
         .await;
     let res = app
-        .post("/api/auth/otp/request", &json!({"phone": phone}))
+        .post_json("/api/auth/otp/request", &json!({"phone": phone}))
         .await;
     assert_error(res, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
 }
@@ -180,12 +181,12 @@ async fn hourly_code_limit_applies_after_the_minute_limit_is_lifted() {
     let phone = unique_phone();
     for _ in 0..3 {
         let res = app
-            .post("/api/auth/otp/request", &json!({"phone": phone}))
+            .post_json("/api/auth/otp/request", &json!({"phone": phone}))
             .await;
         assert_eq!(res.status(), StatusCode::ACCEPTED);
     }
     let res = app
-        .post("/api/auth/otp/request", &json!({"phone": phone}))
+        .post_json("/api/auth/otp/request", &json!({"phone": phone}))
         .await;
     let wait: u64 = res.headers()["retry-after"]
         .to_str()
@@ -201,7 +202,7 @@ async fn the_dev_echo_is_off_unless_configured() {
     let app = spawn_app_with(|s| s.otp.dev_echo = false).await;
     let user = app.register().await;
     let res = app
-        .post("/api/auth/otp/request", &json!({"phone": user.phone}))
+        .post_json("/api/auth/otp/request", &json!({"phone": user.phone}))
         .await;
     assert_eq!(res.status(), StatusCode::ACCEPTED);
     assert_eq!(
@@ -219,7 +220,7 @@ async fn malformed_codes_and_phones_are_400() {
         (json!({"phone": "+8801712345678", "code": "abcdef"}), "code"),
         (json!({"phone": "12345", "code": "123456"}), "phone"),
     ] {
-        let res = app.post("/api/auth/otp/verify", &body).await;
+        let res = app.post_json("/api/auth/otp/verify", &body).await;
         let err = assert_error(res, StatusCode::BAD_REQUEST, "invalid_request").await;
         assert_eq!(err["error"]["details"]["field"], field);
     }

@@ -1,4 +1,4 @@
-use crate::helpers::{assert_error, spawn_app, unique_email, unique_phone};
+use crate::helpers::{Accounts, assert_error, spawn_app, unique_email, unique_phone};
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -7,7 +7,7 @@ async fn register_returns_201_with_the_user_and_stores_an_argon2id_hash() {
     let app = spawn_app().await;
     let (email, phone) = (unique_email(), unique_phone());
     let res = app
-        .post(
+        .post_json(
             "/api/auth/register",
             &json!({"name": " Rahim Uddin ", "email": email.to_uppercase(), "phone": phone, "password": "s3cret-pass"}),
         )
@@ -47,7 +47,7 @@ async fn registering_an_existing_email_or_phone_answers_409_already_registered()
         (unique_email(), first.phone.clone()),
     ] {
         let res = app
-            .post(
+            .post_json(
                 "/api/auth/register",
                 &json!({"name": "Karim", "email": email, "phone": phone, "password": "another-pass"}),
             )
@@ -82,7 +82,7 @@ async fn register_rejects_invalid_input_with_400_naming_the_field() {
     for (field, value) in cases {
         let mut body = good.clone();
         body[field] = value.clone();
-        let res = app.post("/api/auth/register", &body).await;
+        let res = app.post_json("/api/auth/register", &body).await;
         let err = assert_error(res, StatusCode::BAD_REQUEST, "invalid_request").await;
         assert_eq!(
             err["error"]["details"]["field"], field,
@@ -92,7 +92,7 @@ async fn register_rejects_invalid_input_with_400_naming_the_field() {
     let mut missing = good.clone();
     missing.as_object_mut().unwrap().remove("phone");
     let err = assert_error(
-        app.post("/api/auth/register", &missing).await,
+        app.post_json("/api/auth/register", &missing).await,
         StatusCode::BAD_REQUEST,
         "invalid_request",
     )
@@ -138,7 +138,7 @@ async fn register_with_an_idempotency_key_replays_the_first_response() {
     assert_error(reused, StatusCode::CONFLICT, "idempotency_key_reused").await;
 
     // Without the key a repeat is a new request: the account exists.
-    let plain = app.post("/api/auth/register", &body).await;
+    let plain = app.post_json("/api/auth/register", &body).await;
     assert_error(plain, StatusCode::CONFLICT, "already_registered").await;
     let users: i64 = app
         .db()
@@ -229,7 +229,7 @@ async fn a_refused_registration_publishes_no_event() {
         .expect("the first registration's event");
     assert_eq!(event["payload"]["email"], first.email);
     let res = app
-        .post(
+        .post_json(
             "/api/auth/register",
             &json!({"name": "Karim", "email": first.email, "phone": unique_phone(), "password": "another-pass"}),
         )
