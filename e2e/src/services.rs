@@ -6,32 +6,33 @@
 use servicekit::config::DatabaseSettings;
 use servicekit::testing::{self, TestApp, TestEnv};
 
+/// `$service`'s settings on the stores of `$env` (its database, its broker and the
+/// `$store`s it has besides) with the test keys, on a free port with one worker.
+macro_rules! settings {
+    ($service:ident, $env:expr $(, $store:ident)*) => {{
+        let mut s = $service::settings::Settings {
+            database: $env.database.clone(),
+            amqp: $env.amqp.clone(),
+            $($store: $env.$store.clone(),)*
+            jwt: testing::jwt_settings(true).unwrap(),
+            ..Default::default()
+        };
+        s.http.port = 0;
+        s.http.workers = Some(1);
+        s
+    }};
+}
+
 /// auth-service with the OTP dev echo on.
 pub async fn auth(env: TestEnv) -> TestApp {
-    let mut s = auth_service::settings::Settings {
-        database: env.database.clone(),
-        redis: env.redis.clone(),
-        amqp: env.amqp.clone(),
-        jwt: testing::jwt_settings(true).unwrap(),
-        ..Default::default()
-    };
-    s.http.port = 0;
-    s.http.workers = Some(1);
+    let mut s = settings!(auth_service, env, redis);
     s.otp.dev_echo = true;
     TestApp::spawn_unready(env, auth_service::startup::build(s)).await
 }
 
 pub async fn train(env: TestEnv) -> TestApp {
     env.track_consumer_queues(&[train_service::availability::QUEUE]);
-    let mut s = train_service::settings::Settings {
-        database: env.database.clone(),
-        redis: env.redis.clone(),
-        amqp: env.amqp.clone(),
-        jwt: testing::jwt_settings(false).unwrap(),
-        ..Default::default()
-    };
-    s.http.port = 0;
-    s.http.workers = Some(1);
+    let s = settings!(train_service, env, redis);
     TestApp::spawn_unready(env, train_service::startup::build(s)).await
 }
 
@@ -43,15 +44,7 @@ pub async fn booking(
     configure: impl FnOnce(&mut booking_service::settings::Settings),
 ) -> TestApp {
     env.track_consumer_queues(&[booking_service::payments::QUEUE]);
-    let mut s = booking_service::settings::Settings {
-        database: env.database.clone(),
-        redis: env.redis.clone(),
-        amqp: env.amqp.clone(),
-        jwt: testing::jwt_settings(false).unwrap(),
-        ..Default::default()
-    };
-    s.http.port = 0;
-    s.http.workers = Some(1);
+    let mut s = settings!(booking_service, env, redis);
     s.booking.train_service_url = train.address.clone();
     s.booking.seats_exchange = format!("test.{}.seats", env.id);
     env.track_exchange(&s.booking.seats_exchange);
@@ -65,28 +58,14 @@ pub async fn payment(env: TestEnv) -> TestApp {
         payment_service::charges::QUEUE,
         payment_service::refunds::QUEUE,
     ]);
-    let mut s = payment_service::settings::Settings {
-        database: env.database.clone(),
-        amqp: env.amqp.clone(),
-        jwt: testing::jwt_settings(false).unwrap(),
-        ..Default::default()
-    };
-    s.http.port = 0;
-    s.http.workers = Some(1);
+    let s = settings!(payment_service, env);
     TestApp::spawn_unready(env, payment_service::startup::build(s)).await
 }
 
 /// notification-service (it uses no Redis).
 pub async fn notification(env: TestEnv) -> TestApp {
     env.track_consumer_queues(&notification_service::consumers::QUEUES.map(|(name, _)| name));
-    let mut s = notification_service::settings::Settings {
-        database: env.database.clone(),
-        amqp: env.amqp.clone(),
-        jwt: testing::jwt_settings(false).unwrap(),
-        ..Default::default()
-    };
-    s.http.port = 0;
-    s.http.workers = Some(1);
+    let s = settings!(notification_service, env);
     TestApp::spawn_unready(env, notification_service::startup::build(s)).await
 }
 

@@ -80,21 +80,9 @@ impl Stack {
             }
         }
         // Events published before a consumer declared its queue would be lost to it.
-        train
-            .wait_for_queues(&[train_service::availability::QUEUE])
-            .await;
-        booking
-            .wait_for_queues(&[booking_service::payments::QUEUE])
-            .await;
-        payment
-            .wait_for_queues(&[
-                payment_service::charges::QUEUE,
-                payment_service::refunds::QUEUE,
-            ])
-            .await;
-        notification
-            .wait_for_queues(&notification_service::consumers::QUEUES.map(|(name, _)| name))
-            .await;
+        for app in [&train, &booking, &payment, &notification] {
+            app.wait_for_consumers().await;
+        }
         Self {
             auth,
             train,

@@ -84,18 +84,10 @@ async fn with_the_broker_down_confirms_still_work_and_the_outbox_keeps_the_event
 
 #[tokio::test]
 async fn a_stop_ends_the_server_and_joins_every_background_task() {
-    let mut app = spawn_app().await;
+    let app = spawn_app().await;
     assert!(
         app.tasks().running() > 0,
         "the sweeper, consumer and relay run"
     );
-    app.stop().await.unwrap();
-    assert_eq!(app.tasks().running(), 0);
-    assert!(
-        app.client
-            .get(app.url("/health/live"))
-            .send()
-            .await
-            .is_err()
-    );
+    app.assert_stops_gracefully().await;
 }

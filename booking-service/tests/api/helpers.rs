@@ -5,7 +5,7 @@ use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 use servicekit::testing::{self, TestApp, TestEnv};
 use std::collections::HashMap;
-use std::ops::{Deref, DerefMut};
+use std::ops::Deref;
 
 pub use servicekit::testing::{User, assert_error, eventually, user};
 
@@ -33,12 +33,6 @@ impl Deref for BookingApp {
 
     fn deref(&self) -> &TestApp {
         &self.app
-    }
-}
-
-impl DerefMut for BookingApp {
-    fn deref_mut(&mut self) -> &mut TestApp {
-        &mut self.app
     }
 }
 
@@ -247,6 +241,6 @@ impl BookingApp {
 
     /// Waits until the payment-outcome consumer has declared its queue.
     pub async fn payments_ready(&self) {
-        self.wait_for_queues(&[payments::QUEUE]).await;
+        self.wait_for_consumers().await;
     }
 }

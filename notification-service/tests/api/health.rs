@@ -32,15 +32,7 @@ async fn ready_is_503_naming_postgres_when_the_database_is_gone() {
 
 #[tokio::test]
 async fn a_stop_ends_the_server_and_joins_every_background_task() {
-    let mut app = spawn_app().await;
+    let app = spawn_app().await;
     assert!(app.tasks().running() > 0, "the consumers run");
-    app.stop().await.unwrap();
-    assert_eq!(app.tasks().running(), 0);
-    assert!(
-        app.client
-            .get(app.url("/health/live"))
-            .send()
-            .await
-            .is_err()
-    );
+    app.assert_stops_gracefully().await;
 }

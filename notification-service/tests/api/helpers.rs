@@ -7,7 +7,7 @@ use servicekit::events::UserRegistered;
 use servicekit::service::Application;
 use servicekit::testing::{self, TestApp, TestEnv};
 use std::future::Future;
-use std::ops::{Deref, DerefMut};
+use std::ops::Deref;
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -27,12 +27,6 @@ impl Deref for NotificationApp {
 
     fn deref(&self) -> &TestApp {
         &self.app
-    }
-}
-
-impl DerefMut for NotificationApp {
-    fn deref_mut(&mut self) -> &mut TestApp {
-        &mut self.app
     }
 }
 
@@ -82,8 +76,7 @@ async fn start(
 ) -> NotificationApp {
     let app = TestApp::spawn(env, app).await;
     // Events published before the consumers bound their queues would be lost.
-    app.wait_for_queues(&consumers::QUEUES.map(|(name, _)| name))
-        .await;
+    app.wait_for_consumers().await;
     NotificationApp {
         app,
         settings,

@@ -10,7 +10,7 @@ use servicekit::consumer;
 use servicekit::consumer::QueueSpec;
 use servicekit::events::{self, BookedSeat, BookingConfirmed, BookingRefundDue, BookingReleased};
 use servicekit::testing::{self, Listener, TestApp, TestEnv};
-use std::ops::{Deref, DerefMut};
+use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
@@ -32,12 +32,6 @@ impl<G> Deref for PaymentApp<G> {
 
     fn deref(&self) -> &TestApp {
         &self.app
-    }
-}
-
-impl<G> DerefMut for PaymentApp<G> {
-    fn deref_mut(&mut self) -> &mut TestApp {
-        &mut self.app
     }
 }
 

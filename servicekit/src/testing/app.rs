@@ -17,7 +17,7 @@ use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde::Serialize;
 use serde_json::Value;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use tokio::task::JoinHandle;
 
 /// A running service: its [`Application`] served on a free port until the test ends or
@@ -30,7 +30,8 @@ pub struct TestApp {
     pub env: Arc<TestEnv>,
     stop: StopHandle,
     tasks: Tasks,
-    running: Option<JoinHandle<std::io::Result<()>>>,
+    /// The task serving the application; taken by [`TestApp::stop`].
+    running: Mutex<Option<JoinHandle<std::io::Result<()>>>>,
 }
 
 impl TestApp {
@@ -62,15 +63,16 @@ impl TestApp {
             env: env.into(),
             stop,
             tasks,
-            running: Some(tokio::spawn(app.run_until_stopped())),
+            running: Mutex::new(Some(tokio::spawn(app.run_until_stopped()))),
         }
     }
 
     /// Stops the service as SIGTERM would (in-flight requests finish, then every background
     /// task) and waits until it has; what `run_until_stopped` returned. Afterwards
     /// [`TestApp::tasks`] has none running.
-    pub async fn stop(&mut self) -> std::io::Result<()> {
-        let Some(running) = self.running.take() else {
+    pub async fn stop(&self) -> std::io::Result<()> {
+        let running = self.running.lock().ok().and_then(|mut r| r.take());
+        let Some(running) = running else {
             return Ok(());
         };
         self.stop.stop().await;
@@ -85,6 +87,17 @@ impl TestApp {
         &self.tasks
     }
 
+    /// Stops the service and asserts what a stop promises: it ended cleanly, every
+    /// background task was joined, and the port is closed.
+    pub async fn assert_stops_gracefully(&self) {
+        if let Err(e) = self.stop().await {
+            panic!("the service did not stop cleanly: {e}");
+        }
+        assert_eq!(self.tasks.running(), 0, "background tasks left running");
+        let live = self.client.get(self.url("/health/live")).send().await;
+        assert!(live.is_err(), "the port still answers: {live:?}");
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }
@@ -95,25 +108,29 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str) -> Response {
-        send(self.request(Method::GET, path)).await
+        self.requests(None).get(path).await
     }
 
     /// `GET path`, asserting 200; the JSON body.
     pub async fn get_json(&self, path: &str) -> Value {
-        json_ok(path, self.get(path).await).await
+        self.requests(None).get_json(path).await
     }
 
     pub async fn post_json(&self, path: &str, body: &impl Serialize) -> Response {
-        send(self.request(Method::POST, path).json(body)).await
+        self.requests(None).post_json(path, body).await
     }
 
     pub async fn delete(&self, path: &str) -> Response {
-        send(self.request(Method::DELETE, path)).await
+        self.requests(None).delete(path).await
     }
 
     /// The same requests with `Authorization: Bearer <token>`.
-    pub fn with_token<'a>(&'a self, token: &'a str) -> Authorized<'a> {
-        Authorized { app: self, token }
+    pub fn with_token<'a>(&'a self, token: &'a str) -> Requests<'a> {
+        self.requests(Some(token))
+    }
+
+    fn requests<'a>(&'a self, token: Option<&'a str>) -> Requests<'a> {
+        Requests { app: self, token }
     }
 
     /// A connection to the service's database.
@@ -169,11 +186,12 @@ impl TestApp {
         }
     }
 
-    /// Waits until the consumers of the queues `names` have declared them, so that events
-    /// published from now on reach them.
-    pub async fn wait_for_queues(&self, names: &[&str]) {
-        for name in names {
-            if let Err(e) = broker::wait_for_queue(&self.queue(name)).await {
+    /// Waits until the service's consumers have declared their queues (those its env
+    /// tracks, [`TestEnv::track_consumer_queues`]), so that events published from now on
+    /// reach them.
+    pub async fn wait_for_consumers(&self) {
+        for queue in self.env.consumer_queues() {
+            if let Err(e) = broker::wait_for_queue(&queue).await {
                 panic!("{e:#}");
             }
         }
@@ -191,16 +209,20 @@ impl TestApp {
     }
 }
 
-/// Requests of a [`TestApp`] with a bearer token.
-pub struct Authorized<'a> {
+/// Requests to a [`TestApp`], with a bearer token when [`TestApp::with_token`] made them.
+pub struct Requests<'a> {
     app: &'a TestApp,
-    token: &'a str,
+    token: Option<&'a str>,
 }
 
-impl Authorized<'_> {
-    /// A request to `path` with the token, to add headers or a body to.
+impl Requests<'_> {
+    /// A request to `path`, to add headers or a body to.
     pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
-        self.app.request(method, path).bearer_auth(self.token)
+        let request = self.app.request(method, path);
+        match self.token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
     }
 
     pub async fn get(&self, path: &str) -> Response {
@@ -209,7 +231,14 @@ impl Authorized<'_> {
 
     /// `GET path`, asserting 200; the JSON body.
     pub async fn get_json(&self, path: &str) -> Value {
-        json_ok(path, self.get(path).await).await
+        let res = self.get(path).await;
+        let status = res.status();
+        let body = res.text().await.unwrap_or_default();
+        assert_eq!(status, StatusCode::OK, "GET {path}: {body}");
+        match serde_json::from_str(&body) {
+            Ok(json) => json,
+            Err(e) => panic!("GET {path}: not JSON ({e}): {body}"),
+        }
     }
 
     pub async fn post_json(&self, path: &str, body: &impl Serialize) -> Response {
@@ -225,15 +254,5 @@ async fn send(request: RequestBuilder) -> Response {
     match request.send().await {
         Ok(res) => res,
         Err(e) => panic!("request failed: {e}"),
-    }
-}
-
-async fn json_ok(path: &str, res: Response) -> Value {
-    let status = res.status();
-    let body = res.text().await.unwrap_or_default();
-    assert_eq!(status, StatusCode::OK, "GET {path}: {body}");
-    match serde_json::from_str(&body) {
-        Ok(json) => json,
-        Err(e) => panic!("GET {path}: not JSON ({e}): {body}"),
     }
 }

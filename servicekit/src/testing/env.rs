@@ -45,6 +45,8 @@ struct Created {
     exchange: Option<String>,
     queues: Mutex<Vec<String>>,
     exchanges: Mutex<Vec<String>>,
+    /// The queues of [`TestEnv::track_consumer_queues`], full names.
+    consumers: Mutex<Vec<String>>,
 }
 
 impl TestEnv {
@@ -94,6 +96,7 @@ impl TestEnv {
                 exchange: None,
                 queues: Mutex::new(Vec::new()),
                 exchanges: Mutex::new(Vec::new()),
+                consumers: Mutex::new(Vec::new()),
             },
         })
     }
@@ -122,14 +125,27 @@ impl TestEnv {
         }
     }
 
-    /// Registers the queues of consumers (`names` under this env's prefix) and their
-    /// parking queues `<queue>.parked` to delete at the end of the test.
+    /// Registers the queues of the consumers of a service on this env (`names` under this
+    /// env's prefix): deleted with their parking queues `<queue>.parked` at the end of the
+    /// test, and what [`TestEnv::consumer_queues`] lists.
     pub fn track_consumer_queues(&self, names: &[&str]) {
         for name in names {
             let queue = self.queue(name);
             self.track_queue(&queue);
             self.track_queue(&format!("{queue}.parked"));
+            if let Ok(mut c) = self.created.consumers.lock() {
+                c.push(queue);
+            }
         }
+    }
+
+    /// The consumer queues registered with [`TestEnv::track_consumer_queues`].
+    pub fn consumer_queues(&self) -> Vec<String> {
+        self.created
+            .consumers
+            .lock()
+            .map(|c| c.clone())
+            .unwrap_or_default()
     }
 
     /// Drops the test database now (for tests of an unreachable database).

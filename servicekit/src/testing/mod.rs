@@ -23,7 +23,7 @@ mod keys;
 pub mod metrics;
 pub mod servers;
 
-pub use app::{Authorized, TestApp};
+pub use app::{Requests, TestApp};
 pub use broker::{Listener, publish, publish_raw, queue_depth, wait_for_queue};
 pub use env::{TestEnv, admin_database_url, amqp_url, redis_url};
 pub use eventually::{WAIT, eventually, eventually_within, poll};

@@ -63,15 +63,7 @@ async fn metrics_are_on_the_service_registry_by_route_pattern() {
 
 #[tokio::test]
 async fn a_stop_ends_the_server_and_joins_every_background_task() {
-    let mut app = spawn_app().await;
+    let app = spawn_app().await;
     assert!(app.tasks().running() > 0, "the availability consumer runs");
-    app.stop().await.unwrap();
-    assert_eq!(app.tasks().running(), 0);
-    assert!(
-        app.client
-            .get(app.url("/health/live"))
-            .send()
-            .await
-            .is_err()
-    );
+    app.assert_stops_gracefully().await;
 }
