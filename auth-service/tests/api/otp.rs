@@ -50,11 +50,7 @@ async fn otp_request_publishes_otp_requested_and_the_code_logs_in_once() {
     );
 
     // Redis holds no plain code.
-    let mut redis = redis::Client::open(servicekit::testing::redis_url())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
+    let mut redis = app.redis().await;
     let stored: Option<String> = redis::cmd("GET")
         .arg(format!(
             "{}otp:{{{}}}:code",

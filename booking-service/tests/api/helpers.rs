@@ -214,14 +214,6 @@ impl BookingApp {
             .get(0)
     }
 
-    pub async fn redis(&self) -> redis::aio::MultiplexedConnection {
-        redis::Client::open(testing::redis_url())
-            .unwrap()
-            .get_multiplexed_async_connection()
-            .await
-            .unwrap()
-    }
-
     /// Deletes every key of this test's namespace, as if Redis had restarted empty.
     pub async fn wipe_redis(&self) {
         let mut conn = self.redis().await;

@@ -1,4 +1,3 @@
-use chrono::{DateTime, Duration as Span, Utc};
 use payment_service::gateway::{PaymentGateway, TestGateway};
 use payment_service::settings::Settings;
 use payment_service::startup;
@@ -8,16 +7,15 @@ use serde_json::Value;
 use servicekit::amqp::{Broker, Envelope};
 use servicekit::consumer;
 use servicekit::consumer::QueueSpec;
-use servicekit::events::{self, BookedSeat, BookingConfirmed, BookingRefundDue, BookingReleased};
+use servicekit::events;
 use servicekit::testing::{self, Listener, TestApp, TestEnv};
 use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
 
+pub use crate::fixtures::*;
 pub use servicekit::testing::{User, assert_error, eventually, user};
-
-pub const AMOUNT: i64 = 81_000;
 
 /// A running payment-service; `gateway` is what the test inspects of its gateway (the
 /// [`TestGateway`] itself, or a fake Stripe it calls).
@@ -56,7 +54,7 @@ pub async fn prepared_env() -> (TestEnv, Broker) {
     (env, broker)
 }
 
-pub fn test_settings(env: &TestEnv) -> Settings {
+fn test_settings(env: &TestEnv) -> Settings {
     let mut settings = Settings {
         database: env.database.clone(),
         amqp: env.amqp.clone(),
@@ -104,60 +102,6 @@ async fn spawn<G>(
         app,
         gateway: observed,
         broker,
-    }
-}
-
-pub fn confirmed(
-    booking_id: Uuid,
-    user: &User,
-    token: &str,
-    due: DateTime<Utc>,
-) -> BookingConfirmed {
-    BookingConfirmed {
-        booking_id,
-        user_id: user.id,
-        trip_id: 7,
-        seats: vec![seat(1), seat(2)],
-        passengers: vec![],
-        amount: AMOUNT,
-        currency: "BDT".into(),
-        payment_token: token.into(),
-        payment_due_at: due,
-    }
-}
-
-pub fn seat(seat_id: i32) -> BookedSeat {
-    BookedSeat {
-        seat_id,
-        label: format!("KA-{seat_id}"),
-        coach: "KA".into(),
-        class: "S_CHAIR".into(),
-        fare: AMOUNT / 2,
-    }
-}
-
-pub fn in_ten_minutes() -> DateTime<Utc> {
-    Utc::now() + Span::minutes(10)
-}
-
-pub fn released(booking_id: Uuid, user: &User, was_paid: bool) -> BookingReleased {
-    BookingReleased {
-        booking_id,
-        user_id: user.id,
-        trip_id: 7,
-        seats: vec![seat(1), seat(2)],
-        amount: AMOUNT,
-        currency: "BDT".into(),
-        was_paid,
-        trip: None,
-    }
-}
-
-pub fn refund_due(booking_id: Uuid, user: &User) -> BookingRefundDue {
-    BookingRefundDue {
-        booking_id,
-        user_id: user.id,
-        status: "expired".into(),
     }
 }
 

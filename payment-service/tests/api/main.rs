@@ -3,6 +3,7 @@
 
 mod charges;
 mod fake_stripe;
+mod fixtures;
 mod helpers;
 mod http;
 mod https;

@@ -141,6 +141,20 @@ impl TestApp {
         }
     }
 
+    /// A connection to the test's Redis (the service's keys are under
+    /// `env.redis.key_prefix`).
+    pub async fn redis(&self) -> redis::aio::MultiplexedConnection {
+        use secrecy::ExposeSecret;
+        let connection = match redis::Client::open(self.env.redis.url.expose_secret()) {
+            Ok(client) => client.get_multiplexed_async_connection().await,
+            Err(e) => Err(e),
+        };
+        match connection {
+            Ok(connection) => connection,
+            Err(e) => panic!("connecting to the test Redis: {e}"),
+        }
+    }
+
     /// Publishes an event of type `kind` to the test's exchange, as another service would.
     pub async fn publish(&self, kind: &str, payload: &impl Serialize) -> Envelope {
         let event = match Envelope::new(kind, payload) {
