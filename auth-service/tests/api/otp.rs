@@ -1,6 +1,7 @@
 use crate::helpers::{Accounts, assert_error, spawn_app, spawn_app_with, unique_phone};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use servicekit::testing::WAIT;
 use std::time::Duration;
 
 #[tokio::test]
@@ -23,10 +24,7 @@ async fn otp_request_publishes_otp_requested_and_the_code_logs_in_once() {
     let code = body["dev_code"].as_str().unwrap().to_owned();
     assert!(code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()));
 
-    let delivery = listener
-        .next(Duration::from_secs(10))
-        .await
-        .expect("otp.requested arrives");
+    let delivery = listener.next(WAIT).await.expect("otp.requested arrives");
     let event: Value = serde_json::from_slice(&delivery.data).unwrap();
     assert_eq!(event["type"], "otp.requested");
     assert_eq!(event["payload"]["phone"], user.phone);

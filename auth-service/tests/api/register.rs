@@ -1,7 +1,7 @@
 use crate::helpers::{Accounts, assert_error, spawn_app, unique_email, unique_phone};
 use reqwest::StatusCode;
 use serde_json::json;
-use servicekit::testing::eventually;
+use servicekit::testing::{WAIT, eventually};
 
 #[tokio::test]
 async fn register_returns_201_with_the_user_and_stores_an_argon2id_hash() {
@@ -178,10 +178,7 @@ async fn register_publishes_user_registered_with_the_contact_through_the_outbox(
     let body: serde_json::Value = res.json().await.unwrap();
     let user_id = body["user"]["id"].clone();
 
-    let delivery = listener
-        .next(std::time::Duration::from_secs(10))
-        .await
-        .expect("user.registered arrives");
+    let delivery = listener.next(WAIT).await.expect("user.registered arrives");
     let event: serde_json::Value = serde_json::from_slice(&delivery.data).unwrap();
     assert_eq!(event["type"], "user.registered");
     assert_eq!(
@@ -230,7 +227,7 @@ async fn a_refused_registration_publishes_no_event() {
     let mut listener = app.listen("user.registered").await;
     let first = app.register().await;
     let event = listener
-        .next_json(std::time::Duration::from_secs(10))
+        .next_json(WAIT)
         .await
         .expect("the first registration's event");
     assert_eq!(event["payload"]["email"], first.email);

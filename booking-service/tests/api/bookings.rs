@@ -1,8 +1,7 @@
 use crate::helpers::{BookingApp, assert_error, spawn_app, user};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use servicekit::testing::poll;
-use std::time::Duration;
+use servicekit::testing::{WAIT, poll};
 
 #[tokio::test]
 async fn bookings_are_visible_to_their_owner_only_newest_first() {
@@ -82,7 +81,7 @@ async fn cancelling_frees_the_seats_at_once_and_publishes_booking_cancelled() {
     app.hold(&user(), &[4, 5]).await;
 
     let event = events
-        .next_json(Duration::from_secs(10))
+        .next_json(WAIT)
         .await
         .expect("booking.cancelled arrives");
     assert_eq!(event["payload"]["booking_id"], booking["booking_id"]);

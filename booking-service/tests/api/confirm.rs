@@ -1,8 +1,7 @@
 use crate::helpers::{assert_error, spawn_app, user};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use servicekit::testing::poll;
-use std::time::Duration;
+use servicekit::testing::{WAIT, poll};
 
 #[tokio::test]
 async fn confirm_books_the_seats_and_the_outbox_delivers_booking_confirmed() {
@@ -32,7 +31,7 @@ async fn confirm_books_the_seats_and_the_outbox_delivers_booking_confirmed() {
     assert_eq!((map[&1].as_str(), map[&2].as_str()), ("booked", "booked"));
 
     let event = events
-        .next_json(Duration::from_secs(10))
+        .next_json(WAIT)
         .await
         .expect("booking.confirmed arrives");
     assert_eq!(event["type"], "booking.confirmed");

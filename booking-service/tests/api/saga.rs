@@ -3,7 +3,7 @@
 
 use crate::helpers::{eventually, spawn_app, spawn_app_with, user};
 use serde_json::{Value, json};
-use servicekit::testing::{TestApp, poll};
+use servicekit::testing::{TestApp, WAIT, poll};
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -39,7 +39,7 @@ async fn payment_succeeded_makes_the_booking_paid_with_a_ticket_and_publishes_bo
     let code = done["ticket_code"].as_str().unwrap();
     assert!(code.starts_with("RR-") && code.len() == 22, "{code}");
 
-    let ticket = paid.next_json(Duration::from_secs(10)).await.unwrap();
+    let ticket = paid.next_json(WAIT).await.unwrap();
     let p = &ticket["payload"];
     assert_eq!(p["booking_id"], booking["booking_id"]);
     assert_eq!(p["ticket_code"], code);
@@ -113,7 +113,7 @@ async fn unpaid_bookings_expire_at_their_due_time_and_their_seats_are_free_again
         .booking_until(&rahim, &booking["booking_id"], |b| b["status"] == "expired")
         .await;
     assert!(done["ticket_code"].is_null());
-    let event = expired.next_json(Duration::from_secs(10)).await.unwrap();
+    let event = expired.next_json(WAIT).await.unwrap();
     assert_eq!(event["payload"]["booking_id"], booking["booking_id"]);
     assert_eq!(event["payload"]["was_paid"], false);
     assert_eq!(event["payload"]["seats"].as_array().unwrap().len(), 2);
@@ -144,7 +144,7 @@ async fn money_arriving_after_expiry_is_sent_back_and_the_booking_stays_expired(
         .await;
     app.publish("payment.succeeded", &outcome(&booking, rahim.id, None, 1))
         .await;
-    let event = refunds.next_json(Duration::from_secs(10)).await.unwrap();
+    let event = refunds.next_json(WAIT).await.unwrap();
     assert_eq!(event["payload"]["booking_id"], booking["booking_id"]);
     assert_eq!(event["payload"]["status"], "expired");
     let after = app
@@ -199,7 +199,7 @@ async fn cancelling_a_paid_booking_announces_it_for_a_refund() {
         .post_json(&path, &json!({}))
         .await;
     assert_eq!(res.status(), reqwest::StatusCode::OK);
-    let event = cancelled.next_json(Duration::from_secs(10)).await.unwrap();
+    let event = cancelled.next_json(WAIT).await.unwrap();
     assert_eq!(event["payload"]["was_paid"], true);
     assert_eq!(event["payload"]["trip"]["to"], "CTG");
     assert_eq!(app.seat_map().await[&7], "available");

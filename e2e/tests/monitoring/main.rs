@@ -232,8 +232,8 @@ async fn every_metric_the_dashboards_and_alerts_query_is_exported() {
     stack.inbox_with(&rahim, &["ticket"]).await;
 
     // Some gauges are refreshed in the background every few seconds (seats left per trip),
-    // so scrape until every name is there, or 15 s have passed.
-    let deadline = Instant::now() + Duration::from_secs(15);
+    // so scrape (every half second) until every name is there, or the tests' WAIT is over.
+    let deadline = Instant::now() + servicekit::testing::WAIT;
     loop {
         let exports = scrape(&stack).await;
         let missing: Vec<String> = used

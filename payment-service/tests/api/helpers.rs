@@ -38,7 +38,7 @@ impl<G> Deref for PaymentApp<G> {
 pub async fn prepared_env() -> (TestEnv, Broker) {
     let env = TestEnv::new("payment").await.expect("test environment");
     let broker = Broker::start(&env.amqp, "payment-service-test");
-    assert!(broker.wait_connected(Duration::from_secs(10)).await);
+    assert!(broker.wait_connected(testing::WAIT).await);
     let channel = broker.channel().await.unwrap();
     for spec in [
         QueueSpec::resolve(&broker, &charges::SUBSCRIPTION),
