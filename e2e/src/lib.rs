@@ -1,8 +1,16 @@
 //! What checks the platform as a whole: the consistency check run after any test or load run
 //! ([`consistency`]), a TCP proxy that tests cut to make a store unreachable ([`proxy`]),
-//! and the real nginx gateway started for tests ([`gateway`]). The end-to-end saga tests
-//! are in `tests/saga`, the gateway's tests in `tests/gateway`.
+//! and the real nginx gateway started for tests ([`gateway`]). With the feature `stack`
+//! (the test targets' own), the services started in-process for a test ([`services`]) and
+//! the whole platform on them ([`stack`]). The end-to-end saga tests are in `tests/saga`,
+//! the gateway's tests in `tests/gateway`.
 
 pub mod consistency;
 pub mod gateway;
 pub mod proxy;
+#[cfg(feature = "stack")]
+#[allow(clippy::unwrap_used, clippy::expect_used)] // Test support: a failure fails the test.
+pub mod services;
+#[cfg(feature = "stack")]
+#[allow(clippy::unwrap_used, clippy::expect_used)] // Test support: a failure fails the test.
+pub mod stack;

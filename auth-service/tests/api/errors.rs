@@ -65,19 +65,9 @@ async fn malformed_bodies_get_4xx_in_the_error_shape() {
 #[tokio::test]
 async fn unknown_routes_and_wrong_methods_answer_json() {
     let app = spawn_app().await;
-    let res = app
-        .client
-        .get(app.url("/api/auth/nope"))
-        .send()
-        .await
-        .unwrap();
+    let res = app.get("/api/auth/nope").await;
     assert_error(res, StatusCode::NOT_FOUND, "not_found").await;
-    let res = app
-        .client
-        .get(app.url("/api/auth/login"))
-        .send()
-        .await
-        .unwrap();
+    let res = app.get("/api/auth/login").await;
     assert!(res.status().is_client_error());
     let status = res.status();
     let body: serde_json::Value = res.json().await.unwrap();

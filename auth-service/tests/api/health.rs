@@ -1,37 +1,23 @@
-use crate::helpers::{assert_error, spawn_app, spawn_unready_app_with};
+use crate::helpers::{Accounts, assert_error, spawn_app, spawn_unready_app_with};
 use reqwest::StatusCode;
 use serde_json::json;
+use servicekit::testing;
 use std::time::{Duration, Instant};
 
 #[tokio::test]
 async fn ready_is_200_when_every_dependency_answers() {
     let app = spawn_app().await;
-    let res = app
-        .client
-        .get(app.url("/health/live"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(app.get("/health/live").await.status(), StatusCode::OK);
     // The broker connects in the background; give it a moment.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let res = app
-            .client
-            .get(app.url("/health/ready"))
-            .send()
-            .await
-            .unwrap();
+    testing::poll("readiness", || async {
+        let res = app.get("/health/ready").await;
         if res.status() == StatusCode::OK {
-            break;
+            Ok(())
+        } else {
+            Err(res.text().await.unwrap())
         }
-        assert!(
-            Instant::now() < deadline,
-            "never became ready: {}",
-            res.text().await.unwrap()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -41,7 +27,7 @@ async fn database_gone_gives_503_unavailable_not_a_hang() {
     app.env.drop_database().await.unwrap();
     let started = Instant::now();
     let res = app
-        .post(
+        .post_json(
             "/api/auth/login",
             &json!({"login": user.email, "password": user.password}),
         )
@@ -52,12 +38,7 @@ async fn database_gone_gives_503_unavailable_not_a_hang() {
         "no internals: {body}"
     );
     assert!(started.elapsed() < Duration::from_secs(10));
-    let res = app
-        .client
-        .get(app.url("/health/ready"))
-        .send()
-        .await
-        .unwrap();
+    let res = app.get("/health/ready").await;
     let body = assert_error(res, StatusCode::SERVICE_UNAVAILABLE, "unavailable").await;
     assert_eq!(body["error"]["details"]["failing"], json!(["postgres"]));
 }
@@ -67,15 +48,10 @@ async fn redis_unreachable_gives_503_on_otp_requests() {
     let app =
         spawn_unready_app_with(|s| s.redis.url = "redis://127.0.0.1:1".to_owned().into()).await;
     let res = app
-        .post("/api/auth/otp/request", &json!({"phone": "+8801712345678"}))
+        .post_json("/api/auth/otp/request", &json!({"phone": "+8801712345678"}))
         .await;
     assert_error(res, StatusCode::SERVICE_UNAVAILABLE, "unavailable").await;
-    let res = app
-        .client
-        .get(app.url("/health/ready"))
-        .send()
-        .await
-        .unwrap();
+    let res = app.get("/health/ready").await;
     let body = assert_error(res, StatusCode::SERVICE_UNAVAILABLE, "unavailable").await;
     let failing = body["error"]["details"]["failing"].as_array().unwrap();
     assert!(
@@ -92,15 +68,10 @@ async fn broker_unreachable_gives_503_on_otp_and_ready_degraded() {
     .await;
     let user = app.register().await;
     let res = app
-        .post("/api/auth/otp/request", &json!({"phone": user.phone}))
+        .post_json("/api/auth/otp/request", &json!({"phone": user.phone}))
         .await;
     assert_error(res, StatusCode::SERVICE_UNAVAILABLE, "unavailable").await;
-    let res = app
-        .client
-        .get(app.url("/health/ready"))
-        .send()
-        .await
-        .unwrap();
+    let res = app.get("/health/ready").await;
     assert_eq!(res.status(), StatusCode::OK);
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(
@@ -121,18 +92,13 @@ async fn metrics_count_requests_by_route_pattern_and_request_ids_are_echoed() {
         .await
         .unwrap();
     assert_eq!(res.headers()["x-request-id"], "trace-abc-123");
-    let made = app
-        .client
-        .get(app.url("/health/live"))
-        .send()
-        .await
-        .unwrap();
+    let made = app.get("/health/live").await;
     assert!(
         made.headers()
             .get("x-request-id")
             .is_some_and(|v| v.len() >= 32)
     );
-    let text = servicekit::testing::scrape(&app.client, &app.address).await;
+    let text = app.metrics().await;
     assert!(
         text.contains(r#"railrush_http_requests_total{method="GET",route="/api/auth/me",status="401",service="auth"} 1"#),
         "{text}"
@@ -147,24 +113,24 @@ async fn logins_otps_and_hashing_are_counted() {
     let user = app.register().await;
     app.login(&user.email, &user.password).await;
     let wrong = app
-        .post(
+        .post_json(
             "/api/auth/login",
             &json!({"login": user.email, "password": "not the password"}),
         )
         .await;
     assert_eq!(wrong.status(), reqwest::StatusCode::UNAUTHORIZED);
     let issued = app
-        .post("/api/auth/otp/request", &json!({"phone": user.phone}))
+        .post_json("/api/auth/otp/request", &json!({"phone": user.phone}))
         .await;
     assert_eq!(issued.status(), reqwest::StatusCode::ACCEPTED);
     let bad = app
-        .post(
+        .post_json(
             "/api/auth/otp/verify",
             &json!({"phone": user.phone, "code": "000000"}),
         )
         .await;
     assert_eq!(bad.status(), reqwest::StatusCode::UNAUTHORIZED);
-    let text = servicekit::testing::scrape(&app.client, &app.address).await;
+    let text = app.metrics().await;
     for line in [
         r#"railrush_auth_logins_total{method="password",outcome="success",service="auth"} 1"#,
         r#"railrush_auth_logins_total{method="password",outcome="failure",service="auth"} 1"#,
@@ -177,4 +143,11 @@ async fn logins_otps_and_hashing_are_counted() {
     ] {
         assert!(text.contains(line), "{line} in\n{text}");
     }
+}
+
+#[tokio::test]
+async fn a_stop_ends_the_server_and_joins_every_background_task() {
+    let app = spawn_app().await;
+    assert!(app.tasks().running() > 0, "the outbox relay runs");
+    app.assert_stops_gracefully().await;
 }

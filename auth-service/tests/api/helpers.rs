@@ -1,30 +1,30 @@
 use auth_service::settings::Settings;
 use auth_service::startup;
-use reqwest::{Response, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
-use servicekit::testing::{self, Listener, TestEnv};
+use servicekit::testing::{self, TestEnv};
 
-pub struct TestApp {
-    pub address: String,
-    pub client: reqwest::Client,
-    pub env: TestEnv,
-    pub settings: Settings,
-}
+pub use servicekit::testing::{TestApp, assert_error};
 
-/// Starts auth-service on a free port with its own database, key prefix and exchange.
+/// Starts auth-service on a free port with its own database, key prefix and exchange;
+/// returns once it is ready.
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
-/// Like [`spawn_app`] with changed settings; returns once `/health/ready` answers 200.
+/// Like [`spawn_app`] with changed settings.
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
-    let app = spawn_unready_app_with(configure).await;
-    testing::wait_ready(&app.client, &app.address).await;
-    app
+    let (env, settings) = test_settings(configure).await;
+    TestApp::spawn(env, startup::build(settings)).await
 }
 
 /// Starts the app without waiting for its dependencies (for tests of broken ones).
 pub async fn spawn_unready_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
+    let (env, settings) = test_settings(configure).await;
+    TestApp::spawn_unready(env, startup::build(settings)).await
+}
+
+async fn test_settings(configure: impl FnOnce(&mut Settings)) -> (TestEnv, Settings) {
     let env = TestEnv::new("auth").await.expect("test environment");
     let mut settings = Settings {
         database: env.database.clone(),
@@ -37,17 +37,7 @@ pub async fn spawn_unready_app_with(configure: impl FnOnce(&mut Settings)) -> Te
     settings.http.workers = Some(2);
     settings.otp.dev_echo = true;
     configure(&mut settings);
-    let app = startup::build(settings.clone())
-        .await
-        .expect("application builds");
-    let address = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until_stopped());
-    TestApp {
-        address,
-        client: reqwest::Client::new(),
-        env,
-        settings,
-    }
+    (env, settings)
 }
 
 pub fn unique_phone() -> String {
@@ -66,34 +56,20 @@ pub struct Registered {
     pub id: String,
 }
 
-impl TestApp {
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{}", self.address, path)
-    }
+/// auth-service's own steps.
+pub trait Accounts {
+    /// Registers a new user, asserting 201.
+    async fn register(&self) -> Registered;
+    /// Logs in, asserting 200; the `Tokens` body.
+    async fn login(&self, login: &str, password: &str) -> Value;
+}
 
-    pub async fn post(&self, path: &str, body: &Value) -> Response {
-        self.client
-            .post(self.url(path))
-            .json(body)
-            .send()
-            .await
-            .expect("request")
-    }
-
-    pub async fn get_with_token(&self, path: &str, token: &str) -> Response {
-        self.client
-            .get(self.url(path))
-            .bearer_auth(token)
-            .send()
-            .await
-            .expect("request")
-    }
-
-    pub async fn register(&self) -> Registered {
+impl Accounts for TestApp {
+    async fn register(&self) -> Registered {
         let (email, phone) = (unique_email(), unique_phone());
         let password = "correct horse battery".to_owned();
         let res = self
-            .post(
+            .post_json(
                 "/api/auth/register",
                 &json!({"name": "Rahim Uddin", "email": email, "phone": phone, "password": password}),
             )
@@ -108,10 +84,9 @@ impl TestApp {
         }
     }
 
-    /// Logs in and returns the `Tokens` body.
-    pub async fn login(&self, login: &str, password: &str) -> Value {
+    async fn login(&self, login: &str, password: &str) -> Value {
         let res = self
-            .post(
+            .post_json(
                 "/api/auth/login",
                 &json!({"login": login, "password": password}),
             )
@@ -119,25 +94,4 @@ impl TestApp {
         assert_eq!(res.status(), StatusCode::OK);
         res.json().await.expect("json")
     }
-
-    pub async fn db(&self) -> tokio_postgres::Client {
-        use secrecy::ExposeSecret;
-        let (client, conn) = tokio_postgres::connect(
-            self.settings.database.url.expose_secret(),
-            tokio_postgres::NoTls,
-        )
-        .await
-        .expect("connect to the test database");
-        tokio::spawn(conn);
-        client
-    }
-
-    /// A queue bound to this test's exchange for `routing_key`, consumed from here.
-    pub async fn listen(&self, routing_key: &str) -> Listener {
-        Listener::bind(&self.env.amqp.exchange, routing_key)
-            .await
-            .unwrap()
-    }
 }
-
-pub use servicekit::testing::assert_error;

@@ -1,4 +1,4 @@
-use crate::helpers::{assert_error, spawn_app, spawn_app_with};
+use crate::helpers::{Accounts, assert_error, spawn_app, spawn_app_with};
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -16,7 +16,8 @@ async fn login_by_email_or_phone_returns_tokens_that_open_me() {
                 .is_some_and(|t| t.len() >= 40)
         );
         let me = app
-            .get_with_token("/api/auth/me", tokens["access_token"].as_str().unwrap())
+            .with_token(tokens["access_token"].as_str().unwrap())
+            .get("/api/auth/me")
             .await;
         assert_eq!(me.status(), StatusCode::OK);
         let body: serde_json::Value = me.json().await.unwrap();
@@ -30,14 +31,14 @@ async fn unknown_user_and_wrong_password_get_the_same_401() {
     let app = spawn_app().await;
     let user = app.register().await;
     let wrong = app
-        .post(
+        .post_json(
             "/api/auth/login",
             &json!({"login": user.email, "password": "wrong-password"}),
         )
         .await;
     let wrong = assert_error(wrong, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
     let unknown = app
-        .post(
+        .post_json(
             "/api/auth/login",
             &json!({"login": "nobody@example.com", "password": "wrong-password"}),
         )
@@ -45,7 +46,7 @@ async fn unknown_user_and_wrong_password_get_the_same_401() {
     let unknown = assert_error(unknown, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
     assert_eq!(wrong, unknown);
     let malformed = app
-        .post(
+        .post_json(
             "/api/auth/login",
             &json!({"login": "+12", "password": "wrong-password"}),
         )
@@ -62,7 +63,7 @@ async fn failed_logins_are_throttled_per_account_and_the_right_password_waits_to
     let user = app.register().await;
     for _ in 0..3 {
         let res = app
-            .post(
+            .post_json(
                 "/api/auth/login",
                 &json!({"login": user.email, "password": "nope-nope"}),
             )
@@ -70,7 +71,7 @@ async fn failed_logins_are_throttled_per_account_and_the_right_password_waits_to
         assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     }
     let res = app
-        .post(
+        .post_json(
             "/api/auth/login",
             &json!({"login": user.email, "password": user.password}),
         )
@@ -84,7 +85,7 @@ async fn failed_logins_are_throttled_per_account_and_the_right_password_waits_to
     assert_error(res, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts").await;
     // The count is per account: the phone login of the same account waits as well.
     let res = app
-        .post(
+        .post_json(
             "/api/auth/login",
             &json!({"login": user.phone, "password": user.password}),
         )
@@ -92,14 +93,14 @@ async fn failed_logins_are_throttled_per_account_and_the_right_password_waits_to
     assert_error(res, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts").await;
     // Unknown accounts are throttled the same way, so throttling reveals nothing.
     for _ in 0..3 {
-        app.post(
+        app.post_json(
             "/api/auth/login",
             &json!({"login": "ghost@example.com", "password": "nope-nope"}),
         )
         .await;
     }
     let res = app
-        .post(
+        .post_json(
             "/api/auth/login",
             &json!({"login": "ghost@example.com", "password": "nope-nope"}),
         )

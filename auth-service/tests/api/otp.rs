@@ -1,6 +1,7 @@
-use crate::helpers::{assert_error, spawn_app, spawn_app_with, unique_phone};
+use crate::helpers::{Accounts, assert_error, spawn_app, spawn_app_with, unique_phone};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use servicekit::testing::WAIT;
 use std::time::Duration;
 
 #[tokio::test]
@@ -23,10 +24,7 @@ async fn otp_request_publishes_otp_requested_and_the_code_logs_in_once() {
     let code = body["dev_code"].as_str().unwrap().to_owned();
     assert!(code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()));
 
-    let delivery = listener
-        .next(Duration::from_secs(10))
-        .await
-        .expect("otp.requested arrives");
+    let delivery = listener.next(WAIT).await.expect("otp.requested arrives");
     let event: Value = serde_json::from_slice(&delivery.data).unwrap();
     assert_eq!(event["type"], "otp.requested");
     assert_eq!(event["payload"]["phone"], user.phone);
@@ -50,11 +48,7 @@ async fn otp_request_publishes_otp_requested_and_the_code_logs_in_once() {
     );
 
     // Redis holds no plain code.
-    let mut redis = redis::Client::open(servicekit::testing::redis_url())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
+    let mut redis = app.redis().await;
     let stored: Option<String> = redis::cmd("GET")
         .arg(format!(
             "{}otp:{{{}}}:code",
@@ -66,7 +60,7 @@ async fn otp_request_publishes_otp_requested_and_the_code_logs_in_once() {
     assert!(stored.is_some_and(|s| !s.contains(&code)));
 
     let res = app
-        .post(
+        .post_json(
             "/api/auth/otp/verify",
             &json!({"phone": user.phone, "code": code}),
         )
@@ -74,12 +68,13 @@ async fn otp_request_publishes_otp_requested_and_the_code_logs_in_once() {
     assert_eq!(res.status(), StatusCode::OK);
     let tokens: Value = res.json().await.unwrap();
     let me = app
-        .get_with_token("/api/auth/me", tokens["access_token"].as_str().unwrap())
+        .with_token(tokens["access_token"].as_str().unwrap())
+        .get("/api/auth/me")
         .await;
     assert_eq!(me.status(), StatusCode::OK);
 
     let again = app
-        .post(
+        .post_json(
             "/api/auth/otp/verify",
             &json!({"phone": user.phone, "code": code}),
         )
@@ -93,7 +88,7 @@ async fn unknown_phone_gets_the_same_202_no_code_and_no_event() {
     let mut listener = app.listen("otp.requested").await;
     let phone = unique_phone();
     let res = app
-        .post("/api/auth/otp/request", &json!({"phone": phone}))
+        .post_json("/api/auth/otp/request", &json!({"phone": phone}))
         .await;
     assert_eq!(res.status(), StatusCode::ACCEPTED);
     let body: Value = res.json().await.unwrap();
@@ -103,7 +98,7 @@ async fn unknown_phone_gets_the_same_202_no_code_and_no_event() {
         "no event for an unknown phone"
     );
     let res = app
-        .post(
+        .post_json(
             "/api/auth/otp/verify",
             &json!({"phone": phone, "code": "123456"}),
         )
@@ -116,7 +111,7 @@ async fn five_wrong_codes_lock_the_phone_even_for_the_right_code() {
     let app = spawn_app().await;
     let user = app.register().await;
     let res = app
-        .post("/api/auth/otp/request", &json!({"phone": user.phone}))
+        .post_json("/api/auth/otp/request", &json!({"phone": user.phone}))
         .await;
     let code = res.json::<Value>().await.unwrap()["dev_code"]
         .as_str()
@@ -125,7 +120,7 @@ async fn five_wrong_codes_lock_the_phone_even_for_the_right_code() {
     let wrong = if code == "000000" { "111111" } else { "000000" };
     for _ in 0..5 {
         let res = app
-            .post(
+            .post_json(
                 "/api/auth/otp/verify",
                 &json!({"phone": user.phone, "code": wrong}),
             )
@@ -133,7 +128,7 @@ async fn five_wrong_codes_lock_the_phone_even_for_the_right_code() {
         assert_error(res, StatusCode::UNAUTHORIZED, "invalid_otp").await;
     }
     let res = app
-        .post(
+        .post_json(
             "/api/auth/otp/verify",
             &json!({"phone": user.phone, "code": code}),
         )
@@ -147,11 +142,11 @@ async fn code_requests_are_limited_per_phone() {
     let app = spawn_app().await;
     let user = app.register().await;
     let first = app
-        .post("/api/auth/otp/request", &json!({"phone": user.phone}))
+        .post_json("/api/auth/otp/request", &json!({"phone": user.phone}))
         .await;
     assert_eq!(first.status(), StatusCode::ACCEPTED);
     let second = app
-        .post("/api/auth/otp/request", &json!({"phone": user.phone}))
+        .post_json("/api/auth/otp/request", &json!({"phone": user.phone}))
         .await;
     let wait: u64 = second.headers()["retry-after"]
         .to_str()
@@ -162,10 +157,10 @@ async fn code_requests_are_limited_per_phone() {
     assert_error(second, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
     // Unknown phones are limited identically.
     let phone = unique_phone();
-    app.post("/api/auth/otp/request", &json!({"phone": phone}))
+    app.post_json("/api/auth/otp/request", &json!({"phone": phone}))
         .await;
     let res = app
-        .post("/api/auth/otp/request", &json!({"phone": phone}))
+        .post_json("/api/auth/otp/request", &json!({"phone": phone}))
         .await;
     assert_error(res, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
 }
@@ -180,12 +175,12 @@ async fn hourly_code_limit_applies_after_the_minute_limit_is_lifted() {
     let phone = unique_phone();
     for _ in 0..3 {
         let res = app
-            .post("/api/auth/otp/request", &json!({"phone": phone}))
+            .post_json("/api/auth/otp/request", &json!({"phone": phone}))
             .await;
         assert_eq!(res.status(), StatusCode::ACCEPTED);
     }
     let res = app
-        .post("/api/auth/otp/request", &json!({"phone": phone}))
+        .post_json("/api/auth/otp/request", &json!({"phone": phone}))
         .await;
     let wait: u64 = res.headers()["retry-after"]
         .to_str()
@@ -201,7 +196,7 @@ async fn the_dev_echo_is_off_unless_configured() {
     let app = spawn_app_with(|s| s.otp.dev_echo = false).await;
     let user = app.register().await;
     let res = app
-        .post("/api/auth/otp/request", &json!({"phone": user.phone}))
+        .post_json("/api/auth/otp/request", &json!({"phone": user.phone}))
         .await;
     assert_eq!(res.status(), StatusCode::ACCEPTED);
     assert_eq!(
@@ -219,7 +214,7 @@ async fn malformed_codes_and_phones_are_400() {
         (json!({"phone": "+8801712345678", "code": "abcdef"}), "code"),
         (json!({"phone": "12345", "code": "123456"}), "phone"),
     ] {
-        let res = app.post("/api/auth/otp/verify", &body).await;
+        let res = app.post_json("/api/auth/otp/verify", &body).await;
         let err = assert_error(res, StatusCode::BAD_REQUEST, "invalid_request").await;
         assert_eq!(err["error"]["details"]["field"], field);
     }

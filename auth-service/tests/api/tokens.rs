@@ -1,4 +1,4 @@
-use crate::helpers::{assert_error, spawn_app};
+use crate::helpers::{Accounts, assert_error, spawn_app};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -10,7 +10,7 @@ async fn refresh_rotates_the_token_and_the_old_one_stops_working() {
     let user = app.register().await;
     let first = app.login(&user.email, &user.password).await;
     let res = app
-        .post(
+        .post_json(
             "/api/auth/refresh",
             &json!({"refresh_token": first["refresh_token"]}),
         )
@@ -19,20 +19,21 @@ async fn refresh_rotates_the_token_and_the_old_one_stops_working() {
     let second: Value = res.json().await.unwrap();
     assert_ne!(second["refresh_token"], first["refresh_token"]);
     let me = app
-        .get_with_token("/api/auth/me", second["access_token"].as_str().unwrap())
+        .with_token(second["access_token"].as_str().unwrap())
+        .get("/api/auth/me")
         .await;
     assert_eq!(me.status(), StatusCode::OK);
 
     // Reusing the spent token is refused and revokes the whole family, the new token too.
     let reuse = app
-        .post(
+        .post_json(
             "/api/auth/refresh",
             &json!({"refresh_token": first["refresh_token"]}),
         )
         .await;
     assert_error(reuse, StatusCode::UNAUTHORIZED, "unauthorized").await;
     let after = app
-        .post(
+        .post_json(
             "/api/auth/refresh",
             &json!({"refresh_token": second["refresh_token"]}),
         )
@@ -76,14 +77,14 @@ async fn logout_revokes_the_refresh_token_and_answers_204() {
     let tokens = app.login(&user.email, &user.password).await;
     let other_login = app.login(&user.email, &user.password).await;
     let res = app
-        .post(
+        .post_json(
             "/api/auth/logout",
             &json!({"refresh_token": tokens["refresh_token"]}),
         )
         .await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     let res = app
-        .post(
+        .post_json(
             "/api/auth/refresh",
             &json!({"refresh_token": tokens["refresh_token"]}),
         )
@@ -91,7 +92,7 @@ async fn logout_revokes_the_refresh_token_and_answers_204() {
     assert_error(res, StatusCode::UNAUTHORIZED, "unauthorized").await;
     // Another login (another family) is untouched.
     let res = app
-        .post(
+        .post_json(
             "/api/auth/refresh",
             &json!({"refresh_token": other_login["refresh_token"]}),
         )
@@ -99,7 +100,7 @@ async fn logout_revokes_the_refresh_token_and_answers_204() {
     assert_eq!(res.status(), StatusCode::OK);
     // Unknown tokens: still 204, nothing to reveal.
     let res = app
-        .post(
+        .post_json(
             "/api/auth/logout",
             &json!({"refresh_token": "no-such-token"}),
         )
@@ -111,7 +112,7 @@ async fn logout_revokes_the_refresh_token_and_answers_204() {
 async fn unknown_refresh_token_is_401() {
     let app = spawn_app().await;
     let res = app
-        .post("/api/auth/refresh", &json!({"refresh_token": "forged"}))
+        .post_json("/api/auth/refresh", &json!({"refresh_token": "forged"}))
         .await;
     assert_error(res, StatusCode::UNAUTHORIZED, "unauthorized").await;
 }
@@ -146,7 +147,7 @@ async fn me_rejects_every_kind_of_bad_token_with_401() {
     // Sanity: our own well-formed token is accepted.
     let good = sign(&keys.private, Algorithm::EdDSA, &claims(json!({})));
     assert_eq!(
-        app.get_with_token("/api/auth/me", &good).await.status(),
+        app.with_token(&good).get("/api/auth/me").await.status(),
         StatusCode::OK
     );
 
@@ -209,16 +210,11 @@ async fn me_rejects_every_kind_of_bad_token_with_401() {
         ("tampered", format!("{}x", &good[..good.len() - 1])),
     ];
     for (what, token) in bad {
-        let res = app.get_with_token("/api/auth/me", &token).await;
+        let res = app.with_token(&token).get("/api/auth/me").await;
         assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{what}");
         assert_error(res, StatusCode::UNAUTHORIZED, "unauthorized").await;
     }
-    let res = app
-        .client
-        .get(app.url("/api/auth/me"))
-        .send()
-        .await
-        .unwrap();
+    let res = app.get("/api/auth/me").await;
     assert_error(res, StatusCode::UNAUTHORIZED, "unauthorized").await;
     let res = app
         .client

@@ -1,7 +1,7 @@
-use crate::helpers::{assert_error, spawn_app, user};
+use crate::helpers::{BookingApp, assert_error, spawn_app, user};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use std::time::Duration;
+use servicekit::testing::{WAIT, poll};
 
 #[tokio::test]
 async fn bookings_are_visible_to_their_owner_only_newest_first() {
@@ -13,39 +13,36 @@ async fn bookings_are_visible_to_their_owner_only_newest_first() {
     let second: Value = app.confirm(&rahim, &second).await.json().await.unwrap();
 
     let path = format!("/api/bookings/{}", first["booking_id"].as_str().unwrap());
-    let mine = app.get(&rahim, &path).await;
+    let mine = app.with_token(&rahim.token).get(&path).await;
     assert_eq!(mine.status(), StatusCode::OK);
     assert_eq!(mine.json::<Value>().await.unwrap(), first);
     assert_error(
-        app.get(&karim, &path).await,
+        app.with_token(&karim.token).get(&path).await,
         StatusCode::NOT_FOUND,
         "not_found",
     )
     .await;
     let unknown = format!("/api/bookings/{}", uuid::Uuid::new_v4());
     assert_error(
-        app.get(&rahim, &unknown).await,
+        app.with_token(&rahim.token).get(&unknown).await,
         StatusCode::NOT_FOUND,
         "not_found",
     )
     .await;
     assert_error(
-        app.get(&rahim, "/api/bookings/not-a-uuid").await,
+        app.with_token(&rahim.token)
+            .get("/api/bookings/not-a-uuid")
+            .await,
         StatusCode::BAD_REQUEST,
         "invalid_request",
     )
     .await;
 
-    let list: Value = app.get(&rahim, "/api/bookings").await.json().await.unwrap();
+    let list: Value = app.with_token(&rahim.token).get_json("/api/bookings").await;
     assert_eq!(list["bookings"], json!([second, first]));
-    let theirs: Value = app.get(&karim, "/api/bookings").await.json().await.unwrap();
+    let theirs: Value = app.with_token(&karim.token).get_json("/api/bookings").await;
     assert_eq!(theirs, json!({"bookings": []}));
-    let anonymous = app
-        .client
-        .get(app.url("/api/bookings"))
-        .send()
-        .await
-        .unwrap();
+    let anonymous = app.get("/api/bookings").await;
     assert_error(anonymous, StatusCode::UNAUTHORIZED, "unauthorized").await;
 }
 
@@ -62,12 +59,17 @@ async fn cancelling_frees_the_seats_at_once_and_publishes_booking_cancelled() {
     );
 
     assert_error(
-        app.post(&user(), &path, &json!({})).await,
+        app.with_token(&user().token)
+            .post_json(&path, &json!({}))
+            .await,
         StatusCode::NOT_FOUND,
         "not_found",
     )
     .await;
-    let res = app.post(&rahim, &path, &json!({})).await;
+    let res = app
+        .with_token(&rahim.token)
+        .post_json(&path, &json!({}))
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     let cancelled: Value = res.json().await.unwrap();
     assert_eq!(cancelled["status"], "cancelled");
@@ -79,40 +81,36 @@ async fn cancelling_frees_the_seats_at_once_and_publishes_booking_cancelled() {
     app.hold(&user(), &[4, 5]).await;
 
     let event = events
-        .next_json(Duration::from_secs(10))
+        .next_json(WAIT)
         .await
         .expect("booking.cancelled arrives");
     assert_eq!(event["payload"]["booking_id"], booking["booking_id"]);
     assert_eq!(event["payload"]["was_paid"], false);
     assert_eq!(event["payload"]["seats"].as_array().unwrap().len(), 2);
 
-    let again = app.post(&rahim, &path, &json!({})).await;
+    let again = app
+        .with_token(&rahim.token)
+        .post_json(&path, &json!({}))
+        .await;
     assert_error(again, StatusCode::CONFLICT, "not_cancellable").await;
 }
 
-async fn seats_available(app: &crate::helpers::TestApp) -> i64 {
-    let trip: Value = reqwest::get(format!("{}/api/trains/trips/{}", app.train_url, app.trip))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+async fn seats_available(app: &BookingApp) -> i64 {
+    let trip = app
+        .train
+        .get_json(&format!("/api/trains/trips/{}", app.trip))
+        .await;
     trip["classes"][0]["seats_available"].as_i64().unwrap()
 }
 
-async fn wait_for_availability(app: &crate::helpers::TestApp, want: i64) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let got = seats_available(app).await;
-        if got == want {
-            return;
+async fn wait_for_availability(app: &BookingApp, want: i64) {
+    poll("seats_available", || async {
+        match seats_available(app).await {
+            got if got == want => Ok(()),
+            got => Err(format!("stuck at {got}, want {want}")),
         }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "seats_available stuck at {got}, want {want}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -130,7 +128,10 @@ async fn search_availability_drops_after_a_confirmation_and_returns_after_a_canc
         booking["booking_id"].as_str().unwrap()
     );
     assert_eq!(
-        app.post(&rahim, &path, &json!({})).await.status(),
+        app.with_token(&rahim.token)
+            .post_json(&path, &json!({}))
+            .await
+            .status(),
         StatusCode::OK
     );
     wait_for_availability(&app, total).await;

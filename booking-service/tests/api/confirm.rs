@@ -1,7 +1,7 @@
 use crate::helpers::{assert_error, spawn_app, user};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use std::time::Duration;
+use servicekit::testing::{WAIT, poll};
 
 #[tokio::test]
 async fn confirm_books_the_seats_and_the_outbox_delivers_booking_confirmed() {
@@ -31,7 +31,7 @@ async fn confirm_books_the_seats_and_the_outbox_delivers_booking_confirmed() {
     assert_eq!((map[&1].as_str(), map[&2].as_str()), ("booked", "booked"));
 
     let event = events
-        .next_json(Duration::from_secs(10))
+        .next_json(WAIT)
         .await
         .expect("booking.confirmed arrives");
     assert_eq!(event["type"], "booking.confirmed");
@@ -50,18 +50,17 @@ async fn confirm_books_the_seats_and_the_outbox_delivers_booking_confirmed() {
     // The relay marks the row sent after the broker's confirm, which may come
     // a moment after the event has already reached our queue.
     let db = app.db().await;
-    let mut counts = (0, 0);
-    for _ in 0..100 {
+    let counts = poll("the outbox row to be marked sent", || async {
         let row = db
             .query_one("SELECT count(*), count(sent_at) FROM outbox", &[])
             .await
             .unwrap();
-        counts = (row.get::<_, i64>(0), row.get::<_, i64>(1));
-        if counts.1 == 1 {
-            break;
+        match (row.get::<_, i64>(0), row.get::<_, i64>(1)) {
+            (all, 1) => Ok((all, 1)),
+            counts => Err(format!("{counts:?}")),
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await;
     assert_eq!(counts, (1, 1), "one event, confirmed by the broker");
     // The hold is spent.
     assert_error(
@@ -173,7 +172,10 @@ async fn confirm_validates_passengers_and_the_payment_token() {
         ),
     ];
     for (body, field) in cases {
-        let res = app.post(&rahim, "/api/bookings/seats/confirm", &body).await;
+        let res = app
+            .with_token(&rahim.token)
+            .post_json("/api/bookings/seats/confirm", &body)
+            .await;
         let err = assert_error(res, StatusCode::BAD_REQUEST, "invalid_request").await;
         assert_eq!(err["error"]["details"]["field"], field, "{body}");
     }

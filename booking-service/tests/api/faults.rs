@@ -1,6 +1,7 @@
 use crate::helpers::{assert_error, spawn_app, spawn_unready_app_with, user};
 use reqwest::StatusCode;
 use serde_json::json;
+use servicekit::testing::eventually_within;
 use std::time::{Duration, Instant};
 
 #[tokio::test]
@@ -31,11 +32,12 @@ async fn booked_markers_come_back_after_redis_restarts_empty() {
         StatusCode::CREATED
     );
     app.wipe_redis().await;
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while app.seat_map().await[&3] != "booked" {
-        assert!(Instant::now() < deadline, "markers never rebuilt");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually_within(
+        Duration::from_secs(5),
+        "the markers to be rebuilt",
+        || async { app.seat_map().await[&3] == "booked" },
+    )
+    .await;
     let res = app.select(&user(), app.trip, &[3]).await;
     assert_error(res, StatusCode::CONFLICT, "seat_unavailable").await;
     // The owner's seat still counts toward their limit after the rebuild.
@@ -67,12 +69,7 @@ async fn with_the_broker_down_confirms_still_work_and_the_outbox_keeps_the_event
         (1, 0),
         "held, not lost, not sent"
     );
-    let ready = app
-        .client
-        .get(app.url("/health/ready"))
-        .send()
-        .await
-        .unwrap();
+    let ready = app.get("/health/ready").await;
     assert_eq!(
         ready.status(),
         StatusCode::OK,
@@ -83,4 +80,14 @@ async fn with_the_broker_down_confirms_still_work_and_the_outbox_keeps_the_event
         body,
         json!({"status": "degraded", "degraded": ["rabbitmq"]})
     );
+}
+
+#[tokio::test]
+async fn a_stop_ends_the_server_and_joins_every_background_task() {
+    let app = spawn_app().await;
+    assert!(
+        app.tasks().running() > 0,
+        "the sweeper, consumer and relay run"
+    );
+    app.assert_stops_gracefully().await;
 }

@@ -44,23 +44,13 @@ async fn the_events_stream_reports_holds_bookings_and_releases_live() {
     read_until("{\"seat_id\":6,\"status\":\"booked\"}", &mut seen).await;
     let other = app.hold(&rahim, &[7]).await;
     let path = format!("/api/bookings/holds/{}", other["hold_id"].as_str().unwrap());
-    app.client
-        .delete(app.url(&path))
-        .bearer_auth(&rahim.token)
-        .send()
-        .await
-        .unwrap();
+    app.with_token(&rahim.token).delete(&path).await;
     read_until("{\"seat_id\":7,\"status\":\"available\"}", &mut seen).await;
 }
 
 #[tokio::test]
 async fn the_events_stream_of_an_unknown_trip_is_404() {
     let app = spawn_app().await;
-    let res = app
-        .client
-        .get(app.url("/api/bookings/trips/424242/events"))
-        .send()
-        .await
-        .unwrap();
+    let res = app.get("/api/bookings/trips/424242/events").await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
 }

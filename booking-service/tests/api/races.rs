@@ -107,7 +107,7 @@ async fn with_redis_losing_the_keys_between_hold_and_confirm_two_confirms_make_o
         .unwrap()
         .get(0);
     assert_eq!(live, 1, "exactly one booking holds seat 9");
-    let metrics = servicekit::testing::scrape(&app.client, &app.address).await;
+    let metrics = app.metrics().await;
     for line in [
         r#"railrush_booking_oversell_guard_total{service="booking"} 1"#,
         r#"railrush_booking_confirms_total{outcome="conflict",service="booking"} 1"#,

@@ -1,8 +1,9 @@
 //! booking-service's part of the saga: payment outcomes, the sweeper, refunds due. The tests
 //! play payment-service by publishing its events to the test exchange.
 
-use crate::helpers::{spawn_app, spawn_app_with, user};
+use crate::helpers::{eventually, spawn_app, spawn_app_with, user};
 use serde_json::{Value, json};
+use servicekit::testing::{TestApp, WAIT, poll};
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -38,7 +39,7 @@ async fn payment_succeeded_makes_the_booking_paid_with_a_ticket_and_publishes_bo
     let code = done["ticket_code"].as_str().unwrap();
     assert!(code.starts_with("RR-") && code.len() == 22, "{code}");
 
-    let ticket = paid.next_json(Duration::from_secs(10)).await.unwrap();
+    let ticket = paid.next_json(WAIT).await.unwrap();
     let p = &ticket["payload"];
     assert_eq!(p["booking_id"], booking["booking_id"]);
     assert_eq!(p["ticket_code"], code);
@@ -68,28 +69,25 @@ async fn a_failed_payment_leaves_the_booking_confirmed_until_a_retry_succeeds() 
         &outcome(&booking, rahim.id, Some("card_declined"), 1),
     )
     .await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
+    let booking_id = Uuid::parse_str(booking["booking_id"].as_str().unwrap()).unwrap();
+    let (status, failure) = poll("the failure to be recorded", || async {
         let row = app
             .db()
             .await
             .query_one(
                 "SELECT status, payment_failure FROM bookings WHERE id = $1",
-                &[&Uuid::parse_str(booking["booking_id"].as_str().unwrap()).unwrap()],
+                &[&booking_id],
             )
             .await
             .unwrap();
-        if row.get::<_, Option<String>>(1).is_some() {
-            assert_eq!(row.get::<_, String>(0), "confirmed");
-            assert_eq!(row.get::<_, Option<String>>(1).unwrap(), "card_declined");
-            break;
+        match row.get::<_, Option<String>>(1) {
+            Some(failure) => Ok((row.get::<_, String>(0), failure)),
+            None => Err("no failure yet"),
         }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "failure never recorded"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await;
+    assert_eq!(status, "confirmed");
+    assert_eq!(failure, "card_declined");
     assert_eq!(app.seat_map().await[&3], "booked");
     app.publish("payment.succeeded", &outcome(&booking, rahim.id, None, 2))
         .await;
@@ -115,7 +113,7 @@ async fn unpaid_bookings_expire_at_their_due_time_and_their_seats_are_free_again
         .booking_until(&rahim, &booking["booking_id"], |b| b["status"] == "expired")
         .await;
     assert!(done["ticket_code"].is_null());
-    let event = expired.next_json(Duration::from_secs(10)).await.unwrap();
+    let event = expired.next_json(WAIT).await.unwrap();
     assert_eq!(event["payload"]["booking_id"], booking["booking_id"]);
     assert_eq!(event["payload"]["was_paid"], false);
     assert_eq!(event["payload"]["seats"].as_array().unwrap().len(), 2);
@@ -146,7 +144,7 @@ async fn money_arriving_after_expiry_is_sent_back_and_the_booking_stays_expired(
         .await;
     app.publish("payment.succeeded", &outcome(&booking, rahim.id, None, 1))
         .await;
-    let event = refunds.next_json(Duration::from_secs(10)).await.unwrap();
+    let event = refunds.next_json(WAIT).await.unwrap();
     assert_eq!(event["payload"]["booking_id"], booking["booking_id"]);
     assert_eq!(event["payload"]["status"], "expired");
     let after = app
@@ -167,8 +165,7 @@ async fn two_replicas_sweeping_together_expire_each_booking_once() {
     // A second replica on the same database and Redis namespace.
     let mut settings = app.settings.clone();
     settings.http.port = 0;
-    let twin = booking_service::startup::build(settings).await.unwrap();
-    tokio::spawn(twin.run_until_stopped());
+    let _twin = TestApp::spawn(app.env.clone(), booking_service::startup::build(settings)).await;
     let mut ids = Vec::new();
     for seat in 1..=8 {
         let passenger = user();
@@ -197,9 +194,12 @@ async fn cancelling_a_paid_booking_announces_it_for_a_refund() {
         "/api/bookings/{}/cancel",
         booking["booking_id"].as_str().unwrap()
     );
-    let res = app.post(&rahim, &path, &json!({})).await;
+    let res = app
+        .with_token(&rahim.token)
+        .post_json(&path, &json!({}))
+        .await;
     assert_eq!(res.status(), reqwest::StatusCode::OK);
-    let event = cancelled.next_json(Duration::from_secs(10)).await.unwrap();
+    let event = cancelled.next_json(WAIT).await.unwrap();
     assert_eq!(event["payload"]["was_paid"], true);
     assert_eq!(event["payload"]["trip"]["to"], "CTG");
     assert_eq!(app.seat_map().await[&7], "available");
@@ -217,14 +217,9 @@ async fn a_malformed_payment_event_is_parked_and_later_ones_still_apply() {
         .await;
     app.booking_until(&rahim, &booking["booking_id"], |b| b["status"] == "paid")
         .await;
-    let parked = format!(
-        "{}{}.parked",
-        app.env.amqp.queue_prefix,
-        booking_service::payments::QUEUE
-    );
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while servicekit::testing::queue_depth(&parked).await.unwrap() < 1 {
-        assert!(std::time::Instant::now() < deadline, "nothing parked");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let parked = format!("{}.parked", app.queue(booking_service::payments::QUEUE));
+    eventually("a parked message", || async {
+        app.queue_depth(&parked).await >= 1
+    })
+    .await;
 }

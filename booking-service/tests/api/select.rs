@@ -86,22 +86,10 @@ async fn releasing_a_hold_is_for_its_owner_only() {
     let rahim = user();
     let hold = app.hold(&rahim, &[7, 8]).await;
     let path = format!("/api/bookings/holds/{}", hold["hold_id"].as_str().unwrap());
-    let other = app
-        .client
-        .delete(app.url(&path))
-        .bearer_auth(&user().token)
-        .send()
-        .await
-        .unwrap();
+    let other = app.with_token(&user().token).delete(&path).await;
     assert_error(other, StatusCode::NOT_FOUND, "not_found").await;
     assert_eq!(app.seat_map().await[&7], "held");
-    let mine = app
-        .client
-        .delete(app.url(&path))
-        .bearer_auth(&rahim.token)
-        .send()
-        .await
-        .unwrap();
+    let mine = app.with_token(&rahim.token).delete(&path).await;
     assert_eq!(mine.status(), StatusCode::NO_CONTENT);
     let map = app.seat_map().await;
     assert_eq!(
@@ -109,12 +97,9 @@ async fn releasing_a_hold_is_for_its_owner_only() {
         ("available", "available")
     );
     let unknown = app
-        .client
-        .delete(app.url(&format!("/api/bookings/holds/{}", uuid::Uuid::new_v4())))
-        .bearer_auth(&rahim.token)
-        .send()
-        .await
-        .unwrap();
+        .with_token(&rahim.token)
+        .delete(&format!("/api/bookings/holds/{}", uuid::Uuid::new_v4()))
+        .await;
     assert_error(unknown, StatusCode::NOT_FOUND, "not_found").await;
 }
 
@@ -141,12 +126,7 @@ async fn unknown_trips_and_seats_are_404_and_departed_trips_409() {
         "trip_departed",
     )
     .await;
-    let res = app
-        .client
-        .get(app.url("/api/bookings/trips/999999/seats"))
-        .send()
-        .await
-        .unwrap();
+    let res = app.get("/api/bookings/trips/999999/seats").await;
     assert_error(res, StatusCode::NOT_FOUND, "not_found").await;
 }
 
@@ -177,7 +157,10 @@ async fn bad_select_input_gets_4xx_in_the_error_shape() {
         (json!({"trip_id": trip}), "seat_ids"),
     ];
     for (body, field) in cases {
-        let res = app.post(&rahim, "/api/bookings/seats/select", &body).await;
+        let res = app
+            .with_token(&rahim.token)
+            .post_json("/api/bookings/seats/select", &body)
+            .await;
         let err = assert_error(res, StatusCode::BAD_REQUEST, "invalid_request").await;
         assert_eq!(err["error"]["details"]["field"], field, "{body}: {err}");
     }
@@ -218,7 +201,7 @@ async fn bad_select_input_gets_4xx_in_the_error_shape() {
         "/api/bookings/trips/-1/seats",
         "/api/bookings/trips/99999999999999999999/seats",
     ] {
-        let res = app.client.get(app.url(path)).send().await.unwrap();
+        let res = app.get(path).await;
         assert_error(res, StatusCode::BAD_REQUEST, "invalid_request").await;
     }
     assert_eq!(

@@ -11,12 +11,9 @@
 //! missing the test fails and says which, rather than skipping.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail by panicking.
 
-#[allow(dead_code)]
-#[path = "../saga/stack.rs"]
-mod stack;
-
 use chrono::{DateTime, FixedOffset, Utc};
-use e2e::gateway::{Gateway, Profile, Upstreams, repo_root};
+use e2e::gateway::{Gateway, Profile, repo_root};
+use e2e::stack::{Options, Stack};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -75,15 +72,8 @@ async fn passenger_books_two_seats_in_chromium_and_another_browser_sees_them_boo
         missing.join("\n  ")
     );
 
-    let stack = stack::Stack::start(stack::Options::default()).await;
-    let upstreams = Upstreams::from_urls(
-        &stack.auth,
-        &stack.train,
-        &stack.booking,
-        &stack.payment,
-        &stack.notification,
-    );
-    let gateway = Gateway::start(&upstreams, &web.join("dist"), Profile::Default)
+    let stack = Stack::start(Options::default()).await;
+    let gateway = Gateway::start(&stack.upstreams(), &web.join("dist"), Profile::Default)
         .await
         .unwrap();
 

@@ -8,7 +8,4 @@ mod errors;
 mod headers;
 mod limits;
 mod sse;
-#[allow(dead_code)]
-#[path = "../saga/stack.rs"]
-mod stack;
 mod support;

@@ -1,8 +1,8 @@
 //! Server-Sent Events through the gateway, with the real services.
 
-use crate::stack::{Options, Stack};
 use crate::support::{self, WebRoot};
-use e2e::gateway::{Gateway, Profile, Upstreams};
+use e2e::gateway::{Gateway, Profile};
+use e2e::stack::{Options, Stack};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -11,14 +11,7 @@ use std::time::{Duration, Instant};
 async fn a_seat_selected_through_the_gateway_reaches_its_live_stream_within_a_second() {
     let stack = Stack::start(Options::default()).await;
     let web = WebRoot::new();
-    let upstreams = Upstreams::from_urls(
-        &stack.auth,
-        &stack.train,
-        &stack.booking,
-        &stack.payment,
-        &stack.notification,
-    );
-    let gw = Gateway::start(&upstreams, web.path(), Profile::Default)
+    let gw = Gateway::start(&stack.upstreams(), web.path(), Profile::Default)
         .await
         .unwrap();
     let who = stack.passenger().await;

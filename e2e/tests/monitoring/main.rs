@@ -6,12 +6,8 @@
 //! of the same files are checked offline by `scripts/checks/monitoring.sh`.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail by panicking.
 
-#[allow(dead_code)]
-#[path = "../saga/stack.rs"]
-mod stack;
-
+use e2e::stack::{Options, Stack};
 use serde_json::Value;
-use stack::{Options, Stack};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -226,14 +222,9 @@ async fn every_metric_the_dashboards_and_alerts_query_is_exported() {
     let stack = Stack::start(Options::default()).await;
     let today = (chrono::Utc::now() + chrono::Duration::hours(6)).date_naive(); // Asia/Dhaka
     let res = stack
-        .client
-        .get(format!(
-            "{}/api/trains/search?from=DHK&to=CTG&date={today}",
-            stack.train
-        ))
-        .send()
-        .await
-        .unwrap();
+        .train
+        .get(&format!("/api/trains/search?from=DHK&to=CTG&date={today}"))
+        .await;
     assert_eq!(res.status(), reqwest::StatusCode::OK, "search");
     let rahim = stack.passenger().await;
     let booking = stack.book(&rahim, &[1, 2], "tok_visa").await;
@@ -241,8 +232,8 @@ async fn every_metric_the_dashboards_and_alerts_query_is_exported() {
     stack.inbox_with(&rahim, &["ticket"]).await;
 
     // Some gauges are refreshed in the background every few seconds (seats left per trip),
-    // so scrape until every name is there, or 15 s have passed.
-    let deadline = Instant::now() + Duration::from_secs(15);
+    // so scrape (every half second) until every name is there, or the tests' WAIT is over.
+    let deadline = Instant::now() + servicekit::testing::WAIT;
     loop {
         let exports = scrape(&stack).await;
         let missing: Vec<String> = used
@@ -271,19 +262,14 @@ async fn every_metric_the_dashboards_and_alerts_query_is_exported() {
 /// The `# TYPE` families of the five services' /metrics: name -> (type, service).
 async fn scrape(stack: &Stack) -> BTreeMap<String, (String, String)> {
     let mut exports = BTreeMap::new();
-    for (service, base) in [
+    for (service, app) in [
         ("auth", &stack.auth),
         ("train", &stack.train),
         ("booking", &stack.booking),
         ("payment", &stack.payment),
         ("notification", &stack.notification),
     ] {
-        let res = stack
-            .client
-            .get(format!("{base}/metrics"))
-            .send()
-            .await
-            .unwrap();
+        let res = app.get("/metrics").await;
         assert_eq!(res.status(), reqwest::StatusCode::OK, "{service} /metrics");
         let text = res.text().await.unwrap();
         let found = families(&text);

@@ -1,4 +1,4 @@
-use crate::stack::{Options, Stack};
+use e2e::stack::{Options, Stack};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -50,10 +50,11 @@ async fn a_declined_card_fails_and_a_retry_with_a_good_token_pays() {
 
     let id = booking["booking_id"].as_str().unwrap();
     let res = stack
-        .post(
-            &rahim,
-            format!("{}/api/payments/{id}/retry", stack.payment),
-            json!({"payment_token": "tok_visa"}),
+        .payment
+        .with_token(&rahim.token)
+        .post_json(
+            &format!("/api/payments/{id}/retry"),
+            &json!({"payment_token": "tok_visa"}),
         )
         .await;
     assert_eq!(res.status(), StatusCode::ACCEPTED);
@@ -85,10 +86,11 @@ async fn an_unpaid_booking_expires_its_seats_come_free_and_it_can_no_longer_be_p
 
     let id = booking["booking_id"].as_str().unwrap();
     let res = stack
-        .post(
-            &rahim,
-            format!("{}/api/payments/{id}/retry", stack.payment),
-            json!({"payment_token": "tok_visa"}),
+        .payment
+        .with_token(&rahim.token)
+        .post_json(
+            &format!("/api/payments/{id}/retry"),
+            &json!({"payment_token": "tok_visa"}),
         )
         .await;
     assert_eq!(res.status(), StatusCode::CONFLICT);
@@ -112,11 +114,9 @@ async fn cancelling_a_paid_booking_refunds_it_and_frees_the_seats() {
     stack.booking_until(&rahim, &booking, "paid").await;
     let id = booking["booking_id"].as_str().unwrap();
     let res = stack
-        .post(
-            &rahim,
-            format!("{}/api/bookings/{id}/cancel", stack.booking),
-            json!({}),
-        )
+        .booking
+        .with_token(&rahim.token)
+        .post_json(&format!("/api/bookings/{id}/cancel"), &json!({}))
         .await;
     assert_eq!(res.status(), StatusCode::OK);
     let payment = stack.payment_until(&rahim, &booking, "refunded").await;
@@ -134,12 +134,9 @@ async fn an_otp_request_reaches_the_inbox_of_the_phones_owner_only() {
     let rahim = stack.passenger().await;
     let karim = stack.passenger().await;
     let res = stack
-        .client
-        .post(format!("{}/api/auth/otp/request", stack.auth))
-        .json(&json!({"phone": rahim.phone}))
-        .send()
-        .await
-        .unwrap();
+        .auth
+        .post_json("/api/auth/otp/request", &json!({"phone": rahim.phone}))
+        .await;
     assert_eq!(res.status(), StatusCode::ACCEPTED);
     let code = res.json::<Value>().await.unwrap()["dev_code"]
         .as_str()
@@ -152,19 +149,18 @@ async fn an_otp_request_reaches_the_inbox_of_the_phones_owner_only() {
     assert!(otp["body"].as_str().unwrap().contains(&code));
     // The code logs the owner in; nobody else sees it.
     let res = stack
-        .client
-        .post(format!("{}/api/auth/otp/verify", stack.auth))
-        .json(&json!({"phone": rahim.phone, "code": code}))
-        .send()
-        .await
-        .unwrap();
+        .auth
+        .post_json(
+            "/api/auth/otp/verify",
+            &json!({"phone": rahim.phone, "code": code}),
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
-    let theirs: Value = stack
-        .get(&karim, format!("{}/api/notifications", stack.notification))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let theirs = stack
+        .notification
+        .with_token(&karim.token)
+        .get_json("/api/notifications")
+        .await;
     assert!(!kinds(theirs["notifications"].as_array().unwrap()).contains(&"otp"));
 }
 
@@ -190,19 +186,14 @@ async fn with_the_broker_unreachable_confirms_succeed_and_every_event_goes_out_o
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(stack.unsent_booking_events().await, 3, "held in the outbox");
     for (p, b) in passengers.iter().zip(&bookings) {
-        let now: Value = stack
-            .get(
-                p,
-                format!(
-                    "{}/api/bookings/{}",
-                    stack.booking,
-                    b["booking_id"].as_str().unwrap()
-                ),
-            )
-            .await
-            .json()
-            .await
-            .unwrap();
+        let now = stack
+            .booking
+            .with_token(&p.token)
+            .get_json(&format!(
+                "/api/bookings/{}",
+                b["booking_id"].as_str().unwrap()
+            ))
+            .await;
         assert_eq!(now["status"], "confirmed", "nothing can be paid yet");
     }
     proxy.restore();
@@ -225,14 +216,14 @@ async fn the_consistency_check_names_a_paid_booking_without_its_ticket_or_paymen
     let id = uuid::Uuid::parse_str(booking["booking_id"].as_str().unwrap()).unwrap();
     stack
         .tamper(
-            "notification",
+            &stack.notification,
             "DELETE FROM notifications WHERE booking_id = $1",
             id,
         )
         .await;
     stack
         .tamper(
-            "payment",
+            &stack.payment,
             "UPDATE payments SET status = 'failed' WHERE booking_id = $1",
             id,
         )

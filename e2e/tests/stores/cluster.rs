@@ -105,17 +105,9 @@ async fn a_passenger_books_seats_with_every_service_on_a_redis_cluster() {
     let cluster = RedisCluster::start(3).unwrap();
     // PostgreSQL and the broker are the shared ones, with this test's own names.
     let bus = TestEnv::new("e2e_cluster").await.unwrap();
-    let auth = TestEnv::new("e2e_cluster_auth").await.unwrap();
-    let train = TestEnv::new("e2e_cluster_train").await.unwrap();
-    let stack = path::start(
-        &bus,
-        async |service| match service {
-            "auth" => auth.database.clone(),
-            "train" => train.database.clone(),
-            _ => bus.database.clone(),
-        },
-        |service| settings(&cluster, format!("{}{service}:", bus.redis.key_prefix)),
-    )
+    let stack = path::start(&bus, async |_, env| {
+        env.redis = settings(&cluster, env.redis.key_prefix.clone());
+    })
     .await;
     stack.passenger_path([6, 7]).await;
 

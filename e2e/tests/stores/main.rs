@@ -5,6 +5,4 @@
 
 mod cluster;
 mod path;
-#[path = "../support/services.rs"]
-mod services;
 mod tls;

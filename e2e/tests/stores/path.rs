@@ -5,134 +5,102 @@
 //! script on the hot multiplexed connection), a confirm (PostgreSQL, then the replace
 //! script), and the seat map (MGET).
 
-use crate::services::{self, Stores, Trip};
+use e2e::services::{self, Trip};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use servicekit::config::{DatabaseSettings, RedisSettings};
-use servicekit::testing::{self, TestEnv};
+use servicekit::testing::{TestApp, TestEnv};
 use uuid::Uuid;
 
 pub struct MiniStack {
-    pub auth: String,
-    pub train: String,
-    pub booking: String,
+    pub auth: TestApp,
+    pub train: TestApp,
+    pub booking: TestApp,
     pub trip: Trip,
-    pub client: reqwest::Client,
 }
 
-/// Starts the three services; `database` gives each its (empty) database, `redis` its
-/// Redis settings. The broker is the shared one, under `bus`'s names.
-pub async fn start(
-    bus: &TestEnv,
-    database: impl AsyncFn(&str) -> DatabaseSettings,
-    redis: impl Fn(&str) -> RedisSettings,
-) -> MiniStack {
-    let stores = async |service: &str| Stores {
-        database: database(service).await,
-        redis: redis(service),
-        amqp: bus.amqp.clone(),
+/// Starts the three services, each on a fresh env on `bus`'s broker names that `stores`
+/// points at the stores under test (its database, its Redis settings).
+pub async fn start(bus: &TestEnv, stores: impl AsyncFn(&str, &mut TestEnv)) -> MiniStack {
+    let env = async |service: &str| {
+        let mut env = TestEnv::sharing_broker(service, bus).await.unwrap();
+        stores(service, &mut env).await;
+        env
     };
-    let auth = services::auth(stores("auth").await).await;
-    let train_stores = stores("train").await;
-    let train_db = train_stores.database.clone();
-    let train = services::train(train_stores).await;
-    let trip = services::seed(&train_db, 10).await;
-    let seats_exchange = format!("test.{}.seats", bus.id);
-    bus.track_exchange(&seats_exchange);
-    let booking = services::booking(stores("booking").await, &train, |s| {
-        s.booking.seats_exchange = seats_exchange;
-    })
-    .await;
+    let auth = services::auth(env("auth").await).await;
+    let train = services::train(env("train").await).await;
+    let trip = services::seed(&train.env.database, 10).await;
+    let booking = services::booking(env("booking").await, &train, |_| {}).await;
 
-    let client = reqwest::Client::new();
-    for base in [&auth, &train, &booking] {
-        testing::wait_ready(&client, base).await;
-        let ready: Value = client
-            .get(format!("{base}/health/ready"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        assert_eq!(ready["status"], "ready", "{base}: {ready}");
+    for app in [&auth, &train, &booking] {
+        servicekit::testing::wait_ready(&app.client, &app.address).await;
+        let ready = app.get_json("/health/ready").await;
+        assert_eq!(ready["status"], "ready", "{}: {ready}", app.address);
     }
     MiniStack {
         auth,
         train,
         booking,
         trip,
-        client,
     }
 }
 
+/// POSTs `body` to `app`'s `path`, with `token` if given: the status and the JSON body.
+async fn post(app: &TestApp, path: &str, token: Option<&str>, body: Value) -> (StatusCode, Value) {
+    let res = match token {
+        Some(token) => app.with_token(token).post_json(path, &body).await,
+        None => app.post_json(path, &body).await,
+    };
+    let status = res.status();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
 impl MiniStack {
-    async fn post(&self, url: String, token: Option<&str>, body: Value) -> (StatusCode, Value) {
-        let mut req = self.client.post(url).json(&body);
-        if let Some(token) = token {
-            req = req.bearer_auth(token);
-        }
-        let res = req.send().await.unwrap();
-        let status = res.status();
-        (status, res.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn get(&self, url: String) -> Value {
-        let res = self.client.get(url).send().await.unwrap();
-        assert_eq!(res.status(), StatusCode::OK);
-        res.json().await.unwrap()
-    }
-
     /// The passenger's path (module docs); returns the confirmed booking's id.
     pub async fn passenger_path(&self, seats: [i32; 2]) -> Uuid {
-        let auth = &self.auth;
         let email = format!("{}@example.com", Uuid::new_v4().simple());
         let phone = format!("+88017{:08}", Uuid::new_v4().as_u128() % 100_000_000);
         let password = "correct horse battery";
-        let (status, _) = self
-            .post(
-                format!("{auth}/api/auth/register"),
-                None,
-                json!({"name": "Rahim Uddin", "email": email, "phone": phone, "password": password}),
-            )
-            .await;
+        let (status, _) = post(
+            &self.auth,
+            "/api/auth/register",
+            None,
+            json!({"name": "Rahim Uddin", "email": email, "phone": phone, "password": password}),
+        )
+        .await;
         assert_eq!(status, StatusCode::CREATED);
-        let (status, tokens) = self
-            .post(
-                format!("{auth}/api/auth/login"),
-                None,
-                json!({"login": email, "password": password}),
-            )
-            .await;
+        let (status, tokens) = post(
+            &self.auth,
+            "/api/auth/login",
+            None,
+            json!({"login": email, "password": password}),
+        )
+        .await;
         assert_eq!(status, StatusCode::OK, "{tokens}");
         assert!(tokens["access_token"].is_string());
 
-        let (status, otp) = self
-            .post(
-                format!("{auth}/api/auth/otp/request"),
-                None,
-                json!({"phone": phone}),
-            )
-            .await;
+        let (status, otp) = post(
+            &self.auth,
+            "/api/auth/otp/request",
+            None,
+            json!({"phone": phone}),
+        )
+        .await;
         assert_eq!(status, StatusCode::ACCEPTED, "{otp}");
         let code = otp["dev_code"].as_str().unwrap().to_owned();
-        let (status, tokens) = self
-            .post(
-                format!("{auth}/api/auth/otp/verify"),
-                None,
-                json!({"phone": phone, "code": code}),
-            )
-            .await;
+        let (status, tokens) = post(
+            &self.auth,
+            "/api/auth/otp/verify",
+            None,
+            json!({"phone": phone, "code": code}),
+        )
+        .await;
         assert_eq!(status, StatusCode::OK, "{tokens}");
         let token = tokens["access_token"].as_str().unwrap().to_owned();
 
         let [from, to, date] = &self.trip.route;
-        let search = format!(
-            "{}/api/trains/search?from={from}&to={to}&date={date}",
-            self.train
-        );
-        let first = self.get(search.clone()).await;
-        let again = self.get(search).await;
+        let search = format!("/api/trains/search?from={from}&to={to}&date={date}");
+        let first = self.train.get_json(&search).await;
+        let again = self.train.get_json(&search).await;
         assert_eq!(first, again);
         let trips = first["trips"].as_array().unwrap();
         assert!(
@@ -140,34 +108,31 @@ impl MiniStack {
             "{first}"
         );
 
-        let booking = &self.booking;
-        let (status, hold) = self
-            .post(
-                format!("{booking}/api/bookings/seats/select"),
-                Some(&token),
-                json!({"trip_id": self.trip.id, "seat_ids": seats}),
-            )
-            .await;
+        let (status, hold) = post(
+            &self.booking,
+            "/api/bookings/seats/select",
+            Some(&token),
+            json!({"trip_id": self.trip.id, "seat_ids": seats}),
+        )
+        .await;
         assert_eq!(status, StatusCode::CREATED, "{hold}");
-        let (status, confirmed) = self
-            .post(
-                format!("{booking}/api/bookings/seats/confirm"),
-                Some(&token),
-                json!({
-                    "hold_id": hold["hold_id"],
-                    "passengers": [{"name": "Rahim Uddin"}, {"name": "Karim Uddin"}],
-                    "payment_token": "tok_visa"
-                }),
-            )
-            .await;
+        let (status, confirmed) = post(
+            &self.booking,
+            "/api/bookings/seats/confirm",
+            Some(&token),
+            json!({
+                "hold_id": hold["hold_id"],
+                "passengers": [{"name": "Rahim Uddin"}, {"name": "Karim Uddin"}],
+                "payment_token": "tok_visa"
+            }),
+        )
+        .await;
         assert_eq!(status, StatusCode::CREATED, "{confirmed}");
         assert_eq!(confirmed["status"], "confirmed");
 
         let map = self
-            .get(format!(
-                "{booking}/api/bookings/trips/{}/seats",
-                self.trip.id
-            ))
+            .booking
+            .get_json(&format!("/api/bookings/trips/{}/seats", self.trip.id))
             .await;
         let status_of = |seat: i32| {
             map["seats"]

@@ -168,14 +168,13 @@ async fn a_passenger_books_seats_with_every_store_behind_tls() {
     let cache = TlsRedis::start(&ca).unwrap();
     // The shared broker, under this test's own exchange and queue names.
     let bus = TestEnv::new("e2e_tls").await.unwrap();
-    let stack = path::start(
-        &bus,
-        async |service| create_database(&pg, &ca, service).await,
-        |service| RedisSettings {
-            key_prefix: format!("{}{service}:", bus.redis.key_prefix),
+    let stack = path::start(&bus, async |service, env| {
+        env.database = create_database(&pg, &ca, service).await;
+        env.redis = RedisSettings {
+            key_prefix: env.redis.key_prefix.clone(),
             ..redis(&cache, cache.url(), Some(ca.ca_file.clone()))
-        },
-    )
+        };
+    })
     .await;
     let booking = stack.passenger_path([3, 4]).await;
 

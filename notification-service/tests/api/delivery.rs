@@ -1,12 +1,12 @@
 use crate::helpers::{
-    TestApp, TestChannel, eventually, otp_requested, paid, registered, registered_user, spawn_app,
-    spawn_app_with,
+    NotificationApp, TestChannel, eventually, otp_requested, paid, registered, registered_user,
+    spawn_app, spawn_app_with,
 };
 use servicekit::events;
 use std::sync::atomic::Ordering;
 use uuid::Uuid;
 
-async fn wait_parked(app: &TestApp, queue: &str, n: u32) {
+async fn wait_parked(app: &NotificationApp, queue: &str, n: u32) {
     let parked = app.queue(&format!("{queue}.parked"));
     eventually(&format!("{n} message(s) in {parked}"), || async {
         app.queue_depth(&parked).await == n
@@ -27,7 +27,8 @@ async fn a_channel_failing_twice_delivers_the_message_once_after_retries() {
     for (outcome, n) in [("retried", 2.0), ("delivered", 1.0)] {
         let labels = [("channel", "sms"), ("via", "test"), ("outcome", outcome)];
         assert_eq!(
-            app.metric("notification_deliveries_total", &labels).await,
+            app.metric("railrush_notification_deliveries_total", &labels)
+                .await,
             n,
             "{outcome}"
         );
@@ -57,7 +58,7 @@ async fn a_message_that_never_gets_through_is_parked_and_the_queue_drains() {
     assert!(app.inbox(stuck.user_id).await.is_empty());
     eventually("the parked gauge", || async {
         app.metric(
-            "consumer_parked_messages",
+            "railrush_consumer_parked_messages",
             &[("queue", &app.queue("notification.tickets"))],
         )
         .await
@@ -86,7 +87,7 @@ async fn a_permanent_delivery_failure_parks_the_message_at_once() {
     assert_eq!(app.channel.attempts.load(Ordering::SeqCst), 1);
     assert_eq!(
         app.metric(
-            "notification_deliveries_total",
+            "railrush_notification_deliveries_total",
             &[("channel", "email"), ("via", "test"), ("outcome", "failed")],
         )
         .await,
@@ -109,11 +110,7 @@ async fn malformed_events_are_parked_at_once_and_never_delivered() {
     wait_parked(&app, "notification.bookings", 1).await;
     assert_eq!(app.channel.attempts.load(Ordering::SeqCst), 0);
     assert_eq!(
-        app.metric(
-            "notification_events_total",
-            &[("queue", "notification.tickets"), ("outcome", "rejected")],
-        )
-        .await,
+        app.events("notification.tickets", "rejected").await,
         1.0,
         "rejected once, not retried"
     );

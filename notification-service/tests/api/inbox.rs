@@ -14,7 +14,10 @@ async fn limit_returns_the_newest_entries_and_bad_limits_are_400() {
         app.wait_inbox(user.user_id, i + 1).await;
     }
     let token = token_for(user.user_id);
-    let res = app.get("/api/notifications?limit=2", Some(&token)).await;
+    let res = app
+        .with_token(&token)
+        .get("/api/notifications?limit=2")
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     let body: Value = res.json().await.unwrap();
     let list = body["notifications"].as_array().unwrap();
@@ -24,11 +27,15 @@ async fn limit_returns_the_newest_entries_and_bad_limits_are_400() {
 
     for bad in ["0", "201", "-1", "abc", "", "2.5"] {
         let res = app
-            .get(&format!("/api/notifications?limit={bad}"), Some(&token))
+            .with_token(&token)
+            .get(&format!("/api/notifications?limit={bad}"))
             .await;
         let body = assert_error(res, StatusCode::BAD_REQUEST, "invalid_request").await;
         assert_eq!(body["error"]["details"]["field"], "limit", "{bad}: {body}");
     }
-    let res = app.get("/api/notifications?limit=200", Some(&token)).await;
+    let res = app
+        .with_token(&token)
+        .get("/api/notifications?limit=200")
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
 }

@@ -1,5 +1,6 @@
 use crate::helpers::{paid, registered_user, spawn_configured_app};
 use servicekit::events;
+use servicekit::testing::WAIT;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
@@ -79,7 +80,7 @@ async fn with_smtp_configured_the_e_ticket_is_mailed_to_the_contact() {
     app.publish(events::BOOKING_PAID, &paid(user.user_id, "RR-MAILED-1"))
         .await;
 
-    let mail = tokio::time::timeout(std::time::Duration::from_secs(20), mails.recv())
+    let mail = tokio::time::timeout(WAIT, mails.recv())
         .await
         .expect("an e-mail arrives")
         .unwrap();

@@ -57,9 +57,9 @@ async fn a_paid_booking_puts_one_e_ticket_in_its_owners_inbox_only() {
 #[tokio::test]
 async fn the_inbox_needs_a_valid_token() {
     let app = spawn_app().await;
-    let res = app.get("/api/notifications", None).await;
+    let res = app.get("/api/notifications").await;
     assert_error(res, StatusCode::UNAUTHORIZED, "unauthorized").await;
-    let res = app.get("/api/notifications", Some("not-a-jwt")).await;
+    let res = app.with_token("not-a-jwt").get("/api/notifications").await;
     assert_error(res, StatusCode::UNAUTHORIZED, "unauthorized").await;
 }
 
@@ -73,30 +73,14 @@ async fn the_same_event_delivered_twice_yields_one_inbox_entry() {
     app.publish_envelope(&event).await;
     app.publish_envelope(&event).await;
     eventually("both deliveries to be handled", || async {
-        app.metric(
-            "notification_events_total",
-            &[("queue", "notification.tickets"), ("outcome", "duplicate")],
-        )
-        .await
-            + app
-                .metric(
-                    "notification_events_total",
-                    &[("queue", "notification.tickets"), ("outcome", "notified")],
-                )
-                .await
+        app.events("notification.tickets", "duplicate").await
+            + app.events("notification.tickets", "notified").await
             >= 2.0
     })
     .await;
     let inbox = app.wait_inbox(user.user_id, 1).await;
     assert!(inbox[0]["body"].as_str().unwrap().contains("RR-TWICE"));
-    assert_eq!(
-        app.metric(
-            "notification_events_total",
-            &[("queue", "notification.tickets"), ("outcome", "notified")],
-        )
-        .await,
-        1.0
-    );
+    assert_eq!(app.events("notification.tickets", "notified").await, 1.0);
 }
 
 #[tokio::test]
@@ -110,12 +94,7 @@ async fn a_ticket_that_overtakes_the_registration_is_retried_until_the_contact_a
     app.publish(events::BOOKING_PAID, &paid(user.user_id, "RR-EARLY"))
         .await;
     eventually("the ticket to be requeued", || async {
-        app.metric(
-            "notification_events_total",
-            &[("queue", "notification.tickets"), ("outcome", "retried")],
-        )
-        .await
-            >= 1.0
+        app.events("notification.tickets", "retried").await >= 1.0
     })
     .await;
     assert!(app.inbox(user.user_id).await.is_empty());

@@ -1,4 +1,4 @@
-use crate::helpers::{AMOUNT, attempts, expect_event, listen, spawn_app, user};
+use crate::helpers::{AMOUNT, attempts, listen, spawn_app, user};
 use uuid::Uuid;
 
 #[tokio::test]
@@ -10,7 +10,7 @@ async fn a_confirmed_booking_with_tok_visa_is_charged_and_announced_as_succeeded
 
     app.confirm(booking, &alice, "tok_visa").await;
 
-    let event = expect_event(&mut events, "payment.succeeded").await;
+    let event = events.expect_event("payment.succeeded").await;
     let payload = &event["payload"];
     assert_eq!(payload["booking_id"], booking.to_string());
     assert_eq!(payload["user_id"], alice.id.to_string());
@@ -42,11 +42,7 @@ async fn a_confirmed_booking_with_tok_visa_is_charged_and_announced_as_succeeded
     assert!(row.get::<_, Option<String>>(0).is_some());
     assert_eq!(row.get::<_, String>(1), "tok_visa");
     assert_eq!(app.gateway.distinct_charges(), 1);
-    assert_eq!(
-        app.metric("railrush_payment_charges_total{outcome=\"succeeded\"")
-            .await,
-        1.0
-    );
+    assert_eq!(app.charges("succeeded").await, 1.0);
 }
 
 /// The idempotency key of the booking's only attempt.
@@ -71,7 +67,7 @@ async fn a_declined_card_fails_the_payment_with_card_declined() {
 
     let confirmed = app.confirm(booking, &alice, "tok_chargeDeclined").await;
 
-    let event = expect_event(&mut events, "payment.failed").await;
+    let event = events.expect_event("payment.failed").await;
     assert_eq!(event["payload"]["booking_id"], booking.to_string());
     assert_eq!(event["payload"]["failure"], "card_declined");
     assert_eq!(event["payload"]["attempts"], 1);
@@ -99,13 +95,9 @@ async fn an_unknown_token_fails_the_payment_with_invalid_token() {
 
     app.confirm(booking, &alice, "tok_made_up").await;
 
-    let event = expect_event(&mut events, "payment.failed").await;
+    let event = events.expect_event("payment.failed").await;
     assert_eq!(event["payload"]["failure"], "invalid_token");
     let payment = app.wait_status(booking, &alice, "failed").await;
     assert_eq!(payment["failure"], "invalid_token");
-    assert_eq!(
-        app.metric("railrush_payment_charges_total{outcome=\"invalid_token\"")
-            .await,
-        1.0
-    );
+    assert_eq!(app.charges("invalid_token").await, 1.0);
 }

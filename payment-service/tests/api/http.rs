@@ -63,21 +63,11 @@ async fn payments_need_a_valid_access_token() {
 #[tokio::test]
 async fn health_and_metrics_are_served() {
     let app = spawn_app().await;
-    let live = app
-        .client
-        .get(app.url("/health/live"))
-        .send()
-        .await
-        .unwrap();
+    let live = app.get("/health/live").await;
     assert_eq!(live.status(), StatusCode::OK);
-    let ready = app
-        .client
-        .get(app.url("/health/ready"))
-        .send()
-        .await
-        .unwrap();
+    let ready = app.get("/health/ready").await;
     assert_eq!(ready.status(), StatusCode::OK);
-    let text = servicekit::testing::scrape(&app.client, &app.address).await;
+    let text = app.metrics().await;
     for name in [
         "railrush_payment_charges_total",
         "railrush_payment_gateway_seconds",
@@ -87,11 +77,13 @@ async fn health_and_metrics_are_served() {
     ] {
         assert!(text.contains(&format!("# HELP {name}")), "{name} missing");
     }
-    let res = app
-        .client
-        .get(app.url("/api/payments"))
-        .send()
-        .await
-        .unwrap();
+    let res = app.get("/api/payments").await;
     assert_error(res, StatusCode::NOT_FOUND, "not_found").await;
+}
+
+#[tokio::test]
+async fn a_stop_ends_the_server_and_joins_every_background_task() {
+    let app = spawn_app().await;
+    assert!(app.tasks().running() > 0, "the workers and the relay run");
+    app.assert_stops_gracefully().await;
 }

@@ -2,9 +2,7 @@
 //! which the service trusts only when `gateway.ca_file` names it.
 
 use crate::fake_stripe::{self, FakeStripe, SECRET};
-use crate::helpers::{
-    TestApp, attempts, eventually, expect_event, listen, spawn_app_configured, user,
-};
+use crate::helpers::{PaymentApp, attempts, eventually, listen, spawn_app_configured, user};
 use payment_service::gateway::StripeGateway;
 use payment_service::settings::{GatewayKind, GatewaySettings, Settings};
 use payment_service::startup;
@@ -26,7 +24,7 @@ fn stripe_settings(base_url: &str, ca_file: Option<PathBuf>) -> GatewaySettings 
 
 /// payment-service charging through `stripe`, trusting the CAs of `ca_file` (the system's
 /// roots when `None`).
-async fn spawn_with(stripe: FakeStripe, ca_file: Option<PathBuf>) -> TestApp<FakeStripe> {
+async fn spawn_with(stripe: FakeStripe, ca_file: Option<PathBuf>) -> PaymentApp<FakeStripe> {
     let gateway = stripe_settings(&stripe.base_url, ca_file);
     spawn_app_configured(stripe, |settings| settings.gateway = gateway).await
 }
@@ -47,7 +45,7 @@ async fn a_booking_is_charged_through_an_https_gateway_whose_ca_is_trusted() {
 
     app.confirm(booking, &alice, "tok_visa").await;
 
-    let event = expect_event(&mut events, "payment.succeeded").await;
+    let event = events.expect_event("payment.succeeded").await;
     assert_eq!(event["payload"]["booking_id"], booking.to_string());
     assert_eq!(event["payload"]["attempts"], 1);
     let payment = app.wait_status(booking, &alice, "succeeded").await;
@@ -82,9 +80,7 @@ async fn an_https_gateway_with_an_untrusted_certificate_is_never_charged() {
     // The handshake fails: the charge is treated as the gateway being unavailable and the
     // message is redelivered, more than once.
     eventually("two charges to fail as unavailable", || async {
-        app.metric("railrush_payment_charges_total{outcome=\"unavailable\"")
-            .await
-            >= 2.0
+        app.charges("unavailable").await >= 2.0
     })
     .await;
     assert_eq!(app.gateway.ledger.charge_calls.load(Ordering::SeqCst), 0);
@@ -95,11 +91,7 @@ async fn an_https_gateway_with_an_untrusted_certificate_is_never_charged() {
     let rows = attempts(&app.db().await, booking).await;
     assert_eq!(rows.len(), 1, "{rows:?}");
     assert_eq!(rows[0].2, None, "the attempt stays open: {rows:?}");
-    assert_eq!(
-        app.metric("railrush_payment_charges_total{outcome=\"succeeded\"")
-            .await,
-        0.0
-    );
+    assert_eq!(app.charges("succeeded").await, 0.0);
 
     // The fake itself answers a client that trusts its CA (here: refusing the missing
     // secret key): only the trust was missing.

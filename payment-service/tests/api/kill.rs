@@ -3,9 +3,7 @@
 //! same idempotency key. One charge, one outcome event.
 
 use crate::fake_stripe::{self, FakeStripe, SECRET};
-use crate::helpers::{
-    attempts, confirmed, db, expect_event, in_ten_minutes, listen, next_event, prepared_env, user,
-};
+use crate::helpers::{attempts, confirmed, in_ten_minutes, listen, prepared_env, user};
 use secrecy::ExposeSecret;
 use servicekit::amqp::Envelope;
 use servicekit::events;
@@ -79,11 +77,12 @@ async fn a_worker_killed_after_the_charge_never_charges_twice() {
     first.kill();
 
     let _second = Service::start(&env, &stripe);
-    let outcome = expect_event(&mut outcomes, "payment.succeeded").await;
+    let outcome = outcomes.expect_event("payment.succeeded").await;
     assert_eq!(outcome["payload"]["booking_id"], booking.to_string());
     assert_eq!(outcome["payload"]["attempts"], 1);
     assert!(
-        next_event(&mut outcomes, "payment.succeeded", Duration::from_secs(2))
+        outcomes
+            .next_event("payment.succeeded", Duration::from_secs(2))
             .await
             .is_none(),
         "a second outcome was announced"
@@ -97,7 +96,7 @@ async fn a_worker_killed_after_the_charge_never_charges_twice() {
             .load(std::sync::atomic::Ordering::SeqCst)
             >= 2
     );
-    let db = db(&env).await;
+    let db = servicekit::db::connect(&env.database).await.unwrap();
     let row = db
         .query_one(
             "SELECT status, attempts, charge_id FROM payments WHERE booking_id = $1",

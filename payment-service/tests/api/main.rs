@@ -4,6 +4,7 @@
 mod charges;
 mod cli;
 mod fake_stripe;
+mod fixtures;
 mod helpers;
 mod http;
 mod https;

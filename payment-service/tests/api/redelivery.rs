@@ -1,6 +1,5 @@
 use crate::helpers::{
-    WAIT, attempts, confirmed, eventually, expect_event, in_ten_minutes, listen, next_event,
-    spawn_app, spawn_app_with, user,
+    attempts, confirmed, eventually, in_ten_minutes, listen, spawn_app, spawn_app_with, user,
 };
 use lapin::options::BasicGetOptions;
 use payment_service::gateway::TestGateway;
@@ -24,9 +23,10 @@ async fn the_same_event_delivered_twice_charges_once_and_announces_once() {
     app.publish_envelope(&event).await;
     app.publish_envelope(&event).await;
 
-    expect_event(&mut events, "payment.succeeded").await;
+    events.expect_event("payment.succeeded").await;
     assert!(
-        next_event(&mut events, "payment.succeeded", Duration::from_secs(2))
+        events
+            .next_event("payment.succeeded", Duration::from_secs(2))
             .await
             .is_none(),
         "a second outcome was announced"
@@ -45,17 +45,16 @@ async fn a_booking_confirmed_again_under_a_new_event_id_is_not_charged_again() {
     let booking = Uuid::new_v4();
 
     app.confirm(booking, &alice, "tok_visa").await;
-    expect_event(&mut events, "payment.succeeded").await;
+    events.expect_event("payment.succeeded").await;
     app.confirm(booking, &alice, "tok_visa").await;
 
     eventually("the second event to be processed", || async {
-        app.metric("railrush_payment_charges_total{outcome=\"duplicate\"")
-            .await
-            == 1.0
+        app.charges("duplicate").await == 1.0
     })
     .await;
     assert!(
-        next_event(&mut events, "payment.succeeded", Duration::from_millis(500))
+        events
+            .next_event("payment.succeeded", Duration::from_millis(500))
             .await
             .is_none()
     );
@@ -82,18 +81,14 @@ async fn transient_gateway_faults_are_retried_and_charge_once() {
 
     app.confirm(booking, &alice, "tok_visa").await;
 
-    let event = expect_event(&mut events, "payment.succeeded").await;
+    let event = events.expect_event("payment.succeeded").await;
     assert_eq!(event["payload"]["attempts"], 1);
     assert_eq!(app.gateway.distinct_charges(), 1);
     assert_eq!(app.gateway.calls(), 3);
     let payment = app.wait_status(booking, &alice, "succeeded").await;
     assert_eq!(payment["attempts"], 1);
     assert_eq!(attempts(&app.db().await, booking).await.len(), 1);
-    assert_eq!(
-        app.metric("railrush_payment_charges_total{outcome=\"unavailable\"")
-            .await,
-        2.0
-    );
+    assert_eq!(app.charges("unavailable").await, 2.0);
 }
 
 #[tokio::test]
@@ -113,13 +108,13 @@ async fn poison_messages_are_parked_while_good_ones_are_processed() {
         .await;
     app.confirm(booking, &alice, "tok_visa").await;
 
-    expect_event(&mut events, "payment.succeeded").await;
+    events.expect_event("payment.succeeded").await;
     app.wait_status(booking, &alice, "succeeded").await;
 
     let channel = app.broker.channel().await.unwrap();
-    let parked_queue = format!("{}.parked", app.charges_queue);
+    let parked_queue = format!("{}.parked", app.queue(payment_service::charges::QUEUE));
     let mut parked = Vec::new();
-    let deadline = std::time::Instant::now() + WAIT;
+    let deadline = std::time::Instant::now() + servicekit::testing::WAIT;
     while parked.len() < 2 {
         assert!(std::time::Instant::now() < deadline, "parked: {parked:?}");
         match channel

@@ -1,6 +1,5 @@
 use crate::helpers::{
-    AMOUNT, TestApp, User, assert_error, expect_event, listen, next_event, refund_due, released,
-    spawn_app, user,
+    AMOUNT, PaymentApp, User, assert_error, listen, refund_due, released, spawn_app, user,
 };
 use reqwest::StatusCode;
 use serde_json::json;
@@ -11,10 +10,10 @@ use std::time::Duration;
 use uuid::Uuid;
 
 /// A booking paid with tok_visa, its payment.succeeded consumed from `events`.
-async fn paid_booking(app: &TestApp, alice: &User, events: &mut Listener) -> Uuid {
+async fn paid_booking(app: &PaymentApp, alice: &User, events: &mut Listener) -> Uuid {
     let booking = Uuid::new_v4();
     app.confirm(booking, alice, "tok_visa").await;
-    expect_event(events, "payment.succeeded").await;
+    events.expect_event("payment.succeeded").await;
     app.wait_status(booking, alice, "succeeded").await;
     booking
 }
@@ -31,7 +30,7 @@ async fn cancelling_a_paid_booking_refunds_it_once_even_when_the_event_repeats()
     app.publish_envelope(&cancelled).await;
     app.publish_envelope(&cancelled).await;
 
-    let event = expect_event(&mut events, "payment.refunded").await;
+    let event = events.expect_event("payment.refunded").await;
     assert_eq!(event["payload"]["booking_id"], booking.to_string());
     assert_eq!(event["payload"]["user_id"], alice.id.to_string());
     assert_eq!(event["payload"]["amount"], AMOUNT);
@@ -43,7 +42,8 @@ async fn cancelling_a_paid_booking_refunds_it_once_even_when_the_event_repeats()
     app.publish(events::BOOKING_REFUND_DUE, &refund_due(booking, &alice))
         .await;
     assert!(
-        next_event(&mut events, "payment.refunded", Duration::from_secs(2))
+        events
+            .next_event("payment.refunded", Duration::from_secs(2))
             .await
             .is_none(),
         "refunded twice"
@@ -72,12 +72,12 @@ async fn a_refund_due_refunds_a_succeeded_payment() {
     app.publish(events::BOOKING_REFUND_DUE, &refund_due(booking, &alice))
         .await;
 
-    let event = expect_event(&mut events, "payment.refunded").await;
+    let event = events.expect_event("payment.refunded").await;
     assert_eq!(event["payload"]["booking_id"], booking.to_string());
     app.wait_status(booking, &alice, "refunded").await;
     assert_eq!(app.gateway.distinct_refunds(), 1);
     assert_eq!(
-        app.metric("railrush_payment_refunds_total{outcome=\"refunded\"")
+        app.metric("railrush_payment_refunds_total", &[("outcome", "refunded")])
             .await,
         1.0
     );
@@ -95,8 +95,8 @@ async fn a_refund_due_before_its_payment_is_known_waits_for_it() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     app.confirm(booking, &alice, "tok_visa").await;
 
-    expect_event(&mut events, "payment.succeeded").await;
-    expect_event(&mut events, "payment.refunded").await;
+    events.expect_event("payment.succeeded").await;
+    events.expect_event("payment.refunded").await;
     app.wait_status(booking, &alice, "refunded").await;
     assert_eq!(app.gateway.distinct_refunds(), 1);
 }
@@ -108,7 +108,7 @@ async fn an_expired_booking_closes_its_failed_payment_for_retries() {
     let alice = user();
     let booking = Uuid::new_v4();
     app.confirm(booking, &alice, "tok_chargeDeclined").await;
-    expect_event(&mut events, "payment.failed").await;
+    events.expect_event("payment.failed").await;
     app.wait_status(booking, &alice, "failed").await;
 
     app.publish(events::BOOKING_EXPIRED, &released(booking, &alice, false))
@@ -150,7 +150,8 @@ async fn cancelling_an_unpaid_or_unknown_booking_refunds_nothing() {
     .await;
 
     assert!(
-        next_event(&mut events, "payment.refunded", Duration::from_secs(2))
+        events
+            .next_event("payment.refunded", Duration::from_secs(2))
             .await
             .is_none()
     );

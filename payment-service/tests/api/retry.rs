@@ -1,5 +1,5 @@
 use crate::helpers::{
-    TestApp, User, assert_error, attempts, confirmed, expect_event, listen, spawn_app, user,
+    PaymentApp, User, assert_error, attempts, confirmed, listen, spawn_app, user,
 };
 use chrono::{Duration as Span, Utc};
 use reqwest::StatusCode;
@@ -8,7 +8,7 @@ use servicekit::events;
 use uuid::Uuid;
 
 /// A booking whose first charge was declined.
-async fn declined_booking(app: &TestApp, alice: &User) -> Uuid {
+async fn declined_booking(app: &PaymentApp, alice: &User) -> Uuid {
     let booking = Uuid::new_v4();
     app.confirm(booking, alice, "tok_chargeDeclined").await;
     app.wait_status(booking, alice, "failed").await;
@@ -21,7 +21,7 @@ async fn a_failed_payment_retried_with_tok_visa_succeeds_on_the_second_attempt()
     let mut events = listen(&app.env).await;
     let alice = user();
     let booking = declined_booking(&app, &alice).await;
-    expect_event(&mut events, "payment.failed").await;
+    events.expect_event("payment.failed").await;
 
     let res = app
         .retry(booking, &alice, &json!({"payment_token": "tok_visa"}), None)
@@ -32,7 +32,7 @@ async fn a_failed_payment_retried_with_tok_visa_succeeds_on_the_second_attempt()
     assert_eq!(body["status"], "pending");
     assert_eq!(body["attempts"], 1);
 
-    let event = expect_event(&mut events, "payment.succeeded").await;
+    let event = events.expect_event("payment.succeeded").await;
     assert_eq!(event["payload"]["attempts"], 2);
     let payment = app.wait_status(booking, &alice, "succeeded").await;
     assert_eq!(payment["attempts"], 2);

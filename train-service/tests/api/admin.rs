@@ -19,11 +19,8 @@ pub async fn with_stations(app: &TestApp) -> String {
     let admin = token("admin");
     for (code, name) in [("DHK", "Dhaka"), ("SYL", "Sylhet")] {
         let res = app
-            .post(
-                "/api/trains/stations",
-                Some(&admin),
-                &json!({"code": code, "name": name}),
-            )
+            .with_token(&admin)
+            .post_json("/api/trains/stations", &json!({"code": code, "name": name}))
             .await;
         assert_eq!(res.status(), StatusCode::CREATED);
     }
@@ -47,17 +44,17 @@ async fn admin_endpoints_need_a_valid_token_and_the_admin_role() {
     ];
     for (path, body) in &bodies {
         assert_error(
-            app.post(path, None, body).await,
+            app.post_json(path, body).await,
             StatusCode::UNAUTHORIZED,
             "unauthorized",
         )
         .await;
         let forged = token_signed_by("admin", &keys.other_private);
-        let res = app.post(path, Some(&forged), body).await;
+        let res = app.with_token(&forged).post_json(path, body).await;
         assert_error(res, StatusCode::UNAUTHORIZED, "unauthorized").await;
-        let res = app.post(path, Some("not.a.jwt"), body).await;
+        let res = app.with_token("not.a.jwt").post_json(path, body).await;
         assert_error(res, StatusCode::UNAUTHORIZED, "unauthorized").await;
-        let res = app.post(path, Some(&token("user")), body).await;
+        let res = app.with_token(&token("user")).post_json(path, body).await;
         assert_error(res, StatusCode::FORBIDDEN, "forbidden").await;
     }
     let count: i64 = app
@@ -81,7 +78,8 @@ async fn admin_creates_a_station_a_train_and_a_trip_that_search_then_finds() {
     );
 
     let res = app
-        .post("/api/trains/trains", Some(&admin), &train_body("709"))
+        .with_token(&admin)
+        .post_json("/api/trains/trains", &train_body("709"))
         .await;
     assert_eq!(res.status(), StatusCode::CREATED);
     let train: Value = res.json().await.unwrap();
@@ -104,11 +102,8 @@ async fn admin_creates_a_station_a_train_and_a_trip_that_search_then_finds() {
     let path = format!("/api/trains/search?from=DHK&to=SYL&date={day}");
     assert_eq!(app.get_json(&path).await["trips"], json!([]));
     let res = app
-        .post(
-            "/api/trains/trips",
-            Some(&admin),
-            &trip_body("709", &departs, &arrives),
-        )
+        .with_token(&admin)
+        .post_json("/api/trains/trips", &trip_body("709", &departs, &arrives))
         .await;
     assert_eq!(res.status(), StatusCode::CREATED);
     let trip: Value = res.json().await.unwrap();
@@ -144,32 +139,38 @@ async fn duplicates_are_409_already_exists() {
     let app = spawn_app().await;
     let admin = with_stations(&app).await;
     let res = app
-        .post(
+        .with_token(&admin)
+        .post_json(
             "/api/trains/stations",
-            Some(&admin),
             &json!({"code": "DHK", "name": "Dhaka 2"}),
         )
         .await;
     assert_error(res, StatusCode::CONFLICT, "already_exists").await;
     assert_eq!(
-        app.post("/api/trains/trains", Some(&admin), &train_body("709"))
+        app.with_token(&admin)
+            .post_json("/api/trains/trains", &train_body("709"))
             .await
             .status(),
         StatusCode::CREATED
     );
     let res = app
-        .post("/api/trains/trains", Some(&admin), &train_body("709"))
+        .with_token(&admin)
+        .post_json("/api/trains/trains", &train_body("709"))
         .await;
     assert_error(res, StatusCode::CONFLICT, "already_exists").await;
     let body = trip_body("709", "2030-01-01T01:00:00Z", "2030-01-01T07:00:00Z");
     assert_eq!(
-        app.post("/api/trains/trips", Some(&admin), &body)
+        app.with_token(&admin)
+            .post_json("/api/trains/trips", &body)
             .await
             .status(),
         StatusCode::CREATED
     );
     let same_day = trip_body("709", "2030-01-01T12:00:00Z", "2030-01-01T17:00:00Z");
-    let res = app.post("/api/trains/trips", Some(&admin), &same_day).await;
+    let res = app
+        .with_token(&admin)
+        .post_json("/api/trains/trips", &same_day)
+        .await;
     assert_error(res, StatusCode::CONFLICT, "already_exists").await;
 }
 

@@ -8,7 +8,8 @@ async fn admin_input_is_validated_field_by_field() {
     let app = spawn_app().await;
     let admin = with_stations(&app).await;
     assert_eq!(
-        app.post("/api/trains/trains", Some(&admin), &train_body("709"))
+        app.with_token(&admin)
+            .post_json("/api/trains/trains", &train_body("709"))
             .await
             .status(),
         StatusCode::CREATED
@@ -22,7 +23,9 @@ async fn admin_input_is_validated_field_by_field() {
         (json!({"code": 5, "name": "x"}), "code"),
     ] {
         assert_invalid(
-            app.post("/api/trains/stations", Some(&admin), &body).await,
+            app.with_token(&admin)
+                .post_json("/api/trains/stations", &body)
+                .await,
             field,
         )
         .await;
@@ -59,7 +62,9 @@ async fn admin_input_is_validated_field_by_field() {
         ),
     ] {
         assert_invalid(
-            app.post("/api/trains/trains", Some(&admin), &body).await,
+            app.with_token(&admin)
+                .post_json("/api/trains/trains", &body)
+                .await,
             field,
         )
         .await;
@@ -99,7 +104,9 @@ async fn admin_input_is_validated_field_by_field() {
         ),
     ] {
         assert_invalid(
-            app.post("/api/trains/trips", Some(&admin), &body).await,
+            app.with_token(&admin)
+                .post_json("/api/trains/trips", &body)
+                .await,
             field,
         )
         .await;

@@ -1,7 +1,8 @@
-use crate::helpers::{TestApp, eventually, seat, service_date, spawn_app_with};
+use crate::helpers::{Catalogue, TestApp, eventually, seat, service_date, spawn_app_with};
 use serde_json::{Value, json};
 use servicekit::amqp::Envelope;
 use servicekit::events::{self, BookedSeat, BookingConfirmed, BookingReleased};
+use train_service::availability;
 use uuid::Uuid;
 
 fn confirmed(booking_id: Uuid, trip_id: i64, seats: Vec<BookedSeat>) -> Value {
@@ -60,6 +61,15 @@ fn search_path() -> String {
     )
 }
 
+/// train-service's count of availability events with `outcome`.
+async fn events(app: &TestApp, outcome: &str) -> f64 {
+    app.metric(
+        "railrush_availability_events_total",
+        &[("outcome", outcome)],
+    )
+    .await
+}
+
 /// With a cache TTL far beyond the test, only invalidation can make a search current.
 async fn spawn_app() -> TestApp {
     spawn_app_with(|s| s.search.cache_ttl_secs = 600).await
@@ -76,7 +86,7 @@ async fn wait_for_search(app: &TestApp, index: usize, class: usize, n: i64) {
 
 #[tokio::test]
 async fn a_confirmation_lowers_availability_and_a_cached_search_shows_it_at_once() {
-    let mut app = spawn_app().await;
+    let app = spawn_app().await;
     let trips = app.seeded_trips().await;
     let trip_id = trips[1]["trip_id"].as_i64().unwrap();
     app.get_json(&search_path()).await;
@@ -111,7 +121,7 @@ async fn a_confirmation_lowers_availability_and_a_cached_search_shows_it_at_once
 
 #[tokio::test]
 async fn a_duplicate_delivery_is_counted_once_and_a_cancellation_gives_the_seats_back() {
-    let mut app = spawn_app().await;
+    let app = spawn_app().await;
     let trip_id = app.seeded_trips().await[0]["trip_id"].as_i64().unwrap();
     let booking = Uuid::new_v4();
     let seats = vec![seat(221, "SHOVAN"), seat(222, "SHOVAN")];
@@ -123,9 +133,7 @@ async fn a_duplicate_delivery_is_counted_once_and_a_cancellation_gives_the_seats
     app.publish_envelope(&event).await;
     app.publish_envelope(&event).await;
     eventually("the duplicate to be skipped", || async {
-        app.metric("railrush_availability_events_total{outcome=\"duplicate\"")
-            .await
-            == 1.0
+        events(&app, "duplicate").await == 1.0
     })
     .await;
     assert_eq!(available(&app, trip_id).await["SHOVAN"], 53);
@@ -148,9 +156,7 @@ async fn a_duplicate_delivery_is_counted_once_and_a_cancellation_gives_the_seats
     app.publish(events::BOOKING_EXPIRED, &released(booking, trip_id, seats))
         .await;
     eventually("the second release to be seen", || async {
-        app.metric("railrush_availability_events_total{outcome=\"duplicate\"")
-            .await
-            == 2.0
+        events(&app, "duplicate").await == 2.0
     })
     .await;
     assert_eq!(
@@ -162,7 +168,7 @@ async fn a_duplicate_delivery_is_counted_once_and_a_cancellation_gives_the_seats
 
 #[tokio::test]
 async fn an_expiry_overtaking_its_confirmation_leaves_availability_unchanged() {
-    let mut app = spawn_app().await;
+    let app = spawn_app().await;
     let trip_id = app.seeded_trips().await[0]["trip_id"].as_i64().unwrap();
     let booking = Uuid::new_v4();
     let seats = vec![seat(56, "AC_S")];
@@ -172,9 +178,7 @@ async fn an_expiry_overtaking_its_confirmation_leaves_availability_unchanged() {
     )
     .await;
     eventually("the early release to be seen", || async {
-        app.metric("railrush_availability_events_total{outcome=\"duplicate\"")
-            .await
-            == 1.0
+        events(&app, "duplicate").await == 1.0
     })
     .await;
     app.publish(
@@ -183,9 +187,7 @@ async fn an_expiry_overtaking_its_confirmation_leaves_availability_unchanged() {
     )
     .await;
     eventually("the late confirmation to be seen", || async {
-        app.metric("railrush_availability_events_total{outcome=\"duplicate\"")
-            .await
-            == 2.0
+        events(&app, "duplicate").await == 2.0
     })
     .await;
     assert_eq!(available(&app, trip_id).await["AC_S"], 55);
@@ -193,9 +195,10 @@ async fn an_expiry_overtaking_its_confirmation_leaves_availability_unchanged() {
 
 #[tokio::test]
 async fn a_malformed_event_is_parked_and_the_consumer_keeps_going() {
-    let mut app = spawn_app().await;
+    let app = spawn_app().await;
     let trip_id = app.seeded_trips().await[0]["trip_id"].as_i64().unwrap();
-    let parked = format!("{}.parked", app.queue);
+    let queue = app.queue(availability::QUEUE);
+    let parked = format!("{queue}.parked");
     app.publish(events::BOOKING_CONFIRMED, &json!({"booking_id": "nope"}))
         .await;
     app.publish(
@@ -218,11 +221,7 @@ async fn a_malformed_event_is_parked_and_the_consumer_keeps_going() {
     )
     .await;
     wait_for(&app, trip_id, "SNIGDHA", 54).await;
-    assert_eq!(
-        app.metric("railrush_availability_events_total{outcome=\"rejected\"")
-            .await,
-        3.0
-    );
+    assert_eq!(events(&app, "rejected").await, 3.0);
     // servicekit's consumer metrics: 4 received, 3 rejected and parked, 1 acked.
     for (outcome, n) in [
         ("received", 4.0),
@@ -230,15 +229,18 @@ async fn a_malformed_event_is_parked_and_the_consumer_keeps_going() {
         ("parked", 3.0),
         ("acked", 1.0),
     ] {
-        let series = format!(
-            "railrush_consumer_messages_total{{outcome=\"{outcome}\",queue=\"{}\"",
-            app.queue
+        let labels = [("outcome", outcome), ("queue", queue.as_str())];
+        assert_eq!(
+            app.metric("railrush_consumer_messages_total", &labels)
+                .await,
+            n,
+            "{outcome}"
         );
-        assert_eq!(app.metric(&series).await, n, "{series}");
     }
-    let gauge = format!("railrush_consumer_parked_messages{{queue=\"{}\"", app.queue);
     eventually("the parked gauge to show 3", || async {
-        app.metric(&gauge).await == 3.0
+        app.metric("railrush_consumer_parked_messages", &[("queue", &queue)])
+            .await
+            == 3.0
     })
     .await;
     let n: i64 = app

@@ -43,9 +43,9 @@ async fn malformed_bodies_get_4xx_in_the_error_shape() {
         assert_error(res, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
     }
     let res = app
-        .post(
+        .with_token(&admin)
+        .post_json(
             "/api/trains/trains",
-            Some(&admin),
             &serde_json::json!({"number": 701, "name": "x", "coaches": []}),
         )
         .await;

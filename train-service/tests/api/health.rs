@@ -60,3 +60,10 @@ async fn metrics_are_on_the_service_registry_by_route_pattern() {
     );
     assert!(text.contains(r#"railrush_pool_connections{pool="postgres""#));
 }
+
+#[tokio::test]
+async fn a_stop_ends_the_server_and_joins_every_background_task() {
+    let app = spawn_app().await;
+    assert!(app.tasks().running() > 0, "the availability consumer runs");
+    app.assert_stops_gracefully().await;
+}

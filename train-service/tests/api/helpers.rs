@@ -1,40 +1,34 @@
 use chrono::{Duration as Days, NaiveDate, Utc};
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::{Response, StatusCode};
-use serde_json::{Value, json};
-use servicekit::amqp::{Broker, Envelope};
+use serde_json::Value;
 use servicekit::events::BookedSeat;
 use servicekit::testing::{self, TestEnv};
-use std::time::{Duration, Instant};
 use train_service::availability;
 use train_service::seed::{self, SeedOptions, SeedReport};
 use train_service::settings::Settings;
 use train_service::startup;
 use uuid::Uuid;
 
-pub struct TestApp {
-    pub address: String,
-    pub client: reqwest::Client,
-    pub settings: Settings,
-    pub queue: String,
-    broker: Option<Broker>,
-    pub env: TestEnv,
-}
+pub use servicekit::testing::{TestApp, assert_error, eventually};
 
 /// Starts train-service on a free port with its own database, key prefix and queues;
-/// returns once `/health/ready` answers 200.
+/// returns once it is ready.
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
-    let app = spawn_unready_app_with(configure).await;
-    app.wait_ready().await;
-    app
+    let (env, settings) = test_settings(configure).await;
+    TestApp::spawn(env, startup::build(settings)).await
 }
 
 /// Starts the app without waiting for its dependencies (for tests of broken ones).
 pub async fn spawn_unready_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
+    let (env, settings) = test_settings(configure).await;
+    TestApp::spawn_unready(env, startup::build(settings)).await
+}
+
+async fn test_settings(configure: impl FnOnce(&mut Settings)) -> (TestEnv, Settings) {
     let env = TestEnv::new("train").await.expect("test environment");
     let mut settings = Settings {
         database: env.database.clone(),
@@ -46,22 +40,8 @@ pub async fn spawn_unready_app_with(configure: impl FnOnce(&mut Settings)) -> Te
     settings.http.port = 0;
     settings.http.workers = Some(2);
     configure(&mut settings);
-    let queue = format!("{}{}", env.amqp.queue_prefix, availability::QUEUE);
-    env.track_queue(&queue);
-    env.track_queue(&format!("{queue}.parked"));
-    let app = startup::build(settings.clone())
-        .await
-        .expect("application builds");
-    let address = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until_stopped());
-    TestApp {
-        address,
-        client: reqwest::Client::new(),
-        settings,
-        queue,
-        broker: None,
-        env,
-    }
+    env.track_consumer_queues(&[availability::QUEUE]);
+    (env, settings)
 }
 
 /// The service date (Asia/Dhaka) `days` from today.
@@ -69,23 +49,13 @@ pub fn service_date(days: i64) -> NaiveDate {
     (Utc::now() + Days::hours(6)).date_naive() + Days::days(days)
 }
 
+/// A token of someone with `role`.
 pub fn token(role: &str) -> String {
     token_signed_by(role, &testing::keys().unwrap().private)
 }
 
 pub fn token_signed_by(role: &str, key: &std::path::Path) -> String {
-    let now = Utc::now().timestamp();
-    let claims = json!({
-        "sub": Uuid::new_v4(), "iss": "railrush-auth", "aud": "railrush",
-        "exp": now + 600, "iat": now, "jti": Uuid::new_v4(), "role": role,
-    });
-    let pem = std::fs::read(key).unwrap();
-    jsonwebtoken::encode(
-        &Header::new(Algorithm::EdDSA),
-        &claims,
-        &EncodingKey::from_ed_pem(&pem).unwrap(),
-    )
-    .unwrap()
+    testing::sign_token(Uuid::new_v4(), role, key).unwrap()
 }
 
 pub fn seat(seat_id: i32, class: &str) -> BookedSeat {
@@ -98,39 +68,17 @@ pub fn seat(seat_id: i32, class: &str) -> BookedSeat {
     }
 }
 
-impl TestApp {
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{}", self.address, path)
-    }
+/// train-service's data.
+pub trait Catalogue {
+    /// Runs the seed on the service's database.
+    async fn seed(&self, trains: usize, coaches: usize, seats: i32, days: i32) -> SeedReport;
+    /// Seeds the brief's scenario for 2 days and returns tomorrow's DHK→CTG trips.
+    async fn seeded_trips(&self) -> Vec<Value>;
+}
 
-    async fn wait_ready(&self) {
-        servicekit::testing::wait_ready(&self.client, &self.address).await;
-    }
-
-    pub async fn get(&self, path: &str) -> Response {
-        self.client
-            .get(self.url(path))
-            .send()
-            .await
-            .expect("request")
-    }
-
-    pub async fn get_json(&self, path: &str) -> Value {
-        let res = self.get(path).await;
-        assert_eq!(res.status(), StatusCode::OK, "GET {path}");
-        res.json().await.expect("json")
-    }
-
-    pub async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> Response {
-        let mut req = self.client.post(self.url(path)).json(body);
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        req.send().await.expect("request")
-    }
-
-    pub async fn seed(&self, trains: usize, coaches: usize, seats: i32, days: i32) -> SeedReport {
-        let pool = servicekit::db::pool(&self.settings.database).unwrap();
+impl Catalogue for TestApp {
+    async fn seed(&self, trains: usize, coaches: usize, seats: i32, days: i32) -> SeedReport {
+        let pool = servicekit::db::pool(&self.env.database).unwrap();
         let options = SeedOptions {
             trains,
             coaches,
@@ -141,8 +89,7 @@ impl TestApp {
         seed::run(&pool, &options).await.expect("seed")
     }
 
-    /// Seeds the brief's scenario for 2 days and returns tomorrow's DHK→CTG trips.
-    pub async fn seeded_trips(&self) -> Vec<Value> {
+    async fn seeded_trips(&self) -> Vec<Value> {
         self.seed(5, 5, 55, 2).await;
         let body = self
             .get_json(&format!(
@@ -152,66 +99,7 @@ impl TestApp {
             .await;
         body["trips"].as_array().unwrap().clone()
     }
-
-    pub async fn db(&self) -> tokio_postgres::Client {
-        use secrecy::ExposeSecret;
-        let (client, conn) = tokio_postgres::connect(
-            self.settings.database.url.expose_secret(),
-            tokio_postgres::NoTls,
-        )
-        .await
-        .expect("connect to the test database");
-        tokio::spawn(conn);
-        client
-    }
-
-    /// Publishes an event to this test's exchange, as booking-service's outbox would.
-    pub async fn publish(&mut self, kind: &str, payload: &Value) -> Envelope {
-        let event = Envelope::new(kind, payload).unwrap();
-        self.publish_envelope(&event).await;
-        event
-    }
-
-    pub async fn publish_envelope(&mut self, event: &Envelope) {
-        if self.broker.is_none() {
-            let broker = Broker::start(&self.env.amqp, "train-service-test");
-            assert!(broker.wait_connected(Duration::from_secs(10)).await);
-            self.broker = Some(broker);
-        }
-        self.broker
-            .as_ref()
-            .unwrap()
-            .publish(event, None)
-            .await
-            .expect("published");
-    }
-
-    /// Messages waiting in `queue` (0 when it does not exist).
-    pub async fn queue_depth(&self, queue: &str) -> u32 {
-        testing::queue_depth(queue).await.unwrap()
-    }
-
-    /// The value of a metric line starting with `prefix` (0 when absent).
-    pub async fn metric(&self, prefix: &str) -> f64 {
-        let text = self.get("/metrics").await.text().await.unwrap();
-        text.lines()
-            .find(|l| l.starts_with(prefix))
-            .and_then(|l| l.rsplit(' ').next())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0.0)
-    }
 }
-
-/// Polls `check` until it returns true, for up to 10 seconds.
-pub async fn eventually<F: Future<Output = bool>>(what: &str, mut check: impl FnMut() -> F) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !check().await {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-pub use servicekit::testing::assert_error;
 
 pub async fn assert_invalid(res: Response, field: &str) -> Value {
     let body = assert_error(res, StatusCode::BAD_REQUEST, "invalid_request").await;

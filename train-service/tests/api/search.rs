@@ -1,4 +1,4 @@
-use crate::helpers::{assert_error, assert_invalid, service_date, spawn_app};
+use crate::helpers::{Catalogue, assert_error, assert_invalid, service_date, spawn_app};
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -127,12 +127,12 @@ async fn repeated_searches_are_served_from_the_cache() {
     let second = app.get_json(&path).await;
     assert_eq!(first, second);
     assert_eq!(
-        app.metric("railrush_search_cache_lookups_total{result=\"hit\"")
+        app.metric("railrush_search_cache_lookups_total", &[("result", "hit")])
             .await,
         1.0
     );
     assert_eq!(
-        app.metric("railrush_search_cache_lookups_total{result=\"miss\"")
+        app.metric("railrush_search_cache_lookups_total", &[("result", "miss")])
             .await,
         1.0
     );

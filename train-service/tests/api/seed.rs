@@ -1,4 +1,4 @@
-use crate::helpers::{service_date, spawn_app};
+use crate::helpers::{Catalogue, service_date, spawn_app};
 use train_service::seed::SeedReport;
 
 async fn counts(app: &crate::helpers::TestApp) -> Vec<i64> {
@@ -77,7 +77,7 @@ async fn seeding_more_days_adds_only_the_missing_trips() {
 /// Runs the real `train-service seed` binary against the test database.
 async fn run_seed_command(app: &crate::helpers::TestApp, args: &'static str) {
     use secrecy::ExposeSecret;
-    let url = app.settings.database.url.expose_secret().to_owned();
+    let url = app.env.database.url.expose_secret().to_owned();
     let status = tokio::task::spawn_blocking(move || {
         std::process::Command::new(env!("CARGO_BIN_EXE_train-service"))
             .arg("seed")

@@ -1,4 +1,4 @@
-use crate::helpers::{assert_error, assert_invalid, spawn_app};
+use crate::helpers::{Catalogue, assert_error, assert_invalid, spawn_app};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 

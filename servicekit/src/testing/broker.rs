@@ -1,0 +1,209 @@
+//! The broker side of a test: listening to what a service publishes, publishing what
+//! another service would, and looking at queues.
+
+use super::env::amqp_url;
+use super::eventually::WAIT;
+use crate::amqp::Envelope;
+use anyhow::bail;
+use lapin::options::{
+    BasicConsumeOptions, BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions,
+    QueueBindOptions, QueueDeclareOptions,
+};
+use lapin::types::FieldTable;
+use lapin::{BasicProperties, Connection, ConnectionProperties};
+use std::time::{Duration, Instant};
+
+async fn connect() -> anyhow::Result<Connection> {
+    Ok(Connection::connect(&amqp_url(), ConnectionProperties::default()).await?)
+}
+
+/// A private queue bound to `exchange` for `routing_key`, for asserting what a service
+/// published. Deleted with its connection.
+pub struct Listener {
+    _connection: Connection,
+    consumer: lapin::Consumer,
+}
+
+impl Listener {
+    pub async fn bind(exchange: &str, routing_key: &str) -> anyhow::Result<Self> {
+        let connection = connect().await?;
+        let channel = connection.create_channel().await?;
+        channel
+            .exchange_declare(
+                exchange.into(),
+                lapin::ExchangeKind::Topic,
+                ExchangeDeclareOptions {
+                    durable: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
+            .await?;
+        let queue = channel
+            .queue_declare(
+                "".into(),
+                QueueDeclareOptions {
+                    exclusive: true,
+                    auto_delete: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
+            .await?;
+        channel
+            .queue_bind(
+                queue.name().clone(),
+                exchange.into(),
+                routing_key.into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+        let consumer = channel
+            .basic_consume(
+                queue.name().clone(),
+                "".into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+        Ok(Self {
+            _connection: connection,
+            consumer,
+        })
+    }
+
+    /// The next message within `wait`, acked.
+    pub async fn next(&mut self, wait: Duration) -> Option<lapin::message::Delivery> {
+        use futures_util::StreamExt;
+        let delivery = tokio::time::timeout(wait, self.consumer.next())
+            .await
+            .ok()??
+            .ok()?;
+        delivery
+            .ack(lapin::options::BasicAckOptions::default())
+            .await
+            .ok()?;
+        Some(delivery)
+    }
+
+    /// The next message's body as JSON.
+    pub async fn next_json(&mut self, wait: Duration) -> Option<serde_json::Value> {
+        let delivery = self.next(wait).await?;
+        serde_json::from_slice(&delivery.data).ok()
+    }
+
+    /// The next event of type `kind` within `wait`; events of other types are skipped.
+    pub async fn next_event(&mut self, kind: &str, wait: Duration) -> Option<serde_json::Value> {
+        let deadline = Instant::now() + wait;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            let event = self.next_json(left).await?;
+            if event["type"] == kind {
+                return Some(event);
+            }
+        }
+    }
+
+    /// The next event of type `kind`; panics when none comes within [`WAIT`].
+    pub async fn expect_event(&mut self, kind: &str) -> serde_json::Value {
+        match self.next_event(kind, WAIT).await {
+            Some(event) => event,
+            None => panic!("no {kind} event within {WAIT:?}"),
+        }
+    }
+}
+
+/// Publishes `event` to `exchange` under its type as routing key, persistent and confirmed,
+/// as a service's outbox would (for tests that play another service's part).
+pub async fn publish(exchange: &str, event: &Envelope) -> anyhow::Result<()> {
+    let properties = BasicProperties::default()
+        .with_message_id(event.event_id.to_string().into())
+        .with_content_type("application/json".into())
+        .with_type(event.kind.as_str().into());
+    send(
+        exchange,
+        &event.kind,
+        &serde_json::to_vec(event)?,
+        properties,
+    )
+    .await
+}
+
+/// Publishes `body` as it is (not necessarily an event envelope) to `exchange` under
+/// `routing_key`, persistent and confirmed.
+pub async fn publish_raw(exchange: &str, routing_key: &str, body: &[u8]) -> anyhow::Result<()> {
+    send(exchange, routing_key, body, BasicProperties::default()).await
+}
+
+async fn send(
+    exchange: &str,
+    routing_key: &str,
+    body: &[u8],
+    properties: BasicProperties,
+) -> anyhow::Result<()> {
+    let connection = connect().await?;
+    let channel = connection.create_channel().await?;
+    channel
+        .confirm_select(ConfirmSelectOptions::default())
+        .await?;
+    let confirm = channel
+        .basic_publish(
+            exchange.into(),
+            routing_key.into(),
+            BasicPublishOptions::default(),
+            body,
+            properties.with_delivery_mode(2),
+        )
+        .await?
+        .await?;
+    anyhow::ensure!(confirm.is_ack(), "the broker did not confirm the message");
+    let _ = connection.close(200, "done".into()).await;
+    Ok(())
+}
+
+/// Waits (up to [`WAIT`]) until `queue` exists, i.e. its consumer has declared its
+/// topology, so that events published after this are routed to it.
+pub async fn wait_for_queue(queue: &str) -> anyhow::Result<()> {
+    let connection = connect().await?;
+    let deadline = Instant::now() + WAIT;
+    loop {
+        // A failed passive declare closes the channel: use a fresh one each time.
+        let channel = connection.create_channel().await?;
+        if channel
+            .queue_declare(queue.into(), passive(), FieldTable::default())
+            .await
+            .is_ok()
+        {
+            let _ = connection.close(200, "done".into()).await;
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("queue {queue} was never declared");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Messages ready in `queue` (0 for a queue that does not exist).
+pub async fn queue_depth(queue: &str) -> anyhow::Result<u32> {
+    let connection = connect().await?;
+    let channel = connection.create_channel().await?;
+    let depth = channel
+        .queue_declare(queue.into(), passive(), FieldTable::default())
+        .await
+        .map(|q| q.message_count())
+        .unwrap_or(0);
+    let _ = connection.close(200, "done".into()).await;
+    Ok(depth)
+}
+
+fn passive() -> QueueDeclareOptions {
+    QueueDeclareOptions {
+        passive: true,
+        ..Default::default()
+    }
+}
