@@ -36,7 +36,8 @@ use crate::config::{DatabaseSettings, LogSettings};
 use crate::db::{self, PgPool};
 use crate::service::Application;
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use serde::de::DeserializeOwned;
 use std::future::Future;
 use std::process::ExitCode;
 
@@ -96,6 +97,56 @@ pub async fn migrated_pool(
     Ok(pool)
 }
 
+/// What a service binary says about itself in `--help` and `--version`.
+pub struct Binary {
+    pub name: &'static str,
+    pub version: &'static str,
+    /// The first paragraph of `--help`: what the service does.
+    pub about: &'static str,
+    /// One example a line, each with what it does (see [`after_help`]).
+    pub examples: &'static str,
+}
+
+/// The command line of a service with no commands of its own.
+#[derive(Parser)]
+struct ServiceCli {
+    #[command(subcommand)]
+    command: Option<ServiceCommand>,
+}
+
+/// The whole `main` of a service whose commands are `serve` and `migrate`: parses the
+/// command line as `binary` describes, loads the settings `S` of `binary.name`, and runs the
+/// command ([`run_service`]); `parts` picks the log and database settings out of `S`.
+pub fn service_main<S, P, B, Fut>(
+    binary: Binary,
+    migrations: fn() -> refinery::Runner,
+    parts: P,
+    build: B,
+) -> ExitCode
+where
+    S: DeserializeOwned,
+    P: FnOnce(&S) -> (LogSettings, DatabaseSettings),
+    B: FnOnce(S) -> Fut,
+    Fut: Future<Output = anyhow::Result<Application>>,
+{
+    let matches = ServiceCli::command()
+        .name(binary.name)
+        .bin_name(binary.name)
+        .version(binary.version)
+        .about(binary.about)
+        .after_help(after_help(binary.examples))
+        .get_matches();
+    let command = ServiceCli::from_arg_matches(&matches)
+        .map(|cli| cli.command.unwrap_or_default())
+        .unwrap_or_else(|e| e.exit());
+    block_on(async move {
+        let settings: S = crate::config::load(binary.name)?;
+        let (log, database) = parts(&settings);
+        let build = || build(settings);
+        run_service(binary.name, command, &log, &database, migrations, build).await
+    })
+}
+
 /// The part of every service's `--help` that says where its settings come from.
 pub const SETTINGS_HELP: &str = "\
 Settings: the built-in defaults, then config/<service>.toml (or the file named by
@@ -119,11 +170,17 @@ where
     Fut: Future<Output = anyhow::Result<()>>,
 {
     let cli = C::parse();
+    block_on(main(cli))
+}
+
+/// Runs `main` on a multi-threaded tokio runtime; success, or 1 after printing the error in
+/// one line.
+fn block_on(main: impl Future<Output = anyhow::Result<()>>) -> ExitCode {
     let outcome = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(anyhow::Error::from)
-        .and_then(|runtime| runtime.block_on(main(cli)));
+        .and_then(|runtime| runtime.block_on(main));
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

@@ -5,10 +5,7 @@ use super::env::amqp_url;
 use super::eventually::WAIT;
 use crate::amqp::Envelope;
 use anyhow::bail;
-use lapin::options::{
-    BasicConsumeOptions, BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions,
-    QueueBindOptions, QueueDeclareOptions,
-};
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Connection, ConnectionProperties};
 use std::time::{Duration, Instant};
@@ -28,45 +25,14 @@ impl Listener {
     pub async fn bind(exchange: &str, routing_key: &str) -> anyhow::Result<Self> {
         let connection = connect().await?;
         let channel = connection.create_channel().await?;
-        channel
-            .exchange_declare(
-                exchange.into(),
-                lapin::ExchangeKind::Topic,
-                ExchangeDeclareOptions {
-                    durable: true,
-                    ..Default::default()
-                },
-                FieldTable::default(),
-            )
-            .await?;
-        let queue = channel
-            .queue_declare(
-                "".into(),
-                QueueDeclareOptions {
-                    exclusive: true,
-                    auto_delete: true,
-                    ..Default::default()
-                },
-                FieldTable::default(),
-            )
-            .await?;
-        channel
-            .queue_bind(
-                queue.name().clone(),
-                exchange.into(),
-                routing_key.into(),
-                QueueBindOptions::default(),
-                FieldTable::default(),
-            )
-            .await?;
-        let consumer = channel
-            .basic_consume(
-                queue.name().clone(),
-                "".into(),
-                BasicConsumeOptions::default(),
-                FieldTable::default(),
-            )
-            .await?;
+        let consumer = crate::amqp::subscribe_exclusive(
+            &channel,
+            exchange,
+            lapin::ExchangeKind::Topic,
+            routing_key,
+            false,
+        )
+        .await?;
         Ok(Self {
             _connection: connection,
             consumer,

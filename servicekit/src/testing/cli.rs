@@ -158,3 +158,66 @@ pub async fn applied_migrations(env: &super::TestEnv) -> anyhow::Result<i64> {
         .await?;
     Ok(row.get(0))
 }
+
+/// The command-line tests every service binary whose commands are `serve` and `migrate`
+/// passes: `--help` and `--version`, wrong arguments refused with the usage (exit 2), a
+/// settings mistake in one line, and `migrate` against a test database. Expands to four
+/// `#[test]`s in the calling module:
+///
+/// ```ignore
+/// servicekit::service_cli_tests!(env!("CARGO_BIN_EXE_booking-service"), "booking-service");
+/// ```
+#[macro_export]
+macro_rules! service_cli_tests {
+    ($bin:expr, $name:literal) => {
+        #[test]
+        fn help_and_version_describe_the_commands() {
+            $crate::testing::cli::assert_help(
+                $bin,
+                &[],
+                &["serve", "migrate", "(the default)", "APP_DATABASE__URL"],
+            );
+            $crate::testing::cli::assert_version($bin, $name, env!("CARGO_PKG_VERSION"));
+        }
+
+        #[test]
+        fn a_wrong_argument_is_refused_with_the_usage() {
+            let usage = concat!("Usage: ", $name);
+            $crate::testing::cli::assert_refused($bin, &["--port", "8080"], usage);
+            let usage = concat!("Usage: ", $name, " migrate");
+            $crate::testing::cli::assert_refused($bin, &["migrate", "now"], usage);
+        }
+
+        #[test]
+        fn a_settings_value_that_does_not_parse_is_one_line_without_a_backtrace() {
+            $crate::testing::cli::assert_one_line_error(
+                $bin,
+                &["migrate"],
+                &[("APP_DATABASE__MAX_SIZE", "many")],
+                concat!("error: loading the settings of ", $name, ": "),
+            );
+        }
+
+        #[tokio::test]
+        async fn migrate_applies_the_migrations_and_says_so() {
+            let env = $crate::testing::TestEnv::new($name).await.unwrap();
+            let url = $crate::testing::cli::database_url(&env);
+            let run = tokio::task::spawn_blocking(move || {
+                $crate::testing::cli::assert_succeeds(
+                    $bin,
+                    &["migrate"],
+                    &[("APP_DATABASE__URL", &url)],
+                )
+            })
+            .await
+            .unwrap();
+            assert_eq!(run.stdout, concat!($name, ": migrations applied\n"));
+            assert!(
+                $crate::testing::cli::applied_migrations(&env)
+                    .await
+                    .unwrap()
+                    > 0
+            );
+        }
+    };
+}
