@@ -26,7 +26,7 @@ use std::time::Duration;
 
 /// Splits answers into passed (the upstream's 200) and rejected (429), failing on anything
 /// else, and checks every rejection's JSON body and Retry-After.
-fn tally(answers: &[Answer], retry_after: &str) -> (usize, usize) {
+pub(crate) fn tally(answers: &[Answer], retry_after: &str) -> (usize, usize) {
     let mut passed = 0;
     let mut rejected = 0;
     for answer in answers {
