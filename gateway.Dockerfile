@@ -8,7 +8,7 @@
 # At start deploy/gateway/entrypoint.sh renders nginx/*.template with nginx/render.sh (the
 # renderer of the local stack and the tests too; envsubst of AUTH_UPSTREAM ..
 # NOTIFICATION_UPSTREAM as host:port, WEB_ROOT, NGINX_ERROR_LOG, NGINX_ACCESS_LOG,
-# GATEWAY_PORT, REAL_IP_FROM, and the rate limits of the profile
+# GATEWAY_PORT, the trusted proxies TRUSTED_PROXIES (empty: none), and the rate limits of the profile
 # nginx/profiles/$GATEWAY_PROFILE.env) into $NGINX_PREFIX and runs nginx in the foreground
 # on port 8080.
 
@@ -40,7 +40,7 @@ ENV WEB_ROOT=/usr/share/nginx/html \
     NGINX_ACCESS_LOG=/dev/stdout \
     GATEWAY_PORT=8080 \
     GATEWAY_PROFILE=default \
-    REAL_IP_FROM=127.0.0.1/32 \
+    TRUSTED_PROXIES="" \
     AUTH_UPSTREAM=auth-service:8081 \
     TRAIN_UPSTREAM=train-service:8082 \
     BOOKING_UPSTREAM=booking-service:8083 \

@@ -13,11 +13,21 @@
 # - Substituted are exactly these variables, all taken from the environment and all
 #   required (non-empty):
 #     NGINX_ERROR_LOG NGINX_ACCESS_LOG GATEWAY_PORT AUTH_UPSTREAM TRAIN_UPSTREAM
-#     BOOKING_UPSTREAM PAYMENT_UPSTREAM NOTIFICATION_UPSTREAM WEB_ROOT REAL_IP_FROM
+#     BOOKING_UPSTREAM PAYMENT_UPSTREAM NOTIFICATION_UPSTREAM WEB_ROOT
 #   (their meaning is in the templates' headers), plus every KEY of the profile. A profile
 #   key's value is the profile's, unless the environment sets that KEY (a test's slower
 #   rate, an operator's override). `envsubst` is given that explicit list, so nginx's own
 #   $variables stay as they are.
+# - One more, derived: REAL_IP_DIRECTIVES, made here from the optional TRUSTED_PROXIES (the
+#   only variable that may be unset or empty): the addresses or CIDR ranges of the proxies
+#   in front of the gateway (an ingress controller, a load balancer), separated by commas or
+#   spaces. Empty (the default; the local stack, the tests, docker compose): no directive
+#   at all, so nginx never reads X-Forwarded-For and the connecting address is the client.
+#   Otherwise one `set_real_ip_from` per entry, `real_ip_header X-Forwarded-For` and
+#   `real_ip_recursive on` (the client is the right-most address not in the list, so an
+#   address a client prepends itself is never believed). An entry is IPv4 or IPv6 with an
+#   optional /prefix; 0.0.0.0/0, ::/0 and anything else are refused, and so is the former
+#   REAL_IP_FROM (a caller still setting it would believe it trusts a proxy it does not).
 # - The profile format: blank lines and lines starting with # are skipped; every other line
 #   is KEY=value, KEY in [A-Z][A-Z0-9_]* and not one of the fixed names above, the value
 #   taken literally up to the end of the line, non-empty, without spaces or quotes (an
@@ -38,7 +48,7 @@ die() { echo "nginx/render.sh: $*" >&2; exit 1; }
 usage() { die "usage: render.sh PROFILE PREFIX | render.sh --values PROFILE"; }
 
 fixed='NGINX_ERROR_LOG NGINX_ACCESS_LOG GATEWAY_PORT AUTH_UPSTREAM TRAIN_UPSTREAM
-BOOKING_UPSTREAM PAYMENT_UPSTREAM NOTIFICATION_UPSTREAM WEB_ROOT REAL_IP_FROM'
+BOOKING_UPSTREAM PAYMENT_UPSTREAM NOTIFICATION_UPSTREAM WEB_ROOT'
 
 mode=render
 if [ "${1-}" = --values ]; then
@@ -77,6 +87,10 @@ while IFS= read -r line || [ -n "$line" ]; do
   for f in $fixed; do
     [ "$key" != "$f" ] || die "$profile: $key is set by the caller, not by a profile"
   done
+  case "$key" in
+    TRUSTED_PROXIES | REAL_IP_DIRECTIVES | REAL_IP_FROM)
+      die "$profile: $key is set by the caller, not by a profile" ;;
+  esac
   eval "overridden=\${$key+x}"
   if [ -n "$overridden" ]; then
     eval "value=\$$key"
@@ -106,6 +120,35 @@ for f in $fixed; do
   export "$f"
   list="$list \${$f}"
 done
+
+# The trusted proxies (see the rules above) become REAL_IP_DIRECTIVES.
+[ -z "${REAL_IP_FROM+x}" ] \
+  || die "REAL_IP_FROM is no longer read: list the proxies in front of the gateway in TRUSTED_PROXIES (empty: none)"
+REAL_IP_DIRECTIVES='    # TRUSTED_PROXIES is empty: X-Forwarded-For is never read.'
+proxies=$(printf '%s' "${TRUSTED_PROXIES-}" | tr ',' ' ')
+if [ -n "$(printf '%s' "$proxies" | tr -d '[:space:]')" ]; then
+  REAL_IP_DIRECTIVES=''
+  set -f # no pathname expansion of the entries
+  for p in $proxies; do
+    case "$p" in
+      0.0.0.0/0 | ::/0 | 0/0 | */0)
+        die "TRUSTED_PROXIES: $p would trust every address; list the proxies' own addresses" ;;
+      *[!0-9A-Fa-f.:/]* | /* | */*/*)
+        die "TRUSTED_PROXIES: '$p' is not an address or CIDR range" ;;
+    esac
+    case "$p" in
+      *.* | *:*) ;;
+      *) die "TRUSTED_PROXIES: '$p' is not an address or CIDR range" ;;
+    esac
+    REAL_IP_DIRECTIVES="$REAL_IP_DIRECTIVES    set_real_ip_from  $p;
+"
+  done
+  REAL_IP_DIRECTIVES="$REAL_IP_DIRECTIVES    real_ip_header    X-Forwarded-For;
+    real_ip_recursive on;"
+  set +f
+fi
+export REAL_IP_DIRECTIVES
+list="$list \${REAL_IP_DIRECTIVES}"
 command -v envsubst >/dev/null 2>&1 \
   || die "envsubst is missing (Debian package gettext-base, Alpine package gettext)"
 

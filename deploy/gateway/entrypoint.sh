@@ -9,17 +9,19 @@
 # and profiles/. GATEWAY_PROFILE (default `default`) picks the rate limits,
 # profiles/<name>.env (`load` raises them, for benchmarks only); a LIMIT_* variable set in
 # the environment replaces that profile value. GATEWAY_PORT (default 8080) is the port nginx
-# listens on; REAL_IP_FROM (default 127.0.0.1/32, i.e. no proxy) the address range of the
-# proxies in front of the gateway whose X-Forwarded-For names the client; NGINX_ERROR_LOG
-# and NGINX_ACCESS_LOG (default /dev/stderr, /dev/stdout) where nginx logs.
+# listens on; TRUSTED_PROXIES (default empty: none, X-Forwarded-For is never read) the
+# addresses or CIDR ranges of the proxies in front of the gateway whose X-Forwarded-For
+# names the client (Kubernetes: the ingress controller's pods, set per cluster in the
+# overlay); NGINX_ERROR_LOG and NGINX_ACCESS_LOG (default /dev/stderr, /dev/stdout) where
+# nginx logs.
 # AUTH_UPSTREAM .. NOTIFICATION_UPSTREAM (host:port) and WEB_ROOT are required.
 #
 # With GATEWAY_CHECK_ONLY=1 it stops after `nginx -t` (scripts/checks/delivery.sh runs it so).
 set -eu
 
 : "${NGINX_ERROR_LOG:=/dev/stderr}" "${NGINX_ACCESS_LOG:=/dev/stdout}"
-: "${GATEWAY_PORT:=8080}" "${GATEWAY_PROFILE:=default}" "${REAL_IP_FROM:=127.0.0.1/32}"
-export NGINX_ERROR_LOG NGINX_ACCESS_LOG GATEWAY_PORT REAL_IP_FROM
+: "${GATEWAY_PORT:=8080}" "${GATEWAY_PROFILE:=default}" "${TRUSTED_PROXIES:=}"
+export NGINX_ERROR_LOG NGINX_ACCESS_LOG GATEWAY_PORT TRUSTED_PROXIES
 templates="${NGINX_TEMPLATE_DIR:-/etc/nginx/railrush-templates}"
 prefix="${NGINX_PREFIX:-/tmp/nginx}"
 

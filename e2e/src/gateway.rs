@@ -282,8 +282,9 @@ pub fn profile_values(profile: Profile) -> Result<Vec<(String, String)>> {
 }
 
 /// The values of the variables the gateway's caller sets (render.sh's fixed list) for a test
-/// gateway on `port`: every log under the prefix, REAL_IP_FROM 127.0.0.1/32 (nothing stands
-/// in front of a test gateway, as in the local stack).
+/// gateway on `port`: every log under the prefix, no TRUSTED_PROXIES (nothing stands in front
+/// of a test gateway, as in the local stack: X-Forwarded-For is never read; a test that plays
+/// the proxy overrides it, e.g. `("TRUSTED_PROXIES", "127.0.0.1")`).
 fn fixed_variables<'a>(
     upstreams: &Upstreams,
     web_root: &Path,
@@ -302,7 +303,7 @@ fn fixed_variables<'a>(
             upstreams.notification.clone().into(),
         ),
         ("WEB_ROOT", web_root.as_os_str().to_owned()),
-        ("REAL_IP_FROM", "127.0.0.1/32".into()),
+        ("TRUSTED_PROXIES", "".into()),
     ]
 }
 

@@ -528,8 +528,9 @@ rr_render_gateway() {
         "NGINX_ACCESS_LOG=logs/access.log"
         "GATEWAY_PORT=$RAILRUSH_GATEWAY_PORT"
         "WEB_ROOT=$RAILRUSH_WEB_ROOT"
-        # Nothing stands in front of the local gateway.
-        "REAL_IP_FROM=127.0.0.1/32"
+        # Nothing stands in front of the local gateway: no trusted proxies, so nginx never
+        # reads X-Forwarded-For and the connecting address is the client.
+        "TRUSTED_PROXIES="
     )
     # auth-service:8081 -> AUTH_UPSTREAM=127.0.0.1:8081, for every service, existing or not.
     for entry in "${RAILRUSH_SERVICES[@]}"; do

@@ -14,7 +14,8 @@ use tokio::sync::Barrier;
 use tokio::task::JoinSet;
 
 /// A tiny upstream standing in for every service: it answers any request with 200 JSON
-/// naming the path and the request id it was given, and a path ending in `/events` with an
+/// naming the path, the request id and the client-address headers (`x_real_ip`,
+/// `x_forwarded_for`: "" when absent) it was given, and a path ending in `/events` with an
 /// endless `text/event-stream`. Stopping it closes its port and every open connection.
 pub struct FakeUpstream {
     pub addr: String,
@@ -89,6 +90,8 @@ async fn serve(mut socket: TcpStream, hits: Arc<AtomicUsize>) {
         hits.fetch_add(1, Ordering::SeqCst);
         let path = head.split_whitespace().nth(1).unwrap_or("").to_owned();
         let request_id = header_in(&head, "x-request-id").unwrap_or_default();
+        let real_ip = header_in(&head, "x-real-ip").unwrap_or_default();
+        let forwarded_for = header_in(&head, "x-forwarded-for").unwrap_or_default();
         if path.ends_with("/events") {
             let head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\
                         Cache-Control: no-cache\r\nTransfer-Encoding: chunked\r\n\r\n";
@@ -101,7 +104,13 @@ async fn serve(mut socket: TcpStream, hits: Arc<AtomicUsize>) {
             while matches!(socket.read(&mut [0u8; 1024]).await, Ok(n) if n > 0) {}
             return;
         }
-        let body = serde_json::json!({"path": path, "request_id": request_id}).to_string();
+        let body = serde_json::json!({
+            "path": path,
+            "request_id": request_id,
+            "x_real_ip": real_ip,
+            "x_forwarded_for": forwarded_for,
+        })
+        .to_string();
         let response = format!(
             "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
              X-Frame-Options: SAMEORIGIN\r\n\r\n{body}",
@@ -164,6 +173,20 @@ pub fn request(method: &str, path: &str, body: Option<&str>) -> String {
         req.push_str("\r\n");
     }
     req
+}
+
+/// [`request`] with extra request headers.
+pub fn request_with_headers(
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> String {
+    let extra: String = headers
+        .iter()
+        .map(|(name, value)| format!("{name}: {value}\r\n"))
+        .collect();
+    request(method, path, body).replacen("\r\n", &format!("\r\n{extra}"), 1)
 }
 
 /// What a burst found, and how long it took from before the first byte was sent until the
