@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod domain;
 mod metrics;
+pub mod nid;
 mod otp;
 mod password;
 mod refresh;

@@ -7,8 +7,7 @@
 //! A phone's keys share the hash tag `{phone}`, so its scripts and pipelines stay on one
 //! Redis Cluster slot.
 
-use crate::settings::OtpSettings;
-use anyhow::Context;
+use crate::settings::{OtpSettings, load_secret};
 use hmac::{Hmac, Mac};
 use rand::Rng;
 use redis::Script;
@@ -85,14 +84,14 @@ static CONSUME: LazyLock<Script> = LazyLock::new(|| {
 
 impl OtpStore {
     pub fn new(pool: RedisPool, keys: Keys, settings: OtpSettings) -> anyhow::Result<Self> {
-        let secret = match (&settings.secret, &settings.secret_path) {
-            (Some(s), _) => s.clone(),
-            (None, Some(path)) => std::fs::read_to_string(path)
-                .with_context(|| format!("reading the OTP secret {}", path.display()))?
-                .trim()
-                .to_owned()
-                .into(),
-            (None, None) => {
+        let configured = load_secret(
+            settings.secret.as_ref(),
+            settings.secret_path.as_deref(),
+            "OTP secret",
+        )?;
+        let secret = match configured {
+            Some(s) => s,
+            None => {
                 tracing::warn!("no OTP secret configured: using a random per-process key");
                 let mut bytes = [0u8; 32];
                 rand::rng().fill(&mut bytes);

@@ -1,11 +1,12 @@
 //! auth-service settings (see `servicekit::config` for the layering).
 
+use anyhow::Context;
 use secrecy::SecretString;
 use serde::Deserialize;
 use servicekit::config::{
     AmqpSettings, DatabaseSettings, HttpSettings, JwtSettings, LogSettings, RedisSettings,
 };
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default)]
@@ -18,6 +19,7 @@ pub struct Settings {
     pub log: LogSettings,
     pub otp: OtpSettings,
     pub login: LoginSettings,
+    pub nid: NidSettings,
     /// Days a refresh token stays usable.
     pub refresh_ttl_days: u32,
 }
@@ -36,6 +38,7 @@ impl Default for Settings {
             log: LogSettings::default(),
             otp: OtpSettings::default(),
             login: LoginSettings::default(),
+            nid: NidSettings::default(),
             refresh_ttl_days: 30,
         }
     }
@@ -91,4 +94,70 @@ impl Default for LoginSettings {
             hash_wait_ms: 5_000,
         }
     }
+}
+
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum NidVerifierKind {
+    /// The built-in verifier: accepts well-formed numbers, except those ending in `0000`
+    /// (no such citizen), for tests. No network.
+    #[default]
+    Test,
+    /// An NID verification service over HTTP at `base_url` (see `nid::http`).
+    Http,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct NidSettings {
+    pub kind: NidVerifierKind,
+    /// Http only: where the verification service answers. `https://` (the certificate is
+    /// verified against `ca_file`, or the system's roots) or `http://` (an egress proxy that
+    /// originates TLS, or a test double); any other scheme is refused at start.
+    pub base_url: String,
+    /// Http only: PEM file of the CAs trusted for the service's certificate.
+    pub ca_file: Option<PathBuf>,
+    /// Http only: the API key, sent as a bearer token and never logged.
+    pub api_key: Option<SecretString>,
+    /// Http only: a call that takes longer answers 503.
+    pub timeout_ms: u64,
+    /// Key of the HMAC that NIDs are stored under; `secret_path` is read when unset. It must
+    /// stay the same for the life of the data (a new key makes every stored NID unmatchable).
+    /// With neither set, the test verifier uses a fixed development key and the http
+    /// verifier refuses to start.
+    pub secret: Option<SecretString>,
+    pub secret_path: Option<PathBuf>,
+}
+
+impl Default for NidSettings {
+    fn default() -> Self {
+        Self {
+            kind: NidVerifierKind::Test,
+            base_url: String::new(),
+            ca_file: None,
+            api_key: None,
+            timeout_ms: 5_000,
+            secret: None,
+            secret_path: None,
+        }
+    }
+}
+
+/// A secret given inline, else read from `path` (trimmed); `None` when neither is set.
+pub fn load_secret(
+    inline: Option<&SecretString>,
+    path: Option<&Path>,
+    what: &str,
+) -> anyhow::Result<Option<SecretString>> {
+    Ok(match (inline, path) {
+        (Some(s), _) => Some(s.clone()),
+        (None, Some(path)) => Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("reading the {what} {}", path.display()))?
+                .trim()
+                .to_owned()
+                .into(),
+        ),
+        (None, None) => None,
+    })
 }

@@ -2,6 +2,7 @@
 //! through [`build`].
 
 use crate::metrics::AuthMetrics;
+use crate::nid::{self, NidKey};
 use crate::otp::OtpStore;
 use crate::password::Hasher;
 use crate::settings::Settings;
@@ -35,6 +36,8 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         issuer: JwtIssuer::from_settings(&settings.jwt)?,
         otp: OtpStore::new(redis.clone(), keys.clone(), settings.otp.clone())?,
         throttle: LoginThrottle::new(redis, keys, login.clone()),
+        nid_verifier: nid::verifier_from_settings(&settings.nid)?,
+        nid_key: NidKey::from_settings(&settings.nid)?,
         broker,
         outbox: kernel.outbox(&pg)?,
         otp_dev_echo: settings.otp.dev_echo,

@@ -4,7 +4,7 @@ use crate::domain::{Email, PersonName, Phone};
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 use serde::Serialize;
-use servicekit::auth::Role;
+use servicekit::auth::{Role, Verified};
 use servicekit::db::DbError;
 use tokio_postgres::Row;
 use uuid::Uuid;
@@ -17,6 +17,29 @@ pub struct User {
     pub email: String,
     pub phone: String,
     pub created_at: DateTime<Utc>,
+    /// A successful OTP login verified the phone.
+    pub phone_verified: bool,
+    /// An NID is verified on this account (`POST /api/auth/nid`).
+    pub nid_verified: bool,
+    /// `passenger` (everyone), plus `admin` for admins.
+    pub roles: Vec<&'static str>,
+}
+
+impl User {
+    /// What an access token of this user claims.
+    pub fn verified(&self) -> Verified {
+        Verified {
+            phone: self.phone_verified,
+            nid: self.nid_verified,
+        }
+    }
+}
+
+fn roles(role: Role) -> Vec<&'static str> {
+    match role {
+        Role::Admin => vec!["admin", "passenger"],
+        Role::User => vec!["passenger"],
+    }
 }
 
 /// A user with what login needs.
@@ -26,9 +49,15 @@ pub struct Account {
     pub role: Role,
 }
 
-const COLUMNS: &str = "id, name, email, phone, created_at, password_hash, role";
+const COLUMNS: &str = "id, name, email, phone, created_at, password_hash, role, \
+                       phone_verified, nid_hash IS NOT NULL";
 
 fn account(row: &Row) -> Account {
+    let role = if row.get::<_, &str>(6) == "admin" {
+        Role::Admin
+    } else {
+        Role::User
+    };
     Account {
         user: User {
             id: row.get(0),
@@ -36,13 +65,12 @@ fn account(row: &Row) -> Account {
             email: row.get(2),
             phone: row.get(3),
             created_at: row.get(4),
+            phone_verified: row.get(7),
+            nid_verified: row.get(8),
+            roles: roles(role),
         },
         password_hash: row.get(5),
-        role: if row.get::<_, &str>(6) == "admin" {
-            Role::Admin
-        } else {
-            Role::User
-        },
+        role,
     }
 }
 
@@ -86,6 +114,9 @@ pub async fn insert(db: &impl GenericClient, new: NewUser<'_>) -> Result<Option<
         email: row.get(2),
         phone: row.get(3),
         created_at: row.get(4),
+        phone_verified: false,
+        nid_verified: false,
+        roles: roles(Role::User),
     }))
 }
 
@@ -110,4 +141,59 @@ pub async fn find_by_login(
 pub async fn find_by_id(db: &tokio_postgres::Client, id: Uuid) -> Result<Option<Account>, DbError> {
     let sql = format!("SELECT {COLUMNS} FROM users WHERE id = $1");
     Ok(db.query_opt(&sql, &[&id]).await?.as_ref().map(account))
+}
+
+/// Marks the phone of `id` verified (a successful OTP login proved it); the account after.
+pub async fn mark_phone_verified(
+    db: &tokio_postgres::Client,
+    id: Uuid,
+) -> Result<Option<Account>, DbError> {
+    let sql = format!("UPDATE users SET phone_verified = true WHERE id = $1 RETURNING {COLUMNS}");
+    Ok(db.query_opt(&sql, &[&id]).await?.as_ref().map(account))
+}
+
+/// What storing an NID found.
+pub enum NidClaim {
+    /// Stored (or this account held it already).
+    Stored(Account),
+    /// Another account holds this NID.
+    HeldByAnother,
+    /// This account holds a different NID.
+    OtherNidHeld,
+    /// No such account.
+    NoAccount,
+}
+
+/// Stores the keyed hash and masked form of a verified NID on `id`. The unique index on
+/// `nid_hash` decides parallel claims of one NID: exactly one account gets it.
+pub async fn claim_nid(
+    db: &tokio_postgres::Client,
+    id: Uuid,
+    nid_hash: &str,
+    nid_masked: &str,
+) -> Result<NidClaim, DbError> {
+    let sql = format!(
+        "UPDATE users SET nid_hash = $2, nid_masked = $3, nid_verified_at = COALESCE(nid_verified_at, now()) \
+         WHERE id = $1 AND (nid_hash IS NULL OR nid_hash = $2) RETURNING {COLUMNS}"
+    );
+    match db.query_opt(&sql, &[&id, &nid_hash, &nid_masked]).await {
+        Ok(Some(row)) => return Ok(NidClaim::Stored(account(&row))),
+        Ok(None) => {}
+        Err(e) => {
+            let e = DbError::from(e);
+            if e.is_unique_violation("users_nid_hash_key") {
+                return Ok(NidClaim::HeldByAnother);
+            }
+            return Err(e);
+        }
+    }
+    // Not updated: the account is gone or holds another NID.
+    let held = db
+        .query_opt("SELECT 1 FROM users WHERE id = $1", &[&id])
+        .await?;
+    Ok(if held.is_some() {
+        NidClaim::OtherNidHeld
+    } else {
+        NidClaim::NoAccount
+    })
 }

@@ -1,7 +1,7 @@
 #!/bin/sh
 # One-shot key generator for docker-compose.yml (development only).
 # Writes, once, into two volumes:
-#   /secrets/auth  jwt_private.pem (Ed25519), jwt_public.pem, otp_secret   -> auth-service
+#   /secrets/auth  jwt_private.pem (Ed25519), jwt_public.pem, otp_secret, nid_secret -> auth-service
 #   /secrets/jwt   jwt_public.pem                                          -> every other service
 # Existing keys are kept, so tokens survive `docker compose down` (not `down -v`).
 set -eu
@@ -22,8 +22,12 @@ if [ ! -s "$auth/otp_secret" ]; then
   openssl rand -hex 32 | tr -d '\n' >"$auth/otp_secret"
   echo "keygen: new OTP secret"
 fi
+if [ ! -s "$auth/nid_secret" ]; then
+  openssl rand -hex 32 | tr -d '\n' >"$auth/nid_secret"
+  echo "keygen: new NID secret"
+fi
 
 chown -R "$uid:$uid" "$auth" "$public"
-chmod 0400 "$auth/jwt_private.pem" "$auth/otp_secret"
+chmod 0400 "$auth/jwt_private.pem" "$auth/otp_secret" "$auth/nid_secret"
 chmod 0444 "$auth/jwt_public.pem" "$public/jwt_public.pem"
 echo "keygen: keys ready"

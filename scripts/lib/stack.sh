@@ -12,7 +12,7 @@
 #   rr_start_stores          start PostgreSQL, Redis and RabbitMQ where not answering
 #   rr_create_databases      create the five service databases where missing
 #   rr_check_db_access URL   fail clearly when a PostgreSQL URL does not connect
-#   rr_ensure_dev_keys       generate the development JWT key pair and OTP secret
+#   rr_ensure_dev_keys       generate the development JWT key pair, OTP and NID secrets
 #   rr_services              list the services that exist (one "name port" per line)
 #   rr_service_env NAME PORT the environment a service runs with (one KEY=VALUE per line)
 #   rr_port_in_use PORT      whether something listens on 127.0.0.1:PORT
@@ -343,8 +343,10 @@ rr_check_db_access() {
 RAILRUSH_JWT_PRIVATE_KEY="$RAILRUSH_KEYS/jwt_private.pem"
 RAILRUSH_JWT_PUBLIC_KEY="$RAILRUSH_KEYS/jwt_public.pem"
 RAILRUSH_OTP_SECRET="$RAILRUSH_KEYS/otp_secret"
+RAILRUSH_NID_SECRET="$RAILRUSH_KEYS/nid_secret"
 
-# Generate the Ed25519 JWT key pair and the OTP secret under .local/keys where missing.
+# Generate the Ed25519 JWT key pair, the OTP secret and the NID hash key under .local/keys
+# where missing.
 # Existing files are kept, so tokens issued before a restart stay valid.
 rr_ensure_dev_keys() {
     mkdir -p "$RAILRUSH_KEYS"
@@ -362,13 +364,16 @@ rr_ensure_dev_keys() {
             || rr_die "openssl could not derive $RAILRUSH_JWT_PUBLIC_KEY"
         made+=(jwt_public.pem)
     fi
-    if [ ! -s "$RAILRUSH_OTP_SECRET" ]; then
-        (umask 077 && openssl rand -hex 32 | tr -d "\n" >"$RAILRUSH_OTP_SECRET.tmp" \
-            && mv "$RAILRUSH_OTP_SECRET.tmp" "$RAILRUSH_OTP_SECRET") \
-            || rr_die "openssl could not generate $RAILRUSH_OTP_SECRET"
-        made+=(otp_secret)
-    fi
-    chmod 600 "$RAILRUSH_OTP_SECRET"
+    local secret
+    for secret in "$RAILRUSH_OTP_SECRET" "$RAILRUSH_NID_SECRET"; do
+        if [ ! -s "$secret" ]; then
+            (umask 077 && openssl rand -hex 32 | tr -d "\n" >"$secret.tmp" \
+                && mv "$secret.tmp" "$secret") \
+                || rr_die "openssl could not generate $secret"
+            made+=("${secret##*/}")
+        fi
+        chmod 600 "$secret"
+    done
     if [ "${#made[@]}" -gt 0 ]; then
         rr_log "dev keys: generated ${made[*]} in ${RAILRUSH_KEYS#"$RAILRUSH_ROOT"/}"
     else
@@ -405,7 +410,8 @@ rr_service_env() {
         printf '%s\n' \
             "APP_JWT__PRIVATE_KEY_PATH=$RAILRUSH_JWT_PRIVATE_KEY" \
             "APP_OTP__DEV_ECHO=true" \
-            "APP_OTP__SECRET_PATH=$RAILRUSH_OTP_SECRET"
+            "APP_OTP__SECRET_PATH=$RAILRUSH_OTP_SECRET" \
+            "APP_NID__SECRET_PATH=$RAILRUSH_NID_SECRET"
     fi
 }
 

@@ -33,6 +33,18 @@ pub struct Claims {
     pub jti: Uuid,
     #[serde(default)]
     pub role: Role,
+    /// What the account had verified when the token was issued; missing means `false`.
+    #[serde(default)]
+    pub phone_verified: bool,
+    #[serde(default)]
+    pub nid_verified: bool,
+}
+
+/// What an account has verified: its phone (by a successful OTP login) and an NID.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Verified {
+    pub phone: bool,
+    pub nid: bool,
 }
 
 /// Signs access tokens.
@@ -63,8 +75,18 @@ impl JwtIssuer {
         self.ttl_secs
     }
 
-    /// A signed access token for `user`.
+    /// A signed access token for `user`, claiming nothing verified.
     pub fn issue(&self, user: Uuid, role: Role) -> anyhow::Result<String> {
+        self.issue_verified(user, role, Verified::default())
+    }
+
+    /// A signed access token for `user` that claims what the account has verified.
+    pub fn issue_verified(
+        &self,
+        user: Uuid,
+        role: Role,
+        verified: Verified,
+    ) -> anyhow::Result<String> {
         let now = chrono::Utc::now().timestamp();
         let claims = Claims {
             sub: user,
@@ -74,6 +96,8 @@ impl JwtIssuer {
             iat: now,
             jti: Uuid::new_v4(),
             role,
+            phone_verified: verified.phone,
+            nid_verified: verified.nid,
         };
         jsonwebtoken::encode(&Header::new(Algorithm::EdDSA), &claims, &self.key)
             .context("signing an access token")
@@ -128,6 +152,10 @@ impl JwtVerifier {
         let user = AuthUser {
             id: claims.sub,
             role: claims.role,
+            verified: Verified {
+                phone: claims.phone_verified,
+                nid: claims.nid_verified,
+            },
         };
         if let Ok(mut cache) = self.cache.write() {
             if cache.len() >= CACHE_LIMIT {
@@ -153,6 +181,9 @@ impl JwtVerifier {
 pub struct AuthUser {
     pub id: Uuid,
     pub role: Role,
+    /// As claimed by the token (as of its issue: a later verification shows from the next
+    /// sign-in or refresh).
+    pub verified: Verified,
 }
 
 impl AuthUser {

@@ -2,10 +2,12 @@
 
 mod email;
 mod name;
+mod nid;
 mod password;
 mod phone;
 
 pub use email::Email;
 pub use name::PersonName;
+pub use nid::Nid;
 pub use password::Password;
 pub use phone::Phone;

@@ -52,15 +52,25 @@ pub async fn login(
         None => format!("login:{}", raw.to_lowercase()),
     };
     let login_outcome = |outcome: &str| state.metrics.login("password", outcome);
+    // The attempt is counted before the password is checked, so parallel wrong passwords
+    // cannot all pass the check before the first failure is recorded.
     state
         .throttle
-        .check(&throttle_key)
+        .reserve(&throttle_key)
         .await
         .inspect_err(|_| login_outcome("throttled"))?;
     let hash = account.as_ref().map(|a| a.password_hash.clone());
-    if !state.hasher.verify(body.password, hash).await? {
+    let verified = match state.hasher.verify(body.password, hash).await {
+        Ok(verified) => verified,
+        Err(e) => {
+            // Nothing was decided: give the attempt back.
+            state.throttle.release(&throttle_key).await?;
+            return Err(e.into());
+        }
+    };
+    if !verified {
+        // The attempt stays counted as a failure.
         login_outcome("failure");
-        state.throttle.record_failure(&throttle_key).await?;
         return Err(invalid_credentials());
     }
     let Some(account) = account else {
@@ -68,7 +78,9 @@ pub async fn login(
         return Err(invalid_credentials());
     };
     state.throttle.clear(&throttle_key).await?;
-    let tokens = state.login_tokens(account.user.id, account.role).await?;
+    let tokens = state
+        .login_tokens(account.user.id, account.role, account.user.verified())
+        .await?;
     login_outcome("success");
     Ok(HttpResponse::Ok().json(tokens))
 }

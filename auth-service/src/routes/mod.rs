@@ -1,6 +1,7 @@
 //! The `/api/auth` routes of `docs/api.md`.
 
 mod login;
+mod nid;
 mod otp;
 mod register;
 mod tokens;
@@ -22,6 +23,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/otp/verify", web::post().to(otp::verify))
             .route("/refresh", web::post().to(tokens::refresh))
             .route("/logout", web::post().to(tokens::logout))
-            .route("/me", web::get().to(tokens::me)),
+            .route("/me", web::get().to(tokens::me))
+            .route("/nid", web::post().to(nid::verify)),
     );
 }

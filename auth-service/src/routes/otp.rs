@@ -99,10 +99,21 @@ pub async fn verify(
             Err(invalid_otp())
         }
         Verdict::Valid => {
-            let account = users::find_by_login(&*state.db.get().await?, &Login::Phone(phone))
+            let db = state.db.get().await?;
+            let account = users::find_by_login(&db, &Login::Phone(phone))
                 .await?
                 .ok_or_else(invalid_otp)?;
-            let tokens = state.login_tokens(account.user.id, account.role).await?;
+            // The code reached this phone: it is verified from now on.
+            let account = if account.user.phone_verified {
+                account
+            } else {
+                users::mark_phone_verified(&db, account.user.id)
+                    .await?
+                    .ok_or_else(invalid_otp)?
+            };
+            drop(db);
+            let (user, verified) = (account.user.id, account.user.verified());
+            let tokens = state.login_tokens(user, account.role, verified).await?;
             state.metrics.login("otp", "success");
             Ok(HttpResponse::Ok().json(tokens))
         }

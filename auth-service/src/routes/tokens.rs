@@ -39,7 +39,7 @@ pub async fn refresh(
     let account = users::find_by_id(&db, user)
         .await?
         .ok_or_else(|| ApiError::unauthorized("the account no longer exists"))?;
-    Ok(HttpResponse::Ok().json(state.tokens(user, account.role, next)?))
+    Ok(HttpResponse::Ok().json(state.tokens(user, account.role, account.user.verified(), next)?))
 }
 
 #[tracing::instrument(skip_all)]

@@ -107,3 +107,37 @@ async fn failed_logins_are_throttled_per_account_and_the_right_password_waits_to
         .await;
     assert_error(res, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts").await;
 }
+
+#[tokio::test]
+async fn parallel_wrong_passwords_never_get_more_tries_than_the_cap() {
+    let app = spawn_app_with(|s| s.login.max_failures = 10).await;
+    let user = app.register().await;
+    let wrong = json!({"login": user.email, "password": "nope-nope"});
+    let attempts = (0..30).map(|_| app.post_json("/api/auth/login", &wrong));
+    let answers = futures_util::future::join_all(attempts).await;
+    let (mut unauthorized, mut throttled) = (0, 0);
+    for res in answers {
+        match res.status() {
+            StatusCode::UNAUTHORIZED => unauthorized += 1,
+            StatusCode::TOO_MANY_REQUESTS => {
+                assert_error(res, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts").await;
+                throttled += 1;
+            }
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert!(
+        unauthorized <= 10,
+        "{unauthorized} wrong passwords were tried"
+    );
+    assert_eq!(unauthorized + throttled, 30);
+    assert!(throttled >= 20, "{throttled}");
+    // The right password waits too while the account cools down.
+    let res = app
+        .post_json(
+            "/api/auth/login",
+            &json!({"login": user.phone, "password": user.password}),
+        )
+        .await;
+    assert_error(res, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts").await;
+}

@@ -2,9 +2,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail by panicking.
 
 mod errors;
+mod fake_nid;
 mod health;
 mod helpers;
 mod login;
+mod nid;
 mod otp;
 mod register;
 mod tokens;

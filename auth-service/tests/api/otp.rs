@@ -1,4 +1,4 @@
-use crate::helpers::{Accounts, assert_error, spawn_app, spawn_app_with, unique_phone};
+use crate::helpers::{Accounts, assert_error, claims, spawn_app, spawn_app_with, unique_phone};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use servicekit::testing::WAIT;
@@ -218,4 +218,52 @@ async fn malformed_codes_and_phones_are_400() {
         let err = assert_error(res, StatusCode::BAD_REQUEST, "invalid_request").await;
         assert_eq!(err["error"]["details"]["field"], field);
     }
+}
+
+#[tokio::test]
+async fn a_successful_otp_login_verifies_the_phone_and_its_token_says_so() {
+    let app = spawn_app().await;
+    let user = app.register().await;
+    // A wrong code verifies nothing.
+    let res = app
+        .post_json(
+            "/api/auth/otp/verify",
+            &json!({"phone": user.phone, "code": "000000"}),
+        )
+        .await;
+    assert_error(res, StatusCode::UNAUTHORIZED, "invalid_otp").await;
+    let password = app.login(&user.email, &user.password).await;
+    let token = password["access_token"].as_str().unwrap();
+    let me = app.with_token(token).get_json("/api/auth/me").await;
+    assert_eq!(me["user"]["phone_verified"], false);
+
+    let res = app
+        .post_json("/api/auth/otp/request", &json!({"phone": user.phone}))
+        .await;
+    let code = res.json::<Value>().await.unwrap()["dev_code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let res = app
+        .post_json(
+            "/api/auth/otp/verify",
+            &json!({"phone": user.phone, "code": code}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let tokens: Value = res.json().await.unwrap();
+    let otp_token = tokens["access_token"].as_str().unwrap();
+    assert_eq!(claims(otp_token)["phone_verified"], json!(true));
+    assert_eq!(claims(otp_token)["nid_verified"], json!(false));
+    // /me shows it for every token, and a password login now claims it too.
+    for token in [token, otp_token] {
+        let me = app.with_token(token).get_json("/api/auth/me").await;
+        assert_eq!(me["user"]["phone_verified"], true);
+        assert_eq!(me["user"]["nid_verified"], false);
+    }
+    let again = app.login(&user.email, &user.password).await;
+    assert_eq!(
+        claims(again["access_token"].as_str().unwrap())["phone_verified"],
+        json!(true)
+    );
 }

@@ -62,6 +62,8 @@ codes! {
     AlreadyExists => CONFLICT, "already_exists";
     /// The NID is verified on another account.
     NidInUse => CONFLICT, "nid_in_use";
+    /// The caller's account has another NID verified; it cannot be replaced.
+    NidAlreadyVerified => CONFLICT, "nid_already_verified";
     /// The same `Idempotency-Key` with a different request.
     IdempotencyKeyReused => CONFLICT, "idempotency_key_reused";
     /// The first request with this `Idempotency-Key` is still running.
