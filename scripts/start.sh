@@ -26,6 +26,8 @@
 #   RAILRUSH_START_TIMEOUT=120  seconds to wait for everything to be ready
 #   RAILRUSH_BIN_DIR=DIR        where the service binaries are (default target/release)
 #   RAILRUSH_SEED_ARGS="..."    options of the seed step, e.g. "--trains 200 --coaches 10 --seats 60"
+#   RAILRUSH_RUSH_IN=5          the seed opens the sale of day 9's trips this many minutes after
+#                               the start (a rush to watch; --rush-in); empty: no rush
 #   RAILRUSH_GATEWAY_PROFILE=default|load
 #                               the gateway's limits (nginx/profiles/<name>.env); `load`
 #                               raises them for benchmarks only (default: default)
@@ -232,6 +234,9 @@ check_ports() {
 seed_trains() {
     local i env_vars seed_args log="$RAILRUSH_LOGS/train-service-seed.log"
     read -r -a seed_args <<<"${RAILRUSH_SEED_ARGS:-}"
+    if [ -n "${RAILRUSH_RUSH_IN-5}" ] && [[ " ${seed_args[*]} " != *" --rush-in"* ]]; then
+        seed_args+=(--rush-in "${RAILRUSH_RUSH_IN-5}")
+    fi
     for i in "${!service_names[@]}"; do
         [ "${service_names[i]}" = train-service ] || continue
         mapfile -t env_vars < <(rr_service_env train-service "${service_ports[i]}")

@@ -1,7 +1,13 @@
-//! The seat inventory and fares of a trip, fetched once from train-service's internal
-//! endpoint and kept in process (a trip's seats and fares do not change once sold). Unknown
-//! trips are remembered briefly so a flood of bad ids does not become a flood of lookups.
-//! Failures are [`InventoryError`]: an unknown trip (404), or train-service out of reach (503).
+//! The seat inventory, fares and sales opening of a trip, fetched from train-service's
+//! internal endpoint and kept in process. A trip's seats and fares do not change once sold,
+//! but an admin may move its `sales_open_at`, so a cached trip is fetched again once it is
+//! [`REFRESH_AFTER`] old: by one caller, while the others keep answering from the cached
+//! copy. The staleness accepted: a moved opening applies here within [`REFRESH_AFTER`] plus
+//! one fetch (a select in between is judged by the old opening). When train-service cannot
+//! be reached then, the cached copy keeps serving and is tried again [`REFRESH_AFTER`]
+//! later. Unknown trips are remembered briefly so a flood of bad ids does not become a flood
+//! of lookups. Failures are [`InventoryError`]: an unknown trip (404), or train-service out
+//! of reach with nothing cached (503).
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -9,6 +15,7 @@ use servicekit::ApiError;
 use servicekit::error::Code;
 use servicekit::events::TripSummary;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -31,6 +38,8 @@ pub struct TrainRef {
 pub struct TripInventory {
     pub trip_id: i64,
     pub departs_at: DateTime<Utc>,
+    /// Selecting before this is 409 `sales_not_open`.
+    pub sales_open_at: DateTime<Utc>,
     pub train: TrainRef,
     /// Station codes.
     pub from: String,
@@ -82,8 +91,28 @@ impl From<InventoryError> for ApiError {
 const UNKNOWN_TTL: Duration = Duration::from_secs(30);
 const LIMIT: usize = 20_000;
 
+/// How old a cached trip may get before it is fetched again (see the module's comment).
+pub const REFRESH_AFTER: Duration = Duration::from_secs(5);
+
+struct Known {
+    trip: Arc<TripInventory>,
+    fetched: Instant,
+    /// Set by the one caller that fetches the trip again.
+    refreshing: AtomicBool,
+}
+
+impl Known {
+    fn new(trip: Arc<TripInventory>) -> Arc<Self> {
+        Arc::new(Self {
+            trip,
+            fetched: Instant::now(),
+            refreshing: AtomicBool::new(false),
+        })
+    }
+}
+
 enum Entry {
-    Known(Arc<TripInventory>),
+    Known(Arc<Known>),
     Unknown(Instant),
 }
 
@@ -107,25 +136,41 @@ impl Inventory {
     /// The trip's inventory; [`InventoryError::UnknownTrip`] for a trip train-service does
     /// not know.
     pub async fn trip(&self, trip_id: i64) -> Result<Arc<TripInventory>, InventoryError> {
+        let mut stale = None;
         if let Ok(trips) = self.trips.read() {
             match trips.get(&trip_id) {
-                Some(Entry::Known(t)) => return Ok(t.clone()),
+                Some(Entry::Known(k)) => {
+                    if k.fetched.elapsed() < REFRESH_AFTER
+                        || k.refreshing.swap(true, Ordering::AcqRel)
+                    {
+                        return Ok(k.trip.clone());
+                    }
+                    stale = Some(k.trip.clone());
+                }
                 Some(Entry::Unknown(at)) if at.elapsed() < UNKNOWN_TTL => {
                     return Err(InventoryError::UnknownTrip);
                 }
                 _ => {}
             }
         }
-        let entry = self.fetch(trip_id).await?;
+        let entry = match (self.fetch(trip_id).await, stale) {
+            (Ok(entry), _) => entry,
+            (Err(error), Some(stale)) => {
+                tracing::warn!(trip_id, error = %anyhow::Error::from(error),
+                    "could not refresh a trip's inventory; the cached one serves");
+                Entry::Known(Known::new(stale))
+            }
+            (Err(error), None) => return Err(error),
+        };
         let result = match &entry {
-            Entry::Known(t) => Ok(t.clone()),
+            Entry::Known(k) => Ok(k.trip.clone()),
             Entry::Unknown(_) => Err(InventoryError::UnknownTrip),
         };
         if let Ok(mut trips) = self.trips.write() {
             if trips.len() >= LIMIT {
                 trips.retain(|_, e| matches!(e, Entry::Known(_)));
             }
-            if trips.len() < LIMIT {
+            if trips.len() < LIMIT || trips.contains_key(&trip_id) {
                 trips.insert(trip_id, entry);
             }
         }
@@ -139,7 +184,7 @@ impl Inventory {
         match res.status() {
             reqwest::StatusCode::OK => {
                 let trip: TripInventory = res.json().await.map_err(unavailable)?;
-                Ok(Entry::Known(Arc::new(trip)))
+                Ok(Entry::Known(Known::new(Arc::new(trip))))
             }
             reqwest::StatusCode::NOT_FOUND => Ok(Entry::Unknown(Instant::now())),
             status => Err(InventoryError::Unavailable(anyhow::anyhow!(

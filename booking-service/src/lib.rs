@@ -5,7 +5,7 @@
 
 mod holds;
 pub mod hot_trips;
-mod inventory;
+pub mod inventory;
 mod lifecycle;
 mod live;
 mod markers;

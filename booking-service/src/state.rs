@@ -40,7 +40,14 @@ pub struct BookingMetrics {
     pub seats_left: IntGaugeVec,
 }
 
-const SELECT_OUTCOMES: &[&str] = &["held", "taken", "limit", "invalid", "unavailable"];
+const SELECT_OUTCOMES: &[&str] = &[
+    "held",
+    "taken",
+    "limit",
+    "invalid",
+    "unavailable",
+    "not_open",
+];
 const CONFIRM_OUTCOMES: &[&str] = &["confirmed", "conflict", "expired"];
 
 impl BookingMetrics {

@@ -58,6 +58,12 @@ fn main() -> ExitCode {
                     "train-service: the seed added {} stations, {} trains, {} seats and {} trips",
                     report.stations, report.trains, report.seats, report.trips
                 );
+                if let Some(minutes) = options.rush_in {
+                    println!(
+                        "train-service: {} trips of day {} go on sale in {minutes} minutes",
+                        report.rush_trips, options.rush_day
+                    );
+                }
                 Ok(())
             }
         }

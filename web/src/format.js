@@ -35,6 +35,15 @@ export const clock = (iso) => time.format(new Date(iso));
 export const date = (iso) => day.format(new Date(iso));
 export const when = (iso) => dayTime.format(new Date(iso));
 
+/**
+ * "On sale from 3 Mar, 08:00" while a trip's seats are not on sale yet at `now` (ms), else
+ * null (also when the answer has no `sales_open_at`: such a trip is on sale).
+ */
+export function notOnSale(trip, now = Date.now()) {
+  const opens = trip?.sales_open_at ? new Date(trip.sales_open_at) : null;
+  return opens && opens.getTime() > now ? `On sale from ${when(opens)}` : null;
+}
+
 export function duration(fromIso, toIso) {
   const minutes = Math.round((new Date(toIso) - new Date(fromIso)) / 60000);
   const hours = Math.floor(minutes / 60);

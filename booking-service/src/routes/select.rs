@@ -4,7 +4,7 @@ use crate::inventory::InventoryError;
 use crate::seats::{self, SelectOutcome};
 use crate::state::BookingState;
 use actix_web::{HttpResponse, web};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::json;
 use servicekit::ApiError;
@@ -49,6 +49,8 @@ pub enum SelectError {
     UnknownSeats(Vec<i32>),
     #[error("this trip has already left")]
     TripDeparted,
+    #[error("this trip's seats are not on sale yet")]
+    SalesNotOpen(DateTime<Utc>),
     #[error("some of these seats are already taken")]
     SeatsTaken(Vec<i32>),
     #[error("a passenger may hold or own at most {0} seats of a trip")]
@@ -67,6 +69,8 @@ impl From<SelectError> for ApiError {
                 ApiError::new(Code::NotFound, message).with_details(json!({ "seat_ids": seat_ids }))
             }
             SelectError::TripDeparted => ApiError::new(Code::TripDeparted, message),
+            SelectError::SalesNotOpen(opens_at) => ApiError::new(Code::SalesNotOpen, message)
+                .with_details(json!({ "opens_at": opens_at })),
             SelectError::SeatsTaken(seat_ids) => ApiError::new(Code::SeatUnavailable, message)
                 .with_details(json!({ "seat_ids": seat_ids })),
             SelectError::SeatLimitReached(_) => ApiError::new(Code::SeatLimitReached, message),
@@ -76,8 +80,8 @@ impl From<SelectError> for ApiError {
     }
 }
 
-/// The hot path: token checked locally, seats checked against the cached inventory, then
-/// one Redis round trip. No database call.
+/// The hot path: token checked locally, seats and the sales opening checked against the
+/// cached inventory, then one Redis round trip. No database call.
 pub async fn select(
     state: web::Data<BookingState>,
     caller: AuthUser,
@@ -123,6 +127,11 @@ async fn hold(
     if trip.departs_at <= Utc::now() {
         outcome("invalid");
         return Err(SelectError::TripDeparted);
+    }
+    // The sales gate, before Redis: confirm needs a hold, so nothing sells earlier.
+    if trip.sales_open_at > Utc::now() {
+        outcome("not_open");
+        return Err(SelectError::SalesNotOpen(trip.sales_open_at));
     }
     let ttl = state.settings.hold_ttl_ms;
     let hold_id = Uuid::new_v4();

@@ -9,4 +9,5 @@ mod helpers;
 mod live;
 mod races;
 mod saga;
+mod sales;
 mod select;

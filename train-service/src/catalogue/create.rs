@@ -127,14 +127,19 @@ pub struct NewTrip<'a> {
     pub to: &'a str,
     pub departs_at: DateTime<Utc>,
     pub arrives_at: DateTime<Utc>,
+    /// `None`: the default rule (`default_sales_open_at`: 08:00 Asia/Dhaka, 10 days before
+    /// the service date).
+    pub sales_open_at: Option<DateTime<Utc>>,
     pub fares: &'a [(SeatClass, i64)],
 }
 
 /// The new trip's id, or `None` when the train already runs on that date.
 pub async fn trip(db: &impl GenericClient, trip: &NewTrip<'_>) -> Result<Option<i64>, DbError> {
     let sql = format!(
-        "INSERT INTO trips (train_id, from_station, to_station, service_date, departs_at, arrives_at) \
-         VALUES ($1, $2, $3, ($4::timestamptz AT TIME ZONE '{SERVICE_TIME_ZONE}')::date, $4, $5) \
+        "INSERT INTO trips (train_id, from_station, to_station, service_date, departs_at, arrives_at, \
+                            sales_open_at) \
+         SELECT $1, $2, $3, d.date, $4, $5, coalesce($6, default_sales_open_at(d.date)) \
+         FROM (SELECT ($4::timestamptz AT TIME ZONE '{SERVICE_TIME_ZONE}')::date AS date) d \
          ON CONFLICT (train_id, service_date) DO NOTHING RETURNING trip_id"
     );
     let Some(row) = db
@@ -146,6 +151,7 @@ pub async fn trip(db: &impl GenericClient, trip: &NewTrip<'_>) -> Result<Option<
                 &trip.to,
                 &trip.departs_at,
                 &trip.arrives_at,
+                &trip.sales_open_at,
             ],
         )
         .await?
@@ -164,4 +170,43 @@ pub async fn trip(db: &impl GenericClient, trip: &NewTrip<'_>) -> Result<Option<
     )
     .await?;
     Ok(Some(trip_id))
+}
+
+/// What moving a trip's opening did.
+pub enum SalesMove {
+    /// Moved; the trip's route, for the search cache.
+    Moved(super::Route),
+    /// The trip departs at or before that moment: nothing changed.
+    AfterDeparture,
+    NoSuchTrip,
+}
+
+/// Moves one trip's `sales_open_at` (only to a moment before its departure).
+pub async fn sales_open_at(
+    db: &impl GenericClient,
+    trip_id: i64,
+    at: DateTime<Utc>,
+) -> Result<SalesMove, DbError> {
+    let row = db
+        .query_opt(
+            "WITH t AS (SELECT trip_id, departs_at FROM trips WHERE trip_id = $1), \
+                  moved AS (UPDATE trips SET sales_open_at = $2 \
+                            FROM t WHERE trips.trip_id = t.trip_id AND $2 < t.departs_at \
+                            RETURNING trips.from_station, trips.to_station, trips.service_date) \
+             SELECT m.from_station, m.to_station, m.service_date \
+             FROM t LEFT JOIN moved m ON true",
+            &[&trip_id, &at],
+        )
+        .await?;
+    Ok(match row {
+        None => SalesMove::NoSuchTrip,
+        Some(r) => match r.get::<_, Option<String>>(0) {
+            Some(from) => SalesMove::Moved(super::Route {
+                from,
+                to: r.get(1),
+                date: r.get(2),
+            }),
+            None => SalesMove::AfterDeparture,
+        },
+    })
 }

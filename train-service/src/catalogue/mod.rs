@@ -33,6 +33,8 @@ pub struct Trip {
     pub to: String,
     pub departs_at: DateTime<Utc>,
     pub arrives_at: DateTime<Utc>,
+    /// When its seats go on sale (selecting earlier is 409 `sales_not_open`).
+    pub sales_open_at: DateTime<Utc>,
     pub classes: Vec<ClassAvailability>,
 }
 

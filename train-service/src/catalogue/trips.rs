@@ -9,7 +9,7 @@ use servicekit::db::DbError;
 use tokio_postgres::Row;
 
 const TRIP_COLUMNS: &str = "SELECT t.trip_id, tr.number, tr.name, t.from_station, t.to_station, \
-     t.departs_at, t.arrives_at, c.class, c.fare, c.seats_total, c.seats_sold \
+     t.departs_at, t.arrives_at, c.class, c.fare, c.seats_total, c.seats_sold, t.sales_open_at \
      FROM trips t JOIN trains tr ON tr.id = t.train_id \
      JOIN trip_classes c ON c.trip_id = t.trip_id";
 
@@ -136,6 +136,7 @@ fn group_trips(rows: &[Row]) -> Result<Vec<Trip>, DbError> {
                 to: r.get(4),
                 departs_at: r.get(5),
                 arrives_at: r.get(6),
+                sales_open_at: r.get(11),
                 classes: vec![class],
             }),
         }

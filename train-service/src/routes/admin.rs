@@ -1,8 +1,8 @@
-//! Admin endpoints (role `admin`): create stations, trains and trips. Each honours
-//! `Idempotency-Key` (wrapped in `routes::configure`); a duplicate answers 409
-//! `already_exists`.
+//! Admin endpoints (role `admin`): create stations, trains and trips, and move a trip's
+//! sales opening. Each creation honours `Idempotency-Key` (wrapped in `routes::configure`);
+//! a duplicate answers 409 `already_exists`.
 
-use crate::catalogue::create::{self, NewCoach, NewTrip};
+use crate::catalogue::create::{self, NewCoach, NewTrip, SalesMove};
 use crate::catalogue::{Route, trips};
 use crate::domain::{self, SeatClass};
 use crate::state::TrainState;
@@ -134,7 +134,23 @@ pub struct TripBody {
     to: String,
     departs_at: DateTime<Utc>,
     arrives_at: DateTime<Utc>,
+    /// Default: 08:00 Asia/Dhaka, 10 days before the service date.
+    sales_open_at: Option<DateTime<Utc>>,
     fares: BTreeMap<String, i64>,
+}
+
+fn before_departure(
+    sales_open_at: DateTime<Utc>,
+    departs_at: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    if sales_open_at < departs_at {
+        Ok(())
+    } else {
+        Err(ApiError::invalid_field(
+            "sales_open_at",
+            "sales_open_at must be before departs_at",
+        ))
+    }
 }
 
 fn parse_fares(fares: &BTreeMap<String, i64>) -> Result<Vec<(SeatClass, i64)>, ApiError> {
@@ -174,6 +190,9 @@ pub async fn create_trip(
             "arrives_at must be after departs_at",
         ));
     }
+    if let Some(at) = body.sales_open_at {
+        before_departure(at, body.departs_at)?;
+    }
     let fares = parse_fares(&body.fares)?;
     let mut db = state.db.get().await?;
     let (train_id, classes) = create::train_classes(&db, &number)
@@ -211,6 +230,7 @@ pub async fn create_trip(
         to: &to,
         departs_at: body.departs_at,
         arrives_at: body.arrives_at,
+        sales_open_at: body.sales_open_at,
         fares: &fares,
     };
     let Some(trip_id) = create::trip(&tx, &new).await? else {
@@ -226,6 +246,42 @@ pub async fn create_trip(
         trip.ok_or_else(|| ApiError::internal(anyhow::anyhow!("a created trip was not found")))?;
     tracing::info!(trip_id, %number, "trip created");
     Ok(HttpResponse::Created().json(trip))
+}
+
+#[derive(Deserialize)]
+pub struct SalesBody {
+    sales_open_at: DateTime<Utc>,
+}
+
+/// `PUT /api/trains/admin/trips/{trip_id}/sales`: moves one trip's opening. booking-service
+/// sees the change within its inventory refresh (see its `inventory` module).
+#[tracing::instrument(skip(user, state, body))]
+pub async fn move_sales(
+    user: AuthUser,
+    state: web::Data<TrainState>,
+    trip_id: web::Path<String>,
+    JsonBody(body): JsonBody<SalesBody>,
+) -> Result<HttpResponse, ApiError> {
+    user.require_admin()?;
+    let trip_id = domain::trip_id(&trip_id)?;
+    let db = state.db.get().await?;
+    let route = match create::sales_open_at(&db, trip_id, body.sales_open_at).await? {
+        SalesMove::Moved(route) => route,
+        SalesMove::NoSuchTrip => return Err(ApiError::not_found("no such trip")),
+        SalesMove::AfterDeparture => {
+            return Err(ApiError::invalid_field(
+                "sales_open_at",
+                "sales_open_at must be before the trip's departure",
+            ));
+        }
+    };
+    let trip = trips::trip(&db, trip_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no such trip"))?;
+    drop(db);
+    invalidate(&state, &route).await;
+    tracing::info!(trip_id, sales_open_at = %body.sales_open_at, "sales opening moved");
+    Ok(HttpResponse::Ok().json(trip))
 }
 
 async fn invalidate(state: &TrainState, route: &Route) {

@@ -29,7 +29,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .wrap(from_fn(idempotency::guard))
                     .route(web::post().to(admin::create_trip)),
             )
-            .service(web::resource("/trips/{trip_id}").route(web::get().to(trips::detail))),
+            .service(web::resource("/trips/{trip_id}").route(web::get().to(trips::detail)))
+            .service(
+                web::resource("/admin/trips/{trip_id}/sales")
+                    .route(web::put().to(admin::move_sales)),
+            ),
     )
     .service(
         web::resource("/internal/trips/{trip_id}/inventory").route(web::get().to(trips::inventory)),

@@ -3,6 +3,12 @@
 //! existing stations, trains and trips are left alone, so a rerun only adds the days that
 //! are new since the last run. Everything is a handful of set-based statements
 //! (`unnest`, `generate_series`) in one transaction, so load-test data seeds in seconds.
+//!
+//! Sales: a new trip of the first [`ON_SALE_DAYS`] days (today included) is already on
+//! sale (its default opening, or a minute ago if that were later); later trips open by the
+//! default rule (`default_sales_open_at`, 08:00 Asia/Dhaka 10 days before the date).
+//! `--rush-in M` moves the opening of every seeded trip of day `--rush-day` to M minutes
+//! from now, on every run, so the local stack shows a rush shortly after it starts.
 
 mod options;
 mod plan;
@@ -22,7 +28,12 @@ pub struct SeedReport {
     pub trains: u64,
     pub seats: u64,
     pub trips: u64,
+    /// Trips whose opening `--rush-in` moved.
+    pub rush_trips: u64,
 }
+
+/// New trips of this many days from today are seeded already on sale.
+pub const ON_SALE_DAYS: i32 = 9;
 
 const LOCK: i64 = 0x7472_6169_6e73_6564; // "trainsed"
 
@@ -32,6 +43,13 @@ pub async fn run(pool: &PgPool, options: &SeedOptions) -> anyhow::Result<SeedRep
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOCK])
         .await?;
     let mut report = SeedReport::default();
+    if options.rush_in.is_some() && options.rush_day >= options.days {
+        bail!(
+            "--rush-day {} is not a seeded day (--days {})",
+            options.rush_day,
+            options.days
+        );
+    }
 
     let (codes, names): (Vec<&str>, Vec<&str>) = plan::STATIONS.iter().copied().unzip();
     report.stations = tx
@@ -87,10 +105,14 @@ pub async fn run(pool: &PgPool, options: &SeedOptions) -> anyhow::Result<SeedRep
     let durations: Vec<i32> = trains.iter().map(|t| t.duration_minutes).collect();
     let trips_sql = format!(
         "WITH today AS (SELECT (now() AT TIME ZONE '{SERVICE_TIME_ZONE}')::date AS d) \
-         INSERT INTO trips (train_id, from_station, to_station, service_date, departs_at, arrives_at) \
+         INSERT INTO trips (train_id, from_station, to_station, service_date, departs_at, arrives_at, \
+                            sales_open_at) \
          SELECT t.id, p.from_station, p.to_station, today.d + day, \
                 ((today.d + day) + p.departs * interval '1 minute') AT TIME ZONE '{SERVICE_TIME_ZONE}', \
-                ((today.d + day) + (p.departs + p.minutes) * interval '1 minute') AT TIME ZONE '{SERVICE_TIME_ZONE}' \
+                ((today.d + day) + (p.departs + p.minutes) * interval '1 minute') AT TIME ZONE '{SERVICE_TIME_ZONE}', \
+                CASE WHEN day < {ON_SALE_DAYS} \
+                     THEN least(default_sales_open_at(today.d + day), now() - interval '1 minute') \
+                     ELSE default_sales_open_at(today.d + day) END \
          FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::int[]) \
               AS p(number, from_station, to_station, departs, minutes) \
          JOIN trains t ON t.number = p.number \
@@ -128,6 +150,17 @@ pub async fn run(pool: &PgPool, options: &SeedOptions) -> anyhow::Result<SeedRep
         &[&new_trips, &fare_numbers, &fare_classes, &fare_amounts],
     )
     .await?;
+
+    if let Some(minutes) = options.rush_in {
+        let sql = format!(
+            "UPDATE trips tr SET sales_open_at = now() + $3::int * interval '1 minute' \
+             FROM trains t WHERE t.id = tr.train_id AND t.number = ANY($1) \
+             AND tr.service_date = (now() AT TIME ZONE '{SERVICE_TIME_ZONE}')::date + $2::int"
+        );
+        report.rush_trips = tx
+            .execute(&sql, &[&numbers, &options.rush_day, &minutes])
+            .await?;
+    }
     tx.commit().await?;
     Ok(report)
 }

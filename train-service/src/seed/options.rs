@@ -10,9 +10,14 @@ const EXAMPLES: &str = "\
 Examples:
   train-service seed                          the brief's scenario: 5 trains, DHK-CTG, 14 days
   train-service seed --trains 200 --coaches 10 --seats 60 --routes DHK-CTG,CTG-DHK,DHK-SYL
+  train-service seed --rush-in 5              as above, and day 9's trips go on sale in 5 minutes
 
-Idempotent: existing stations, trains and trips are left alone, so a rerun only adds the
-days that are new since the last run.";
+Sales: trips of the next 9 days (today and 8 more) are already on sale; later ones open at
+08:00 Asia/Dhaka 10 days before their date. --rush-in moves the opening of every trip of
+day --rush-day to MINUTES from now (on every run: a rerun moves that sale again).
+
+Idempotent otherwise: existing stations, trains and trips are left alone, so a rerun only
+adds the days that are new since the last run.";
 
 /// Create stations, trains with their coaches and seats, and a trip of every train on
 /// every day, with fares per class (applies pending migrations first)
@@ -36,6 +41,12 @@ pub struct SeedOptions {
     #[arg(long = "routes", value_name = "FROM-TO", value_delimiter = ',',
           default_value = "DHK-CTG", value_parser = route)]
     pub routes: Vec<(String, String)>,
+    /// Open the sale of day --rush-day's trips MINUTES from now (a rush to watch)
+    #[arg(long, value_name = "MINUTES", value_parser = between::<i32>(0, 24 * 60))]
+    pub rush_in: Option<i32>,
+    /// The day (from today, 0-based) whose trips --rush-in opens; must be below --days
+    #[arg(long, value_name = "DAY", default_value_t = 9, value_parser = between::<i32>(1, 365))]
+    pub rush_day: i32,
 }
 
 impl Default for SeedOptions {
@@ -46,6 +57,8 @@ impl Default for SeedOptions {
             seats: 55,
             days: 14,
             routes: vec![("DHK".into(), "CTG".into())],
+            rush_in: None,
+            rush_day: 9,
         }
     }
 }
@@ -117,9 +130,20 @@ mod tests {
             "--routes DHK-DHK",
             "--routes dhk-ctg",
             "--bogus 1",
+            "--rush-in -1",
+            "--rush-in 1441",
+            "--rush-day 0",
         ] {
             assert!(parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_rush_is_opt_in() {
+        let o = parse("--rush-in 5").ok();
+        assert_eq!(o.map(|o| (o.rush_in, o.rush_day)), Some((Some(5), 9)));
+        let o = parse("--rush-in 0 --rush-day 3").ok();
+        assert_eq!(o.map(|o| (o.rush_in, o.rush_day)), Some((Some(0), 3)));
     }
 
     #[test]

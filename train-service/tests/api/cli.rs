@@ -17,6 +17,8 @@ fn help_and_version_describe_the_commands() {
             "--seats <N>",
             "--days <N>",
             "--routes <FROM-TO>",
+            "--rush-in <MINUTES>",
+            "[default: 9]",
             "[default: 14]",
             "[default: DHK-CTG]",
         ],

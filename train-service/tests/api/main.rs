@@ -8,6 +8,7 @@ mod cli;
 mod errors;
 mod health;
 mod helpers;
+mod sales;
 mod search;
 mod seed;
 mod trips;

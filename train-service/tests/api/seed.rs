@@ -31,7 +31,8 @@ async fn seeding_twice_adds_nothing_the_second_time() {
             stations: 8,
             trains: 2,
             seats: 16,
-            trips: 6
+            trips: 6,
+            rush_trips: 0
         }
     );
     let after_first = counts(&app).await;
@@ -52,7 +53,8 @@ async fn seeding_more_days_adds_only_the_missing_trips() {
             stations: 0,
             trains: 0,
             seats: 0,
-            trips: 4
+            trips: 4,
+            rush_trips: 0
         }
     );
     let db = app.db().await;

@@ -2,7 +2,7 @@
 import { h, field, options, mount } from '../dom.js';
 import { api } from '../api.js';
 import { messageBox, pageTitle, loading, busy } from '../ui.js';
-import { className, clock, date, dhakaDate, duration, taka, plural } from '../format.js';
+import { className, clock, date, dhakaDate, duration, notOnSale, taka, plural } from '../format.js';
 
 let stationsCache = null;
 
@@ -17,6 +17,7 @@ async function stations() {
 function tripCard(trip) {
   const headingId = `trip-${trip.trip_id}-title`;
   const total = trip.classes.reduce((n, c) => n + c.seats_available, 0);
+  const opening = notOnSale(trip);
   return h(
     'li',
     { class: 'card trip-card', 'data-trip-id': trip.trip_id },
@@ -57,15 +58,17 @@ function tripCard(trip) {
           ),
         ),
       ),
-      h(
-        'a',
-        {
-          class: 'button primary',
-          href: `#/trip/${trip.trip_id}`,
-          'aria-label': `Choose seats on ${trip.train.name} at ${clock(trip.departs_at)}`,
-        },
-        'Choose seats',
-      ),
+      opening
+        ? h('p', { class: 'on-sale-from' }, opening)
+        : h(
+            'a',
+            {
+              class: 'button primary',
+              href: `#/trip/${trip.trip_id}`,
+              'aria-label': `Choose seats on ${trip.train.name} at ${clock(trip.departs_at)}`,
+            },
+            'Choose seats',
+          ),
     ),
   );
 }

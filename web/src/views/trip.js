@@ -7,7 +7,7 @@
 import { h, mount } from '../dom.js';
 import { api, signedIn } from '../api.js';
 import { announce, busy, messageBox, pageTitle, loading } from '../ui.js';
-import { className, clock, date, duration, inWords, plural, taka } from '../format.js';
+import { className, clock, date, duration, inWords, notOnSale, plural, taka } from '../format.js';
 import { STATUS_TEXT, SeatMap, limitFrom } from '../seatmap/model.js';
 import { saveHold, savedHold, secondsLeft } from '../seatmap/hold.js';
 import { liveFeed } from '../seatmap/live.js';
@@ -26,6 +26,15 @@ export async function tripView(ctx) {
   mount(ctx.main, loading('Loading the seat map…'));
   const detail = await api('GET', `/api/trains/trips/${tripId}`);
   if (ctx.stale()) return;
+  const opening = notOnSale(detail);
+  if (opening) {
+    mount(
+      ctx.main,
+      pageTitle(`${detail.train.name} (${detail.train.number})`, `${detail.from} → ${detail.to} · ${date(detail.departs_at)} · ${clock(detail.departs_at)}–${clock(detail.arrives_at)}`),
+      h('section', { class: 'card' }, h('p', { class: 'on-sale-from' }, opening), h('p', { class: 'muted' }, 'Seats can be chosen once the sale opens.')),
+    );
+    return;
+  }
 
   const model = new SeatMap(detail, { hold: savedHold(tripId) });
   const grid = seatGrid(model, { onToggle: toggle });

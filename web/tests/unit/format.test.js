@@ -1,12 +1,21 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { className, clock, date, duration, inWords, minutesSeconds, plural, seatParts, taka } from '../../src/format.js';
+import { className, clock, date, duration, inWords, minutesSeconds, notOnSale, plural, seatParts, taka } from '../../src/format.js';
 
 describe('format', () => {
   it('writes poisha as taka', () => {
     assert.equal(taka(139800), 'Tk 1,398');
     assert.equal(taka(5050), 'Tk 50.5');
     assert.equal(taka(0), 'Tk 0');
+  });
+
+  it('says when a trip goes on sale, only before it does', () => {
+    const trip = { sales_open_at: '2030-03-03T02:00:00Z' };
+    const before = Date.parse('2030-03-03T01:59:59Z');
+    assert.equal(notOnSale(trip, before), 'On sale from 3 Mar, 08:00');
+    assert.equal(notOnSale(trip, Date.parse('2030-03-03T02:00:00Z')), null);
+    assert.equal(notOnSale({}, before), null);
+    assert.equal(notOnSale(null, before), null);
   });
 
   it('writes seconds as m:ss, never below zero', () => {
