@@ -36,13 +36,16 @@ pub struct TestApp {
 
 impl TestApp {
     /// Starts the application `app` builds (a service's `startup::build` on settings made
-    /// from `env`) and returns once its `/health/ready` says every dependency answers.
+    /// from `env`) and returns once its `/health/ready` says every dependency answers and
+    /// every consumer queue the env tracks has its consumer (so events published next reach
+    /// it).
     pub async fn spawn(
         env: impl Into<Arc<TestEnv>>,
         app: impl Future<Output = anyhow::Result<Application>>,
     ) -> Self {
         let app = Self::spawn_unready(env, app).await;
         wait_ready(&app.client, &app.address).await;
+        app.wait_for_consumers().await;
         app
     }
 

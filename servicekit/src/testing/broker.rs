@@ -131,24 +131,24 @@ async fn send(
     Ok(())
 }
 
-/// Waits (up to [`WAIT`]) until `queue` exists, i.e. its consumer has declared its
-/// topology, so that events published after this are routed to it.
+/// Waits (up to [`WAIT`]) until `queue` has a consumer. A consumer subscribes only after it
+/// has declared the queue and its bindings, so events published after this are routed to it
+/// (a queue that merely exists may not be bound yet).
 pub async fn wait_for_queue(queue: &str) -> anyhow::Result<()> {
     let connection = connect().await?;
     let deadline = Instant::now() + WAIT;
     loop {
         // A failed passive declare closes the channel: use a fresh one each time.
         let channel = connection.create_channel().await?;
-        if channel
+        let declared = channel
             .queue_declare(queue.into(), passive(), FieldTable::default())
-            .await
-            .is_ok()
-        {
+            .await;
+        if declared.is_ok_and(|q| q.consumer_count() > 0) {
             let _ = connection.close(200, "done".into()).await;
             return Ok(());
         }
         if Instant::now() > deadline {
-            bail!("queue {queue} was never declared");
+            bail!("queue {queue} never got a consumer");
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
