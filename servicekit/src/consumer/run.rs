@@ -38,18 +38,6 @@ pub struct QueueSpec {
 }
 
 impl QueueSpec {
-    pub fn new(queue: String, bindings: &[&str]) -> Self {
-        let defaults = Subscription::new("", &[]);
-        Self {
-            queue,
-            bindings: bindings.iter().map(|b| (*b).to_owned()).collect(),
-            prefetch: defaults.prefetch,
-            delivery_limit: defaults.delivery_limit,
-            metrics: None,
-            depth_refresh: defaults.depth_refresh,
-        }
-    }
-
     /// `subscription` with the broker's queue prefix.
     pub fn resolve(broker: &Broker, subscription: &Subscription) -> Self {
         Self {
