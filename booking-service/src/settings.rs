@@ -52,6 +52,8 @@ pub struct BookingSettings {
     pub marker_check_ms: u64,
     /// How often the sweeper looks for confirmed bookings past their payment due time.
     pub sweep_interval_ms: u64,
+    /// Live seat-map streams one replica serves at once; past it, 503 `unavailable`.
+    pub max_live_listeners: usize,
 }
 
 impl Default for BookingSettings {
@@ -64,6 +66,7 @@ impl Default for BookingSettings {
             seats_exchange: "railrush.seats".into(),
             marker_check_ms: 2_000,
             sweep_interval_ms: 1_000,
+            max_live_listeners: 20_000,
         }
     }
 }

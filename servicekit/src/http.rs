@@ -102,6 +102,42 @@ fn missing_field(message: &str) -> Option<String> {
     rest.split('`').next().map(str::to_owned)
 }
 
+/// A numeric id taken from a path or a query string, parsed one strict way: ASCII digits
+/// only (no sign, no leading `+`, no spaces), within `i64`. Everything else is 400
+/// `invalid_request` naming the parameter, so what a gateway pattern like `[0-9]+` sees is
+/// exactly what a service serves. Whether zero is a possible id stays the caller's rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Id(pub i64);
+
+impl Id {
+    /// The id in `raw`, or 400 `invalid_request` with `details.field` = `name`.
+    pub fn parse(raw: &str, name: &str) -> Result<i64, ApiError> {
+        Self::strict(raw).ok_or_else(|| {
+            ApiError::invalid_field(
+                name,
+                format!("{name} must be a non-negative integer written in digits only"),
+            )
+        })
+    }
+
+    fn strict(raw: &str) -> Option<i64> {
+        if raw.is_empty() || !raw.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        raw.parse().ok()
+    }
+}
+
+/// For query structs: a field `trip_id: Id` refuses what [`Id::parse`] refuses.
+impl<'de> serde::Deserialize<'de> for Id {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(deserializer)?;
+        Self::strict(&raw).map(Id).ok_or_else(|| {
+            serde::de::Error::custom("an id must be a non-negative integer written in digits only")
+        })
+    }
+}
+
 /// Extractor configs so that query and path failures answer in the error shape.
 pub fn configure_extractors(cfg: &mut web::ServiceConfig) {
     cfg.app_data(web::PayloadConfig::new(BODY_LIMIT))
@@ -213,5 +249,47 @@ impl FromRequest for RequestId {
             .cloned()
             .unwrap_or_else(|| RequestId::from_header(req.headers().get(&REQUEST_ID)));
         std::future::ready(Ok(id))
+    }
+}
+
+#[cfg(test)]
+mod id_tests {
+    use super::Id;
+    use crate::error::Code;
+
+    #[test]
+    fn ids_are_digits_only_within_64_bits() {
+        assert_eq!(Id::parse("42", "trip_id").ok(), Some(42));
+        assert_eq!(Id::parse("0", "trip_id").ok(), Some(0));
+        for raw in [
+            "+5",
+            "-5",
+            " 5",
+            "5 ",
+            "",
+            "1e3",
+            "0x10",
+            "99999999999999999999",
+        ] {
+            let e = Id::parse(raw, "trip_id").err();
+            assert_eq!(
+                e.as_ref().map(|e| e.code()),
+                Some(Code::InvalidRequest),
+                "{raw:?}"
+            );
+        }
+    }
+
+    #[derive(serde::Deserialize)]
+    struct Query {
+        trip_id: Id,
+    }
+
+    #[test]
+    fn a_query_id_refuses_a_sign() {
+        let ok = actix_web::web::Query::<Query>::from_query("trip_id=7");
+        assert_eq!(ok.map(|q| q.trip_id).ok(), Some(Id(7)));
+        let plus = actix_web::web::Query::<Query>::from_query("trip_id=%2B7");
+        assert!(plus.is_err());
     }
 }

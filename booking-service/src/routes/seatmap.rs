@@ -6,17 +6,21 @@ use actix_web::{HttpResponse, web};
 use futures_util::stream;
 use serde_json::json;
 use servicekit::ApiError;
+use servicekit::error::Code;
+use servicekit::http::Id;
 use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;
 
 const HEARTBEAT: Duration = Duration::from_secs(15);
+/// `Retry-After` when the replica is at `booking.max_live_listeners`.
+const LISTENERS_RETRY_AFTER_SECS: u64 = 5;
 
 /// `GET /trips/{trip_id}/seats`: every seat's status in one Redis round trip.
 pub async fn seat_map(
     state: web::Data<BookingState>,
-    path: web::Path<i64>,
+    path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let trip_id = positive(path.into_inner(), "trip_id")?;
+    let trip_id = positive(Id::parse(&path, "trip_id")?, "trip_id")?;
     let trip = state.inventory.trip(trip_id).await?;
     let ids: Vec<i32> = trip.seats.iter().map(|s| s.seat_id).collect();
     let values = state.seats.values(trip_id, &ids).await?;
@@ -32,10 +36,18 @@ pub async fn seat_map(
 /// the trip, and a comment line every 15 s so idle connections stay open.
 pub async fn events(
     state: web::Data<BookingState>,
-    path: web::Path<i64>,
+    path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let trip_id = positive(path.into_inner(), "trip_id")?;
+    let trip_id = positive(Id::parse(&path, "trip_id")?, "trip_id")?;
     state.inventory.trip(trip_id).await?;
+    // The gateway limits streams per address; this bounds them per replica.
+    if state.live.listeners() >= state.settings.max_live_listeners {
+        return Err(ApiError::new(
+            Code::Unavailable,
+            "too many live seat maps are open; try again shortly",
+        )
+        .with_retry_after(LISTENERS_RETRY_AFTER_SECS));
+    }
     let rx = state.live.subscribe();
     let mut heartbeat = tokio::time::interval(HEARTBEAT);
     heartbeat.reset();

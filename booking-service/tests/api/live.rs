@@ -1,4 +1,4 @@
-use crate::helpers::{spawn_app, user};
+use crate::helpers::{assert_error, spawn_app, spawn_app_with, user};
 use futures_util::StreamExt;
 use reqwest::StatusCode;
 use std::time::Duration;
@@ -53,4 +53,39 @@ async fn the_events_stream_of_an_unknown_trip_is_404() {
     let app = spawn_app().await;
     let res = app.get("/api/bookings/trips/424242/events").await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_signed_trip_id_is_refused_by_name_on_seats_and_events() {
+    let app = spawn_app().await;
+    for path in [
+        format!("/api/bookings/trips/+{}/events", app.trip),
+        format!("/api/bookings/trips/%2B{}/events", app.trip),
+        format!("/api/bookings/trips/+{}/seats", app.trip),
+        format!("/api/bookings/trips/-{}/events", app.trip),
+        format!("/api/bookings/trips/%20{}/events", app.trip),
+    ] {
+        let res = app.get(&path).await;
+        let body = assert_error(res, StatusCode::BAD_REQUEST, "invalid_request").await;
+        assert_eq!(
+            body["error"]["details"]["field"], "trip_id",
+            "{path}: {body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn live_streams_past_the_cap_are_503_with_retry_after() {
+    let app = spawn_app_with(|s| s.booking.max_live_listeners = 2).await;
+    let path = format!("/api/bookings/trips/{}/events", app.trip);
+    let mut open = Vec::new();
+    for _ in 0..2 {
+        let res = app.client.get(app.url(&path)).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        open.push(res);
+    }
+    let res = app.client.get(app.url(&path)).send().await.unwrap();
+    assert_eq!(res.headers()["retry-after"], "5");
+    assert_error(res, StatusCode::SERVICE_UNAVAILABLE, "unavailable").await;
+    drop(open);
 }
