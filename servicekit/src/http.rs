@@ -71,8 +71,14 @@ pub(crate) fn too_large() -> ApiError {
     )
 }
 
-/// Deserialises `bytes`, reporting the failing field's path.
+/// Deserialises `bytes`, reporting the failing field's path. A string (value or key, at
+/// any depth) holding a C0 control character other than tab, newline and carriage return
+/// is refused first, naming its path: such text (a NUL above all) never reaches a store.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // JSON forbids raw control characters in strings, so one can only come as an escape.
+    if bytes.contains(&b'\\') {
+        refuse_control_characters(bytes)?;
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
@@ -88,6 +94,70 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             None => ApiError::invalid_request(message),
         }
     })
+}
+
+fn refuse_control_characters(bytes: &[u8]) -> Result<(), ApiError> {
+    // Not JSON: the typed parse that follows says so.
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+        return Ok(());
+    };
+    match control_character_at(&value, String::new()) {
+        Some(path) if path.is_empty() => Err(ApiError::invalid_request(
+            "the body must not contain control characters",
+        )),
+        Some(path) => Err(ApiError::invalid_field(
+            &path,
+            format!("{path} must not contain control characters"),
+        )),
+        None => Ok(()),
+    }
+}
+
+fn is_refused(c: char) -> bool {
+    c.is_ascii_control() && c != '\t' && c != '\n' && c != '\r' && c != '\u{7f}'
+}
+
+/// The path (as `serde_path_to_error` writes it: `a.b[0].c`) of the first string holding a
+/// refused character.
+fn control_character_at(value: &serde_json::Value, path: String) -> Option<String> {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => s.chars().any(is_refused).then_some(path),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| control_character_at(item, format!("{path}[{i}]"))),
+        Value::Object(fields) => fields.iter().find_map(|(key, item)| {
+            let inner = if path.is_empty() {
+                key.clone()
+            } else {
+                format!("{path}.{key}")
+            };
+            if key.chars().any(is_refused) {
+                return Some(path.clone());
+            }
+            control_character_at(item, inner)
+        }),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod control_tests {
+    use super::control_character_at;
+    use serde_json::json;
+
+    #[test]
+    fn the_path_of_the_first_string_with_a_control_character_is_named() {
+        let at = |v| control_character_at(&v, String::new());
+        assert_eq!(at(json!({"a": "x\u{0}y"})).as_deref(), Some("a"));
+        assert_eq!(
+            at(json!({"p": [{"name": "ok"}, {"name": "b\u{8}"}]})).as_deref(),
+            Some("p[1].name")
+        );
+        assert_eq!(at(json!({"a": "tab\tnl\ncr\r", "n": 1})), None);
+        assert_eq!(at(json!("\u{1f}")).as_deref(), Some(""));
+    }
 }
 
 fn strip_position(message: &str) -> String {

@@ -170,6 +170,15 @@ async fn confirm_validates_passengers_and_the_payment_token() {
             json!({"hold_id": hold["hold_id"], "passengers": [{"name": "One"}, {"name": "Two"}]}),
             "payment_token",
         ),
+        // A control character never reaches PostgreSQL (a NUL there was a 500).
+        (
+            json!({"hold_id": hold["hold_id"], "passengers": [{"name": "One"}, {"name": "Two"}], "payment_token": "tok_\u{0}visa"}),
+            "payment_token",
+        ),
+        (
+            json!({"hold_id": hold["hold_id"], "passengers": [{"name": "One"}, {"name": "T\u{1}wo"}], "payment_token": "tok_visa"}),
+            "passengers[1].name",
+        ),
     ];
     for (body, field) in cases {
         let res = app

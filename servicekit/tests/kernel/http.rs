@@ -307,3 +307,26 @@ async fn http_metrics_are_labelled_by_route_pattern_not_by_path() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_string_with_a_control_character_answers_400_naming_the_field() {
+    let app = start().await;
+    for (body, field) in [
+        (r#"{"name": "a\u0000b", "seats": 2}"#, "name"),
+        (r#"{"name": "bell\u0007", "seats": 2}"#, "name"),
+        (r#"{"name": "back\b", "seats": 2}"#, "name"),
+        (
+            r#"{"name": "ok", "seats": 2, "extra": [{"x": "\u001f"}]}"#,
+            "extra[0].x",
+        ),
+    ] {
+        let res = app.post_json("/things", body).await;
+        let body = assert_error(res, StatusCode::BAD_REQUEST, "invalid_request").await;
+        assert_eq!(body["error"]["details"]["field"], field, "{body}");
+    }
+    let fine = app
+        .post_json("/things", r#"{"name": "a\tb\nc\r\\d\u00e9", "seats": 2}"#)
+        .await;
+    assert_eq!(fine.status(), StatusCode::CREATED);
+    app.stop().await;
+}
