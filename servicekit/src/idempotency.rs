@@ -3,11 +3,19 @@
 //! 409 `idempotency_key_reused`; a repeat while the first is still running is 409
 //! `idempotency_key_in_use`. Responses are kept 24 hours in the service's own database
 //! (table `idempotency_keys`, created by each service's migrations), scoped to the caller
-//! (the token's subject, or anonymous). 5xx responses are not kept, so a retry runs again.
+//! (the token's subject). 5xx responses are not kept, so a retry runs again.
 //!
-//! Wrap the creating resources with `from_fn(idempotency::guard)` and register an
-//! [`IdempotencyStore`] as app data. The guard answers its own failures as responses (never
-//! `Err`), so that they pass through the request's span, metrics and error normalisation.
+//! Authentication comes first. On a route that needs a token, [`guard`] lets a request
+//! without a valid one pass untouched (nothing stored, no key checked), so the handler
+//! answers its own 401. On a public route that creates ([`public_guard`], registration),
+//! anonymous callers cannot be told apart, so an anonymous key is scoped by the request's
+//! fingerprint too: the same key and body replay, while another body under the same key is
+//! simply another request, never a 409 caused by a stranger who picked the same key.
+//!
+//! Wrap the creating resources with `from_fn(idempotency::guard)` (or `public_guard`) and
+//! register an [`IdempotencyStore`] as app data. The guard answers its own failures as
+//! responses (never `Err`), so that they pass through the request's span, metrics and error
+//! normalisation.
 
 use crate::auth::{JwtVerifier, bearer_token};
 use crate::error::{ApiError, Code};
@@ -28,15 +36,42 @@ pub use store::IdempotencyStore;
 
 pub const HEADER: &str = "idempotency-key";
 
-/// Middleware; see the module docs.
+/// Middleware for routes that need a token; see the module docs.
 pub async fn guard(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    guarded(req, next, Access::Token).await
+}
+
+/// Middleware for public routes that create (anonymous callers allowed); see the module docs.
+pub async fn public_guard(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    guarded(req, next, Access::Public).await
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Access {
+    Token,
+    Public,
+}
+
+async fn guarded(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
+    access: Access,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let Some(key) = req.headers().get(HEADER).cloned() else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
     if req.method() != Method::POST {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    }
+    let caller = caller_id(&req);
+    if caller.is_none() && access == Access::Token {
+        // Not authenticated: the handler answers 401, and nothing is kept for it.
         return Ok(next.call(req).await?.map_into_boxed_body());
     }
     let before = async {
@@ -55,7 +90,6 @@ pub async fn guard(
             .app_data::<web::Data<IdempotencyStore>>()
             .cloned()
             .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no IdempotencyStore registered")))?;
-        let scope = caller_scope(&req);
 
         // Read the body (bounded), fingerprint it, and put it back for the handler.
         let mut payload = req.take_payload();
@@ -74,6 +108,9 @@ pub async fn guard(
         hasher.update(b"\n");
         hasher.update(&body);
         let fingerprint = hex::encode(hasher.finalize());
+        let scope = caller
+            .clone()
+            .unwrap_or_else(|| format!("anonymous:{fingerprint}"));
         req.set_payload(actix_web::dev::Payload::from(body.freeze()));
         let claim = store.claim(&scope, &key, &fingerprint).await?;
         Ok::<_, ApiError>((store, scope, key, claim))
@@ -132,12 +169,12 @@ pub async fn guard(
     })
 }
 
-fn caller_scope(req: &ServiceRequest) -> String {
-    let subject = bearer_token(req.headers())
+/// The subject of the request's bearer token, when it has a valid one.
+fn caller_id(req: &ServiceRequest) -> Option<String> {
+    bearer_token(req.headers())
         .zip(req.app_data::<web::Data<JwtVerifier>>())
         .and_then(|(token, verifier)| verifier.authenticate(token).ok())
-        .map(|caller| caller.id.to_string());
-    subject.unwrap_or_else(|| "anonymous".to_owned())
+        .map(|caller| caller.id.to_string())
 }
 
 fn replay(status: i16, body: Option<Vec<u8>>, content_type: Option<String>) -> HttpResponse {

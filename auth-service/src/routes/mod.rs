@@ -15,7 +15,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::scope("/api/auth")
             .service(
                 web::resource("/register")
-                    .wrap(from_fn(idempotency::guard))
+                    .wrap(from_fn(idempotency::public_guard))
                     .route(web::post().to(register::register)),
             )
             .route("/login", web::post().to(login::login))

@@ -237,3 +237,27 @@ async fn the_seat_rule_holds_at_confirm_even_when_redis_forgot_the_users_seats()
     let res = app.confirm(&rahim, &second).await;
     assert_error(res, StatusCode::CONFLICT, "seat_limit_reached").await;
 }
+
+#[tokio::test]
+async fn unauthenticated_selects_with_one_idempotency_key_are_each_401_and_kept_nowhere() {
+    let app = spawn_app().await;
+    for _ in 0..2 {
+        let res = app
+            .client
+            .post(app.url("/api/bookings/seats/select"))
+            .header("Idempotency-Key", "shared-key")
+            .json(&json!({"trip_id": app.trip, "seat_ids": [1]}))
+            .send()
+            .await
+            .unwrap();
+        assert_error(res, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    }
+    let kept: i64 = app
+        .db()
+        .await
+        .query_one("SELECT count(*) FROM idempotency_keys", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(kept, 0);
+}

@@ -66,6 +66,15 @@ async fn create(
     HttpResponse::Created().json(json!({ "id": id, "item": order.item, "caller": caller }))
 }
 
+/// A route that needs a token.
+async fn create_mine(
+    orders: web::Data<Orders>,
+    caller: AuthUser,
+    body: JsonBody<Order>,
+) -> HttpResponse {
+    create(orders, Some(caller), body).await
+}
+
 async fn list(orders: web::Data<Orders>) -> HttpResponse {
     let n = count(&orders.db, "SELECT count(*) FROM orders").await;
     HttpResponse::Ok().json(json!({ "orders": n }))
@@ -73,6 +82,8 @@ async fn list(orders: web::Data<Orders>) -> HttpResponse {
 
 struct Shop {
     app: Running,
+    /// The caller of [`Shop::order`].
+    token: String,
     orders: Arc<Orders>,
     db: PgPool,
     _env: TestEnv,
@@ -105,11 +116,22 @@ async fn start() -> Shop {
                     web::resource("/orders/express")
                         .wrap(from_fn(idempotency::guard))
                         .route(web::post().to(create)),
+                )
+                .service(
+                    web::resource("/orders/mine")
+                        .wrap(from_fn(idempotency::guard))
+                        .route(web::post().to(create_mine)),
+                )
+                .service(
+                    web::resource("/orders/public")
+                        .wrap(from_fn(idempotency::public_guard))
+                        .route(web::post().to(create)),
                 );
         })
         .unwrap();
     Shop {
         app: Running::start(app),
+        token: testing::user_token(Uuid::new_v4()).unwrap(),
         orders,
         db,
         _env: env,
@@ -135,9 +157,9 @@ impl Shop {
         Answer::of(req.send().await.unwrap()).await
     }
 
-    /// `POST /orders` anonymously.
+    /// `POST /orders` as the shop's one user.
     async fn order(&self, key: &str, body: Value) -> Answer {
-        self.post("/orders", Some(key), Caller::Anonymous, body)
+        self.post("/orders", Some(key), Caller::Token(&self.token), body)
             .await
     }
 
@@ -229,7 +251,12 @@ async fn the_same_key_and_body_on_another_path_is_another_request() {
     let first = shop.order("k-3", body.clone()).await;
     assert_eq!(first.status, StatusCode::CREATED);
     let express = shop
-        .post("/orders/express", Some("k-3"), Caller::Anonymous, body)
+        .post(
+            "/orders/express",
+            Some("k-3"),
+            Caller::Token(&shop.token),
+            body,
+        )
         .await;
     assert_eq!(express.status, StatusCode::CONFLICT);
     assert_eq!(express.code(), "idempotency_key_reused");
@@ -277,28 +304,72 @@ async fn keys_are_kept_per_caller() {
     let bob_token = testing::user_token(bob).unwrap();
     let body = json!({"item": "tea"});
     let callers = [
-        (Caller::Token(&alice_token), alice.to_string()),
-        (Caller::Token(&bob_token), bob.to_string()),
-        (Caller::Anonymous, "anonymous".to_owned()),
+        (Caller::Token(&alice_token), alice.to_string(), "/orders"),
+        (Caller::Token(&bob_token), bob.to_string(), "/orders"),
+        (Caller::Anonymous, "anonymous".to_owned(), "/orders/public"),
     ];
     let mut ids = Vec::new();
-    for (caller, name) in &callers {
-        let answer = shop
-            .post("/orders", Some("k-5"), *caller, body.clone())
-            .await;
+    for (caller, name, path) in &callers {
+        let answer = shop.post(path, Some("k-5"), *caller, body.clone()).await;
         assert_eq!(answer.status, StatusCode::CREATED, "{name}");
         assert!(!answer.replayed, "{name} got another caller's answer");
         assert_eq!(answer.body["caller"], name.as_str());
         ids.push(answer.body["id"].clone());
     }
-    for ((caller, name), id) in callers.iter().zip(&ids) {
-        let again = shop
-            .post("/orders", Some("k-5"), *caller, body.clone())
-            .await;
+    for ((caller, name, path), id) in callers.iter().zip(&ids) {
+        let again = shop.post(path, Some("k-5"), *caller, body.clone()).await;
         assert!(again.replayed, "{name}");
         assert_eq!(&again.body["id"], id, "{name} got another caller's answer");
     }
     assert_eq!(shop.orders().await, 3);
+    shop.app.stop().await;
+}
+
+#[tokio::test]
+async fn a_request_without_a_valid_token_is_not_guarded_and_nothing_is_kept() {
+    let shop = start().await;
+    let body = json!({"item": "tea"});
+    for caller in [
+        Caller::Anonymous,
+        Caller::Anonymous,
+        Caller::Token("not-a-token"),
+    ] {
+        let answer = shop
+            .post("/orders/mine", Some("k-9"), caller, body.clone())
+            .await;
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{:?}", answer.body);
+        assert_eq!(answer.code(), "unauthorized");
+        assert!(!answer.replayed);
+    }
+    assert_eq!(shop.keys().await, 0, "an unauthenticated request was kept");
+    // The key is still free for the real caller.
+    let mine = shop
+        .post(
+            "/orders/mine",
+            Some("k-9"),
+            Caller::Token(&shop.token),
+            body,
+        )
+        .await;
+    assert_eq!(mine.status, StatusCode::CREATED);
+    assert_eq!(shop.keys().await, 1);
+    shop.app.stop().await;
+}
+
+#[tokio::test]
+async fn anonymous_callers_on_a_public_route_are_told_apart_by_their_request() {
+    let shop = start().await;
+    let post = |body: Value| shop.post("/orders/public", Some("k-10"), Caller::Anonymous, body);
+    let tea = post(json!({"item": "tea"})).await;
+    assert_eq!(tea.status, StatusCode::CREATED);
+    let again = post(json!({"item": "tea"})).await;
+    assert!(again.replayed);
+    assert_eq!(again.body, tea.body);
+    // Another anonymous caller who picked the same key: a new request, not a 409.
+    let coffee = post(json!({"item": "coffee"})).await;
+    assert_eq!(coffee.status, StatusCode::CREATED, "{:?}", coffee.body);
+    assert!(!coffee.replayed);
+    assert_eq!(shop.orders().await, 2);
     shop.app.stop().await;
 }
 
@@ -368,6 +439,7 @@ async fn a_key_longer_than_255_characters_answers_400_naming_the_header() {
         .app
         .client
         .post(shop.app.url("/orders"))
+        .bearer_auth(&shop.token)
         .header("Idempotency-Key", "k".repeat(256))
         .json(&json!({"item": "tea"}))
         .send()
