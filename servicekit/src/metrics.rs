@@ -8,6 +8,7 @@ use crate::cache::RedisPool;
 use crate::db::PgPool;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
 use actix_web::middleware::Next;
 use actix_web::{HttpResponse, web};
 use prometheus::{
@@ -231,13 +232,28 @@ pub async fn scrape(metrics: web::Data<Metrics>) -> HttpResponse {
         .body(metrics.render())
 }
 
+/// The `method` label: a standard method, or `other`, so that a caller inventing methods
+/// cannot make new series.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
 /// Middleware: counts and times every request by its route pattern.
 pub async fn track(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let metrics = req.app_data::<web::Data<Metrics>>().cloned();
-    let method = req.method().clone();
+    let method = method_label(req.method());
     let start = Instant::now();
     let res = next.call(req).await?;
     if let Some(m) = metrics {
@@ -246,10 +262,10 @@ pub async fn track(
             .match_pattern()
             .unwrap_or_else(|| "unmatched".to_owned());
         m.http_requests
-            .with_label_values(&[route.as_str(), method.as_str(), res.status().as_str()])
+            .with_label_values(&[route.as_str(), method, res.status().as_str()])
             .inc();
         m.http_duration
-            .with_label_values(&[route.as_str(), method.as_str()])
+            .with_label_values(&[route.as_str(), method])
             .observe(start.elapsed().as_secs_f64());
     }
     Ok(res)

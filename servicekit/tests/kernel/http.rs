@@ -330,3 +330,28 @@ async fn a_string_with_a_control_character_answers_400_naming_the_field() {
     assert_eq!(fine.status(), StatusCode::CREATED);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn an_invented_method_is_counted_as_other_not_by_its_name() {
+    let app = start().await;
+    for method in ["FOO", "BAR", "TRACE"] {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let res = app
+            .client
+            .request(method, app.url("/things/1"))
+            .send()
+            .await
+            .unwrap();
+        assert!(res.status().is_client_error(), "{}", res.status());
+    }
+    let text = testing::scrape(&app.client, &app.address).await;
+    assert!(!text.contains("method=\"FOO\""), "{text}");
+    assert!(!text.contains("method=\"BAR\""), "{text}");
+    let others = metric_in(
+        &text,
+        "http_requests_total",
+        &[("route", "/things/{id}"), ("method", "other")],
+    );
+    assert_eq!(others, 3.0, "{text}");
+    app.stop().await;
+}
