@@ -82,5 +82,5 @@ pub async fn login(
         .login_tokens(account.user.id, account.role, account.user.verified())
         .await?;
     login_outcome("success");
-    Ok(HttpResponse::Ok().json(tokens))
+    Ok(super::tokens_answer(&tokens))
 }

@@ -6,8 +6,9 @@ mod otp;
 mod register;
 mod tokens;
 
+use actix_web::http::header;
 use actix_web::middleware::from_fn;
-use actix_web::web;
+use actix_web::{HttpResponse, web};
 use servicekit::idempotency;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -26,4 +27,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/me", web::get().to(tokens::me))
             .route("/nid", web::post().to(nid::verify)),
     );
+}
+
+/// 200 with tokens in the body: never stored by a cache on the way (RFC 6749 §5.1).
+pub(crate) fn tokens_answer(tokens: &impl serde::Serialize) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"))
+        .json(tokens)
 }

@@ -115,7 +115,7 @@ pub async fn verify(
             let (user, verified) = (account.user.id, account.user.verified());
             let tokens = state.login_tokens(user, account.role, verified).await?;
             state.metrics.login("otp", "success");
-            Ok(HttpResponse::Ok().json(tokens))
+            Ok(super::tokens_answer(&tokens))
         }
     }
 }

@@ -39,7 +39,12 @@ pub async fn refresh(
     let account = users::find_by_id(&db, user)
         .await?
         .ok_or_else(|| ApiError::unauthorized("the account no longer exists"))?;
-    Ok(HttpResponse::Ok().json(state.tokens(user, account.role, account.user.verified(), next)?))
+    Ok(super::tokens_answer(&state.tokens(
+        user,
+        account.role,
+        account.user.verified(),
+        next,
+    )?))
 }
 
 #[tracing::instrument(skip_all)]

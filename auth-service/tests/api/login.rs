@@ -141,3 +141,17 @@ async fn parallel_wrong_passwords_never_get_more_tries_than_the_cap() {
         .await;
     assert_error(res, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts").await;
 }
+
+#[tokio::test]
+async fn a_login_answer_carrying_tokens_is_never_stored_by_a_cache() {
+    let app = spawn_app().await;
+    let user = app.register().await;
+    let res = app
+        .post_json(
+            "/api/auth/login",
+            &json!({"login": user.email, "password": user.password}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["cache-control"], "no-store");
+}

@@ -251,6 +251,11 @@ async fn a_successful_otp_login_verifies_the_phone_and_its_token_says_so() {
         )
         .await;
     assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        res.headers()["cache-control"],
+        "no-store",
+        "tokens are never cached"
+    );
     let tokens: Value = res.json().await.unwrap();
     let otp_token = tokens["access_token"].as_str().unwrap();
     assert_eq!(claims(otp_token)["phone_verified"], json!(true));

@@ -16,6 +16,11 @@ async fn refresh_rotates_the_token_and_the_old_one_stops_working() {
         )
         .await;
     assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        res.headers()["cache-control"],
+        "no-store",
+        "tokens are never cached"
+    );
     let second: Value = res.json().await.unwrap();
     assert_ne!(second["refresh_token"], first["refresh_token"]);
     let me = app
