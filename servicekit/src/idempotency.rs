@@ -3,14 +3,14 @@
 //! 409 `idempotency_key_reused`; a repeat while the first is still running is 409
 //! `idempotency_key_in_use`. Responses are kept 24 hours in the service's own database
 //! (table `idempotency_keys`, created by each service's migrations), scoped to the caller
-//! (the token's subject). 5xx responses are not kept, so a retry runs again.
+//! (the token's subject, or anonymous on a public route). 5xx responses are not kept, so a
+//! retry runs again.
 //!
 //! Authentication comes first. On a route that needs a token, [`guard`] lets a request
 //! without a valid one pass untouched (nothing stored, no key checked), so the handler
 //! answers its own 401. On a public route that creates ([`public_guard`], registration),
-//! anonymous callers cannot be told apart, so an anonymous key is scoped by the request's
-//! fingerprint too: the same key and body replay, while another body under the same key is
-//! simply another request, never a 409 caused by a stranger who picked the same key.
+//! anonymous callers share one scope, as `docs/api.md` promises: the same key and body
+//! replay, another body under the same key is 409 `idempotency_key_reused`.
 //!
 //! Wrap the creating resources with `from_fn(idempotency::guard)` (or `public_guard`) and
 //! register an [`IdempotencyStore`] as app data. The guard answers its own failures as
@@ -108,9 +108,7 @@ async fn guarded(
         hasher.update(b"\n");
         hasher.update(&body);
         let fingerprint = hex::encode(hasher.finalize());
-        let scope = caller
-            .clone()
-            .unwrap_or_else(|| format!("anonymous:{fingerprint}"));
+        let scope = caller.clone().unwrap_or_else(|| "anonymous".to_owned());
         req.set_payload(actix_web::dev::Payload::from(body.freeze()));
         let claim = store.claim(&scope, &key, &fingerprint).await?;
         Ok::<_, ApiError>((store, scope, key, claim))

@@ -88,10 +88,19 @@ pub fn coach_code(s: &str) -> Result<String, String> {
     }
 }
 
-/// A `trip_id` from a path: 400 when it is not digits within 64 bits
-/// ([`servicekit::http::Id`]), 404 for zero, which cannot be a trip.
+/// A `trip_id` from a path: 400 when it is not a number (a sign other than `-` included, so
+/// `+5` is refused), 404 when it is a number that cannot be a trip (zero, negative, beyond
+/// 64 bits). Ids themselves parse one strict way, [`servicekit::http::Id`].
 pub fn trip_id(raw: &str) -> Result<i64, ApiError> {
-    Some(servicekit::http::Id::parse(raw, "trip_id")?)
+    let digits = raw.strip_prefix('-').unwrap_or(raw);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ApiError::invalid_field(
+            "trip_id",
+            "trip_id must be a positive integer",
+        ));
+    }
+    servicekit::http::Id::parse(raw, "trip_id")
+        .ok()
         .filter(|id| *id > 0)
         .ok_or_else(|| ApiError::not_found("no such trip"))
 }
@@ -109,9 +118,9 @@ mod tests {
             ("", Code::InvalidRequest),
             ("1.5", Code::InvalidRequest),
             ("0", Code::NotFound),
-            ("-3", Code::InvalidRequest),
+            ("-3", Code::NotFound),
             ("+3", Code::InvalidRequest),
-            ("99999999999999999999999", Code::InvalidRequest),
+            ("99999999999999999999999", Code::NotFound),
         ] {
             assert_eq!(trip_id(raw).err().map(|e| e.code()), Some(code), "{raw}");
         }

@@ -357,7 +357,7 @@ async fn a_request_without_a_valid_token_is_not_guarded_and_nothing_is_kept() {
 }
 
 #[tokio::test]
-async fn anonymous_callers_on_a_public_route_are_told_apart_by_their_request() {
+async fn a_public_route_guards_anonymous_keys_as_the_contract_says() {
     let shop = start().await;
     let post = |body: Value| shop.post("/orders/public", Some("k-10"), Caller::Anonymous, body);
     let tea = post(json!({"item": "tea"})).await;
@@ -365,11 +365,11 @@ async fn anonymous_callers_on_a_public_route_are_told_apart_by_their_request() {
     let again = post(json!({"item": "tea"})).await;
     assert!(again.replayed);
     assert_eq!(again.body, tea.body);
-    // Another anonymous caller who picked the same key: a new request, not a 409.
+    // docs/api.md: the same key with a different body is 409 idempotency_key_reused.
     let coffee = post(json!({"item": "coffee"})).await;
-    assert_eq!(coffee.status, StatusCode::CREATED, "{:?}", coffee.body);
-    assert!(!coffee.replayed);
-    assert_eq!(shop.orders().await, 2);
+    assert_eq!(coffee.status, StatusCode::CONFLICT, "{:?}", coffee.body);
+    assert_eq!(coffee.code(), "idempotency_key_reused");
+    assert_eq!(shop.orders().await, 1);
     shop.app.stop().await;
 }
 

@@ -59,20 +59,11 @@ async fn unknown_trips_are_404_and_bad_ids_4xx_in_the_error_shape() {
         } else {
             ""
         };
-        for id in ["999999", "0"] {
+        for id in ["999999", "0", "-1", "99999999999999999999999999"] {
             let res = app.get(&format!("{base}/{id}{suffix}")).await;
             assert_error(res, StatusCode::NOT_FOUND, "not_found").await;
         }
-        for id in [
-            "abc",
-            "1.5",
-            "1e3",
-            "%20",
-            "-1",
-            "+5",
-            "%2B5",
-            "99999999999999999999999999",
-        ] {
+        for id in ["abc", "1.5", "1e3", "%20", "+5", "%2B5"] {
             let res = app.get(&format!("{base}/{id}{suffix}")).await;
             assert_invalid(res, "trip_id").await;
         }
