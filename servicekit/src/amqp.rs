@@ -118,7 +118,14 @@ impl Broker {
         self.inner.closed.cancel();
         let link = self.inner.link.send_replace(None);
         if let Some(link) = link {
-            let _ = link.connection.close(200, "shutdown".into()).await;
+            // Bounded: a broker that does not answer the close must not hold the stop.
+            let close = link.connection.close(200, "shutdown".into());
+            if tokio::time::timeout(Duration::from_secs(5), close)
+                .await
+                .is_err()
+            {
+                tracing::warn!("the broker did not confirm the close within 5 s");
+            }
         }
     }
 

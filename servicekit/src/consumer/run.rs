@@ -18,6 +18,9 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+/// How long a stopping consumer waits for the broker to confirm its cancellation.
+const BROKER_CALL_LIMIT: Duration = Duration::from_secs(5);
+
 /// A subscription resolved against a broker: the full queue name and where it reports.
 #[derive(Clone, Debug)]
 pub struct QueueSpec {
@@ -121,8 +124,12 @@ async fn refresh_depths(
         tokio::select! {
             () = stop.cancelled() => return,
             _ = ticker.tick() => {
-                if let Err(error) = refresh_once(&broker, &spec, &metrics).await {
-                    tracing::debug!(queue = %spec.queue, %error, "queue depth not refreshed");
+                // A refresh in progress is abandoned at the stop: it only reads gauges.
+                tokio::select! {
+                    () = stop.cancelled() => return,
+                    refreshed = refresh_once(&broker, &spec, &metrics) => if let Err(error) = refreshed {
+                        tracing::debug!(queue = %spec.queue, %error, "queue depth not refreshed");
+                    },
                 }
             }
         }
@@ -188,7 +195,10 @@ async fn consume<H: Handler>(
     let outcome = loop {
         tokio::select! {
             () = stop.cancelled() => {
-                let _ = channel.basic_cancel(tag.as_str().into(), BasicCancelOptions::default()).await;
+                // Bounded: a broker slow to answer must not hold the stop; deliveries it still
+                // sends are never handled and go back to the queue when the connection closes.
+                let cancel = channel.basic_cancel(tag.as_str().into(), BasicCancelOptions::default());
+                let _ = tokio::time::timeout(BROKER_CALL_LIMIT, cancel).await;
                 break Ok(());
             }
             next = deliveries.next() => match next {
