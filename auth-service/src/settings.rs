@@ -1,12 +1,11 @@
 //! auth-service settings (see `servicekit::config` for the layering).
 
-use anyhow::Context;
 use secrecy::SecretString;
 use serde::Deserialize;
 use servicekit::config::{
     AmqpSettings, DatabaseSettings, HttpSettings, JwtSettings, LogSettings, RedisSettings,
 };
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default)]
@@ -143,21 +142,4 @@ impl Default for NidSettings {
     }
 }
 
-/// A secret given inline, else read from `path` (trimmed); `None` when neither is set.
-pub fn load_secret(
-    inline: Option<&SecretString>,
-    path: Option<&Path>,
-    what: &str,
-) -> anyhow::Result<Option<SecretString>> {
-    Ok(match (inline, path) {
-        (Some(s), _) => Some(s.clone()),
-        (None, Some(path)) => Some(
-            std::fs::read_to_string(path)
-                .with_context(|| format!("reading the {what} {}", path.display()))?
-                .trim()
-                .to_owned()
-                .into(),
-        ),
-        (None, None) => None,
-    })
-}
+pub use servicekit::config::load_secret;

@@ -1,7 +1,7 @@
 //! booking-service: seat selection with Redis holds, confirmation in PostgreSQL with the
 //! transactional outbox, the live seat map, the caller's bookings (`docs/api.md`, bookings), and
 //! the booking's side of the saga: payment outcomes and the sweeper that expires unpaid
-//! bookings.
+//! bookings; and the waiting room of a sale (`queue`, `docs/api.md`, "The fair rush").
 
 mod holds;
 pub mod hot_trips;
@@ -10,6 +10,7 @@ mod lifecycle;
 mod live;
 mod markers;
 pub mod payments;
+pub mod queue;
 mod routes;
 pub mod seats;
 pub mod settings;

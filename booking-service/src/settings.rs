@@ -15,6 +15,7 @@ pub struct Settings {
     pub jwt: JwtSettings,
     pub log: LogSettings,
     pub booking: BookingSettings,
+    pub queue: QueueSettings,
 }
 
 impl Default for Settings {
@@ -31,6 +32,7 @@ impl Default for Settings {
             jwt: JwtSettings::default(),
             log: LogSettings::default(),
             booking: BookingSettings::default(),
+            queue: QueueSettings::default(),
         }
     }
 }
@@ -67,6 +69,49 @@ impl Default for BookingSettings {
             marker_check_ms: 2_000,
             sweep_interval_ms: 1_000,
             max_live_listeners: 20_000,
+        }
+    }
+}
+
+/// The waiting room of a sale (`crate::queue`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct QueueSettings {
+    /// Minutes before a sale opens that its pre-queue opens (joining earlier: `queue_closed`).
+    pub pre_queue_mins: u32,
+    /// Users let in per minute per sale. Set it to what the booking path sustains: about the
+    /// confirms per minute the saga keeps up with, divided by the share of admitted users
+    /// who buy (see `docs/architecture.md`, "The waiting room").
+    pub admit_per_minute: u64,
+    /// How long a pass lasts from the moment its holder first sees it (select and confirm).
+    pub pass_ttl_secs: u64,
+    /// A waiting user who has not asked for their place for this long loses it at their turn.
+    pub stale_after_secs: u64,
+    /// How often the serving counter moves.
+    pub tick_ms: u64,
+    /// How often the sales are fetched again from train-service.
+    pub sales_refresh_ms: u64,
+    /// After the opening, a room whose queue is empty ends this long after the opening at the
+    /// earliest (late arrivals right after the opening still queue).
+    pub end_after_secs: u64,
+    /// The key passes are signed with (16 bytes or more); `pass_key_path` is read when unset,
+    /// and a random per-process key is made when neither is set (one replica only).
+    pub pass_key: Option<secrecy::SecretString>,
+    pub pass_key_path: Option<std::path::PathBuf>,
+}
+
+impl Default for QueueSettings {
+    fn default() -> Self {
+        Self {
+            pre_queue_mins: 30,
+            admit_per_minute: 3_000,
+            pass_ttl_secs: 10 * 60,
+            stale_after_secs: 3 * 60,
+            tick_ms: 250,
+            sales_refresh_ms: 2_000,
+            end_after_secs: 60,
+            pass_key: None,
+            pass_key_path: None,
         }
     }
 }

@@ -4,8 +4,13 @@
 use crate::inventory::Inventory;
 use crate::live::LiveFeed;
 use crate::payments::PaymentResults;
+use crate::queue::WaitingRoom;
+use crate::queue::admitter::{self, QueueMetrics};
+use crate::queue::pass::PassKey;
+use crate::queue::room::Rooms;
+use crate::queue::sales::SalesSource;
 use crate::seats::SeatStore;
-use crate::settings::Settings;
+use crate::settings::{QueueSettings, Settings};
 use crate::state::{BookingMetrics, BookingState};
 use crate::{hot_trips, markers, sweeper};
 use actix_web::web;
@@ -30,6 +35,17 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     let seats = SeatStore::new(redis, Keys::new(settings.redis.key_prefix.clone()));
     let live = LiveFeed::new(broker, &own.seats_exchange);
     live.export_listeners(kernel.metrics())?;
+    let waiting_room = Arc::new(WaitingRoom::new(
+        Rooms::new(seats.pool().clone(), seats.keys().clone()),
+        PassKey::new(&pass_key(&settings.queue)?)?,
+        settings.queue.clone(),
+        QueueMetrics::register(kernel.metrics().registry())?,
+    ));
+    let source = SalesSource::new(&own.train_service_url)?;
+    let room = waiting_room.clone();
+    kernel.spawn("waiting room", move |stop| {
+        admitter::run(room, source, stop)
+    });
     let state = Arc::new(BookingState {
         db: pg.clone(),
         seats: seats.clone(),
@@ -38,6 +54,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         live: live.clone(),
         settings: own.clone(),
         metrics: BookingMetrics::register(kernel.metrics().registry())?,
+        queue: waiting_room,
     });
     markers::rebuild_at_start(&pg, &seats).await;
     let markers_every = Duration::from_millis(own.marker_check_ms);
@@ -54,4 +71,23 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         cfg.app_data(state.clone())
             .configure(crate::routes::configure);
     })
+}
+
+/// The key passes are signed with: configured, else a random one for this process (passes
+/// then fail on another replica and after a restart, which the log says).
+fn pass_key(settings: &QueueSettings) -> anyhow::Result<secrecy::SecretString> {
+    let configured = servicekit::config::load_secret(
+        settings.pass_key.as_ref(),
+        settings.pass_key_path.as_deref(),
+        "queue pass key",
+    )?;
+    Ok(configured.unwrap_or_else(|| {
+        tracing::warn!("no queue pass key configured: using a random per-process key");
+        let bytes: [u8; 32] = rand::random();
+        hex_string(&bytes).into()
+    }))
+}
+
+fn hex_string(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -19,6 +19,7 @@ pub struct BookingState {
     pub live: LiveFeed,
     pub settings: BookingSettings,
     pub metrics: BookingMetrics,
+    pub queue: std::sync::Arc<crate::queue::WaitingRoom>,
 }
 
 pub struct BookingMetrics {
@@ -47,6 +48,7 @@ const SELECT_OUTCOMES: &[&str] = &[
     "invalid",
     "unavailable",
     "not_open",
+    "no_pass",
 ];
 const CONFIRM_OUTCOMES: &[&str] = &["confirmed", "conflict", "expired"];
 

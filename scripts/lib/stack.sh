@@ -12,7 +12,8 @@
 #   rr_start_stores          start PostgreSQL, Redis and RabbitMQ where not answering
 #   rr_create_databases      create the five service databases where missing
 #   rr_check_db_access URL   fail clearly when a PostgreSQL URL does not connect
-#   rr_ensure_dev_keys       generate the development JWT key pair, OTP and NID secrets
+#   rr_ensure_dev_keys       generate the development JWT key pair, OTP and NID secrets and
+#                            the queue pass key
 #   rr_services              list the services that exist (one "name port" per line)
 #   rr_service_env NAME PORT the environment a service runs with (one KEY=VALUE per line)
 #   rr_port_in_use PORT      whether something listens on 127.0.0.1:PORT
@@ -344,9 +345,10 @@ RAILRUSH_JWT_PRIVATE_KEY="$RAILRUSH_KEYS/jwt_private.pem"
 RAILRUSH_JWT_PUBLIC_KEY="$RAILRUSH_KEYS/jwt_public.pem"
 RAILRUSH_OTP_SECRET="$RAILRUSH_KEYS/otp_secret"
 RAILRUSH_NID_SECRET="$RAILRUSH_KEYS/nid_secret"
+RAILRUSH_QUEUE_PASS_KEY="$RAILRUSH_KEYS/queue_pass_key"
 
-# Generate the Ed25519 JWT key pair, the OTP secret and the NID hash key under .local/keys
-# where missing.
+# Generate the Ed25519 JWT key pair, the OTP secret, the NID hash key and the key queue passes
+# are signed with under .local/keys where missing.
 # Existing files are kept, so tokens issued before a restart stay valid.
 rr_ensure_dev_keys() {
     mkdir -p "$RAILRUSH_KEYS"
@@ -365,7 +367,7 @@ rr_ensure_dev_keys() {
         made+=(jwt_public.pem)
     fi
     local secret
-    for secret in "$RAILRUSH_OTP_SECRET" "$RAILRUSH_NID_SECRET"; do
+    for secret in "$RAILRUSH_OTP_SECRET" "$RAILRUSH_NID_SECRET" "$RAILRUSH_QUEUE_PASS_KEY"; do
         if [ ! -s "$secret" ]; then
             (umask 077 && openssl rand -hex 32 | tr -d "\n" >"$secret.tmp" \
                 && mv "$secret.tmp" "$secret") \
@@ -412,6 +414,10 @@ rr_service_env() {
             "APP_OTP__DEV_ECHO=true" \
             "APP_OTP__SECRET_PATH=$RAILRUSH_OTP_SECRET" \
             "APP_NID__SECRET_PATH=$RAILRUSH_NID_SECRET"
+    fi
+    # booking-service signs and checks the waiting room's passes.
+    if [ "$name" = booking-service ]; then
+        printf '%s\n' "APP_QUEUE__PASS_KEY_PATH=$RAILRUSH_QUEUE_PASS_KEY"
     fi
 }
 

@@ -184,3 +184,22 @@ pub enum LogFormat {
 pub struct LogSettings {
     pub format: LogFormat,
 }
+
+/// A secret given inline, else read from `path` (trimmed); `None` when neither is set.
+pub fn load_secret(
+    inline: Option<&SecretString>,
+    path: Option<&std::path::Path>,
+    what: &str,
+) -> anyhow::Result<Option<SecretString>> {
+    Ok(match (inline, path) {
+        (Some(s), _) => Some(s.clone()),
+        (None, Some(path)) => Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("reading the {what} {}", path.display()))?
+                .trim()
+                .to_owned()
+                .into(),
+        ),
+        (None, None) => None,
+    })
+}

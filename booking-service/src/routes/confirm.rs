@@ -3,7 +3,7 @@ use crate::inventory::InventoryError;
 use crate::seats;
 use crate::state::BookingState;
 use crate::store::{self, NewBooking};
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use anyhow::{Context, anyhow};
 use chrono::{SubsecRound, Utc};
 use serde::Deserialize;
@@ -100,6 +100,7 @@ impl From<ConfirmError> for ApiError {
 /// `booking.confirmed` event; then the hold keys become booked markers.
 pub async fn confirm(
     state: web::Data<BookingState>,
+    req: HttpRequest,
     caller: AuthUser,
     request_id: RequestId,
     JsonBody(body): JsonBody<ConfirmRequest>,
@@ -109,6 +110,17 @@ pub async fn confirm(
         .map_err(ConfirmError::from)?
         .ok_or(ConfirmError::UnknownHold)?;
     validate(&body, hold.seat_ids.len())?;
+    let trip = state
+        .inventory
+        .trip(hold.trip_id)
+        .await
+        .map_err(ConfirmError::from)?;
+    let hold_ttl = chrono::Duration::milliseconds(
+        i64::try_from(state.settings.hold_ttl_ms).unwrap_or(i64::MAX / 2),
+    );
+    state
+        .queue
+        .require_pass(&req, trip.sales_open_at, caller.id, hold_ttl)?;
     let booking_id = book(&state, caller.id, &request_id, &hold, &body)
         .await
         .inspect_err(|e| {

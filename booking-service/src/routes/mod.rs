@@ -1,7 +1,8 @@
-//! The `/api/bookings` routes of `docs/api.md`.
+//! The `/api/bookings` and `/api/queue` routes of `docs/api.md`.
 
 mod bookings;
 mod confirm;
+mod queue;
 mod seatmap;
 mod select;
 
@@ -28,6 +29,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("", web::get().to(bookings::list))
             .route("/{booking_id}", web::get().to(bookings::get))
             .route("/{booking_id}/cancel", web::post().to(bookings::cancel)),
+    )
+    .service(
+        web::scope("/api/queue")
+            .route("/sales", web::get().to(queue::list))
+            .route("/sales/{sale_id}", web::get().to(queue::status))
+            .route("/sales/{sale_id}/join", web::post().to(queue::join))
+            .route("/sales/{sale_id}/place", web::get().to(queue::place)),
     );
 }
 

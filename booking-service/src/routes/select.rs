@@ -3,7 +3,7 @@ use crate::holds::{self, HoldRecord};
 use crate::inventory::InventoryError;
 use crate::seats::{self, SelectOutcome};
 use crate::state::BookingState;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::json;
@@ -55,6 +55,8 @@ pub enum SelectError {
     SeatsTaken(Vec<i32>),
     #[error("a passenger may hold or own at most {0} seats of a trip")]
     SeatLimitReached(u32),
+    #[error("the waiting room's pass is missing or not valid")]
+    Pass(ApiError),
     #[error(transparent)]
     Inventory(#[from] InventoryError),
     #[error(transparent)]
@@ -74,6 +76,7 @@ impl From<SelectError> for ApiError {
             SelectError::SeatsTaken(seat_ids) => ApiError::new(Code::SeatUnavailable, message)
                 .with_details(json!({ "seat_ids": seat_ids })),
             SelectError::SeatLimitReached(_) => ApiError::new(Code::SeatLimitReached, message),
+            SelectError::Pass(e) => e,
             SelectError::Inventory(e) => e.into(),
             SelectError::Seats(e) => e.into(),
         }
@@ -84,6 +87,7 @@ impl From<SelectError> for ApiError {
 /// cached inventory, then one Redis round trip. No database call.
 pub async fn select(
     state: web::Data<BookingState>,
+    req: HttpRequest,
     caller: AuthUser,
     JsonBody(body): JsonBody<SelectRequest>,
 ) -> Result<HttpResponse, ApiError> {
@@ -91,7 +95,7 @@ pub async fn select(
         state.metrics.selects.with_label_values(&["invalid"]).inc();
         return Err(e);
     }
-    let record = hold(&state, caller.id, &body).await?;
+    let record = hold(&state, &req, caller.id, &body).await?;
     state.live.publish(body.trip_id, &body.seat_ids, "held");
     announce_expiry(
         state.clone(),
@@ -105,6 +109,7 @@ pub async fn select(
 /// Holds the seats of `body` for `user`, counting the outcome.
 async fn hold(
     state: &BookingState,
+    req: &HttpRequest,
     user: Uuid,
     body: &SelectRequest,
 ) -> Result<HoldRecord, SelectError> {
@@ -133,6 +138,12 @@ async fn hold(
         outcome("not_open");
         return Err(SelectError::SalesNotOpen(trip.sales_open_at));
     }
+    // The waiting room's gate: a local check of the pass, no store round trip.
+    state
+        .queue
+        .require_pass(req, trip.sales_open_at, user, chrono::Duration::zero())
+        .inspect_err(|_| outcome("no_pass"))
+        .map_err(SelectError::Pass)?;
     let ttl = state.settings.hold_ttl_ms;
     let hold_id = Uuid::new_v4();
     let timer = state.metrics.hold_seconds.start_timer();

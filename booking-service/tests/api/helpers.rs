@@ -1,9 +1,10 @@
 use booking_service::payments;
 use booking_service::settings::Settings;
 use booking_service::startup;
-use reqwest::{Response, StatusCode};
+use chrono::{DateTime, Utc};
+use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
-use servicekit::testing::{self, TestApp, TestEnv};
+use servicekit::testing::{self, TestApp, TestEnv, keys, sign_token};
 use std::collections::HashMap;
 use std::ops::Deref;
 
@@ -235,4 +236,26 @@ impl BookingApp {
     pub async fn payments_ready(&self) {
         self.wait_for_consumers().await;
     }
+}
+
+/// Moves the trip's opening through train-service's admin call.
+pub async fn move_opening(app: &BookingApp, trip: i64, at: DateTime<Utc>) {
+    let admin = sign_token(uuid::Uuid::new_v4(), "admin", &keys().unwrap().private).unwrap();
+    let res = app
+        .train
+        .request(
+            Method::PUT,
+            &format!("/api/trains/admin/trips/{trip}/sales"),
+        )
+        .bearer_auth(admin)
+        .json(&json!({ "sales_open_at": at }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "{}",
+        res.text().await.unwrap()
+    );
 }

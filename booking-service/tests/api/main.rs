@@ -7,6 +7,7 @@ mod confirm;
 mod faults;
 mod helpers;
 mod live;
+mod queue;
 mod races;
 mod saga;
 mod sales;

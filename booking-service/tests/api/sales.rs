@@ -1,35 +1,13 @@
 //! The sales gate: selecting before a trip's `sales_open_at` is 409 `sales_not_open`, and an
 //! admin's move of the opening is seen within the inventory's refresh.
 
-use crate::helpers::{BookingApp, assert_error, spawn_app, user};
+use crate::helpers::{assert_error, move_opening, spawn_app, user};
 use booking_service::inventory::REFRESH_AFTER;
 use chrono::{DateTime, Utc};
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
-use servicekit::testing::{eventually, keys, sign_token};
+use servicekit::testing::eventually;
 use std::time::{Duration, Instant};
-
-/// Moves the trip's opening through train-service's admin call.
-async fn move_opening(app: &BookingApp, trip: i64, at: DateTime<Utc>) {
-    let admin = sign_token(uuid::Uuid::new_v4(), "admin", &keys().unwrap().private).unwrap();
-    let res = app
-        .train
-        .request(
-            Method::PUT,
-            &format!("/api/trains/admin/trips/{trip}/sales"),
-        )
-        .bearer_auth(admin)
-        .json(&json!({ "sales_open_at": at }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        res.status(),
-        StatusCode::OK,
-        "{}",
-        res.text().await.unwrap()
-    );
-}
 
 #[tokio::test]
 async fn selecting_before_the_opening_is_409_sales_not_open_and_holds_nothing() {

@@ -83,8 +83,21 @@ pub fn jwt_settings(with_private: bool) -> anyhow::Result<JwtSettings> {
 /// An access token for `user` with `role`, signed with the private key at `key` the way
 /// auth-service signs them (valid 15 minutes).
 pub fn sign_token(user: Uuid, role: &str, key: &Path) -> anyhow::Result<String> {
+    sign_claims(user, role, false, false, key)
+}
+
+/// Like [`sign_token`], claiming a verified phone and NID as said.
+pub fn sign_claims(
+    user: Uuid,
+    role: &str,
+    phone_verified: bool,
+    nid_verified: bool,
+    key: &Path,
+) -> anyhow::Result<String> {
     let now = chrono::Utc::now().timestamp();
-    let claims = serde_json::json!({"sub": user, "iss": "railrush-auth", "aud": "railrush", "exp": now + 900, "iat": now, "jti": Uuid::new_v4(), "role": role});
+    let claims = serde_json::json!({"sub": user, "iss": "railrush-auth", "aud": "railrush",
+        "exp": now + 900, "iat": now, "jti": Uuid::new_v4(), "role": role,
+        "phone_verified": phone_verified, "nid_verified": nid_verified});
     let pem = std::fs::read(key)?;
     Ok(jsonwebtoken::encode(
         &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA),
@@ -109,6 +122,16 @@ pub struct User {
 pub fn user() -> User {
     let id = Uuid::new_v4();
     match user_token(id) {
+        Ok(token) => User { id, token },
+        Err(e) => panic!("signing a test token: {e:#}"),
+    }
+}
+
+/// A new passenger whose token claims a verified phone and NID (may join waiting rooms).
+pub fn verified_user() -> User {
+    let id = Uuid::new_v4();
+    let token = keys().and_then(|k| sign_claims(id, "user", true, true, &k.private));
+    match token {
         Ok(token) => User { id, token },
         Err(e) => panic!("signing a test token: {e:#}"),
     }

@@ -29,4 +29,6 @@ pub use broker::{Listener, publish, publish_raw, queue_depth, wait_for_queue};
 pub use env::{TestEnv, admin_database_url, amqp_url, redis_url};
 pub use eventually::{WAIT, eventually, eventually_within, poll};
 pub use http::{assert_error, scrape, wait_ready};
-pub use keys::{TestKeys, User, jwt_settings, keys, sign_token, user, user_token};
+pub use keys::{
+    TestKeys, User, jwt_settings, keys, sign_claims, sign_token, user, user_token, verified_user,
+};

@@ -146,3 +146,44 @@ fn group_trips(rows: &[Row]) -> Result<Vec<Trip>, DbError> {
     }
     Ok(trips)
 }
+
+/// The trips that open for sale at one moment (a sale), with their seats in all and sold.
+#[derive(Debug, serde::Serialize)]
+pub struct SaleTrips {
+    pub opens_at: chrono::DateTime<chrono::Utc>,
+    pub trip_ids: Vec<i64>,
+    pub seats_total: i64,
+    pub seats_sold: i64,
+    /// The last departure among the trips: the sale closes then.
+    pub closes_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Every sale whose last trip departs after `since`, by opening.
+pub async fn sales(
+    db: &impl GenericClient,
+    since: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<SaleTrips>, DbError> {
+    let rows = db
+        .query(
+            "SELECT t.sales_open_at, array_agg(t.trip_id ORDER BY t.trip_id), \
+                    sum(c.total)::bigint, sum(c.sold)::bigint, max(t.departs_at) \
+             FROM trips t \
+             JOIN (SELECT trip_id, sum(seats_total) AS total, sum(seats_sold) AS sold \
+                   FROM trip_classes GROUP BY trip_id) c ON c.trip_id = t.trip_id \
+             WHERE t.departs_at > $1 \
+             GROUP BY t.sales_open_at \
+             ORDER BY t.sales_open_at",
+            &[&since],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| SaleTrips {
+            opens_at: r.get(0),
+            trip_ids: r.get(1),
+            seats_total: r.get(2),
+            seats_sold: r.get(3),
+            closes_at: r.get(4),
+        })
+        .collect())
+}

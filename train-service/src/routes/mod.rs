@@ -37,5 +37,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     )
     .service(
         web::resource("/internal/trips/{trip_id}/inventory").route(web::get().to(trips::inventory)),
-    );
+    )
+    .service(web::resource("/internal/sales").route(web::get().to(trips::sales)));
 }

@@ -1,5 +1,6 @@
-//! `GET /api/trains/trips/{trip_id}` (TripDetail) and the internal
-//! `GET /internal/trips/{trip_id}/inventory` that booking-service fetches once per trip.
+//! `GET /api/trains/trips/{trip_id}` (TripDetail), the internal
+//! `GET /internal/trips/{trip_id}/inventory` that booking-service fetches once per trip, and
+//! the internal `GET /internal/sales` that booking-service's waiting room follows.
 
 use crate::catalogue::{TrainRef, Trip, TripSeat, trips};
 use crate::domain::{self, SeatClass};
@@ -93,4 +94,14 @@ pub async fn inventory(
         currency: "BDT",
         seats,
     }))
+}
+
+/// `GET /internal/sales`: the trips grouped by their `sales_open_at` (a sale), with seats in
+/// all and sold, for every sale with a trip departing in the last day or later.
+#[tracing::instrument(skip(state))]
+pub async fn sales(state: web::Data<TrainState>) -> Result<HttpResponse, ApiError> {
+    let db = state.db.get().await?;
+    let since = Utc::now() - chrono::Duration::days(1);
+    let sales = trips::sales(&db, since).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "sales": sales })))
 }
