@@ -53,7 +53,7 @@ train_env=("${common[@]}" APP_HTTP__PORT="$train_port"
 booking_env=("${common[@]}" APP_HTTP__PORT="$booking_port"
              APP_DATABASE__URL="postgres://postgres@127.0.0.1:5432/bench_booking_$run"
              APP_BOOKING__TRAIN_SERVICE_URL="http://127.0.0.1:$train_port"
-             APP_BOOKING__SEATS_EXCHANGE="bench.$run.seats")
+             APP_BOOKING__SEATS_EXCHANGE="bench.$run.seats" APP_USER_LIMITS__ENABLED=false)
 
 env "${train_env[@]}" target/release/train-service seed >/dev/null
 env "${train_env[@]}" target/release/train-service >"$work/train.log" 2>&1 & pids+=($!)

@@ -16,6 +16,7 @@ pub struct Settings {
     pub log: LogSettings,
     pub booking: BookingSettings,
     pub queue: QueueSettings,
+    pub user_limits: UserLimits,
 }
 
 impl Default for Settings {
@@ -33,6 +34,7 @@ impl Default for Settings {
             log: LogSettings::default(),
             booking: BookingSettings::default(),
             queue: QueueSettings::default(),
+            user_limits: UserLimits::default(),
         }
     }
 }
@@ -113,5 +115,39 @@ impl Default for QueueSettings {
             pass_key: None,
             pass_key_path: None,
         }
+    }
+}
+
+/// Requests one signed-in passenger may make a minute, per replica (`servicekit::limit`).
+/// The numbers leave a person clicking far below them (a hold is one select of up to 4
+/// seats; the web app asks for its place every 15 s) and stop a script from taking the hot
+/// path. `enabled = false` lifts them for benchmarks, as the gateway's `load` profile lifts
+/// the per-address limits (`scripts/start.sh` with `RAILRUSH_GATEWAY_PROFILE=load` does both).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct UserLimits {
+    pub enabled: bool,
+    pub select_per_minute: u32,
+    pub confirm_per_minute: u32,
+    pub join_per_minute: u32,
+    pub place_per_minute: u32,
+}
+
+impl Default for UserLimits {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            select_per_minute: 30,
+            confirm_per_minute: 10,
+            join_per_minute: 10,
+            place_per_minute: 60,
+        }
+    }
+}
+
+impl UserLimits {
+    /// The limit of `n` a minute, or 0 (none) when limits are off.
+    pub fn per_minute(&self, n: u32) -> u32 {
+        if self.enabled { n } else { 0 }
     }
 }

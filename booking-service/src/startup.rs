@@ -55,6 +55,8 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         settings: own.clone(),
         metrics: BookingMetrics::register(kernel.metrics().registry())?,
         queue: waiting_room,
+        limits: servicekit::limit::PerCaller::default(),
+        user_limits: settings.user_limits.clone(),
     });
     markers::rebuild_at_start(&pg, &seats).await;
     let markers_every = Duration::from_millis(own.marker_check_ms);

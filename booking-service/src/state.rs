@@ -20,6 +20,22 @@ pub struct BookingState {
     pub settings: BookingSettings,
     pub metrics: BookingMetrics,
     pub queue: std::sync::Arc<crate::queue::WaitingRoom>,
+    /// Per-passenger limits of select, confirm, join and place (`settings.user_limits`).
+    pub limits: servicekit::limit::PerCaller,
+    pub user_limits: crate::settings::UserLimits,
+}
+
+impl BookingState {
+    /// Counts one `kind` request of `caller` against its per-minute limit `n`.
+    pub fn limit(
+        &self,
+        caller: uuid::Uuid,
+        kind: &'static str,
+        n: u32,
+    ) -> Result<(), servicekit::ApiError> {
+        self.limits
+            .check(caller, kind, self.user_limits.per_minute(n))
+    }
 }
 
 pub struct BookingMetrics {

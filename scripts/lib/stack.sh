@@ -418,6 +418,10 @@ rr_service_env() {
     # booking-service signs and checks the waiting room's passes.
     if [ "$name" = booking-service ]; then
         printf '%s\n' "APP_QUEUE__PASS_KEY_PATH=$RAILRUSH_QUEUE_PASS_KEY"
+        # The load profile lifts the per-passenger limits with the per-address ones.
+        if [ "$RAILRUSH_GATEWAY_PROFILE" = load ]; then
+            printf '%s\n' "APP_USER_LIMITS__ENABLED=false"
+        fi
     fi
 }
 

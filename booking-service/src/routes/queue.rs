@@ -146,6 +146,7 @@ pub async fn join(
     caller: AuthUser,
     sale_id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    state.limit(caller.id, "join", state.user_limits.join_per_minute)?;
     let room = &state.queue;
     ensure_known(room)?;
     let sale = sale(room, &sale_id)?;
@@ -209,6 +210,7 @@ pub async fn place(
     caller: AuthUser,
     sale_id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    state.limit(caller.id, "place", state.user_limits.place_per_minute)?;
     let room = &state.queue;
     ensure_known(room)?;
     let sale = sale(room, &sale_id)?;

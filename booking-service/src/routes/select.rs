@@ -95,6 +95,7 @@ pub async fn select(
         state.metrics.selects.with_label_values(&["invalid"]).inc();
         return Err(e);
     }
+    state.limit(caller.id, "select", state.user_limits.select_per_minute)?;
     let record = hold(&state, &req, caller.id, &body).await?;
     state.live.publish(body.trip_id, &body.seat_ids, "held");
     announce_expiry(

@@ -20,6 +20,8 @@ async fn quick_app(configure: impl FnOnce(&mut booking_service::settings::Settin
         s.queue.tick_ms = 50;
         s.queue.sales_refresh_ms = 200;
         s.queue.end_after_secs = 3_600;
+        // These tests ask for places far more often than a person; the limits have their own.
+        s.user_limits.enabled = false;
         configure(s);
     })
     .await
@@ -497,4 +499,51 @@ async fn a_sale_already_open_has_no_room_and_joining_it_admits_at_once() {
     // Clients that never heard of the waiting room book as before.
     let res = select_with(&app, &user(), &[3], None).await;
     assert_eq!(res.status(), StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn a_passenger_is_limited_per_minute_on_select_and_join() {
+    let app = spawn_app_with(|s| {
+        s.user_limits.select_per_minute = 3;
+        s.user_limits.join_per_minute = 2;
+    })
+    .await;
+    let sale = app.get_json("/api/queue/sales").await["sales"][0]["sale_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Counted per fixed minute: try again if the minute turned during an attempt.
+    for attempt in 0.. {
+        let someone = verified_user();
+        let minute = Utc::now().timestamp() / 60;
+        let mut statuses = Vec::new();
+        for _ in 0..4 {
+            statuses.push(select_with(&app, &someone, &[999], None).await.status());
+        }
+        let mut joins = Vec::new();
+        for _ in 0..3 {
+            joins.push(join(&app, &someone, &sale).await);
+        }
+        if Utc::now().timestamp() / 60 != minute && attempt < 2 {
+            continue;
+        }
+        assert_eq!(statuses[..3], [StatusCode::NOT_FOUND; 3]);
+        let last_join = joins.pop().unwrap();
+        assert!(joins.iter().all(|r| r.status() == StatusCode::OK));
+        assert_error(last_join, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+        let res = select_with(&app, &someone, &[999], None).await;
+        let retry: u64 = res.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=60).contains(&retry), "{retry}");
+        assert_error(res, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+        // Another passenger is not affected.
+        assert_eq!(
+            select_with(&app, &user(), &[999], None).await.status(),
+            StatusCode::NOT_FOUND
+        );
+        break;
+    }
 }
