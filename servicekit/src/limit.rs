@@ -13,10 +13,13 @@ use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 use uuid::Uuid;
 
+/// The minute counted and the counts per (caller, kind) in it.
+type Window = (u64, HashMap<(Uuid, &'static str), u32>);
+
 /// Counts per (caller, kind) in the current minute.
 #[derive(Default)]
 pub struct PerCaller {
-    window: Mutex<(u64, HashMap<(Uuid, &'static str), u32>)>,
+    window: Mutex<Window>,
 }
 
 fn now_secs() -> u64 {
