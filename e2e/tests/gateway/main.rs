@@ -9,5 +9,6 @@ mod client_address;
 mod errors;
 mod headers;
 mod limits;
+mod queue;
 mod sse;
 mod support;
