@@ -145,9 +145,10 @@ async function refresh() {
 /**
  * One API call. `auth`: send the access token (refreshing when needed). `idempotent`: send
  * an Idempotency-Key (pass a string to reuse one across retries of the same action).
+ * `headers`: more request headers (e.g. `X-Queue-Pass`).
  */
-export async function api(method, path, { body, auth = false, idempotent = false } = {}) {
-  const headers = {};
+export async function api(method, path, { body, auth = false, idempotent = false, headers: extra = {} } = {}) {
+  const headers = { ...extra };
   if (idempotent) headers['Idempotency-Key'] = typeof idempotent === 'string' ? idempotent : newKey();
   if (!auth) return send(method, path, { body, headers });
   if (!accessToken) await refresh();
@@ -177,6 +178,21 @@ export async function whoAmI() {
     if (e.status === 401) return null;
     throw e;
   }
+}
+
+/**
+ * New tokens now, and the user again: the access token carries the verification claims of
+ * the moment it was issued, so after verifying something the next call needs a fresh one.
+ */
+export async function refreshSession() {
+  await refresh();
+  return loadUser();
+}
+
+/** Verifies the signed-in user's national ID, then refreshes the session so the token shows it. */
+export async function verifyNid(nid) {
+  await api('POST', '/api/auth/nid', { auth: true, body: { nid } });
+  return refreshSession();
 }
 
 export async function loginWithPassword(login, password) {
