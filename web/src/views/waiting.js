@@ -194,7 +194,6 @@ export async function waitingRoom(ctx, { title, saleId, status, reason }) {
           }
         },
       },
-      h('p', {}, NID_TEXT),
       nid.wrapper,
       submit,
     );

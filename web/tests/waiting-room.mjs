@@ -1,0 +1,161 @@
+// A passenger goes through a sale's waiting room in headless Chromium, phone-sized, through
+// the gateway:
+//
+//   the trip's opening is moved OPENS_IN_S seconds ahead (train-service's admin call, with
+//   the ADMIN_TOKEN the test signed), so its sale gets a waiting room; the passenger, logged
+//   in with a one-time code (which verifies the phone), opens the trip and lands on the
+//   waiting page instead of the seat map, is told the NID is missing, verifies one there,
+//   joins the pre-queue and sees the countdown move; after the opening is let in (the page
+//   moves on without reloading), loses the pass on purpose and is sent back by the 403
+//   `queue_pass_required` of select, then selects and confirms two seats with the pass and
+//   follows the booking to paid.
+//
+// Environment: BASE_URL, TRIP_ID, ADMIN_TOKEN, OPENS_IN_S (default 30), ARTIFACT_DIR,
+// CHROMIUM (see kit.mjs). Fails on any console error, page error or CSP violation.
+import {
+  BASE_URL,
+  assert,
+  confirmAndPay,
+  context,
+  env,
+  log,
+  openSeatMap,
+  otpLogin,
+  phoneNumber,
+  registerByApi,
+  run,
+  shot,
+  unique,
+  watch,
+} from './kit.mjs';
+
+const TRIP_ID = env('TRIP_ID');
+const ADMIN_TOKEN = env('ADMIN_TOKEN');
+const OPENS_IN_S = Number(process.env.OPENS_IN_S || 30);
+
+const saleIdOf = (ms) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/[-:]/g, '');
+const randomNid = () => `${1 + Math.floor(Math.random() * 9)}${String(Math.floor(Math.random() * 1e9)).padStart(9, '0')}`;
+
+/** Moves the trip's opening to `opensAt` (ms) and waits until its sale's waiting room is up. */
+async function moveOpening(opensAt) {
+  const res = await fetch(`${BASE_URL}/api/trains/admin/trips/${TRIP_ID}/sales`, {
+    method: 'PUT',
+    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${ADMIN_TOKEN}` },
+    body: JSON.stringify({ sales_open_at: new Date(opensAt).toISOString() }),
+  });
+  assert(res.status === 200, `move the opening: ${res.status} ${await res.text()}`);
+  const saleId = saleIdOf(opensAt);
+  const deadline = Date.now() + 15000;
+  for (;;) {
+    const status = await fetch(`${BASE_URL}/api/queue/sales/${saleId}`);
+    const body = status.ok ? await status.json() : null;
+    if (body && body.waiting_room && body.state === 'pre_queue') return saleId;
+    assert(Date.now() < deadline, `sale ${saleId} gets a waiting room in its pre-queue (last: ${status.status} ${JSON.stringify(body)})`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** Every select and confirm the page sends, with its X-Queue-Pass header and answer. */
+function recordBookingCalls(page) {
+  const calls = [];
+  page.on('response', async (res) => {
+    const url = res.url();
+    if (!/\/api\/bookings\/seats\/(select|confirm)$/.test(url)) return;
+    const headers = await res.request().allHeaders();
+    calls.push({ call: url.split('/').pop(), status: res.status(), pass: headers['x-queue-pass'] || null });
+  });
+  return calls;
+}
+
+async function pickSeats(page, n) {
+  const ids = await page.locator('button.seat[data-status="available"]').evaluateAll((els) => els.map((e) => Number(e.dataset.seatId)));
+  assert(ids.length >= n, `${n} free seats (got ${ids.length})`);
+  for (const id of ids.slice(0, n)) await page.locator(`button.seat[data-seat-id="${id}"]`).click();
+  await page.getByText(new RegExp(`^${n} seats?: `)).waitFor();
+  return ids.slice(0, n);
+}
+
+run(async (browser) => {
+  const ctx = await context(browser, { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
+  const page = await ctx.newPage();
+  watch(page, 'W');
+  // The waiting page asks for the user's place first: 404 is the API's "not joined yet".
+  page.expected.push({ status: 404, path: '/place' });
+  const calls = recordBookingCalls(page);
+  const user = { name: 'Wasim Akram', email: `w-${unique}@example.com`, phone: phoneNumber() };
+  await registerByApi(user);
+  await otpLogin(page, user, { who: 'W' });
+
+  // ---- The sale opens in OPENS_IN_S seconds: its pre-queue is open now ----
+  const opensAt = Math.ceil(Date.now() / 1000) * 1000 + OPENS_IN_S * 1000;
+  const saleId = await moveOpening(opensAt);
+  log(`trip ${TRIP_ID} now opens at ${new Date(opensAt).toISOString()}: sale ${saleId} is in its pre-queue`);
+
+  // ---- The waiting page instead of the seat map: verify the NID there, then join ----
+  await page.goto(`${BASE_URL}/#/trip/${TRIP_ID}`);
+  const room = page.getByTestId('waiting-room');
+  await room.waitFor();
+  assert((await page.locator('button.seat').count()) === 0, 'no seat map before the pass');
+  const missing = await page.locator('[data-testid="verification"] li[data-missing]').evaluateAll((els) => els.map((e) => e.dataset.missing));
+  assert(JSON.stringify(missing) === '["nid"]', `only the NID is missing after a one-time-code login (got ${missing})`);
+  await shot(page, '21-waiting-room-verify-phone');
+  await page.getByLabel('National ID number').fill(randomNid());
+  await page.getByRole('button', { name: 'Verify NID' }).click();
+  await page.getByTestId('notice').filter({ hasText: 'national ID is verified' }).waitFor();
+  await page.getByTestId('join').click();
+  await page.locator('[data-testid="waiting-room"][data-phase="pre_queue"]').waitFor();
+  log('W verified an NID on the waiting page and joined the pre-queue');
+
+  // ---- The pre-queue: a countdown that moves without reloading ----
+  await page.evaluate(() => {
+    window.__sameDocument = true;
+  });
+  const opensIn = page.getByTestId('opens-in');
+  const first = await opensIn.innerText();
+  assert(/^Opens in 0:\d\d$/.test(first), `the countdown to the opening (got "${first}")`);
+  assert((await page.getByTestId('position').innerText()) === 'Given at the opening', 'no number in the pre-queue');
+  assert(/random place in line at the opening/.test(await page.getByTestId('queue-state').innerText()), 'the pre-queue says the place is drawn at the opening');
+  await page.waitForFunction((before) => document.querySelector('[data-testid="opens-in"]')?.textContent !== before, `${first}`, { timeout: 5000 });
+  await shot(page, '22-waiting-room-pre-queue-phone');
+  log(`W sees the countdown move: ${first} → ${await opensIn.innerText()}`);
+
+  // ---- The opening: numbered, let in, on to the seat map ----
+  await page.locator('[data-testid="waiting-room"][data-phase="admitted"]').waitFor({ timeout: OPENS_IN_S * 1000 + 30000 });
+  assert(Date.now() >= opensAt, 'let in only after the opening');
+  assert(await page.evaluate(() => window.__sameDocument === true), 'the waiting page moved on without reloading');
+  assert((await page.getByTestId('queue-announcer').innerText()).includes('your turn'), 'the live region says it is your turn');
+  const kept = await page.evaluate((id) => window.sessionStorage.getItem(`railrush.pass.${id}`), saleId);
+  assert(kept && JSON.parse(kept).pass, 'the pass is kept in sessionStorage for the sale');
+  await shot(page, '23-waiting-room-admitted-phone');
+  log(`W was let in ${((Date.now() - opensAt) / 1000).toFixed(1)} s after the opening`);
+  await page.getByTestId('choose-seats').click();
+  await openSeatMap(page);
+
+  // ---- A lost pass: select is refused and the page goes back to the waiting room ----
+  await pickSeats(page, 1);
+  await page.evaluate((id) => window.sessionStorage.removeItem(`railrush.pass.${id}`), saleId);
+  page.expected.push({ status: 403, path: '/api/bookings/seats/select' });
+  await page.getByTestId('hold').click();
+  await page.locator('[data-testid="waiting-room"][data-phase="admitted"]').waitFor();
+  assert(/Join the waiting room again|turn from the waiting room/.test(await page.getByTestId('notice').innerText()), 'the waiting page says why the user is back');
+  assert(calls.some((c) => c.call === 'select' && c.status === 403 && c.pass === null), `a select without the pass was refused: ${JSON.stringify(calls)}`);
+  const pass = JSON.parse((await page.evaluate((id) => window.sessionStorage.getItem(`railrush.pass.${id}`), saleId)) || '{}').pass;
+  assert(pass, 'the pass is kept again');
+  log('W lost the pass: select answered 403 and the page went back to the waiting room, still admitted');
+  await page.getByTestId('choose-seats').click();
+  await openSeatMap(page);
+
+  // ---- Select and confirm with the pass; the booking gets paid ----
+  const seats = await pickSeats(page, 2);
+  await page.getByTestId('hold').click();
+  await page.getByRole('heading', { name: 'Your seats are held' }).waitFor();
+  await shot(page, '24-seats-held-with-pass-phone');
+  const code = await confirmAndPay(page, ['Wasim Akram', 'Rina Akter'], { who: 'W', screenshot: '25-booking-status-phone' });
+  assert(/^RR(-[0-9A-Z]{4}){4}$/.test(code), `ticket code format (got ${code})`);
+  const ok = calls.filter((c) => c.status < 300);
+  assert(ok.map((c) => c.call).join() === 'select,confirm', `one select and one confirm went through: ${JSON.stringify(calls)}`);
+  assert(ok.every((c) => c.pass === pass), 'both carried the pass');
+  await shot(page, '26-ticket-phone');
+  log(`W booked seats ${seats.join(' and ')} with the pass; paid, ticket ${code}`);
+  await ctx.close();
+});
