@@ -2,16 +2,19 @@
 // the gateway:
 //
 //   the trip's opening is moved OPENS_IN_S seconds ahead (train-service's admin call, with
-//   the ADMIN_TOKEN the test signed), so its sale gets a waiting room; the passenger, logged
+//   the ADMIN_TOKEN the test signed), so its sale gets a waiting room, and a crowd (verified
+//   tokens the test signed, CROWD_TOKENS) joins its pre-queue; the passenger, logged
 //   in with a one-time code (which verifies the phone), opens the trip and lands on the
 //   waiting page instead of the seat map, is told the NID is missing, verifies one there,
-//   joins the pre-queue and sees the countdown move; after the opening is let in (the page
-//   moves on without reloading), loses the pass on purpose and is sent back by the 403
+//   joins the pre-queue and sees the countdown move; after the opening, drawn somewhere in
+//   the crowd, sees its place and the people ahead go down, then is let in (the page moves
+//   on without reloading), loses the pass on purpose and is sent back by the 403
 //   `queue_pass_required` of select, then selects and confirms two seats with the pass and
 //   follows the booking to paid.
 //
-// Environment: BASE_URL, TRIP_ID, ADMIN_TOKEN, OPENS_IN_S (default 30), ARTIFACT_DIR,
-// CHROMIUM (see kit.mjs). Fails on any console error, page error or CSP violation.
+// Environment: BASE_URL, TRIP_ID, ADMIN_TOKEN, CROWD_TOKENS (comma-separated), BOOKING_URL
+// (booking-service itself, for the crowd: past the gateway's per-address limits), OPENS_IN_S
+// (default 30), ARTIFACT_DIR, CHROMIUM (see kit.mjs). Fails on any console error, page error or CSP violation.
 import {
   BASE_URL,
   assert,
@@ -32,6 +35,8 @@ import {
 const TRIP_ID = env('TRIP_ID');
 const ADMIN_TOKEN = env('ADMIN_TOKEN');
 const OPENS_IN_S = Number(process.env.OPENS_IN_S || 30);
+const CROWD_TOKENS = env('CROWD_TOKENS').split(',');
+const BOOKING_URL = env('BOOKING_URL').replace(/\/$/, '');
 
 const saleIdOf = (ms) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/[-:]/g, '');
 const randomNid = () => `${1 + Math.floor(Math.random() * 9)}${String(Math.floor(Math.random() * 1e9)).padStart(9, '0')}`;
@@ -52,6 +57,14 @@ async function moveOpening(opensAt) {
     if (body && body.waiting_room && body.state === 'pre_queue') return saleId;
     assert(Date.now() < deadline, `sale ${saleId} gets a waiting room in its pre-queue (last: ${status.status} ${JSON.stringify(body)})`);
     await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** The crowd joins the pre-queue: the passenger is drawn among them at the opening. */
+async function crowdJoins(saleId) {
+  for (const token of CROWD_TOKENS) {
+    const res = await fetch(`${BOOKING_URL}/api/queue/sales/${saleId}/join`, { method: 'POST', headers: { Authorization: `Bearer ${token}` } });
+    assert(res.status === 200, `a crowd member joins: ${res.status} ${await res.text()}`);
   }
 }
 
@@ -89,7 +102,8 @@ run(async (browser) => {
   // ---- The sale opens in OPENS_IN_S seconds: its pre-queue is open now ----
   const opensAt = Math.ceil(Date.now() / 1000) * 1000 + OPENS_IN_S * 1000;
   const saleId = await moveOpening(opensAt);
-  log(`trip ${TRIP_ID} now opens at ${new Date(opensAt).toISOString()}: sale ${saleId} is in its pre-queue`);
+  await crowdJoins(saleId);
+  log(`trip ${TRIP_ID} now opens at ${new Date(opensAt).toISOString()}: sale ${saleId} is in its pre-queue, with ${CROWD_TOKENS.length} others`);
 
   // ---- The waiting page instead of the seat map: verify the NID there, then join ----
   await page.goto(`${BASE_URL}/#/trip/${TRIP_ID}`);
@@ -119,8 +133,31 @@ run(async (browser) => {
   await shot(page, '22-waiting-room-pre-queue-phone');
   log(`W sees the countdown move: ${first} → ${await opensIn.innerText()}`);
 
-  // ---- The opening: numbered, let in, on to the seat map ----
-  await page.locator('[data-testid="waiting-room"][data-phase="admitted"]').waitFor({ timeout: OPENS_IN_S * 1000 + 30000 });
+  // ---- The opening: numbered among the crowd, in line, let in, on to the seat map ----
+  const phase = page.locator('[data-testid="waiting-room"][data-phase="waiting"], [data-testid="waiting-room"][data-phase="admitted"]');
+  await phase.waitFor({ timeout: OPENS_IN_S * 1000 + 15000 });
+  if ((await phase.getAttribute('data-phase')) === 'waiting') {
+    // Drawn behind someone: the place and the people ahead go down as the line moves.
+    const position = page.getByTestId('position');
+    const at = Number(await position.innerText());
+    assert(at >= 1, `a place in line (got "${await position.innerText()}")`);
+    assert(Number(await page.getByTestId('ahead').innerText()) === at - 1, 'the people ahead are the place less one');
+    assert(/^about \d+ (second|minute)s?$/.test(await page.getByTestId('estimated-wait').innerText()), 'an estimated wait');
+    await shot(page, '22b-waiting-room-in-line-phone');
+    await page.waitForFunction(
+      (before) => {
+        const room = document.querySelector('[data-testid="waiting-room"]');
+        const now = Number(document.querySelector('[data-testid="position"]')?.textContent);
+        return room.dataset.phase === 'admitted' || now < before;
+      },
+      at,
+      { timeout: 15000 },
+    );
+    log(`W was drawn at place ${at} of ${CROWD_TOKENS.length + 1} and saw the line move`);
+  } else {
+    log(`W was drawn near the front: let in before the page saw the line`);
+  }
+  await page.locator('[data-testid="waiting-room"][data-phase="admitted"]').waitFor({ timeout: 60000 });
   assert(Date.now() >= opensAt, 'let in only after the opening');
   assert(await page.evaluate(() => window.__sameDocument === true), 'the waiting page moved on without reloading');
   assert((await page.getByTestId('queue-announcer').innerText()).includes('your turn'), 'the live region says it is your turn');

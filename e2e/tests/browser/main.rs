@@ -7,9 +7,10 @@
 //! booked live. Screenshots of each step go to `target/browser-artifacts/`.
 //!
 //! And a sale's waiting room (`web/tests/waiting-room.mjs`, on a stack of its own): the trip's
-//! opening is moved half a minute ahead with an admin token signed here, and a passenger logs
-//! in with a one-time code, verifies an NID on the waiting page, joins the pre-queue, watches
-//! the countdown, is let in after the opening, and books and pays with the pass (also: a lost
+//! opening is moved half a minute ahead with an admin token signed here, a crowd of 40 (tokens
+//! signed here) joins its pre-queue, and a passenger logs in with a one-time code, verifies an
+//! NID on the waiting page, joins the pre-queue, watches the countdown, is drawn among the
+//! crowd at the opening and watches the line move, is let in, and books and pays with the pass (also: a lost
 //! pass is refused by select and the page goes back to the waiting room). Its screenshots go
 //! to `target/browser-artifacts/waiting-room/`.
 //!
@@ -22,7 +23,7 @@ use chrono::{DateTime, FixedOffset, Utc};
 use e2e::gateway::{Gateway, Profile, repo_root};
 use e2e::stack::{Options, Stack};
 use serde_json::Value;
-use servicekit::testing::{keys, sign_token};
+use servicekit::testing::{keys, sign_token, verified_user};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -170,11 +171,12 @@ async fn passenger_books_two_seats_in_chromium_and_another_browser_sees_them_boo
 async fn passenger_goes_through_a_sales_waiting_room_in_chromium_and_pays_with_the_pass() {
     let web = web_dir();
     // A quick room: the moved opening is seen within half a second, the line moves every
-    // 100 ms, and the room stays on (a pass needed) until well after the booking.
+    // 100 ms at two a second (a crowd of 40 passes in 20 s), and the room stays on (a pass
+    // needed) until well after the booking.
     let queue = booking_service::settings::QueueSettings {
         tick_ms: 100,
         sales_refresh_ms: 500,
-        admit_per_minute: 600,
+        admit_per_minute: 120,
         end_after_secs: 600,
         ..Default::default()
     };
@@ -188,12 +190,16 @@ async fn passenger_goes_through_a_sales_waiting_room_in_chromium_and_pays_with_t
         .unwrap();
     // train-service's admin call that moves the opening takes an admin's token.
     let admin = sign_token(uuid::Uuid::new_v4(), "admin", &keys().unwrap().private).unwrap();
+    // A crowd in the pre-queue with the passenger: verified users who only join.
+    let crowd: Vec<String> = (0..40).map(|_| verified_user().token).collect();
     journey(
         "tests/waiting-room.mjs",
         &[
             ("BASE_URL", gateway.url.clone()),
             ("TRIP_ID", stack.trip.to_string()),
             ("ADMIN_TOKEN", admin),
+            ("CROWD_TOKENS", crowd.join(",")),
+            ("BOOKING_URL", stack.booking.address.clone()),
             ("OPENS_IN_S", "30".to_owned()),
             ("JOURNEY_TIMEOUT_MS", "180000".to_owned()),
         ],

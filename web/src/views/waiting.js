@@ -135,6 +135,7 @@ export async function waitingRoom(ctx, { title, saleId, status, reason }) {
 
   async function join(button) {
     msg.clear();
+    let reverified = false;
     try {
       model.setPlace(await busy(button, () => api('POST', `/api/queue/sales/${saleId}/join`, { auth: true })));
       announce(model.summary() || 'You joined the waiting room.');
@@ -144,6 +145,7 @@ export async function waitingRoom(ctx, { title, saleId, status, reason }) {
       if (e.code === 'verification_required') {
         // The token may predate a verification: a fresh one shows what is really missing.
         await refreshSession().catch(() => null);
+        reverified = true;
         msg.error(e, { text: `Before joining: ${(e.details.missing || []).map((m) => (m === 'nid' ? NID_TEXT : PHONE_TEXT)).join(' ')}` });
       } else if (e.code === 'sold_out' || e.code === 'queue_closed') {
         msg.error(e, { text: e.code === 'sold_out' ? 'Sold out: every seat of this sale has been sold.' : 'The waiting room of this sale is not open.' });
@@ -152,7 +154,7 @@ export async function waitingRoom(ctx, { title, saleId, status, reason }) {
         msg.error(e, { button });
       }
     }
-    if (!left) paint();
+    if (!left) paint(reverified); // after a refresh, list what is missing anew
   }
 
   // ---- Pieces ---------------------------------------------------------------------------

@@ -94,7 +94,9 @@ export class Waiting {
     this.status = status;
     this.place = null; // the last Place read (null: not joined, or not read yet)
     this.placeAt = -Infinity; // when it was read (ms)
-    this.firstServing = null; // the serving counter when the place was first seen numbered
+    this.firstServing = null; // where the line stood when this place got its number
+    this.preQueued = false; // the place was seen in the pre-queue (numbered at the opening)
+    this.placeRate = null; // admissions a minute implied by the place's own estimate
     this.lastSaid = { text: null, at: -Infinity, phase: null };
   }
 
@@ -105,9 +107,19 @@ export class Waiting {
   setPlace(place, now = Date.now()) {
     this.place = place;
     this.placeAt = now;
-    if (place && place.number !== null && place.number !== undefined && this.firstServing === null) {
-      // Where the line stood when this place got its number: the progress bar starts here.
-      this.firstServing = place.position === null || place.position === undefined ? this.serving() : place.number - place.position;
+    const numbered = place && place.number !== null && place.number !== undefined;
+    if (place && place.state === 'waiting' && !numbered) this.preQueued = true;
+    if (numbered && this.firstServing === null) {
+      // The progress bar starts where the line stood when this place got its number: at
+      // the opening (counter 0) for the pre-queue, else where the place was first read.
+      const known = place.position !== null && place.position !== undefined;
+      this.firstServing = this.preQueued ? 0 : known ? place.number - place.position : this.serving();
+    }
+    // The place's estimate is at the configured rate; the status's rate is measured over
+    // the last minute, so it lags at the opening: the wait counts with the higher one.
+    const waitFor = (place?.estimated_wait_s ?? 0) - this.secondsToOpen(now);
+    if (numbered && place.state === 'waiting' && place.position > 0 && waitFor > 0) {
+      this.placeRate = (place.position / waitFor) * 60;
     }
   }
 
@@ -158,10 +170,13 @@ export class Waiting {
     return p === null ? null : p - 1;
   }
 
-  /** Seconds left to wait: the position at the admission rate, plus the time to the opening. */
+  /**
+   * Seconds left to wait: the position at the admission rate (the measured one or the one
+   * the place's estimate implies, whichever is higher), plus the time to the opening.
+   */
   estimatedWait(now = Date.now()) {
     const p = this.position();
-    const rate = this.status?.admitted_per_minute;
+    const rate = Math.max(this.status?.admitted_per_minute || 0, this.placeRate || 0);
     if (p === null || !rate) {
       const said = this.place?.estimated_wait_s;
       const elapsed = Math.floor((now - this.placeAt) / 1000);

@@ -157,6 +157,14 @@ describe('the waiting page model', () => {
     assert.equal(w.position(), 1, 'never below 1 until the place says admitted');
   });
 
+  it("starts a pre-queued place's progress at the opening, where the counter was 0", () => {
+    const w = new Waiting(status());
+    w.setPlace(place());
+    w.setStatus(status({ state: 'open', now_serving: 6 }));
+    w.setPlace(place({ number: 12, position: 6, ahead: 5 }));
+    assert.equal(w.progress(), 0.5);
+  });
+
   it('never shows a place further back than the last place read (a cached status lags)', () => {
     const w = new Waiting(status({ state: 'open', now_serving: 0 }));
     w.setPlace(place({ number: 12, position: 4 }));
@@ -172,6 +180,15 @@ describe('the waiting page model', () => {
     w.setStatus(status({ state: 'open', now_serving: 0, admitted_per_minute: 30 }));
     w.setPlace(place({ number: 10, position: 10 }), at('2030-12-10T02:00:01Z'));
     assert.equal(w.estimatedWait(at('2030-12-10T02:00:01Z')), 20, '10 places at 30 a minute');
+  });
+
+  it("counts with the place's rate while the measured one lags behind it (just after the opening)", () => {
+    const now = at('2030-12-10T02:00:05Z');
+    const w = new Waiting(status({ state: 'open', now_serving: 10, admitted_per_minute: 2 }));
+    w.setPlace(place({ number: 13, position: 3, estimated_wait_s: 2 }), now);
+    assert.equal(w.estimatedWait(now), 2, '3 places at the 90 a minute the place implies, not 90 s at 2 a minute');
+    w.setStatus(status({ state: 'open', now_serving: 10, admitted_per_minute: 180 }));
+    assert.equal(w.estimatedWait(now), 1, 'a faster measured rate wins');
   });
 
   it('reads the place every 15 s, and at once when the counter reaches it or the line is numbered', () => {
