@@ -3,6 +3,8 @@
 // session and closing the tab ends it. A 401 on an authenticated call refreshes once and
 // retries; concurrent 401s share one refresh (the old refresh token stops working).
 
+import { sessionStore } from './storage.js';
+
 const REFRESH_KEY = 'railrush.refresh_token';
 
 export class ApiError extends Error {
@@ -21,13 +23,7 @@ let refreshing = null;
 let user = null;
 const listeners = new Set();
 
-function storage() {
-  try {
-    return window.sessionStorage;
-  } catch {
-    return null;
-  }
-}
+const storage = sessionStore;
 
 function storedRefresh() {
   return storage()?.getItem(REFRESH_KEY) || null;

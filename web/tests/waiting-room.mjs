@@ -153,7 +153,7 @@ run(async (browser) => {
       at,
       { timeout: 15000 },
     );
-    log(`W was drawn at place ${at} of ${CROWD_TOKENS.length + 1} and saw the line move`);
+    log(`W was ${at} in line (of ${CROWD_TOKENS.length + 1}) when the page first showed the place, and saw the line move`);
   } else {
     log(`W was drawn near the front: let in before the page saw the line`);
   }

@@ -4,6 +4,7 @@
 // the waiting page shows: the phase, the countdown to the opening, the position and the
 // people ahead (moved between place reads by the serving counter), the estimated wait and
 // the progress. The rules are the API's (docs/api.md, "The fair rush"). No DOM.
+import { sessionStore } from '../storage.js';
 
 /** How often the page reads the sale's public status (the gateway caches it for 1 s). */
 export const STATUS_EVERY_MS = 2000;
@@ -37,14 +38,6 @@ export const normalNid = (raw) => String(raw || '').replace(/[\s-]/g, '');
 // ---- The pass, per sale ----------------------------------------------------------------------
 
 const passKey = (saleId) => `railrush.pass.${saleId}`;
-
-function sessionStore() {
-  try {
-    return window.sessionStorage;
-  } catch {
-    return null;
-  }
-}
 
 /** Keeps an admitted Place's pass until its `pass_expires_at`; anything else is ignored. */
 export function keepPass(place, { storage = sessionStore() } = {}) {
