@@ -24,6 +24,7 @@ import {
   confirmAndPay,
   context,
   env,
+  findTrip,
   log,
   openSeatMap,
   otpLogin,
@@ -64,13 +65,7 @@ async function registerAndLogin(page, user) {
 }
 
 async function search(page) {
-  await page.getByRole('link', { name: 'Search', exact: true }).click();
-  await page.getByLabel('From', { exact: true }).selectOption(FROM);
-  await page.getByLabel('To', { exact: true }).selectOption(TO);
-  await page.getByLabel('Date of journey').fill(DATE);
-  await page.getByRole('button', { name: 'Search trains' }).click();
-  const card = page.locator(`li[data-trip-id="${TRIP_ID}"]`);
-  await card.waitFor();
+  const card = await findTrip(page, { from: FROM, to: TO, date: DATE, tripId: TRIP_ID });
   const classes = await card.locator('table.classes tbody tr').allInnerTexts();
   assert(classes.length > 0 && classes.every((row) => /\d+ of \d+|Sold out/.test(row)), `availability per class: ${classes}`);
   await shot(page, '03-search-results');

@@ -163,6 +163,18 @@ export async function otpLogin(page, user, { who, screenshot }) {
   log(`${who} logged in with a one-time code as ${user.phone}`);
 }
 
+/** Searches from the header's Search link; the result card of `tripId`, once shown. */
+export async function findTrip(page, { from, to, date, tripId }) {
+  await page.getByRole('link', { name: 'Search', exact: true }).click();
+  await page.getByLabel('From', { exact: true }).selectOption(from);
+  await page.getByLabel('To', { exact: true }).selectOption(to);
+  await page.getByLabel('Date of journey').fill(date);
+  await page.getByRole('button', { name: 'Search trains' }).click();
+  const card = page.locator(`li[data-trip-id="${tripId}"]`);
+  await card.waitFor();
+  return card;
+}
+
 export async function openSeatMap(page) {
   await page.locator('.live[data-live="on"]').waitFor();
   await page.locator('button.seat[data-status="available"]').first().waitFor();

@@ -1,7 +1,9 @@
 // A passenger goes through a sale's waiting room in headless Chromium, phone-sized, through
 // the gateway:
 //
-//   the trip's opening is moved OPENS_IN_S seconds ahead (train-service's admin call, with
+//   the trip's opening is moved two hours ahead: search links it to its countdown page (to
+//   the opening, and to the waiting room 30 minutes before); then it is moved OPENS_IN_S
+//   seconds ahead (train-service's admin call, with
 //   the ADMIN_TOKEN the test signed), so its sale gets a waiting room, and a crowd (verified
 //   tokens the test signed, CROWD_TOKENS) joins its pre-queue; the passenger, logged
 //   in with a one-time code (which verifies the phone), opens the trip and lands on the
@@ -12,7 +14,7 @@
 //   `queue_pass_required` of select, then selects and confirms two seats with the pass and
 //   follows the booking to paid.
 //
-// Environment: BASE_URL, TRIP_ID, ADMIN_TOKEN, CROWD_TOKENS (comma-separated), BOOKING_URL
+// Environment: BASE_URL, TRIP_ID, FROM, TO, DATE (as journey.mjs), ADMIN_TOKEN, CROWD_TOKENS (comma-separated), BOOKING_URL
 // (booking-service itself, for the crowd: past the gateway's per-address limits), OPENS_IN_S
 // (default 30), ARTIFACT_DIR, CHROMIUM (see kit.mjs). Fails on any console error, page error or CSP violation.
 import {
@@ -21,6 +23,7 @@ import {
   confirmAndPay,
   context,
   env,
+  findTrip,
   log,
   openSeatMap,
   otpLogin,
@@ -33,6 +36,7 @@ import {
 } from './kit.mjs';
 
 const TRIP_ID = env('TRIP_ID');
+const TRIP = { tripId: TRIP_ID, from: env('FROM'), to: env('TO'), date: env('DATE') };
 const ADMIN_TOKEN = env('ADMIN_TOKEN');
 const OPENS_IN_S = Number(process.env.OPENS_IN_S || 30);
 const CROWD_TOKENS = env('CROWD_TOKENS').split(',');
@@ -41,8 +45,8 @@ const BOOKING_URL = env('BOOKING_URL').replace(/\/$/, '');
 const saleIdOf = (ms) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/[-:]/g, '');
 const randomNid = () => `${1 + Math.floor(Math.random() * 9)}${String(Math.floor(Math.random() * 1e9)).padStart(9, '0')}`;
 
-/** Moves the trip's opening to `opensAt` (ms) and waits until its sale's waiting room is up. */
-async function moveOpening(opensAt) {
+/** Moves the trip's opening to `opensAt` (ms) and waits until its sale is in `state` (with its room in the pre-queue). */
+async function moveOpening(opensAt, state = 'pre_queue') {
   const res = await fetch(`${BASE_URL}/api/trains/admin/trips/${TRIP_ID}/sales`, {
     method: 'PUT',
     headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${ADMIN_TOKEN}` },
@@ -54,8 +58,8 @@ async function moveOpening(opensAt) {
   for (;;) {
     const status = await fetch(`${BASE_URL}/api/queue/sales/${saleId}`);
     const body = status.ok ? await status.json() : null;
-    if (body && body.waiting_room && body.state === 'pre_queue') return saleId;
-    assert(Date.now() < deadline, `sale ${saleId} gets a waiting room in its pre-queue (last: ${status.status} ${JSON.stringify(body)})`);
+    if (body && body.state === state && body.waiting_room === (state === 'pre_queue')) return saleId;
+    assert(Date.now() < deadline, `sale ${saleId} is ${state} (last: ${status.status} ${JSON.stringify(body)})`);
     await new Promise((r) => setTimeout(r, 250));
   }
 }
@@ -99,6 +103,20 @@ run(async (browser) => {
   await registerByApi(user);
   await otpLogin(page, user, { who: 'W' });
 
+  // ---- A sale two hours off: search links the trip to its countdown ----
+  const later = Math.ceil(Date.now() / 1000) * 1000 + 2 * 3600 * 1000;
+  await moveOpening(later, 'upcoming');
+  const card = await findTrip(page, TRIP);
+  assert((await card.locator('.on-sale-from').count()) === 1, 'the search result says when the trip goes on sale');
+  await card.getByRole('link', { name: /Countdown and waiting room/ }).click();
+  const upcoming = page.getByTestId('sale-countdown');
+  await upcoming.waitFor();
+  assert(/^Opens in 1:59:\d\d$/.test(await upcoming.getByTestId('opens-in').innerText()), 'a countdown to the opening');
+  assert(/waiting room opens at .* \(in 1:29:\d\d\)/.test(await upcoming.getByTestId('room-opens').innerText()), 'and to the waiting room 30 minutes before');
+  assert((await page.locator('button.seat').count()) === 0, 'no seat map before the sale');
+  await shot(page, '20-sale-countdown-phone');
+  log('W found the trip in search, not on sale for two hours, with the countdowns');
+
   // ---- The sale opens in OPENS_IN_S seconds: its pre-queue is open now ----
   const opensAt = Math.ceil(Date.now() / 1000) * 1000 + OPENS_IN_S * 1000;
   const saleId = await moveOpening(opensAt);
@@ -106,7 +124,7 @@ run(async (browser) => {
   log(`trip ${TRIP_ID} now opens at ${new Date(opensAt).toISOString()}: sale ${saleId} is in its pre-queue, with ${CROWD_TOKENS.length} others`);
 
   // ---- The waiting page instead of the seat map: verify the NID there, then join ----
-  await page.goto(`${BASE_URL}/#/trip/${TRIP_ID}`);
+  await page.reload(); // the countdown page reads the opening once: the railway moved it
   const room = page.getByTestId('waiting-room');
   await room.waitFor();
   assert((await page.locator('button.seat').count()) === 0, 'no seat map before the pass');

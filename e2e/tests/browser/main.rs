@@ -75,6 +75,19 @@ fn fresh_dir(dir: &Path) {
     }
 }
 
+/// The stack's trip, as the gateway answers it.
+async fn trip_of(stack: &Stack, gateway: &Gateway) -> Value {
+    stack
+        .client
+        .get(format!("{}/api/trains/trips/{}", gateway.url, stack.trip))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 /// The web dir, after checking that the journeys can run there.
 fn web_dir() -> PathBuf {
     let web = repo_root().join("web");
@@ -135,15 +148,7 @@ async fn passenger_books_two_seats_in_chromium_and_another_browser_sees_them_boo
         .await
         .unwrap();
 
-    let trip: Value = stack
-        .client
-        .get(format!("{}/api/trains/trips/{}", gateway.url, stack.trip))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let trip = trip_of(&stack, &gateway).await;
     journey(
         "tests/journey.mjs",
         &[
@@ -192,11 +197,15 @@ async fn passenger_goes_through_a_sales_waiting_room_in_chromium_and_pays_with_t
     let admin = sign_token(uuid::Uuid::new_v4(), "admin", &keys().unwrap().private).unwrap();
     // A crowd in the pre-queue with the passenger: verified users who only join.
     let crowd: Vec<String> = (0..40).map(|_| verified_user().token).collect();
+    let trip = trip_of(&stack, &gateway).await;
     journey(
         "tests/waiting-room.mjs",
         &[
             ("BASE_URL", gateway.url.clone()),
             ("TRIP_ID", stack.trip.to_string()),
+            ("FROM", trip["from"].as_str().unwrap().to_owned()),
+            ("TO", trip["to"].as_str().unwrap().to_owned()),
+            ("DATE", service_date(&trip)),
             ("ADMIN_TOKEN", admin),
             ("CROWD_TOKENS", crowd.join(",")),
             ("BOOKING_URL", stack.booking.address.clone()),
@@ -206,6 +215,7 @@ async fn passenger_goes_through_a_sales_waiting_room_in_chromium_and_pays_with_t
         &repo_root().join("target/browser-artifacts/waiting-room"),
         &gateway,
         &[
+            "20-sale-countdown-phone",
             "21-waiting-room-verify-phone",
             "22-waiting-room-pre-queue-phone",
             "23-waiting-room-admitted-phone",
