@@ -119,15 +119,21 @@ export async function waitingRoom(ctx, { title, saleId, status, reason }) {
   }
 
   let reading = false;
+  let pollFailed = false; // the message shown is a failed poll's: the next good one clears it
   async function poll() {
     if (reading || left) return;
     reading = true;
     try {
       model.setStatus(await api('GET', `/api/queue/sales/${saleId}`));
       if (model.placeDue()) await readPlace();
-      if (!left) paint();
+      if (left) return;
+      if (pollFailed) msg.clear();
+      pollFailed = false;
+      paint();
     } catch (e) {
-      if (!left) msg.error(e);
+      if (left) return;
+      msg.error(e);
+      pollFailed = true;
     } finally {
       reading = false;
     }
