@@ -24,8 +24,8 @@ export default [
     languageOptions: { globals: globals.node },
   },
   {
-    // The journey passes functions to page.evaluate(), which run in the browser.
-    files: ['tests/journey.mjs'],
+    // The journeys pass functions to page.evaluate(), which run in the browser.
+    files: ['tests/*.mjs'],
     languageOptions: { globals: { ...globals.node, ...globals.browser } },
   },
 ];

@@ -22,6 +22,8 @@ pub struct Options {
     pub payment_window_secs: Option<u64>,
     /// Put a cuttable proxy between booking-service and RabbitMQ.
     pub broker_proxy: bool,
+    /// booking-service's waiting-room settings (default: the service's defaults).
+    pub queue: Option<booking_service::settings::QueueSettings>,
 }
 
 pub struct Stack {
@@ -69,6 +71,9 @@ impl Stack {
             s.booking.sweep_interval_ms = 100;
             if let Some(w) = options.payment_window_secs {
                 s.booking.payment_window_secs = w;
+            }
+            if let Some(q) = options.queue {
+                s.queue = q;
             }
         })
         .await;

@@ -6,7 +6,8 @@
 #
 #   lint    web/ (src, tests, configs)                    npm run lint (ESLint, eslint.config.js)
 #   unit    web/tests/unit/*.test.js: the seat-map model,  npm test (node --test)
-#           the live feed, the hold clock, formats
+#           the live feed, the hold clock, the waiting
+#           room's model and pass, formats
 #
 # scripts/test.sh has already run `npm ci` in web/ (rr_build_web) by the time this runs; run
 # alone, this script does it when web/node_modules is missing or older than the lockfile (the

@@ -3,6 +3,8 @@
 // session and closing the tab ends it. A 401 on an authenticated call refreshes once and
 // retries; concurrent 401s share one refresh (the old refresh token stops working).
 
+import { sessionStore } from './storage.js';
+
 const REFRESH_KEY = 'railrush.refresh_token';
 
 export class ApiError extends Error {
@@ -21,13 +23,7 @@ let refreshing = null;
 let user = null;
 const listeners = new Set();
 
-function storage() {
-  try {
-    return window.sessionStorage;
-  } catch {
-    return null;
-  }
-}
+const storage = sessionStore;
 
 function storedRefresh() {
   return storage()?.getItem(REFRESH_KEY) || null;
@@ -145,9 +141,10 @@ async function refresh() {
 /**
  * One API call. `auth`: send the access token (refreshing when needed). `idempotent`: send
  * an Idempotency-Key (pass a string to reuse one across retries of the same action).
+ * `headers`: more request headers (e.g. `X-Queue-Pass`).
  */
-export async function api(method, path, { body, auth = false, idempotent = false } = {}) {
-  const headers = {};
+export async function api(method, path, { body, auth = false, idempotent = false, headers: extra = {} } = {}) {
+  const headers = { ...extra };
   if (idempotent) headers['Idempotency-Key'] = typeof idempotent === 'string' ? idempotent : newKey();
   if (!auth) return send(method, path, { body, headers });
   if (!accessToken) await refresh();
@@ -177,6 +174,21 @@ export async function whoAmI() {
     if (e.status === 401) return null;
     throw e;
   }
+}
+
+/**
+ * New tokens now, and the user again: the access token carries the verification claims of
+ * the moment it was issued, so after verifying something the next call needs a fresh one.
+ */
+export async function refreshSession() {
+  await refresh();
+  return loadUser();
+}
+
+/** Verifies the signed-in user's national ID, then refreshes the session so the token shows it. */
+export async function verifyNid(nid) {
+  await api('POST', '/api/auth/nid', { auth: true, body: { nid } });
+  return refreshSession();
 }
 
 export async function loginWithPassword(login, password) {

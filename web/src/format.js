@@ -97,3 +97,10 @@ const STATUS = {
   cancelled: 'Cancelled',
 };
 export const bookingStatus = (s) => STATUS[s] || s;
+
+/** A countdown: "1:02:03" from an hour up, "2:03" below, for `total` seconds. */
+export function countdown(total) {
+  const s = Math.max(0, Math.floor(total));
+  const h = Math.floor(s / 3600);
+  return h > 0 ? `${h}:${minutesSeconds(s % 3600).padStart(5, '0')}` : minutesSeconds(s);
+}

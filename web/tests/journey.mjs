@@ -14,78 +14,33 @@
 // Screenshots of each step go to ARTIFACT_DIR.
 //
 // Environment: BASE_URL (the gateway), TRIP_ID, FROM, TO, DATE (YYYY-MM-DD, the trip's
-// service date), ARTIFACT_DIR, CHROMIUM (default /usr/bin/chromium).
-import { chromium } from 'playwright-core';
+// service date), ARTIFACT_DIR, CHROMIUM (default /usr/bin/chromium). What it shares with
+// waiting-room.mjs (the watch, screenshots, the run, common steps) is in kit.mjs.
 import jsQR from 'jsqr';
-import { mkdirSync } from 'node:fs';
-import path from 'node:path';
+import {
+  BASE_URL,
+  PASSWORD,
+  assert,
+  confirmAndPay,
+  context,
+  env,
+  findTrip,
+  log,
+  openSeatMap,
+  otpLogin,
+  phoneNumber,
+  registerByApi,
+  run,
+  seat,
+  shot,
+  unique,
+  watch,
+} from './kit.mjs';
 
-const env = (name, fallback) => {
-  const value = process.env[name] ?? fallback;
-  if (value === undefined || value === '') {
-    console.error(`journey: ${name} is not set`);
-    process.exit(2);
-  }
-  return value;
-};
-
-const BASE_URL = env('BASE_URL').replace(/\/$/, '');
 const TRIP_ID = env('TRIP_ID');
 const FROM = env('FROM');
 const TO = env('TO');
 const DATE = env('DATE');
-const ARTIFACT_DIR = env('ARTIFACT_DIR');
-const CHROMIUM = env('CHROMIUM', '/usr/bin/chromium');
-const TIMEOUT_MS = Number(process.env.JOURNEY_TIMEOUT_MS || 90000);
-
-mkdirSync(ARTIFACT_DIR, { recursive: true });
-const started = Date.now();
-const log = (text) => console.log(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s] ${text}`);
-
-function assert(condition, message) {
-  if (!condition) throw new Error(`assertion failed: ${message}`);
-}
-
-const unique = `${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
-const phoneNumber = () => `+88017${String(Math.floor(Math.random() * 1e8)).padStart(8, '0')}`;
-const PASSWORD = 'correct horse battery';
-
-// ---- Console, page errors and CSP ----------------------------------------------------------
-const problems = [];
-const allowed = [];
-
-function watch(page, who) {
-  // Resource errors the test provokes itself (the injected 429/503/409 answers) and the
-  // payment record's 404 in the instant before payment-service has created it are expected;
-  // anything else logged as an error fails the run.
-  page.expected = [];
-  page.on('console', (msg) => {
-    if (msg.type() !== 'error' && !(msg.type() === 'warning' && /Content.Security.Policy/i.test(msg.text()))) return;
-    const url = msg.location()?.url || '';
-    const text = `${who}: console.${msg.type()}: ${msg.text()} ${url}`;
-    const status = /the server responded with a status of (\d+)/.exec(msg.text())?.[1];
-    const expected =
-      status &&
-      (page.expected.some((e) => e.status === Number(status) && url.includes(e.path)) ||
-        (status === '404' && /\/api\/payments\/[0-9a-f-]{36}$/.test(url)));
-    (expected ? allowed : problems).push(text);
-  });
-  page.on('pageerror', (err) => problems.push(`${who}: uncaught ${err.name}: ${err.message}`));
-  page.on('crash', () => problems.push(`${who}: page crashed`));
-}
-
-// Every page reports CSP violations to the console as well, in case Chromium did not.
-const CSP_PROBE = () => {
-  document.addEventListener('securitypolicyviolation', (e) => {
-    console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || 'inline'}`);
-  });
-};
-
-async function shot(page, name, options = {}) {
-  const file = path.join(ARTIFACT_DIR, `${name}.png`);
-  await page.screenshot({ path: file, fullPage: true, ...options });
-  log(`screenshot ${file}`);
-}
 
 // ---- Steps ----------------------------------------------------------------------------------
 async function registerAndLogin(page, user) {
@@ -110,26 +65,13 @@ async function registerAndLogin(page, user) {
 }
 
 async function search(page) {
-  await page.getByRole('link', { name: 'Search', exact: true }).click();
-  await page.getByLabel('From', { exact: true }).selectOption(FROM);
-  await page.getByLabel('To', { exact: true }).selectOption(TO);
-  await page.getByLabel('Date of journey').fill(DATE);
-  await page.getByRole('button', { name: 'Search trains' }).click();
-  const card = page.locator(`li[data-trip-id="${TRIP_ID}"]`);
-  await card.waitFor();
+  const card = await findTrip(page, { from: FROM, to: TO, date: DATE, tripId: TRIP_ID });
   const classes = await card.locator('table.classes tbody tr').allInnerTexts();
   assert(classes.length > 0 && classes.every((row) => /\d+ of \d+|Sold out/.test(row)), `availability per class: ${classes}`);
   await shot(page, '03-search-results');
   log(`search found trip ${TRIP_ID}: ${classes.join(' | ').replace(/\s+/g, ' ')}`);
   return card;
 }
-
-async function openSeatMap(page) {
-  await page.locator('.live[data-live="on"]').waitFor();
-  await page.locator('button.seat[data-status="available"]').first().waitFor();
-}
-
-const seat = (page, id) => page.locator(`button.seat[data-seat-id="${id}"]`);
 
 async function pickTwoSeats(page) {
   const ids = await page
@@ -153,31 +95,6 @@ async function pickTwoSeats(page) {
   }
   await page.getByText(/^2 seats: /).waitFor();
   return [first, second, ids[2]];
-}
-
-async function otpLogin(page, user) {
-  await page.goto(`${BASE_URL}/#/login`);
-  await page.getByLabel('One-time code (SMS)').check();
-  await page.getByLabel('Phone number').fill(user.phone);
-  await page.getByRole('button', { name: 'Send code' }).click();
-  const dev = page.locator('#otp-dev-code');
-  await dev.waitFor();
-  const code = await dev.getAttribute('data-code');
-  assert(/^\d{6}$/.test(code || ''), `the local stack echoes the OTP (got ${code})`);
-  await page.getByLabel('One-time code', { exact: true }).fill(code);
-  await shot(page, '05-login-otp-phone');
-  await page.getByRole('button', { name: 'Verify and log in' }).click();
-  await page.getByTestId('user-name').filter({ hasText: user.name }).waitFor({ state: 'attached' });
-  log(`B logged in with a one-time code as ${user.phone}`);
-}
-
-async function registerByApi(user) {
-  const res = await fetch(`${BASE_URL}/api/auth/register`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ name: user.name, email: user.email, phone: user.phone, password: PASSWORD }),
-  });
-  assert(res.status === 201, `register B through the gateway: ${res.status} ${await res.text()}`);
 }
 
 /** Answers the next seat selection with `status` and `body` (and headers), then lets go. */
@@ -223,24 +140,6 @@ async function errorMessages(page, spare) {
   await openSeatMap(page);
 }
 
-async function confirmAndPay(page, seats) {
-  const names = ['Ayesha Rahman', 'Karim Hossain'];
-  for (let i = 0; i < seats.length; i += 1) {
-    await page.getByLabel(new RegExp(`^Passenger ${i + 1} name`)).fill(names[i]);
-  }
-  const token = page.getByLabel('Card token');
-  await token.fill('tok_visa');
-  await page.getByTestId('confirm').click();
-  await page.waitForURL(/#\/booking\/[0-9a-f-]{36}$/);
-  await page.getByTestId('status-line').filter({ hasText: /\S/ }).waitFor();
-  log(`A confirmed: ${await page.getByTestId('status-line').innerText()}`);
-  await shot(page, '08-booking-status');
-  const code = page.getByTestId('ticket-code');
-  await code.waitFor({ timeout: 30000 });
-  await page.getByTestId('booking-status').filter({ hasText: 'Paid' }).waitFor();
-  return (await code.innerText()).trim();
-}
-
 /** Draws the ticket's QR <svg> on a canvas in the page and decodes it here with jsQR. */
 async function decodeQr(page) {
   const qr = page.locator('svg.qr');
@@ -262,162 +161,110 @@ async function decodeQr(page) {
   return result ? result.data : null;
 }
 
-const pages = [];
+run(async (browser) => {
+  // ---- A: desktop ----
+  const a = await context(browser, { viewport: { width: 1280, height: 860 } });
+  const pageA = await a.newPage();
+  watch(pageA, 'A');
+  const userA = { name: 'Ayesha Rahman', email: `a-${unique}@example.com`, phone: phoneNumber() };
+  await registerAndLogin(pageA, userA);
+  const card = await search(pageA);
+  await card.getByRole('link', { name: /Choose seats/ }).click();
+  await openSeatMap(pageA);
+  const [s1, s2, spare] = await pickTwoSeats(pageA);
+  await shot(pageA, '04-seats-selected');
+  log(`A selected seats ${s1} and ${s2}`);
 
-/** On failure: a screenshot and the visible messages of every open page. */
-async function postMortem() {
-  for (const { page, who } of pages) {
-    if (page.isClosed()) continue;
-    try {
-      console.error(`${who} was at ${page.url()}`);
-      const messages = await page.locator('.message:not(:empty), .field-error:not([hidden])').allInnerTexts();
-      for (const m of messages) console.error(`${who} shows: ${m}`);
-      await page.screenshot({ path: path.join(ARTIFACT_DIR, `failure-${who}.png`), fullPage: true });
-      console.error(`${who}: screenshot ${path.join(ARTIFACT_DIR, `failure-${who}.png`)}`);
-    } catch (e) {
-      console.error(`${who}: no post-mortem (${e.message})`);
-    }
-  }
-}
-
-async function main() {
-  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true });
-  log(`launched ${CHROMIUM} ${browser.version()}`);
-  try {
-    // ---- A: desktop ----
-    const a = await browser.newContext({ viewport: { width: 1280, height: 860 } });
-    await a.addInitScript(CSP_PROBE);
-    a.setDefaultTimeout(15000);
-    const pageA = await a.newPage();
-    pages.push({ page: pageA, who: 'A' });
-    watch(pageA, 'A');
-    const userA = { name: 'Ayesha Rahman', email: `a-${unique}@example.com`, phone: phoneNumber() };
-    await registerAndLogin(pageA, userA);
-    const card = await search(pageA);
-    await card.getByRole('link', { name: /Choose seats/ }).click();
-    await openSeatMap(pageA);
-    const [s1, s2, spare] = await pickTwoSeats(pageA);
-    await shot(pageA, '04-seats-selected');
-    log(`A selected seats ${s1} and ${s2}`);
-
-    // ---- B: phone-sized, seat map open before A holds ----
-    const b = await browser.newContext({
-      viewport: { width: 390, height: 844 },
-      deviceScaleFactor: 2,
-      isMobile: true,
-      hasTouch: true,
-    });
-    await b.addInitScript(CSP_PROBE);
-    b.setDefaultTimeout(15000);
-    const pageB = await b.newPage();
-    pages.push({ page: pageB, who: 'B' });
-    watch(pageB, 'B');
-    const userB = { name: 'Babul Mia', email: `b-${unique}@example.com`, phone: phoneNumber() };
-    await registerByApi(userB);
-    await otpLogin(pageB, userB);
-    await pageB.goto(`${BASE_URL}/#/trip/${TRIP_ID}`);
-    await openSeatMap(pageB);
-    await errorMessages(pageB, spare);
-    // From here on B's page must not reload: the seat map changes only through the stream.
-    await pageB.evaluate(() => {
-      window.__sameDocument = true;
-    });
-
-    // ---- A holds; B sees the seats held live ----
-    await pageA.getByTestId('hold').click();
-    await pageA.getByRole('heading', { name: 'Your seats are held' }).waitFor();
-    const countdown = await pageA.getByTestId('countdown').innerText();
-    assert(/^[45]:\d\d$/.test(countdown), `the hold countdown shows about 5 minutes (got ${countdown})`);
-    for (const id of [s1, s2]) {
-      assert((await seat(pageA, id).getAttribute('data-shown')) === 'mine', `A sees seat ${id} as held by A`);
-    }
-    const notices = await pageA.locator('.message').allInnerTexts();
-    assert(!notices.some((t) => /just taken/.test(t)), `A's own hold is not reported as taken by others: ${notices}`);
-    await shot(pageA, '06-seats-held-countdown');
-    log(`A holds seats ${s1} and ${s2}, countdown ${countdown}`);
-    for (const id of [s1, s2]) {
-      await pageB.locator(`button.seat[data-seat-id="${id}"][data-status="held"]`).waitFor({ timeout: 10000 });
-    }
-    log('B saw both seats turn held without reloading');
-    await shot(pageB, '06b-seat-map-held-phone');
-
-
-    // ---- A confirms with tok_visa and follows the saga to the ticket ----
-    const ticketCode = await confirmAndPay(pageA, [s1, s2]);
-    assert(/^RR(-[0-9A-Z]{4}){4}$/.test(ticketCode), `ticket code format (got ${ticketCode})`);
-    const qr = pageA.getByRole('img', { name: `QR code of ticket ${ticketCode}` });
-    assert((await qr.count()) === 1, 'exactly one QR image labelled with the ticket code');
-    assert((await qr.getAttribute('data-code')) === ticketCode, 'the QR element carries the code');
-    const decoded = await decodeQr(pageA);
-    assert(decoded === ticketCode, `the QR code decodes to the ticket code (got ${decoded})`);
-    await shot(pageA, '09-ticket');
-    log(`A is paid; ticket ${ticketCode}; its QR decodes to the same code`);
-
-    // ---- B: the seats turn booked live, on the same document (no reload) ----
-    for (const id of [s1, s2]) {
-      await pageB.locator(`button.seat[data-seat-id="${id}"][data-status="booked"]`).waitFor({ timeout: 15000 });
-      const label = await seat(pageB, id).getAttribute('aria-label');
-      assert(/, booked, /.test(label), `B's seat ${id} is announced as booked: "${label}"`);
-    }
-    assert(await pageB.evaluate(() => window.__sameDocument === true), 'B did not reload');
-    await shot(pageB, '10-seat-map-booked-phone');
-    log('B saw both seats turn booked without reloading');
-
-    // ---- A: the ticket on a phone, My bookings, inbox ----
-    await pageA.setViewportSize({ width: 390, height: 844 });
-    await shot(pageA, '09b-ticket-phone');
-    await pageA.setViewportSize({ width: 1280, height: 860 });
-    await pageA.getByRole('link', { name: 'My bookings', exact: true }).click();
-    const row = pageA.locator('li.booking-card').first();
-    await row.getByTestId('booking-status').filter({ hasText: 'Paid' }).waitFor();
-    assert((await row.innerText()).includes(ticketCode), 'My bookings lists the ticket code');
-    assert((await row.getByRole('button', { name: 'Cancel booking' }).count()) === 1, 'a paid booking can be cancelled');
-    await shot(pageA, '11-my-bookings');
-    const deadline = Date.now() + 15000;
-    for (;;) {
-      await pageA.goto(`${BASE_URL}/#/inbox`);
-      await pageA.getByRole('heading', { name: 'Inbox', level: 1 }).waitFor();
-      if ((await pageA.locator('li[data-kind="ticket"]').count()) > 0) break;
-      assert(Date.now() < deadline, 'the ticket notification reaches the inbox');
-      await pageA.waitForTimeout(500);
-    }
-    await shot(pageA, '12-inbox');
-    log('A has the ticket in the inbox');
-
-    // ---- A cancels from My bookings (two steps; a paid booking is refunded) ----
-    await pageA.getByRole('link', { name: 'My bookings', exact: true }).click();
-    const booking = pageA.locator('li.booking-card').first();
-    await booking.getByRole('button', { name: 'Cancel booking' }).click();
-    await booking.getByRole('button', { name: 'Yes, cancel and refund' }).click();
-    await booking.getByTestId('booking-status').filter({ hasText: 'Cancelled' }).waitFor();
-    await shot(pageA, '13-cancelled');
-    log('A cancelled the paid booking from My bookings');
-
-    await a.close();
-    await b.close();
-  } catch (err) {
-    await postMortem();
-    throw err;
-  } finally {
-    await browser.close();
-  }
-  for (const line of allowed) log(`expected resource error: ${line}`);
-  assert(problems.length === 0, `console errors, page errors or CSP violations:\n  ${problems.join('\n  ')}`);
-  log('journey passed: no console errors, no page errors, no CSP violations');
-}
-
-const timer = setTimeout(() => {
-  console.error(`journey: timed out after ${TIMEOUT_MS / 1000} s`);
-  process.exit(1);
-}, TIMEOUT_MS);
-
-main()
-  .then(() => {
-    clearTimeout(timer);
-    process.exit(0);
-  })
-  .catch((err) => {
-    console.error(`journey FAILED: ${err.stack || err}`);
-    for (const p of problems) console.error(`  ${p}`);
-    process.exit(1);
+  // ---- B: phone-sized, seat map open before A holds ----
+  const b = await context(browser, {
+    viewport: { width: 390, height: 844 },
+    deviceScaleFactor: 2,
+    isMobile: true,
+    hasTouch: true,
   });
+  const pageB = await b.newPage();
+  watch(pageB, 'B');
+  const userB = { name: 'Babul Mia', email: `b-${unique}@example.com`, phone: phoneNumber() };
+  await registerByApi(userB);
+  await otpLogin(pageB, userB, { who: 'B', screenshot: '05-login-otp-phone' });
+  await pageB.goto(`${BASE_URL}/#/trip/${TRIP_ID}`);
+  await openSeatMap(pageB);
+  await errorMessages(pageB, spare);
+  // From here on B's page must not reload: the seat map changes only through the stream.
+  await pageB.evaluate(() => {
+    window.__sameDocument = true;
+  });
+
+  // ---- A holds; B sees the seats held live ----
+  await pageA.getByTestId('hold').click();
+  await pageA.getByRole('heading', { name: 'Your seats are held' }).waitFor();
+  const countdown = await pageA.getByTestId('countdown').innerText();
+  assert(/^[45]:\d\d$/.test(countdown), `the hold countdown shows about 5 minutes (got ${countdown})`);
+  for (const id of [s1, s2]) {
+    assert((await seat(pageA, id).getAttribute('data-shown')) === 'mine', `A sees seat ${id} as held by A`);
+  }
+  const notices = await pageA.locator('.message').allInnerTexts();
+  assert(!notices.some((t) => /just taken/.test(t)), `A's own hold is not reported as taken by others: ${notices}`);
+  await shot(pageA, '06-seats-held-countdown');
+  log(`A holds seats ${s1} and ${s2}, countdown ${countdown}`);
+  for (const id of [s1, s2]) {
+    await pageB.locator(`button.seat[data-seat-id="${id}"][data-status="held"]`).waitFor({ timeout: 10000 });
+  }
+  log('B saw both seats turn held without reloading');
+  await shot(pageB, '06b-seat-map-held-phone');
+
+
+  // ---- A confirms with tok_visa and follows the saga to the ticket ----
+  const ticketCode = await confirmAndPay(pageA, ['Ayesha Rahman', 'Karim Hossain'], { who: 'A', screenshot: '08-booking-status' });
+  assert(/^RR(-[0-9A-Z]{4}){4}$/.test(ticketCode), `ticket code format (got ${ticketCode})`);
+  const qr = pageA.getByRole('img', { name: `QR code of ticket ${ticketCode}` });
+  assert((await qr.count()) === 1, 'exactly one QR image labelled with the ticket code');
+  assert((await qr.getAttribute('data-code')) === ticketCode, 'the QR element carries the code');
+  const decoded = await decodeQr(pageA);
+  assert(decoded === ticketCode, `the QR code decodes to the ticket code (got ${decoded})`);
+  await shot(pageA, '09-ticket');
+  log(`A is paid; ticket ${ticketCode}; its QR decodes to the same code`);
+
+  // ---- B: the seats turn booked live, on the same document (no reload) ----
+  for (const id of [s1, s2]) {
+    await pageB.locator(`button.seat[data-seat-id="${id}"][data-status="booked"]`).waitFor({ timeout: 15000 });
+    const label = await seat(pageB, id).getAttribute('aria-label');
+    assert(/, booked, /.test(label), `B's seat ${id} is announced as booked: "${label}"`);
+  }
+  assert(await pageB.evaluate(() => window.__sameDocument === true), 'B did not reload');
+  await shot(pageB, '10-seat-map-booked-phone');
+  log('B saw both seats turn booked without reloading');
+
+  // ---- A: the ticket on a phone, My bookings, inbox ----
+  await pageA.setViewportSize({ width: 390, height: 844 });
+  await shot(pageA, '09b-ticket-phone');
+  await pageA.setViewportSize({ width: 1280, height: 860 });
+  await pageA.getByRole('link', { name: 'My bookings', exact: true }).click();
+  const row = pageA.locator('li.booking-card').first();
+  await row.getByTestId('booking-status').filter({ hasText: 'Paid' }).waitFor();
+  assert((await row.innerText()).includes(ticketCode), 'My bookings lists the ticket code');
+  assert((await row.getByRole('button', { name: 'Cancel booking' }).count()) === 1, 'a paid booking can be cancelled');
+  await shot(pageA, '11-my-bookings');
+  const deadline = Date.now() + 15000;
+  for (;;) {
+    await pageA.goto(`${BASE_URL}/#/inbox`);
+    await pageA.getByRole('heading', { name: 'Inbox', level: 1 }).waitFor();
+    if ((await pageA.locator('li[data-kind="ticket"]').count()) > 0) break;
+    assert(Date.now() < deadline, 'the ticket notification reaches the inbox');
+    await pageA.waitForTimeout(500);
+  }
+  await shot(pageA, '12-inbox');
+  log('A has the ticket in the inbox');
+
+  // ---- A cancels from My bookings (two steps; a paid booking is refunded) ----
+  await pageA.getByRole('link', { name: 'My bookings', exact: true }).click();
+  const booking = pageA.locator('li.booking-card').first();
+  await booking.getByRole('button', { name: 'Cancel booking' }).click();
+  await booking.getByRole('button', { name: 'Yes, cancel and refund' }).click();
+  await booking.getByTestId('booking-status').filter({ hasText: 'Cancelled' }).waitFor();
+  await shot(pageA, '13-cancelled');
+  log('A cancelled the paid booking from My bookings');
+
+  await a.close();
+  await b.close();
+});

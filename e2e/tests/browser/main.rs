@@ -6,6 +6,14 @@
 //! paid and the e-ticket's QR code, while a second browser context sees the seats turn
 //! booked live. Screenshots of each step go to `target/browser-artifacts/`.
 //!
+//! And a sale's waiting room (`web/tests/waiting-room.mjs`, on a stack of its own): the trip's
+//! opening is moved half a minute ahead with an admin token signed here, a crowd of 40 (tokens
+//! signed here) joins its pre-queue, and a passenger logs in with a one-time code, verifies an
+//! NID on the waiting page, joins the pre-queue, watches the countdown, is drawn among the
+//! crowd at the opening and watches the line move, is let in, and books and pays with the pass (also: a lost
+//! pass is refused by select and the page goes back to the waiting room). Its screenshots go
+//! to `target/browser-artifacts/waiting-room/`.
+//!
 //! Needs `web/dist` and `web/node_modules` (`cd web && npm ci && npm run build`), Node.js and
 //! Chromium (`apt-get install chromium`); scripts/test.sh provides all of them. When one is
 //! missing the test fails and says which, rather than skipping.
@@ -15,6 +23,7 @@ use chrono::{DateTime, FixedOffset, Utc};
 use e2e::gateway::{Gateway, Profile, repo_root};
 use e2e::stack::{Options, Stack};
 use serde_json::Value;
+use servicekit::testing::{keys, sign_token, verified_user};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -54,30 +63,21 @@ fn service_date(trip: &Value) -> String {
     departs.with_timezone(&dhaka).date_naive().to_string()
 }
 
-fn fresh_dir(dir: &PathBuf) {
-    if dir.exists() {
-        std::fs::remove_dir_all(dir).unwrap();
-    }
+/// `dir`, with the files of the last run gone (folders stay: the waiting room's journey
+/// keeps its screenshots in one inside the other journey's, and both may run at once).
+fn fresh_dir(dir: &Path) {
     std::fs::create_dir_all(dir).unwrap();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            std::fs::remove_file(path).unwrap();
+        }
+    }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn passenger_books_two_seats_in_chromium_and_another_browser_sees_them_booked_live() {
-    let root = repo_root();
-    let web = root.join("web");
-    let missing = missing_prerequisites(&web);
-    assert!(
-        missing.is_empty(),
-        "the browser test cannot run:\n  {}",
-        missing.join("\n  ")
-    );
-
-    let stack = Stack::start(Options::default()).await;
-    let gateway = Gateway::start(&stack.upstreams(), &web.join("dist"), Profile::Default)
-        .await
-        .unwrap();
-
-    let trip: Value = stack
+/// The stack's trip, as the gateway answers it.
+async fn trip_of(stack: &Stack, gateway: &Gateway) -> Value {
+    stack
         .client
         .get(format!("{}/api/trains/trips/{}", gateway.url, stack.trip))
         .send()
@@ -85,23 +85,41 @@ async fn passenger_books_two_seats_in_chromium_and_another_browser_sees_them_boo
         .unwrap()
         .json()
         .await
-        .unwrap();
-    let artifacts = root.join("target/browser-artifacts");
-    fresh_dir(&artifacts);
+        .unwrap()
+}
 
-    let mut journey = Command::new("node");
-    journey
-        .arg("tests/journey.mjs")
-        .current_dir(&web)
-        .env("BASE_URL", &gateway.url)
-        .env("TRIP_ID", stack.trip.to_string())
-        .env("FROM", trip["from"].as_str().unwrap())
-        .env("TO", trip["to"].as_str().unwrap())
-        .env("DATE", service_date(&trip))
-        .env("ARTIFACT_DIR", &artifacts)
+/// The web dir, after checking that the journeys can run there.
+fn web_dir() -> PathBuf {
+    let web = repo_root().join("web");
+    let missing = missing_prerequisites(&web);
+    assert!(
+        missing.is_empty(),
+        "the browser test cannot run:\n  {}",
+        missing.join("\n  ")
+    );
+    web
+}
+
+/// Runs `node <script>` in `web/` with `vars` (and CHROMIUM, ARTIFACT_DIR), fails the test
+/// when it fails, and asserts that each of `screenshots` was saved.
+async fn journey(
+    script: &str,
+    vars: &[(&str, String)],
+    artifacts: &Path,
+    gateway: &Gateway,
+    screenshots: &[&str],
+) {
+    fresh_dir(artifacts);
+    let mut node = Command::new("node");
+    node.arg(script)
+        .current_dir(web_dir())
+        .env("ARTIFACT_DIR", artifacts)
         .env("CHROMIUM", CHROMIUM);
+    for (name, value) in vars {
+        node.env(name, value);
+    }
     // The services run on this runtime: wait for node on a blocking thread.
-    let output = tokio::task::spawn_blocking(move || journey.output())
+    let output = tokio::task::spawn_blocking(move || node.output())
         .await
         .unwrap()
         .expect("starting node");
@@ -109,22 +127,103 @@ async fn passenger_books_two_seats_in_chromium_and_another_browser_sees_them_boo
     eprintln!("{}", String::from_utf8_lossy(&output.stderr));
     assert!(
         output.status.success(),
-        "the browser journey failed ({}); screenshots in {}; gateway log:\n{}",
+        "the browser journey {script} failed ({}); screenshots in {}; gateway log:\n{}",
         output.status,
         artifacts.display(),
         gateway.error_log()
     );
-    for step in [
-        "04-seats-selected",
-        "06-seats-held-countdown",
-        "09-ticket",
-        "10-seat-map-booked-phone",
-    ] {
+    for step in screenshots {
         assert!(
             artifacts.join(format!("{step}.png")).is_file(),
             "screenshot {step}.png was not saved"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn passenger_books_two_seats_in_chromium_and_another_browser_sees_them_booked_live() {
+    let web = web_dir();
+    let stack = Stack::start(Options::default()).await;
+    let gateway = Gateway::start(&stack.upstreams(), &web.join("dist"), Profile::Default)
+        .await
+        .unwrap();
+
+    let trip = trip_of(&stack, &gateway).await;
+    journey(
+        "tests/journey.mjs",
+        &[
+            ("BASE_URL", gateway.url.clone()),
+            ("TRIP_ID", stack.trip.to_string()),
+            ("FROM", trip["from"].as_str().unwrap().to_owned()),
+            ("TO", trip["to"].as_str().unwrap().to_owned()),
+            ("DATE", service_date(&trip)),
+        ],
+        &repo_root().join("target/browser-artifacts"),
+        &gateway,
+        &[
+            "04-seats-selected",
+            "06-seats-held-countdown",
+            "09-ticket",
+            "10-seat-map-booked-phone",
+        ],
+    )
+    .await;
     // What the browser did left the services consistent (one booking, paid, one ticket).
+    stack.assert_consistent().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn passenger_goes_through_a_sales_waiting_room_in_chromium_and_pays_with_the_pass() {
+    let web = web_dir();
+    // A quick room: the moved opening is seen within half a second, the line moves every
+    // 100 ms at two a second (a crowd of 40 passes in 20 s), and the room stays on (a pass
+    // needed) until well after the booking.
+    let queue = booking_service::settings::QueueSettings {
+        tick_ms: 100,
+        sales_refresh_ms: 500,
+        admit_per_minute: 120,
+        end_after_secs: 600,
+        ..Default::default()
+    };
+    let stack = Stack::start(Options {
+        queue: Some(queue),
+        ..Default::default()
+    })
+    .await;
+    let gateway = Gateway::start(&stack.upstreams(), &web.join("dist"), Profile::Default)
+        .await
+        .unwrap();
+    // train-service's admin call that moves the opening takes an admin's token.
+    let admin = sign_token(uuid::Uuid::new_v4(), "admin", &keys().unwrap().private).unwrap();
+    // A crowd in the pre-queue with the passenger: verified users who only join.
+    let crowd: Vec<String> = (0..40).map(|_| verified_user().token).collect();
+    let trip = trip_of(&stack, &gateway).await;
+    journey(
+        "tests/waiting-room.mjs",
+        &[
+            ("BASE_URL", gateway.url.clone()),
+            ("TRIP_ID", stack.trip.to_string()),
+            ("FROM", trip["from"].as_str().unwrap().to_owned()),
+            ("TO", trip["to"].as_str().unwrap().to_owned()),
+            ("DATE", service_date(&trip)),
+            ("ADMIN_TOKEN", admin),
+            ("CROWD_TOKENS", crowd.join(",")),
+            ("BOOKING_URL", stack.booking.address.clone()),
+            ("OPENS_IN_S", "30".to_owned()),
+            ("JOURNEY_TIMEOUT_MS", "180000".to_owned()),
+        ],
+        &repo_root().join("target/browser-artifacts/waiting-room"),
+        &gateway,
+        &[
+            "20-sale-countdown-phone",
+            "21-waiting-room-verify-phone",
+            "22-waiting-room-pre-queue-phone",
+            "23-waiting-room-admitted-phone",
+            "24-seats-held-with-pass-phone",
+            "26-ticket-phone",
+        ],
+    )
+    .await;
+    // One booking, paid, one ticket: the pass took nothing out of the services' agreement.
     stack.assert_consistent().await;
 }

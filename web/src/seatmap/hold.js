@@ -1,6 +1,7 @@
 // A hold's clock and its place in sessionStorage. How long a hold lasts is the API's to say:
 // everything here counts from the `expires_at` of the Hold it answered, never from a fixed
 // length. No DOM.
+import { sessionStore } from '../storage.js';
 
 /** Seconds left at which the panel turns urgent. */
 export const URGENT_AT = 60;
@@ -23,15 +24,6 @@ export function newWarnings(secs, warned) {
 }
 
 const holdKey = (tripId) => `railrush.hold.${tripId}`;
-
-/** This tab's sessionStorage, or null where the browser refuses it. */
-function sessionStore() {
-  try {
-    return window.sessionStorage;
-  } catch {
-    return null;
-  }
-}
 
 function isHold(value) {
   return Boolean(value && typeof value.hold_id === 'string' && Array.isArray(value.seat_ids) && typeof value.expires_at === 'string');

@@ -59,7 +59,19 @@ function tripCard(trip) {
         ),
       ),
       opening
-        ? h('p', { class: 'on-sale-from' }, opening)
+        ? [
+            h('p', { class: 'on-sale-from' }, opening),
+            // The trip page counts down to the opening and holds the sale's waiting room.
+            h(
+              'a',
+              {
+                class: 'button secondary',
+                href: `#/trip/${trip.trip_id}`,
+                'aria-label': `Countdown and waiting room for ${trip.train.name} at ${clock(trip.departs_at)}`,
+              },
+              'Countdown and waiting room',
+            ),
+          ]
         : h(
             'a',
             {

@@ -13,8 +13,14 @@ import { saveHold, savedHold, secondsLeft } from '../seatmap/hold.js';
 import { liveFeed } from '../seatmap/live.js';
 import { seatGrid } from '../seatmap/grid.js';
 import { holdPanel } from '../seatmap/panel.js';
+import { CONFIRM_GRACE_MS, dropPass, keptPass, needsPass, saleIdOf } from '../waiting/room.js';
+import { saleCountdown, saleStatus, waitingRoom } from './waiting.js';
 
 const EXPIRED = 'Your hold expired and the seats were released. Choose seats again.';
+const PASS_REFUSED = 'Your turn from the waiting room has ended or is not valid here. Join the waiting room again to choose seats.';
+// Why the next trip page opens on the waiting room (a pass refused by select or confirm).
+let refusedPass = null;
+
 const LIVE_TEXT = {
   on: 'Live: seats update as others book.',
   off: 'Live updates paused; reconnecting…',
@@ -26,15 +32,35 @@ export async function tripView(ctx) {
   mount(ctx.main, loading('Loading the seat map…'));
   const detail = await api('GET', `/api/trains/trips/${tripId}`);
   if (ctx.stale()) return;
-  const opening = notOnSale(detail);
-  if (opening) {
-    mount(
-      ctx.main,
-      pageTitle(`${detail.train.name} (${detail.train.number})`, `${detail.from} → ${detail.to} · ${date(detail.departs_at)} · ${clock(detail.departs_at)}–${clock(detail.arrives_at)}`),
-      h('section', { class: 'card' }, h('p', { class: 'on-sale-from' }, opening), h('p', { class: 'muted' }, 'Seats can be chosen once the sale opens.')),
-    );
+  // The trip's sale: while its waiting room is active, the seat map needs this tab's pass.
+  const saleId = saleIdOf(detail.sales_open_at);
+  const sale = await saleStatus(saleId);
+  if (ctx.stale()) return;
+  const title = () => pageTitle(`${detail.train.name} (${detail.train.number})`, `${detail.from} → ${detail.to} · ${date(detail.departs_at)} · ${clock(detail.departs_at)}–${clock(detail.arrives_at)}`);
+  // A hold taken with the pass can be confirmed a while after the pass ran out.
+  const passFor = (graceMs) => keptPass(saleId, { graceMs });
+  if (sale && sale.waiting_room && !passFor(savedHold(tripId) ? CONFIRM_GRACE_MS : 0)) {
+    const reason = refusedPass;
+    refusedPass = null;
+    await waitingRoom(ctx, { title: title(), saleId, status: sale, reason });
     return;
   }
+  const opening = notOnSale(detail);
+  if (opening) {
+    saleCountdown(ctx, { title: title(), saleId, status: sale, opening });
+    return;
+  }
+  /** `X-Queue-Pass` when this tab holds a pass for the trip's sale (confirm: with the grace). */
+  const passHeader = (graceMs = 0) => {
+    const pass = passFor(graceMs);
+    return pass ? { 'X-Queue-Pass': pass } : {};
+  };
+  /** A refused pass: forget it and go through the waiting room again. */
+  const backToQueue = () => {
+    dropPass(saleId);
+    refusedPass = PASS_REFUSED;
+    ctx.navigate(ctx.current);
+  };
 
   const model = new SeatMap(detail, { hold: savedHold(tripId) });
   const grid = seatGrid(model, { onToggle: toggle });
@@ -116,7 +142,7 @@ export async function tripView(ctx) {
     model.holding(ids);
     try {
       const hold = await busy(button, () =>
-        api('POST', '/api/bookings/seats/select', { auth: true, idempotent: true, body: { trip_id: tripId, seat_ids: ids } }),
+        api('POST', '/api/bookings/seats/select', { auth: true, idempotent: true, headers: passHeader(), body: { trip_id: tripId, seat_ids: ids } }),
       ).finally(() => model.holdSettled());
       if (left) return;
       model.setHold(hold);
@@ -127,6 +153,7 @@ export async function tripView(ctx) {
     } catch (e) {
       if (left) return;
       if (e.status === 401) return toLogin();
+      if (needsPass(e)) return backToQueue();
       if (e.code === 'seat_unavailable') {
         const taken = model.markTaken(e.details.seat_ids || []);
         const which = taken.length ? model.labels(taken) : 'One of your seats';
@@ -160,12 +187,13 @@ export async function tripView(ctx) {
   async function confirm({ key, body, button }) {
     msg.clear();
     try {
-      const booking = await busy(button, () => api('POST', '/api/bookings/seats/confirm', { auth: true, idempotent: key, body }));
+      const booking = await busy(button, () => api('POST', '/api/bookings/seats/confirm', { auth: true, idempotent: key, headers: passHeader(CONFIRM_GRACE_MS), body }));
       saveHold(tripId, null);
       model.dropHold();
       ctx.navigate(`/booking/${booking.booking_id}`);
     } catch (err) {
       if (left) return;
+      if (needsPass(err)) return backToQueue();
       if (err.code === 'hold_expired' || (err.status === 404 && err.code === 'not_found')) {
         endHold(EXPIRED, { isError: true });
       } else if (err.status === 400 && err.details?.field === 'passengers') {
