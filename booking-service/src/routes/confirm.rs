@@ -104,6 +104,7 @@ pub async fn confirm(
     request_id: RequestId,
     JsonBody(body): JsonBody<ConfirmRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    state.revocations.check(&caller).await?;
     let hold = holds::load_own(&state.seats, body.hold_id, caller.id)
         .await
         .map_err(ConfirmError::from)?

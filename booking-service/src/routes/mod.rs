@@ -1,4 +1,5 @@
-//! The `/api/bookings` routes of `docs/api.md`.
+//! The `/api/bookings` routes of `docs/api.md` and the internal booking summary route (not
+//! under `/api`, so the gateway does not route it) that payment-service asks.
 
 mod bookings;
 mod confirm;
@@ -28,6 +29,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("", web::get().to(bookings::list))
             .route("/{booking_id}", web::get().to(bookings::get))
             .route("/{booking_id}/cancel", web::post().to(bookings::cancel)),
+    )
+    .route(
+        "/internal/bookings/{booking_id}",
+        web::get().to(bookings::summary),
     );
 }
 
