@@ -2,10 +2,11 @@
 //! free port: what it is sent, and what its refusals do.
 
 use crate::helpers::{otp_requested, registered, spawn_configured_app};
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::Value;
 use servicekit::events;
 use servicekit::testing::eventually;
+use servicekit::testing::servers::LocalHttp;
 use std::sync::Mutex;
 use uuid::Uuid;
 
@@ -22,13 +23,7 @@ struct Provider {
 struct FakeProvider {
     url: String,
     provider: web::Data<Provider>,
-    server: actix_web::dev::ServerHandle,
-}
-
-impl Drop for FakeProvider {
-    fn drop(&mut self) {
-        drop(self.server.stop(false));
-    }
+    _server: LocalHttp,
 }
 
 impl FakeProvider {
@@ -64,23 +59,15 @@ fn fake_provider(status: u16) -> FakeProvider {
         ..Provider::default()
     });
     let data = provider.clone();
-    let server = HttpServer::new(move || {
-        App::new()
-            .app_data(data.clone())
-            .route("/v1/messages", web::post().to(send))
+    let server = LocalHttp::start(move |cfg| {
+        cfg.app_data(data.clone())
+            .route("/v1/messages", web::post().to(send));
     })
-    .workers(1)
-    .disable_signals()
-    .bind(("127.0.0.1", 0))
     .unwrap();
-    let port = server.addrs()[0].port();
-    let server = server.run();
-    let handle = server.handle();
-    tokio::spawn(server);
     FakeProvider {
-        url: format!("http://127.0.0.1:{port}/v1/messages"),
+        url: format!("{}/v1/messages", server.base_url),
         provider,
-        server: handle,
+        _server: server,
     }
 }
 

@@ -4,8 +4,9 @@
 //! it announces, and a test ends one with [`Bookings::set_status`]. The real endpoint is
 //! booking-service's (tested there), and the saga tests run both services together.
 
-use actix_web::{App, HttpResponse, HttpServer, web};
+use actix_web::{HttpResponse, web};
 use servicekit::internal::BookingSummary;
+use servicekit::testing::servers::LocalHttp;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -41,35 +42,21 @@ impl Bookings {
 pub struct BookingService {
     pub base_url: String,
     pub bookings: Arc<Bookings>,
-    server: actix_web::dev::ServerHandle,
-}
-
-impl Drop for BookingService {
-    fn drop(&mut self) {
-        drop(self.server.stop(false));
-    }
+    _server: LocalHttp,
 }
 
 pub fn start() -> BookingService {
     let bookings = Arc::new(Bookings::default());
     let data = web::Data::from(bookings.clone());
-    let server = HttpServer::new(move || {
-        App::new()
-            .app_data(data.clone())
-            .route("/internal/bookings/{booking_id}", web::get().to(summary))
+    let server = LocalHttp::start(move |cfg| {
+        cfg.app_data(data.clone())
+            .route("/internal/bookings/{booking_id}", web::get().to(summary));
     })
-    .workers(1)
-    .disable_signals()
-    .bind(("127.0.0.1", 0))
     .unwrap();
-    let port = server.addrs()[0].port();
-    let server = server.run();
-    let handle = server.handle();
-    tokio::spawn(server);
     BookingService {
-        base_url: format!("http://127.0.0.1:{port}"),
+        base_url: server.base_url.clone(),
         bookings,
-        server: handle,
+        _server: server,
     }
 }
 
