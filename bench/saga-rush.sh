@@ -60,6 +60,7 @@ env_of() {
     auth) printf '%s\n' "APP_JWT__PRIVATE_KEY_PATH=$work/private.pem" "APP_OTP__SECRET_PATH=$work/otp.secret" ;;
     booking) printf '%s\n' "APP_BOOKING__TRAIN_SERVICE_URL=http://127.0.0.1:${port[train]}" \
             "APP_BOOKING__SEATS_EXCHANGE=bench.$run.seats" APP_USER_LIMITS__ENABLED=false ;;
+    payment) printf '%s\n' "APP_BOOKING_SERVICE__URL=http://127.0.0.1:${port[booking]}" ;;
   esac
 }
 mapfile -t train_env < <(env_of train)

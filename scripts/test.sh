@@ -11,7 +11,9 @@
 #   3. the tests: cargo nextest run --workspace --no-fail-fast when cargo-nextest is
 #      installed, else cargo test --workspace --no-fail-fast
 #   4. every executable scripts/checks/*.sh, in name order (validators of docker-compose,
-#      Kubernetes, Terraform, workflows, Prometheus rules; each exits non-zero on failure)
+#      Kubernetes, Terraform, workflows, Prometheus rules, and deps.sh: cargo-deny's
+#      licences, bans and sources of deny.toml when cargo-deny is installed, see there;
+#      each exits non-zero on failure)
 #
 # Before that it installs what is missing: what running needs, as scripts/start.sh does
 # (the stores, nginx for the gateway tests, Node.js and npm, build tools), and what only

@@ -1,8 +1,11 @@
 //! One-time codes in Redis: 6 digits from a CSPRNG, stored as an HMAC (never the code) for
-//! `ttl_secs`, single use, compared in constant time. Attempts are counted per phone whether
-//! or not it has an account, and after `max_attempts` wrong codes the phone's code is
-//! destroyed and further tries answer 429 until the counter expires. Requests are limited
-//! per phone (per minute and per hour), again for any phone.
+//! `ttl_secs`, single use, compared in constant time. Wrong codes are counted per issued
+//! code: after `max_attempts` wrong codes the code is destroyed and further tries answer 429
+//! until a new code is issued (which starts a fresh count) or the counter expires, so a
+//! stranger's guesses cost the owner one code, not the way in. Requests are limited per
+//! (phone, source address) per minute and per hour, and per phone from all addresses by a
+//! higher hourly cap (counted only for requests the per-address limits let through), for
+//! any phone, known or not. The policy: docs/architecture.md, "Login throttling and lockout".
 //!
 //! A phone's keys share the hash tag `{phone}`, so its scripts and pipelines stay on one
 //! Redis Cluster slot.
@@ -53,6 +56,28 @@ pub enum Verdict {
     Invalid,
     Locked,
 }
+
+/// Counts a request: KEYS 1 and 2 the address's minute and hour counts (counted even when
+/// refused), 3 the phone's hour count from all addresses (counted only when admitted). ARGV:
+/// per minute, per hour, per phone per hour. Returns {1, 0} admitted or {0, wait}.
+static REQUEST: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+        local m = redis.call('INCR', KEYS[1])
+        if redis.call('TTL', KEYS[1]) < 0 then redis.call('EXPIRE', KEYS[1], 60) end
+        local h = redis.call('INCR', KEYS[2])
+        if redis.call('TTL', KEYS[2]) < 0 then redis.call('EXPIRE', KEYS[2], 3600) end
+        if h > tonumber(ARGV[2]) then return {0, redis.call('TTL', KEYS[2])} end
+        if m > tonumber(ARGV[1]) then return {0, redis.call('TTL', KEYS[1])} end
+        if tonumber(redis.call('GET', KEYS[3]) or '0') >= tonumber(ARGV[3]) then
+            return {0, redis.call('TTL', KEYS[3])}
+        end
+        redis.call('INCR', KEYS[3])
+        if redis.call('TTL', KEYS[3]) < 0 then redis.call('EXPIRE', KEYS[3], 3600) end
+        return {1, 0}
+    ",
+    )
+});
 
 /// Counts this attempt; past the limit destroys the code. Returns {attempts, stored hmac}.
 static ATTEMPT: LazyLock<Script> = LazyLock::new(|| {
@@ -122,49 +147,43 @@ impl OtpStore {
         hex::encode(mac.finalize().into_bytes())
     }
 
-    /// Applies the per-phone request limits; [`OtpError::RateLimited`] with the wait when
-    /// exceeded.
-    pub async fn check_request_limit(&self, phone: &str) -> Result<(), OtpError> {
+    /// Applies the request limits of `phone` asked from `source`; [`OtpError::RateLimited`]
+    /// with the wait when exceeded.
+    pub async fn check_request_limit(&self, phone: &str, source: &str) -> Result<(), OtpError> {
         let mut conn = self.pool.get().await.map_err(CacheError::from)?;
-        let minute = self.keys.key(&format!("otp:{{{phone}}}:req:m"));
-        let hour = self.keys.key(&format!("otp:{{{phone}}}:req:h"));
-        let (m, h, m_ttl, h_ttl): (u32, u32, i64, i64) = redis::pipe()
-            .atomic()
-            .incr(&minute, 1)
-            .incr(&hour, 1)
-            .cmd("EXPIRE")
-            .arg(&minute)
-            .arg(60)
-            .arg("NX")
-            .ignore()
-            .cmd("EXPIRE")
-            .arg(&hour)
-            .arg(3600)
-            .arg("NX")
-            .ignore()
-            .ttl(&minute)
-            .ttl(&hour)
-            .query_async(&mut conn)
+        let (admitted, wait): (i64, i64) = REQUEST
+            .key(self.keys.key(&format!("otp:{{{phone}}}:req:m:{source}")))
+            .key(self.keys.key(&format!("otp:{{{phone}}}:req:h:{source}")))
+            .key(self.keys.key(&format!("otp:{{{phone}}}:req:h")))
+            .arg(self.settings.per_minute)
+            .arg(self.settings.per_hour)
+            .arg(self.settings.per_phone_per_hour)
+            .invoke_async(&mut conn)
             .await
             .map_err(CacheError::from)?;
-        if h > self.settings.per_hour {
-            return Err(limited(h_ttl));
+        if admitted == 1 {
+            Ok(())
+        } else {
+            Err(limited(wait))
         }
-        if m > self.settings.per_minute {
-            return Err(limited(m_ttl));
-        }
-        Ok(())
     }
 
-    /// Makes and stores a new code for `phone`, replacing any earlier one.
+    /// Makes and stores a new code for `phone`, replacing any earlier one and its count of
+    /// wrong codes.
     pub async fn issue(&self, phone: &str) -> Result<String, CacheError> {
         let code = format!("{:06}", rand::rng().random_range(0..1_000_000u32));
         let mut conn = self.pool.get().await?;
-        redis::cmd("SET")
+        // A new code starts a fresh count of wrong codes.
+        redis::pipe()
+            .atomic()
+            .cmd("SET")
             .arg(self.keys.key(&format!("otp:{{{phone}}}:code")))
             .arg(self.mac(phone, &code))
             .arg("EX")
             .arg(self.settings.ttl_secs)
+            .ignore()
+            .del(self.keys.key(&format!("otp:{{{phone}}}:tries")))
+            .ignore()
             .query_async::<()>(&mut conn)
             .await?;
         Ok(code)

@@ -37,13 +37,26 @@ pub async fn issue(
     Ok(token)
 }
 
-/// Spends `token` and returns its user and a fresh token of the same family; `None` when
-/// the token is unknown, expired, spent or revoked.
+/// What presenting a refresh token did.
+pub enum Rotation {
+    /// Spent; the user, the family (the session) and its next token.
+    Rotated {
+        user: Uuid,
+        family: Uuid,
+        next: String,
+    },
+    /// Unknown, expired or revoked: nothing changed.
+    Refused,
+    /// Spent before: the whole family was revoked now (its access tokens must go too).
+    Reused { family: Uuid },
+}
+
+/// Spends `token` and returns its user and a fresh token of the same family, or why not.
 pub async fn rotate(
     db: &mut deadpool_postgres::Object,
     token: &str,
     ttl_days: u32,
-) -> Result<Option<(Uuid, String)>, DbError> {
+) -> Result<Rotation, DbError> {
     let tx = db.transaction().await?;
     let Some(row) = tx
         .query_opt(
@@ -53,7 +66,7 @@ pub async fn rotate(
         )
         .await?
     else {
-        return Ok(None);
+        return Ok(Rotation::Refused);
     };
     let (family, user, alive, spent): (Uuid, Uuid, bool, bool) =
         (row.get(0), row.get(1), row.get(2), row.get(3));
@@ -65,10 +78,10 @@ pub async fn rotate(
         .await?;
         tx.commit().await?;
         tracing::warn!(%user, %family, "refresh token reused: family revoked");
-        return Ok(None);
+        return Ok(Rotation::Reused { family });
     }
     if !alive {
-        return Ok(None);
+        return Ok(Rotation::Refused);
     }
     tx.execute(
         "UPDATE refresh_tokens SET used_at = now() WHERE token_hash = $1",
@@ -77,16 +90,27 @@ pub async fn rotate(
     .await?;
     let next = issue(&tx, user, family, ttl_days).await?;
     tx.commit().await?;
-    Ok(Some((user, next)))
+    Ok(Rotation::Rotated { user, family, next })
 }
 
-/// Revokes the family of `token` (logout). Unknown tokens are ignored.
-pub async fn revoke_family(db: &tokio_postgres::Client, token: &str) -> Result<(), DbError> {
+/// Revokes the family of `token` (logout) and returns it; `None` for an unknown token.
+pub async fn revoke_family(
+    db: &tokio_postgres::Client,
+    token: &str,
+) -> Result<Option<Uuid>, DbError> {
+    let row = db
+        .query_opt(
+            "SELECT family_id FROM refresh_tokens WHERE token_hash = $1",
+            &[&digest(token)],
+        )
+        .await?;
+    let Some(family) = row.map(|r| r.get::<_, Uuid>(0)) else {
+        return Ok(None);
+    };
     db.execute(
-        "UPDATE refresh_tokens SET revoked_at = now() \
-         WHERE family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = $1) AND revoked_at IS NULL",
-        &[&digest(token)],
+        "UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL",
+        &[&family],
     )
     .await?;
-    Ok(())
+    Ok(Some(family))
 }

@@ -53,10 +53,14 @@ pub struct OtpSettings {
     pub secret: Option<SecretString>,
     pub secret_path: Option<PathBuf>,
     pub ttl_secs: u64,
-    /// Wrong codes allowed before the phone's code is locked.
+    /// Wrong codes allowed per issued code before it is destroyed (429 until a new one).
     pub max_attempts: u32,
+    /// Code requests per phone from one source address, per minute and per hour.
     pub per_minute: u32,
     pub per_hour: u32,
+    /// Code requests per phone from all addresses together, per hour (the SMS budget of
+    /// one phone).
+    pub per_phone_per_hour: u32,
 }
 
 impl Default for OtpSettings {
@@ -69,6 +73,7 @@ impl Default for OtpSettings {
             max_attempts: 5,
             per_minute: 1,
             per_hour: 5,
+            per_phone_per_hour: 10,
         }
     }
 }
@@ -76,9 +81,17 @@ impl Default for OtpSettings {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default)]
 pub struct LoginSettings {
-    /// Failed logins of one account within `window_secs` before logins are refused.
+    /// Failed logins of one account from one source address within `window_secs` before
+    /// that address waits for the window's end.
     pub max_failures: u32,
     pub window_secs: u64,
+    /// Failed logins of one account from addresses it has not logged in from, within
+    /// `window_secs`, before each further attempt from such an address waits a doubling
+    /// back-off (1 s, 2 s, ... up to `window_secs`).
+    pub account_max_failures: u32,
+    /// How long an address the account logged in from stays known (free of the account
+    /// back-off).
+    pub trusted_days: u64,
     /// Password hashes computed at once; more wait (bounded by `hash_wait_ms`, then 503).
     pub max_concurrent_hashes: Option<usize>,
     pub hash_wait_ms: u64,
@@ -89,6 +102,8 @@ impl Default for LoginSettings {
         Self {
             max_failures: 10,
             window_secs: 15 * 60,
+            account_max_failures: 50,
+            trusted_days: 30,
             max_concurrent_hashes: None,
             hash_wait_ms: 5_000,
         }

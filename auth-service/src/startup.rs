@@ -9,7 +9,7 @@ use crate::settings::Settings;
 use crate::state::AuthState;
 use crate::throttle::LoginThrottle;
 use actix_web::web;
-use servicekit::auth::JwtIssuer;
+use servicekit::auth::{JwtIssuer, Revocations};
 use servicekit::cache::Keys;
 pub use servicekit::service::Application;
 use servicekit::service::Kernel;
@@ -34,6 +34,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         db: pg.clone(),
         hasher: Hasher::new(login.max_concurrent_hashes, hash_wait, metrics.clone())?,
         issuer: JwtIssuer::from_settings(&settings.jwt)?,
+        revocations: Revocations::from_settings(redis.clone(), &settings.jwt, &settings.redis),
         otp: OtpStore::new(redis.clone(), keys.clone(), settings.otp.clone())?,
         throttle: LoginThrottle::new(redis, keys, login.clone()),
         nid_verifier: nid::verifier_from_settings(&settings.nid)?,

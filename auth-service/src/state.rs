@@ -8,7 +8,7 @@ use crate::throttle::LoginThrottle;
 use serde::Serialize;
 use servicekit::ApiError;
 use servicekit::amqp::Broker;
-use servicekit::auth::{JwtIssuer, Role, Verified};
+use servicekit::auth::{JwtIssuer, Revocations, Role, Verified};
 use servicekit::db::PgPool;
 use servicekit::outbox::OutboxRelay;
 use std::sync::Arc;
@@ -18,6 +18,8 @@ pub struct AuthState {
     pub db: PgPool,
     pub hasher: Hasher,
     pub issuer: JwtIssuer,
+    /// Ended sessions, whose access tokens are refused before their `exp`.
+    pub revocations: Revocations,
     pub otp: OtpStore,
     pub throttle: LoginThrottle,
     pub nid_verifier: Arc<dyn NidVerifier>,
@@ -40,7 +42,7 @@ pub struct Tokens {
 }
 
 impl AuthState {
-    /// Tokens of a new login (a new refresh-token family).
+    /// Tokens of a new login (a new refresh-token family, which is the session).
     pub async fn login_tokens(
         &self,
         user: Uuid,
@@ -48,20 +50,24 @@ impl AuthState {
         verified: Verified,
     ) -> Result<Tokens, ApiError> {
         let db = self.db.get().await?;
-        let refresh =
-            crate::refresh::issue(&db, user, Uuid::new_v4(), self.refresh_ttl_days).await?;
-        self.tokens(user, role, verified, refresh)
+        let family = Uuid::new_v4();
+        let refresh = crate::refresh::issue(&db, user, family, self.refresh_ttl_days).await?;
+        self.tokens(user, role, verified, family, refresh)
     }
 
+    /// Tokens of the session `family`: the access token names it (`sid`).
     pub fn tokens(
         &self,
         user: Uuid,
         role: Role,
         verified: Verified,
+        family: Uuid,
         refresh_token: String,
     ) -> Result<Tokens, ApiError> {
         Ok(Tokens {
-            access_token: self.issuer.issue_verified(user, role, verified)?,
+            access_token: self
+                .issuer
+                .issue_session(user, role, verified, Some(family))?,
             token_type: "Bearer",
             expires_in: self.issuer.ttl_secs(),
             refresh_token,

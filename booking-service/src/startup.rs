@@ -20,6 +20,8 @@ use servicekit::service::Kernel;
 use std::sync::Arc;
 use std::time::Duration;
 
+use servicekit::auth::Revocations;
+
 servicekit::migrations!("migrations");
 
 pub async fn build(settings: Settings) -> anyhow::Result<Application> {
@@ -32,6 +34,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     kernel.verify_tokens(&settings.jwt)?;
     kernel.idempotency(&pg);
     let own = &settings.booking;
+    let revocations = Revocations::from_settings(redis.clone(), &settings.jwt, &settings.redis);
     let seats = SeatStore::new(redis, Keys::new(settings.redis.key_prefix.clone()));
     let live = LiveFeed::new(broker, &own.seats_exchange);
     live.export_listeners(kernel.metrics())?;
@@ -51,6 +54,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         seats: seats.clone(),
         inventory: Inventory::new(&own.train_service_url)?,
         relay: kernel.outbox(&pg)?,
+        revocations,
         live: live.clone(),
         settings: own.clone(),
         metrics: BookingMetrics::register(kernel.metrics().registry())?,

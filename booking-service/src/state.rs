@@ -7,6 +7,7 @@ use crate::settings::BookingSettings;
 use prometheus::{
     Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
 };
+use servicekit::auth::Revocations;
 use servicekit::db::PgPool;
 use servicekit::metrics::LATENCY_BUCKETS;
 use servicekit::outbox::OutboxRelay;
@@ -16,6 +17,8 @@ pub struct BookingState {
     pub seats: SeatStore,
     pub inventory: Inventory,
     pub relay: OutboxRelay,
+    /// Ended sessions: checked on confirm and cancel (never on select, the hot path).
+    pub revocations: Revocations,
     pub live: LiveFeed,
     pub settings: BookingSettings,
     pub metrics: BookingMetrics,

@@ -58,6 +58,29 @@ pub async fn find_own(
         .transpose()
 }
 
+/// Any user's booking as other services see it (`/internal/bookings/{id}`).
+pub async fn summary(
+    db: &impl GenericClient,
+    id: Uuid,
+) -> Result<Option<servicekit::internal::BookingSummary>, DbError> {
+    let row = db
+        .query_opt(
+            "SELECT id, user_id, status, amount, currency, payment_due_at, created_at \
+             FROM bookings WHERE id = $1",
+            &[&id],
+        )
+        .await?;
+    Ok(row.map(|r| servicekit::internal::BookingSummary {
+        booking_id: r.get(0),
+        user_id: r.get(1),
+        status: r.get(2),
+        amount: r.get(3),
+        currency: r.get(4),
+        payment_due_at: r.get(5),
+        created_at: r.get(6),
+    }))
+}
+
 pub async fn list_own(db: &impl GenericClient, user: Uuid) -> Result<Vec<Booking>, DbError> {
     let sql =
         format!("{SELECT} WHERE b.user_id = $1 ORDER BY b.created_at DESC, b.id DESC LIMIT 200");
@@ -123,6 +146,11 @@ pub async fn seats(db: &impl GenericClient, booking: Uuid) -> Result<Vec<BookedS
             fare: r.get(4),
         })
         .collect())
+}
+
+/// Whether a booking of `status` is live (holds its seats): `confirmed` or `paid`.
+pub fn is_live(status: &str) -> bool {
+    matches!(status, "confirmed" | "paid")
 }
 
 /// Ends a live booking (`cancelled` or `expired`) and frees its seats; returns the previous

@@ -52,13 +52,15 @@ pub async fn booking(
     TestApp::spawn_unready(env, booking_service::startup::build(s)).await
 }
 
-/// payment-service with its built-in test gateway (it uses no Redis).
-pub async fn payment(env: TestEnv) -> TestApp {
+/// payment-service with its built-in test gateway (it uses no Redis), asking `booking` for
+/// the bookings it has not seen yet.
+pub async fn payment(env: TestEnv, booking: &TestApp) -> TestApp {
     env.track_consumer_queues(&[
         payment_service::charges::QUEUE,
         payment_service::refunds::QUEUE,
     ]);
-    let s = settings!(payment_service, env);
+    let mut s = settings!(payment_service, env);
+    s.booking_service.url = booking.address.clone();
     TestApp::spawn_unready(env, payment_service::startup::build(s)).await
 }
 

@@ -52,7 +52,7 @@ impl Stack {
         let auth = services::auth(env("e2e_auth").await).await;
         let train = services::train(env("e2e_train").await).await;
         let trip = services::seed(&train.env.database, SEATS).await.id;
-        let payment = services::payment(env("e2e_payment").await).await;
+        let payment_env = env("e2e_payment").await;
         let notification = services::notification(env("e2e_notification").await).await;
 
         let proxy = if options.broker_proxy {
@@ -69,6 +69,8 @@ impl Stack {
                 s.amqp.url = format!("amqp://guest:guest@127.0.0.1:{}/%2f", p.port()).into();
             }
             s.booking.sweep_interval_ms = 100;
+            // auth-service's deny-list of ended sessions.
+            s.jwt.revocation_key_prefix = Some(auth.env.redis.key_prefix.clone());
             if let Some(w) = options.payment_window_secs {
                 s.booking.payment_window_secs = w;
             }
@@ -77,6 +79,7 @@ impl Stack {
             }
         })
         .await;
+        let payment = services::payment(payment_env, &booking).await;
 
         let client = reqwest::Client::new();
         for app in [&auth, &train, &booking, &payment, &notification] {

@@ -14,6 +14,7 @@ pub struct Settings {
     pub jwt: JwtSettings,
     pub log: LogSettings,
     pub smtp: SmtpSettings,
+    pub sms: SmsSettings,
     pub delivery: DeliverySettings,
 }
 
@@ -26,6 +27,7 @@ impl Default for Settings {
             jwt: JwtSettings::default(),
             log: LogSettings::default(),
             smtp: SmtpSettings::default(),
+            sms: SmsSettings::default(),
             delivery: DeliverySettings::default(),
         }
     }
@@ -57,6 +59,47 @@ impl Default for SmtpSettings {
 impl SmtpSettings {
     pub fn timeout(&self) -> Duration {
         Duration::from_millis(self.timeout_ms)
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SmsKind {
+    /// SMS go to the log (and the inbox): development and tests.
+    #[default]
+    Log,
+    /// An HTTP SMS provider at `url` (`channel::HttpSmsChannel`).
+    Http,
+}
+
+/// SMS delivery, e.g. `APP_SMS__KIND=http`, `APP_SMS__URL=https://sms.example/v1/messages`,
+/// `APP_SMS__TOKEN=...` (a secret).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct SmsSettings {
+    pub kind: SmsKind,
+    /// Http only: where messages are POSTed.
+    pub url: Option<String>,
+    /// Http only: the provider's API token, sent as a bearer token and never logged.
+    pub token: Option<SecretString>,
+    /// Http only: the sender id or number the provider shows.
+    pub from: String,
+    /// Http only: PEM file of the CAs trusted for the provider; the system's roots when unset.
+    pub ca_file: Option<std::path::PathBuf>,
+    /// Http only: a slower answer is a transient failure (retried).
+    pub timeout_ms: u64,
+}
+
+impl Default for SmsSettings {
+    fn default() -> Self {
+        Self {
+            kind: SmsKind::Log,
+            url: None,
+            token: None,
+            from: "RailRush".into(),
+            ca_file: None,
+            timeout_ms: 10_000,
+        }
     }
 }
 

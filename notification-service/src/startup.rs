@@ -16,7 +16,7 @@ use std::time::Duration;
 servicekit::migrations!("migrations");
 
 pub async fn build(settings: Settings) -> anyhow::Result<Application> {
-    let channels = Channels::from_settings(&settings.smtp)?;
+    let channels = Channels::from_settings(&settings.smtp, &settings.sms)?;
     build_with_channels(settings, channels).await
 }
 

@@ -3,6 +3,7 @@
 //! `docs/api.md` (status and retry). Outcomes leave through the outbox as `payment.succeeded`,
 //! `payment.failed` and `payment.refunded`.
 
+pub mod bookings;
 pub mod charges;
 pub mod gateway;
 pub mod metrics;

@@ -15,6 +15,7 @@ pub struct Settings {
     pub jwt: JwtSettings,
     pub log: LogSettings,
     pub gateway: GatewaySettings,
+    pub booking_service: BookingServiceSettings,
 }
 
 impl Default for Settings {
@@ -26,6 +27,7 @@ impl Default for Settings {
             jwt: JwtSettings::default(),
             log: LogSettings::default(),
             gateway: GatewaySettings::default(),
+            booking_service: BookingServiceSettings::default(),
         }
     }
 }
@@ -72,6 +74,26 @@ impl Default for GatewaySettings {
             timeout_ms: 10_000,
             latency_ms: 0,
             fail_first: 0,
+        }
+    }
+}
+
+/// booking-service's internal booking summary (`servicekit::internal`), asked when no payment
+/// row exists yet and before a retry is accepted.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct BookingServiceSettings {
+    /// Its base URL, e.g. `http://booking-service:8083` (`APP_BOOKING_SERVICE__URL`).
+    pub url: String,
+    /// A slower answer counts as booking-service being unavailable (503).
+    pub timeout_ms: u64,
+}
+
+impl Default for BookingServiceSettings {
+    fn default() -> Self {
+        Self {
+            url: "http://127.0.0.1:8083".into(),
+            timeout_ms: 3_000,
         }
     }
 }

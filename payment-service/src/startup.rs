@@ -1,6 +1,7 @@
 //! Assembles payment-service on the service kernel: `main` and the tests both start it
 //! through [`build`] (or [`build_with_gateway`], to hand in a gateway the test inspects).
 
+use crate::bookings::Bookings;
 use crate::gateway::{self, PaymentGateway};
 use crate::metrics::PaymentMetrics;
 use crate::settings::Settings;
@@ -41,7 +42,12 @@ pub async fn build_with_gateway(
         let worker = worker.clone();
         kernel.consume(Consumer { worker, job })?;
     }
-    let state = web::Data::new(PaymentState { db: pg, relay });
+    let bookings = Arc::new(Bookings::new(&settings.booking_service)?);
+    let state = web::Data::new(PaymentState {
+        db: pg,
+        relay,
+        bookings,
+    });
     kernel.serve(move |cfg| {
         cfg.app_data(state.clone())
             .configure(crate::routes::configure);

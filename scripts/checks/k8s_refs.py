@@ -27,6 +27,8 @@ OUT_OF_BAND = {
         ("Secret", "railrush-booking-env"),
         ("Secret", "railrush-payment-env"),
         ("Secret", "railrush-notification-env"),
+        ("Secret", "railrush-payment-gateway"),
+        ("Secret", "railrush-sms-provider"),
         ("ConfigMap", "railrush-store-ca"),
     },
 }

@@ -3,12 +3,16 @@
 //! carries.
 //!
 //! Publish with [`Broker::publish`]: it returns only after the broker confirmed the message
-//! (persistent, `message_id` = event id, request id in the `x-request-id` header). While the
+//! (persistent, `message_id` = event id, request id in the `x-request-id` header). Events are
+//! published `mandatory`: a message no queue is bound for comes back (`basic.return`, then the
+//! confirm) and the publish fails with [`BrokerError::Unroutable`] instead of counting as sent.
+//! While the
 //! connection is down it fails at once with [`BrokerError::Unavailable`] and
 //! [`Broker::is_connected`] is false, which `/health/ready` reports.
 
 use crate::config::AmqpSettings;
 use chrono::{DateTime, Utc};
+use lapin::Confirmation;
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions};
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind};
@@ -52,6 +56,9 @@ pub enum BrokerError {
     Timeout,
     #[error("the broker refused the message")]
     Nacked,
+    /// No queue is bound for the routing key: the broker returned the message.
+    #[error("no queue is bound for {0}: the broker returned the message")]
+    Unroutable(String),
     #[error(transparent)]
     Amqp(#[from] lapin::Error),
     #[error(transparent)]
@@ -178,8 +185,9 @@ impl Broker {
             .ok_or(BrokerError::Unavailable)
     }
 
-    /// Publishes `event` to the exchange with its type as routing key and waits for the
-    /// broker's confirm.
+    /// Publishes `event` to the exchange with its type as routing key, `mandatory`, and waits
+    /// for the broker's confirm. A message no queue takes is returned by the broker:
+    /// [`BrokerError::Unroutable`].
     pub async fn publish(
         &self,
         event: &Envelope,
@@ -204,7 +212,10 @@ impl Broker {
                 .basic_publish(
                     self.inner.exchange.as_str().into(),
                     event.kind.as_str().into(),
-                    BasicPublishOptions::default(),
+                    BasicPublishOptions {
+                        mandatory: true,
+                        ..BasicPublishOptions::default()
+                    },
                     &body,
                     props,
                 )
@@ -213,10 +224,10 @@ impl Broker {
         })
         .await
         .map_err(|_| BrokerError::Timeout)??;
-        if confirm.is_ack() {
-            Ok(())
-        } else {
-            Err(BrokerError::Nacked)
+        match confirm {
+            Confirmation::Ack(None) => Ok(()),
+            Confirmation::Ack(Some(_)) => Err(BrokerError::Unroutable(event.kind.clone())),
+            Confirmation::Nack(_) | Confirmation::NotRequested => Err(BrokerError::Nacked),
         }
     }
 }

@@ -38,6 +38,10 @@ pub struct Claims {
     pub phone_verified: bool,
     #[serde(default)]
     pub nid_verified: bool,
+    /// The session (the refresh-token family of the sign-in) the token belongs to; ending
+    /// it (logout, or a reused refresh token) puts it on the deny-list ([`Revocations`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<Uuid>,
 }
 
 /// What an account has verified: its phone (by a successful OTP login) and an NID.
@@ -87,6 +91,17 @@ impl JwtIssuer {
         role: Role,
         verified: Verified,
     ) -> anyhow::Result<String> {
+        self.issue_session(user, role, verified, None)
+    }
+
+    /// Like [`Self::issue_verified`], for the session `sid` (the refresh-token family).
+    pub fn issue_session(
+        &self,
+        user: Uuid,
+        role: Role,
+        verified: Verified,
+        sid: Option<Uuid>,
+    ) -> anyhow::Result<String> {
         let now = chrono::Utc::now().timestamp();
         let claims = Claims {
             sub: user,
@@ -98,6 +113,7 @@ impl JwtIssuer {
             role,
             phone_verified: verified.phone,
             nid_verified: verified.nid,
+            sid,
         };
         jsonwebtoken::encode(&Header::new(Algorithm::EdDSA), &claims, &self.key)
             .context("signing an access token")
@@ -156,6 +172,7 @@ impl JwtVerifier {
                 phone: claims.phone_verified,
                 nid: claims.nid_verified,
             },
+            session: claims.sid,
         };
         if let Ok(mut cache) = self.cache.write() {
             if cache.len() >= CACHE_LIMIT {
@@ -184,6 +201,8 @@ pub struct AuthUser {
     /// As claimed by the token (as of its issue: a later verification shows from the next
     /// sign-in or refresh).
     pub verified: Verified,
+    /// The token's session (`sid`), when it names one.
+    pub session: Option<Uuid>,
 }
 
 impl AuthUser {
@@ -221,4 +240,86 @@ fn authenticate(req: &HttpRequest) -> Result<AuthUser, ApiError> {
     let token = bearer_token(req.headers())
         .ok_or_else(|| ApiError::unauthorized("a bearer access token is required"))?;
     verifier.authenticate(token)
+}
+
+/// The deny-list of ended sessions: access tokens are checked locally (signature, `exp`), so
+/// a token outlives a logout or a revoked refresh-token family by up to its lifetime. Ending
+/// a session writes `revoked:session:<sid>` in Redis for one access-token lifetime; routes
+/// that move money or show the account ([`Revocations::check`]: confirm, cancel,
+/// `/api/auth/me`, NID) refuse such tokens with 401. The seat-selection hot path does not
+/// check it (no Redis round trip there): a revoked token can hold seats for at most 15
+/// minutes, but not buy them. docs/architecture.md, "Revoked access tokens".
+#[derive(Clone)]
+pub struct Revocations {
+    pool: crate::cache::RedisPool,
+    prefix: String,
+    ttl_secs: u64,
+}
+
+impl Revocations {
+    /// On `pool`, keys under `prefix` (shared by auth-service, which writes, and every
+    /// service that checks: `jwt.revocation_key_prefix`), kept `ttl_secs` (the access-token
+    /// lifetime).
+    pub fn new(pool: crate::cache::RedisPool, prefix: &str, ttl_secs: u64) -> Self {
+        Self {
+            pool,
+            prefix: prefix.to_owned(),
+            ttl_secs,
+        }
+    }
+
+    /// The deny-list as a service's settings name it (`jwt.revocation_key_prefix`, else
+    /// `redis.key_prefix`; kept one access-token lifetime).
+    pub fn from_settings(
+        pool: crate::cache::RedisPool,
+        jwt: &JwtSettings,
+        redis: &crate::config::RedisSettings,
+    ) -> Self {
+        let prefix = jwt
+            .revocation_key_prefix
+            .as_deref()
+            .unwrap_or(&redis.key_prefix);
+        Self::new(pool, prefix, jwt.access_ttl_secs)
+    }
+
+    fn key(&self, session: Uuid) -> String {
+        format!("{}revoked:session:{session}", self.prefix)
+    }
+
+    /// Ends `session`: its access tokens are refused where they are checked.
+    pub async fn revoke(&self, session: Uuid) -> Result<(), crate::cache::CacheError> {
+        let mut conn = self.pool.get().await?;
+        redis::cmd("SET")
+            .arg(self.key(session))
+            .arg(1)
+            .arg("EX")
+            .arg(self.ttl_secs.max(1))
+            .query_async::<()>(&mut conn)
+            .await?;
+        Ok(())
+    }
+
+    /// 401 when `caller`'s session was ended; 503 when Redis cannot tell.
+    pub async fn check(&self, caller: &AuthUser) -> Result<(), ApiError> {
+        let Some(session) = caller.session else {
+            return Ok(());
+        };
+        let mut conn = self
+            .pool
+            .get()
+            .await
+            .map_err(crate::cache::CacheError::from)?;
+        let ended: bool = redis::cmd("EXISTS")
+            .arg(self.key(session))
+            .query_async(&mut conn)
+            .await
+            .map_err(crate::cache::CacheError::from)?;
+        if ended {
+            Err(ApiError::unauthorized(
+                "the access token's session has ended (logout or revoked refresh token)",
+            ))
+        } else {
+            Ok(())
+        }
+    }
 }

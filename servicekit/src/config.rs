@@ -157,6 +157,10 @@ pub struct JwtSettings {
     pub issuer: String,
     pub audience: String,
     pub access_ttl_secs: u64,
+    /// Redis key prefix of the ended-session deny-list (`auth::Revocations`): the same for
+    /// auth-service, which writes it, and the services that check it; the service's own
+    /// `redis.key_prefix` when unset.
+    pub revocation_key_prefix: Option<String>,
 }
 
 impl Default for JwtSettings {
@@ -167,6 +171,7 @@ impl Default for JwtSettings {
             issuer: "railrush-auth".into(),
             audience: "railrush".into(),
             access_ttl_secs: 15 * 60,
+            revocation_key_prefix: None,
         }
     }
 }

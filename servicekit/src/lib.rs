@@ -15,6 +15,7 @@ pub mod events;
 pub mod health;
 pub mod http;
 pub mod idempotency;
+pub mod internal;
 pub mod limit;
 pub mod metrics;
 pub mod outbox;

@@ -4,6 +4,15 @@
 //! outage between commit and publish delays an event; it never loses one. Rows are claimed
 //! with `FOR UPDATE SKIP LOCKED`, so several replicas share the work.
 //!
+//! **Unroutable events.** Events are published `mandatory`: when no queue is bound for an
+//! event's type (its consumer has never started, or its queue was deleted), the broker returns
+//! the message and the row stays unsent. Every type in `servicekit::events` has a consumer by
+//! design, so this is a deployment fault, not a policy: the relay logs a warning, counts
+//! `railrush_outbox_unroutable_total{kind}`, and sets that type aside for a back-off (1 s,
+//! doubling up to 60 s) while the other types keep flowing; then it tries again, and the rows
+//! go out in order once the consumer has declared its queue. A type that nothing should
+//! consume must not be published at all (there is none today).
+//!
 //! Each publishing service's migrations create the table:
 //! ```sql
 //! CREATE TABLE outbox (
@@ -18,12 +27,13 @@
 //! CREATE INDEX outbox_unsent_idx ON outbox (id) WHERE sent_at IS NULL;
 //! ```
 
-use crate::amqp::{Broker, Envelope};
+use crate::amqp::{Broker, BrokerError, Envelope};
 use crate::db::PgPool;
 use crate::service::Tasks;
 use deadpool_postgres::GenericClient;
 use futures_util::future::join_all;
-use prometheus::{Histogram, HistogramOpts, IntGauge, Registry};
+use prometheus::{Histogram, HistogramOpts, IntCounterVec, IntGauge, Opts, Registry};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
@@ -34,6 +44,9 @@ const BATCH: i64 = 200;
 const IDLE_POLL: Duration = Duration::from_millis(500);
 /// How long a stopping relay keeps publishing what is left.
 const FINAL_FLUSH: Duration = Duration::from_secs(5);
+/// The first and the longest wait before an unroutable event type is tried again.
+const UNROUTABLE_FIRST_WAIT: Duration = Duration::from_secs(1);
+const UNROUTABLE_MAX_WAIT: Duration = Duration::from_secs(60);
 
 /// Writes `event` to the outbox inside the caller's transaction.
 pub async fn enqueue(
@@ -59,6 +72,41 @@ pub struct OutboxRelay {
 struct RelayMetrics {
     backlog: IntGauge,
     publish_seconds: Histogram,
+    unroutable: IntCounterVec,
+}
+
+/// Event types the broker returned (no queue bound), set aside until their wait is over.
+#[derive(Default)]
+struct SetAside {
+    /// kind → (how many times in a row it was returned, when to try again)
+    kinds: HashMap<String, (u32, Instant)>,
+}
+
+impl SetAside {
+    /// The kinds still waiting at `now` (the others are tried again).
+    fn waiting(&self, now: Instant) -> Vec<String> {
+        self.kinds
+            .iter()
+            .filter(|(_, (_, until))| *until > now)
+            .map(|(kind, _)| kind.clone())
+            .collect()
+    }
+
+    /// `kind` came back again: wait twice as long as last time (capped).
+    fn returned(&mut self, kind: &str, now: Instant) -> Duration {
+        let times = self.kinds.get(kind).map_or(0, |(n, _)| *n);
+        let wait = UNROUTABLE_FIRST_WAIT
+            .saturating_mul(1 << times.min(16))
+            .min(UNROUTABLE_MAX_WAIT);
+        self.kinds
+            .insert(kind.to_owned(), (times.saturating_add(1), now + wait));
+        wait
+    }
+
+    /// `kind` was routed: its back-off starts over.
+    fn routed(&mut self, kind: &str) {
+        self.kinds.remove(kind);
+    }
 }
 
 impl OutboxRelay {
@@ -82,9 +130,17 @@ impl OutboxRelay {
                 )
                 .buckets(crate::metrics::LATENCY_BUCKETS.to_vec()),
             )?,
+            unroutable: IntCounterVec::new(
+                Opts::new(
+                    "outbox_unroutable_total",
+                    "Outbox events the broker returned because no queue is bound for their type; they stay unsent",
+                ),
+                &["kind"],
+            )?,
         };
         registry.register(Box::new(metrics.backlog.clone()))?;
         registry.register(Box::new(metrics.publish_seconds.clone()))?;
+        registry.register(Box::new(metrics.unroutable.clone()))?;
         let wake = Arc::new(Notify::new());
         let relay = Self { wake: wake.clone() };
         tasks.spawn_flusher("outbox relay", move |stop| {
@@ -106,8 +162,9 @@ async fn run(
     stop: CancellationToken,
 ) {
     let mut backoff = Duration::from_millis(100);
+    let mut set_aside = SetAside::default();
     while !stop.is_cancelled() {
-        match relay_batch(&pool, &broker, &metrics).await {
+        match relay_batch(&pool, &broker, &metrics, &mut set_aside).await {
             Ok(n) if n as i64 == BATCH => continue,
             Ok(_) => {
                 backoff = Duration::from_millis(100);
@@ -129,7 +186,7 @@ async fn run(
     // Stopping: what was committed last goes out now if the broker takes it within the
     // grace period; anything left waits in the table for the next start.
     let drained = tokio::time::timeout(FINAL_FLUSH, async {
-        while let Ok(n) = relay_batch(&pool, &broker, &metrics).await {
+        while let Ok(n) = relay_batch(&pool, &broker, &metrics, &mut set_aside).await {
             if n == 0 {
                 break;
             }
@@ -141,11 +198,13 @@ async fn run(
     }
 }
 
-/// Publishes one batch; returns how many rows were sent.
+/// Publishes one batch; returns how many rows it handled (sent, or returned by the broker and
+/// set aside with their type).
 async fn relay_batch(
     pool: &PgPool,
     broker: &Broker,
     metrics: &RelayMetrics,
+    set_aside: &mut SetAside,
 ) -> anyhow::Result<usize> {
     let mut client = pool.get().await?;
     if let Ok(row) = client
@@ -161,8 +220,8 @@ async fn relay_batch(
     let rows = tx
         .query(
             "SELECT id, event_id, kind, payload, occurred_at, request_id FROM outbox \
-             WHERE sent_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
-            &[&BATCH],
+             WHERE sent_at IS NULL AND kind <> ALL($2) ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+            &[&BATCH, &set_aside.waiting(Instant::now())],
         )
         .await?;
     if rows.is_empty() {
@@ -198,6 +257,27 @@ async fn relay_batch(
     )
     .await?;
     tx.commit().await?;
+    let mut returned: HashMap<&str, u64> = HashMap::new();
+    for ((_, e, _), r) in events.iter().zip(&results) {
+        match r {
+            Ok(()) => set_aside.routed(&e.kind),
+            Err(BrokerError::Unroutable(_)) => *returned.entry(e.kind.as_str()).or_default() += 1,
+            Err(_) => {}
+        }
+    }
+    for (kind, count) in &returned {
+        metrics
+            .unroutable
+            .with_label_values(&[*kind])
+            .inc_by(*count);
+        let retry_in = set_aside.returned(kind, Instant::now());
+        tracing::warn!(
+            kind,
+            count,
+            retry_in_ms = retry_in.as_millis(),
+            "outbox: the broker returned events no queue is bound for; they stay unsent"
+        );
+    }
     for (_, e, _) in events
         .iter()
         .zip(&results)
@@ -209,7 +289,10 @@ async fn relay_batch(
             .publish_seconds
             .observe(age.to_std().unwrap_or_default().as_secs_f64());
     }
-    if let Some(Err(error)) = results.iter().find(|r| r.is_err()) {
+    if let Some(Err(error)) = results.iter().find(|r| {
+        r.as_ref()
+            .is_err_and(|e| !matches!(e, BrokerError::Unroutable(_)))
+    }) {
         anyhow::bail!(
             "publishing outbox events: {error} ({} of {} sent)",
             sent.len(),
@@ -221,5 +304,5 @@ async fn relay_batch(
         elapsed_ms = started.elapsed().as_millis(),
         "outbox batch"
     );
-    Ok(sent.len())
+    Ok(sent.len() + returned.values().sum::<u64>() as usize)
 }

@@ -1,7 +1,8 @@
 use crate::domain::{Email, Phone};
 use crate::state::AuthState;
+use crate::throttle::account_subject;
 use crate::users::{self, Login};
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use secrecy::SecretString;
 use serde::Deserialize;
 use servicekit::ApiError;
@@ -23,12 +24,15 @@ fn invalid_credentials() -> ApiError {
 }
 
 /// Password login. Unknown accounts and wrong passwords take the same time and get the
-/// same answer.
+/// same answer. Throttled per (account, source address) and, for addresses the account has
+/// not logged in from, per account with a back-off (`crate::throttle`).
 #[tracing::instrument(skip_all)]
 pub async fn login(
     state: web::Data<AuthState>,
+    req: HttpRequest,
     JsonBody(body): JsonBody<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    let source = super::source_address(&req);
     let raw = body.login.trim();
     if raw.is_empty() || raw.len() > 254 {
         return Err(ApiError::invalid_field(
@@ -47,16 +51,16 @@ pub async fn login(
         None => None,
     };
     // Per account when it exists (e-mail and phone share one count), else per identifier.
-    let throttle_key = match &account {
-        Some(a) => format!("user:{}", a.user.id),
+    let subject = match &account {
+        Some(a) => account_subject(a.user.id),
         None => format!("login:{}", raw.to_lowercase()),
     };
     let login_outcome = |outcome: &str| state.metrics.login("password", outcome);
     // The attempt is counted before the password is checked, so parallel wrong passwords
     // cannot all pass the check before the first failure is recorded.
-    state
+    let reservation = state
         .throttle
-        .reserve(&throttle_key)
+        .reserve(&subject, &source)
         .await
         .inspect_err(|_| login_outcome("throttled"))?;
     let hash = account.as_ref().map(|a| a.password_hash.clone());
@@ -64,7 +68,7 @@ pub async fn login(
         Ok(verified) => verified,
         Err(e) => {
             // Nothing was decided: give the attempt back.
-            state.throttle.release(&throttle_key).await?;
+            state.throttle.release(reservation).await?;
             return Err(e.into());
         }
     };
@@ -77,7 +81,7 @@ pub async fn login(
         login_outcome("failure");
         return Err(invalid_credentials());
     };
-    state.throttle.clear(&throttle_key).await?;
+    state.throttle.succeeded(reservation).await?;
     let tokens = state
         .login_tokens(account.user.id, account.role, account.user.verified())
         .await?;

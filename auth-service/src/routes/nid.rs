@@ -23,6 +23,7 @@ pub async fn verify(
     caller: AuthUser,
     JsonBody(body): JsonBody<NidRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    state.revocations.check(&caller).await?;
     let nid = Nid::parse(&body.nid).map_err(|m| ApiError::invalid_field("nid", m))?;
     state
         .nid_verifier

@@ -1,8 +1,9 @@
 use crate::domain::Phone;
 use crate::otp::Verdict;
 use crate::state::AuthState;
+use crate::throttle::account_subject;
 use crate::users::{self, Login};
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
 use servicekit::ApiError;
@@ -25,12 +26,13 @@ fn parse_phone(raw: &str) -> Result<Phone, ApiError> {
 pub async fn request(
     state: web::Data<AuthState>,
     request_id: RequestId,
+    req: HttpRequest,
     JsonBody(body): JsonBody<OtpRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let phone = parse_phone(&body.phone)?;
     state
         .otp
-        .check_request_limit(phone.as_str())
+        .check_request_limit(phone.as_str(), &super::source_address(&req))
         .await
         .inspect_err(|_| state.metrics.otp("rejected"))?;
     let expires_in = state.otp.ttl_secs();
@@ -76,6 +78,7 @@ fn invalid_otp() -> ApiError {
 #[tracing::instrument(skip_all)]
 pub async fn verify(
     state: web::Data<AuthState>,
+    req: HttpRequest,
     JsonBody(body): JsonBody<OtpVerify>,
 ) -> Result<HttpResponse, ApiError> {
     let phone = parse_phone(&body.phone)?;
@@ -89,7 +92,7 @@ pub async fn verify(
             state.metrics.login("otp", "throttled");
             Err(ApiError::new(
                 Code::TooManyAttempts,
-                "too many wrong codes for this phone; request a new code later",
+                "too many wrong codes for this phone's code; request a new code",
             )
             .with_retry_after(state.otp.ttl_secs()))
         }
@@ -113,6 +116,11 @@ pub async fn verify(
             };
             drop(db);
             let (user, verified) = (account.user.id, account.user.verified());
+            // The owner logged in from here: the address is a known one for password logins.
+            state
+                .throttle
+                .remember(&account_subject(user), &super::source_address(&req))
+                .await?;
             let tokens = state.login_tokens(user, account.role, verified).await?;
             state.metrics.login("otp", "success");
             Ok(super::tokens_answer(&tokens))

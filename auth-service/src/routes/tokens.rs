@@ -1,4 +1,4 @@
-use crate::refresh;
+use crate::refresh::{self, Rotation};
 use crate::state::AuthState;
 use crate::users;
 use actix_web::{HttpResponse, web};
@@ -31,11 +31,17 @@ pub async fn refresh(
 ) -> Result<HttpResponse, ApiError> {
     let token = checked(&body.refresh_token)?;
     let mut db = state.db.get().await?;
-    let (user, next) = refresh::rotate(&mut db, token, state.refresh_ttl_days)
-        .await?
-        .ok_or_else(|| {
-            ApiError::unauthorized("the refresh token is invalid, expired or revoked")
-        })?;
+    let refused = || ApiError::unauthorized("the refresh token is invalid, expired or revoked");
+    let (user, family, next) = match refresh::rotate(&mut db, token, state.refresh_ttl_days).await?
+    {
+        Rotation::Rotated { user, family, next } => (user, family, next),
+        Rotation::Refused => return Err(refused()),
+        Rotation::Reused { family } => {
+            // Someone holds a copy: the session's access tokens stop working too.
+            state.revocations.revoke(family).await?;
+            return Err(refused());
+        }
+    };
     let account = users::find_by_id(&db, user)
         .await?
         .ok_or_else(|| ApiError::unauthorized("the account no longer exists"))?;
@@ -43,6 +49,7 @@ pub async fn refresh(
         user,
         account.role,
         account.user.verified(),
+        family,
         next,
     )?))
 }
@@ -53,11 +60,15 @@ pub async fn logout(
     JsonBody(body): JsonBody<RefreshRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let token = checked(&body.refresh_token)?;
-    refresh::revoke_family(&*state.db.get().await?, token).await?;
+    if let Some(family) = refresh::revoke_family(&*state.db.get().await?, token).await? {
+        // The session's access tokens end now too, not at their `exp`.
+        state.revocations.revoke(family).await?;
+    }
     Ok(HttpResponse::NoContent().finish())
 }
 
 pub async fn me(state: web::Data<AuthState>, caller: AuthUser) -> Result<HttpResponse, ApiError> {
+    state.revocations.check(&caller).await?;
     let account = users::find_by_id(&*state.db.get().await?, caller.id)
         .await?
         .ok_or_else(|| ApiError::unauthorized("the account no longer exists"))?;

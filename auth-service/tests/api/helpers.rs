@@ -26,6 +26,11 @@ pub async fn spawn_unready_app_with(configure: impl FnOnce(&mut Settings)) -> Te
 
 async fn test_settings(configure: impl FnOnce(&mut Settings)) -> (TestEnv, Settings) {
     let env = TestEnv::new("auth").await.expect("test environment");
+    // notification-service's queue for codes: otp.requested is published `mandatory` while
+    // the request waits, and a code nobody would deliver is refused (503).
+    env.stand_in_queue("notification.otp", &[servicekit::events::OTP_REQUESTED])
+        .await
+        .expect("the stand-in otp queue");
     let mut settings = Settings {
         database: env.database.clone(),
         redis: env.redis.clone(),

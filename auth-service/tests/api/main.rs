@@ -5,6 +5,7 @@ mod errors;
 mod fake_nid;
 mod health;
 mod helpers;
+mod lockout;
 mod login;
 mod nid;
 mod otp;

@@ -230,3 +230,65 @@ async fn me_rejects_every_kind_of_bad_token_with_401() {
         .unwrap();
     assert_error(res, StatusCode::UNAUTHORIZED, "unauthorized").await;
 }
+
+async fn me_status(app: &testing::TestApp, access: &str) -> StatusCode {
+    app.with_token(access).get("/api/auth/me").await.status()
+}
+
+#[tokio::test]
+async fn logout_ends_the_sessions_access_token_too_and_only_that_sessions() {
+    let app = spawn_app().await;
+    let user = app.register().await;
+    let phone_session = app.login(&user.email, &user.password).await;
+    let laptop_session = app.login(&user.email, &user.password).await;
+    let access = phone_session["access_token"].as_str().unwrap();
+    assert_eq!(
+        crate::helpers::claims(access)["sid"].as_str().map(str::len),
+        Some(36),
+        "the access token names its session"
+    );
+    assert_eq!(me_status(&app, access).await, StatusCode::OK);
+
+    let res = app
+        .post_json(
+            "/api/auth/logout",
+            &json!({"refresh_token": phone_session["refresh_token"]}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let res = app.with_token(access).get("/api/auth/me").await;
+    assert_error(res, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    // The other sign-in goes on.
+    let other = laptop_session["access_token"].as_str().unwrap();
+    assert_eq!(me_status(&app, other).await, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_reused_refresh_token_ends_the_access_tokens_of_its_family() {
+    let app = spawn_app().await;
+    let user = app.register().await;
+    let first = app.login(&user.email, &user.password).await;
+    let second: Value = app
+        .post_json(
+            "/api/auth/refresh",
+            &json!({"refresh_token": first["refresh_token"]}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let access = second["access_token"].as_str().unwrap();
+    assert_eq!(me_status(&app, access).await, StatusCode::OK);
+
+    // A copy of the spent token is presented: the whole family is revoked, its access
+    // tokens with it.
+    let res = app
+        .post_json(
+            "/api/auth/refresh",
+            &json!({"refresh_token": first["refresh_token"]}),
+        )
+        .await;
+    assert_error(res, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    let res = app.with_token(access).get("/api/auth/me").await;
+    assert_error(res, StatusCode::UNAUTHORIZED, "unauthorized").await;
+}

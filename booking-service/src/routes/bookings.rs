@@ -1,3 +1,4 @@
+use crate::inventory::InventoryError;
 use crate::lifecycle;
 use crate::state::BookingState;
 use crate::store::{self, Booking};
@@ -29,6 +30,19 @@ pub async fn get(
     Ok(HttpResponse::Ok().json(booking))
 }
 
+/// `GET /internal/bookings/{booking_id}` for payment-service: any user's booking, as a
+/// `servicekit::internal::BookingSummary`; 404 when unknown. Not under `/api`: the gateway
+/// does not route it.
+pub async fn summary(
+    state: web::Data<BookingState>,
+    path: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let summary = store::summary(&state.db.get().await?, path.into_inner())
+        .await?
+        .ok_or_else(not_found)?;
+    Ok(HttpResponse::Ok().json(summary))
+}
+
 pub async fn list(
     state: web::Data<BookingState>,
     caller: AuthUser,
@@ -45,6 +59,11 @@ pub enum CancelError {
     /// The booking's status when it could not be cancelled.
     #[error("a {0} booking cannot be cancelled")]
     NotCancellable(String),
+    /// The trip left (at the time given): no cancellation, no refund.
+    #[error("the trip departed at {0}; a booking cannot be cancelled after departure")]
+    Departed(chrono::DateTime<chrono::Utc>),
+    #[error(transparent)]
+    Inventory(#[from] InventoryError),
     #[error(transparent)]
     Db(#[from] DbError),
     #[error(transparent)]
@@ -55,21 +74,27 @@ impl From<CancelError> for ApiError {
     fn from(e: CancelError) -> Self {
         match e {
             CancelError::UnknownBooking => not_found(),
-            CancelError::NotCancellable(_) => ApiError::new(Code::NotCancellable, e.to_string()),
+            CancelError::NotCancellable(_) | CancelError::Departed(_) => {
+                ApiError::new(Code::NotCancellable, e.to_string())
+            }
+            CancelError::Inventory(e) => e.into(),
             CancelError::Db(e) => e.into(),
             CancelError::Unexpected(e) => ApiError::internal(e),
         }
     }
 }
 
-/// Cancels a confirmed or paid booking; its seats are free at once. A paid booking's
-/// `booking.cancelled` carries `was_paid`, which the payment service refunds.
+/// Cancels a confirmed or paid booking whose trip has not departed; its seats are free at
+/// once. A paid booking's `booking.cancelled` carries `was_paid`, which the payment service
+/// refunds. After departure the answer is 409 `not_cancellable` (no refund for a journey
+/// the train has already started); when train-service cannot tell the departure, 503.
 pub async fn cancel(
     state: web::Data<BookingState>,
     caller: AuthUser,
     request_id: RequestId,
     path: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
+    state.revocations.check(&caller).await?;
     let id = path.into_inner();
     let existing = end(&state, caller.id, id, &request_id).await?;
     lifecycle::free_seats(&state, id, caller.id, existing.trip_id, &existing.seat_ids).await;
@@ -92,6 +117,14 @@ async fn end(
     let existing = store::find_own(&tx, id, user)
         .await?
         .ok_or(CancelError::UnknownBooking)?;
+    if !store::is_live(&existing.status) {
+        return Err(CancelError::NotCancellable(existing.status));
+    }
+    // The departure does not change once a trip is sold, so the cached inventory tells it.
+    let trip = state.inventory.trip(existing.trip_id).await?;
+    if trip.departs_at <= chrono::Utc::now() {
+        return Err(CancelError::Departed(trip.departs_at));
+    }
     let Some(previous) = store::end(&tx, id, Some(user), "cancelled").await? else {
         return Err(CancelError::NotCancellable(existing.status));
     };
@@ -106,7 +139,7 @@ async fn end(
             amount: existing.amount,
             currency: existing.currency.clone(),
             was_paid: previous == "paid",
-            trip: lifecycle::trip_summary(state, existing.trip_id).await,
+            trip: Some(trip.summary()),
         },
     )
     .context("encoding booking.cancelled")?;

@@ -106,6 +106,7 @@ pub async fn confirm(
     JsonBody(body): JsonBody<ConfirmRequest>,
 ) -> Result<HttpResponse, ApiError> {
     state.limit(caller.id, "confirm", state.user_limits.confirm_per_minute)?;
+    state.revocations.check(&caller).await?;
     let hold = holds::load_own(&state.seats, body.hold_id, caller.id)
         .await
         .map_err(ConfirmError::from)?

@@ -1,4 +1,6 @@
-//! The `/api/bookings` and `/api/queue` routes of `docs/api.md`.
+//! The `/api/bookings` and `/api/queue` routes of `docs/api.md`, and the internal booking
+//! summary route (not under `/api`, so the gateway does not route it) that payment-service
+//! asks.
 
 mod bookings;
 mod confirm;
@@ -36,6 +38,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/sales/{sale_id}", web::get().to(queue::status))
             .route("/sales/{sale_id}/join", web::post().to(queue::join))
             .route("/sales/{sale_id}/place", web::get().to(queue::place)),
+    )
+    .route(
+        "/internal/bookings/{booking_id}",
+        web::get().to(bookings::summary),
     );
 }
 

@@ -2,17 +2,20 @@
 //! whether a failure is worth retrying ([`DeliveryError::Transient`]: the consumer requeues
 //! with back-off) or not ([`DeliveryError::Permanent`]: the message is parked).
 //!
-//! [`LogChannel`] is the default for everything (there is no SMS provider; the inbox holds
-//! the message); [`SmtpChannel`] takes e-mails when `smtp.url` is configured. [`Channels`]
-//! picks the channel of each message by its medium.
+//! [`LogChannel`] is the default for everything (the inbox holds the message);
+//! [`SmtpChannel`] takes e-mails when `smtp.url` is configured and [`HttpSmsChannel`] SMS when
+//! `sms.kind = "http"` (production). [`Channels`] picks the channel of each message by its
+//! medium.
 
+mod http_sms;
 mod log;
 mod smtp;
 
+pub use self::http_sms::HttpSmsChannel;
 pub use self::log::LogChannel;
 pub use self::smtp::SmtpChannel;
 
-use crate::settings::SmtpSettings;
+use crate::settings::{SmsKind, SmsSettings, SmtpSettings};
 use futures_util::future::BoxFuture;
 use std::fmt;
 use std::sync::Arc;
@@ -108,15 +111,19 @@ pub struct Channels {
 }
 
 impl Channels {
-    /// The configured channels: SMS to the log (there is no SMS provider), e-mail over SMTP
-    /// when `smtp.url` is set, else to the log too.
-    pub fn from_settings(smtp: &SmtpSettings) -> anyhow::Result<Self> {
+    /// The configured channels: SMS through the HTTP provider when `sms.kind` is `http`,
+    /// e-mail over SMTP when `smtp.url` is set; the log otherwise.
+    pub fn from_settings(smtp: &SmtpSettings, sms: &SmsSettings) -> anyhow::Result<Self> {
         let log: Arc<dyn Channel> = Arc::new(LogChannel);
         let email: Arc<dyn Channel> = match SmtpChannel::from_settings(smtp)? {
             Some(smtp) => Arc::new(smtp),
             None => log.clone(),
         };
-        Ok(Self { sms: log, email })
+        let sms: Arc<dyn Channel> = match sms.kind {
+            SmsKind::Http => Arc::new(HttpSmsChannel::from_settings(sms)?),
+            SmsKind::Log => log,
+        };
+        Ok(Self { sms, email })
     }
 
     /// One channel for everything (tests inject theirs this way).

@@ -7,6 +7,7 @@ mod delivery;
 mod fixtures;
 mod health;
 mod helpers;
+mod http_sms;
 mod inbox;
 mod otp;
 mod smtp;

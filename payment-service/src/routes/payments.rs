@@ -1,7 +1,13 @@
 //! `GET /api/payments/{booking_id}` (the caller's payment) and
 //! `POST /api/payments/{booking_id}/retry` (charge a failed payment again with a new token,
-//! before the booking's payment is due).
+//! before the booking's payment is due, while the booking is still `confirmed`).
+//!
+//! Both ask booking-service (`crate::bookings`) what this service cannot know yet: the
+//! status answers `pending` for the caller's booking confirmed a moment ago whose
+//! `booking.confirmed` has not arrived, and a retry is refused for a booking cancelled or
+//! expired a moment ago whose event has not arrived.
 
+use crate::bookings::BookingsUnavailable;
 use crate::charges::RetryRequested;
 use crate::state::PaymentState;
 use crate::store::{self, FAILED, Payment};
@@ -16,6 +22,7 @@ use servicekit::db::DbError;
 use servicekit::error::Code;
 use servicekit::events;
 use servicekit::http::{JsonBody, RequestId};
+use servicekit::internal::BookingSummary;
 use servicekit::outbox;
 use uuid::Uuid;
 
@@ -32,11 +39,51 @@ pub async fn get(
     caller: AuthUser,
     path: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
+    let booking_id = path.into_inner();
     let db = state.db.get().await?;
-    let payment = store::find_own(&db, path.into_inner(), caller.id)
-        .await?
-        .ok_or_else(not_found)?;
-    Ok(HttpResponse::Ok().json(payment))
+    if let Some(payment) = store::find_own(&db, booking_id, caller.id).await? {
+        return Ok(HttpResponse::Ok().json(payment));
+    }
+    drop(db);
+    // No row yet (or another user's): booking-service knows whether the caller has such a
+    // booking; its payment is pending until the worker takes it.
+    match state.bookings.find(booking_id).await? {
+        Some(booking) if booking.user_id == caller.id => {
+            Ok(HttpResponse::Ok().json(NotYetTaken::from(booking)))
+        }
+        _ => Err(not_found()),
+    }
+}
+
+/// The payment of a confirmed booking the worker has not taken yet: `pending`, no attempts,
+/// no `payment_id` yet (the same fields as a stored payment's answer).
+#[derive(serde::Serialize)]
+struct NotYetTaken {
+    payment_id: Option<Uuid>,
+    booking_id: Uuid,
+    status: &'static str,
+    amount: i64,
+    currency: String,
+    attempts: i32,
+    failure: Option<String>,
+    payment_due_at: chrono::DateTime<chrono::Utc>,
+    updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl From<BookingSummary> for NotYetTaken {
+    fn from(b: BookingSummary) -> Self {
+        Self {
+            payment_id: None,
+            booking_id: b.booking_id,
+            status: store::PENDING,
+            amount: b.amount,
+            currency: b.currency,
+            attempts: 0,
+            failure: None,
+            payment_due_at: b.payment_due_at,
+            updated_at: b.created_at,
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -79,6 +126,8 @@ pub enum RetryError {
     #[error(transparent)]
     Db(#[from] DbError),
     #[error(transparent)]
+    Bookings(#[from] BookingsUnavailable),
+    #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
 
@@ -88,6 +137,7 @@ impl From<RetryError> for ApiError {
             RetryError::UnknownPayment => not_found(),
             RetryError::NotRetryable(reason) => ApiError::new(Code::NotRetryable, reason),
             RetryError::Db(e) => e.into(),
+            RetryError::Bookings(e) => e.into(),
             RetryError::Unexpected(e) => ApiError::internal(e),
         }
     }
@@ -121,6 +171,9 @@ async fn reopen(
     token: &str,
     request_id: &RequestId,
 ) -> Result<Payment, RetryError> {
+    // Asked before the row lock is taken, so a slow booking-service holds no lock. A cancel
+    // that lands after this answer is closed by the refund consumer, as before.
+    let booking = state.bookings.find(booking_id).await?;
     let mut db = state.db.get().await.map_err(DbError::from)?;
     let tx = db.transaction().await.map_err(DbError::from)?;
     let payment = store::lock_own(&tx, booking_id, user)
@@ -133,7 +186,14 @@ async fn reopen(
     } else if chrono::Utc::now() >= payment.payment_due_at {
         Some("the payment was due before now".to_owned())
     } else {
-        None
+        match booking {
+            Some(b) if b.status == "confirmed" => None,
+            Some(b) => Some(format!(
+                "the booking is {}; it can no longer be paid",
+                b.status
+            )),
+            None => Some("the booking can no longer be paid".to_owned()),
+        }
     };
     if let Some(reason) = refusal {
         return Err(RetryError::NotRetryable(reason));

@@ -26,6 +26,19 @@ pub fn confirmed(
     }
 }
 
+/// What booking-service tells of the booking `booking.confirmed` announces.
+pub fn summary(booking: &BookingConfirmed) -> servicekit::internal::BookingSummary {
+    servicekit::internal::BookingSummary {
+        booking_id: booking.booking_id,
+        user_id: booking.user_id,
+        status: "confirmed".into(),
+        amount: booking.amount,
+        currency: booking.currency.clone(),
+        payment_due_at: booking.payment_due_at,
+        created_at: Utc::now(),
+    }
+}
+
 pub fn seat(seat_id: i32) -> BookedSeat {
     BookedSeat {
         seat_id,

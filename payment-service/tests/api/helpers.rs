@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
 
+use crate::booking_service::{self, BookingService, Bookings};
 pub use crate::fixtures::*;
 pub use servicekit::testing::{User, assert_error, eventually, user};
 
@@ -23,6 +24,9 @@ pub struct PaymentApp<G = TestGateway> {
     app: TestApp,
     pub gateway: Arc<G>,
     pub broker: Broker,
+    /// booking-service's internal booking summaries, as the test plays them.
+    pub bookings: Arc<Bookings>,
+    _booking_service: BookingService,
 }
 
 impl<G> Deref for PaymentApp<G> {
@@ -92,7 +96,9 @@ async fn spawn<G>(
     configure: impl FnOnce(&mut Settings),
 ) -> PaymentApp<G> {
     let (env, broker) = prepared_env().await;
+    let booking_service = booking_service::start();
     let mut settings = test_settings(&env);
+    settings.booking_service.url = booking_service.base_url.clone();
     configure(&mut settings);
     let app = match gateway {
         Some(gateway) => TestApp::spawn(env, startup::build_with_gateway(settings, gateway)).await,
@@ -102,6 +108,8 @@ async fn spawn<G>(
         app,
         gateway: observed,
         broker,
+        bookings: booking_service.bookings.clone(),
+        _booking_service: booking_service,
     }
 }
 
@@ -114,11 +122,9 @@ pub async fn listen(env: &TestEnv) -> Listener {
 
 impl<G> PaymentApp<G> {
     pub async fn confirm(&self, booking_id: Uuid, user: &User, token: &str) -> Envelope {
-        self.publish(
-            events::BOOKING_CONFIRMED,
-            &confirmed(booking_id, user, token, in_ten_minutes()),
-        )
-        .await
+        let booking = confirmed(booking_id, user, token, in_ten_minutes());
+        self.bookings.insert(summary(&booking));
+        self.publish(events::BOOKING_CONFIRMED, &booking).await
     }
 
     pub async fn get_payment(&self, booking_id: &str, token: Option<&str>) -> Response {

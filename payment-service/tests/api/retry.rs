@@ -118,6 +118,32 @@ async fn a_pending_or_overdue_payment_is_not_retryable() {
 }
 
 #[tokio::test]
+async fn a_retry_right_after_a_cancel_is_refused_before_the_refund_closes_the_payment() {
+    let app = spawn_app().await;
+    let alice = user();
+    let booking = declined_booking(&app, &alice).await;
+    // Cancelled at booking-service; its booking.cancelled has not reached us yet.
+    app.bookings.set_status(booking, "cancelled");
+
+    let res = app
+        .retry(booking, &alice, &json!({"payment_token": "tok_visa"}), None)
+        .await;
+    let body = assert_error(res, StatusCode::CONFLICT, "not_retryable").await;
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("cancelled"),
+        "{body}"
+    );
+    let payment = app.payment(booking, &alice).await;
+    assert_eq!(payment["status"], "failed");
+    assert_eq!(payment["attempts"], 1);
+    assert_eq!(attempts(&app.db().await, booking).await.len(), 1);
+    assert_eq!(app.gateway.distinct_charges(), 0);
+}
+
+#[tokio::test]
 async fn a_retry_of_another_users_or_an_unknown_payment_is_404() {
     let app = spawn_app().await;
     let alice = user();

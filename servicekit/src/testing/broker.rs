@@ -131,6 +131,54 @@ async fn send(
     Ok(())
 }
 
+/// Declares the durable queue `queue` bound to `exchange` (declared as the services declare
+/// it) for each of `routing_keys`: a stand-in for another service's queue, so that events a
+/// test's service publishes `mandatory` are routed (they would otherwise be returned). The
+/// caller tracks it for deletion ([`super::TestEnv::stand_in_queue`] does).
+pub async fn declare_bound_queue(
+    exchange: &str,
+    queue: &str,
+    routing_keys: &[&str],
+) -> anyhow::Result<()> {
+    use lapin::options::{ExchangeDeclareOptions, QueueBindOptions};
+    let connection = connect().await?;
+    let channel = connection.create_channel().await?;
+    channel
+        .exchange_declare(
+            exchange.into(),
+            lapin::ExchangeKind::Topic,
+            ExchangeDeclareOptions {
+                durable: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await?;
+    channel
+        .queue_declare(
+            queue.into(),
+            QueueDeclareOptions {
+                durable: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await?;
+    for key in routing_keys {
+        channel
+            .queue_bind(
+                queue.into(),
+                exchange.into(),
+                (*key).into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+    }
+    let _ = connection.close(200, "done".into()).await;
+    Ok(())
+}
+
 /// Waits (up to [`WAIT`]) until `queue` has a consumer. A consumer subscribes only after it
 /// has declared the queue and its bindings, so events published after this are routed to it
 /// (a queue that merely exists may not be bound yet).

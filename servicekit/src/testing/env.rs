@@ -148,6 +148,21 @@ impl TestEnv {
             .unwrap_or_default()
     }
 
+    /// A durable queue `name` (under the env's prefix) bound to the env's exchange for
+    /// `routing_keys`, standing in for the queue of a service the test does not run (e.g.
+    /// notification-service's for `otp.requested`, which auth-service publishes `mandatory`
+    /// while the request waits); deleted at the end of the test.
+    pub async fn stand_in_queue(
+        &self,
+        name: &str,
+        routing_keys: &[&str],
+    ) -> anyhow::Result<String> {
+        let queue = self.queue(name);
+        self.track_queue(&queue);
+        super::broker::declare_bound_queue(&self.amqp.exchange, &queue, routing_keys).await?;
+        Ok(queue)
+    }
+
     /// Drops the test database now (for tests of an unreachable database).
     pub async fn drop_database(&self) -> anyhow::Result<()> {
         drop_database(&self.created.database).await

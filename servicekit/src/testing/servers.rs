@@ -391,3 +391,42 @@ impl RedisCluster {
         format!("redis://127.0.0.1:{}", self.ports[0])
     }
 }
+
+/// A local HTTP server on a free port playing an outside party or another service's
+/// endpoint in a test (an SMS provider, booking-service's internal summary): the routes
+/// `configure` registers, one worker, stopped when dropped.
+pub struct LocalHttp {
+    pub base_url: String,
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl LocalHttp {
+    /// Starts it on the current Tokio runtime.
+    pub fn start(
+        configure: impl Fn(&mut actix_web::web::ServiceConfig) + Clone + Send + 'static,
+    ) -> anyhow::Result<Self> {
+        let server =
+            actix_web::HttpServer::new(move || actix_web::App::new().configure(configure.clone()))
+                .workers(1)
+                .disable_signals()
+                .bind(("127.0.0.1", 0))?;
+        let port = server
+            .addrs()
+            .first()
+            .map(|a| a.port())
+            .ok_or_else(|| anyhow::anyhow!("the local server has no address"))?;
+        let server = server.run();
+        let handle = server.handle();
+        tokio::spawn(server);
+        Ok(Self {
+            base_url: format!("http://127.0.0.1:{port}"),
+            handle,
+        })
+    }
+}
+
+impl Drop for LocalHttp {
+    fn drop(&mut self) {
+        drop(self.handle.stop(false));
+    }
+}

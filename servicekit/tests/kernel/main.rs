@@ -7,5 +7,6 @@ mod consumer;
 mod health;
 mod http;
 mod idempotency;
+mod outbox;
 mod stop;
 mod support;
