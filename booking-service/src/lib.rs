@@ -11,6 +11,8 @@ mod live;
 mod markers;
 pub mod payments;
 mod routes;
+
+pub use routes::api;
 pub mod seats;
 pub mod settings;
 pub mod startup;

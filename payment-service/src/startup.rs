@@ -42,8 +42,8 @@ pub async fn build_with_gateway(
         kernel.consume(Consumer { worker, job })?;
     }
     let state = web::Data::new(PaymentState { db: pg, relay });
+    kernel.api(crate::routes::api());
     kernel.serve(move |cfg| {
-        cfg.app_data(state.clone())
-            .configure(crate::routes::configure);
+        cfg.app_data(state.clone());
     })
 }

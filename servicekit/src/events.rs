@@ -63,7 +63,7 @@ pub struct BookedSeat {
     pub fare: i64,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Passenger {
     pub name: String,
 }

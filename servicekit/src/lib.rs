@@ -16,6 +16,7 @@ pub mod health;
 pub mod http;
 pub mod idempotency;
 pub mod metrics;
+pub mod openapi;
 pub mod outbox;
 pub mod service;
 pub mod telemetry;

@@ -8,10 +8,11 @@ use servicekit::ApiError;
 use servicekit::error::Code;
 use servicekit::http::JsonBody;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct LoginRequest {
     /// E-mail address or E.164 phone number.
     login: String,
+    #[schema(value_type = String)]
     password: SecretString,
 }
 

@@ -9,7 +9,7 @@ use servicekit::auth::AuthUser;
 use servicekit::error::Code;
 use servicekit::http::JsonBody;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct NidRequest {
     nid: String,
 }

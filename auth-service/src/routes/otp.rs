@@ -11,7 +11,7 @@ use servicekit::error::Code;
 use servicekit::events::{self, OtpRequested};
 use servicekit::http::{JsonBody, RequestId};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct OtpRequest {
     phone: String,
 }
@@ -63,7 +63,7 @@ pub async fn request(
     Ok(HttpResponse::Accepted().json(answer))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct OtpVerify {
     phone: String,
     code: String,

@@ -12,11 +12,14 @@ use servicekit::events::{self, UserRegistered};
 use servicekit::http::{JsonBody, RequestId};
 use servicekit::outbox;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct RegisterRequest {
     name: String,
     email: String,
+    /// E.164, like `+8801712345678`.
     phone: String,
+    /// At least 8 characters.
+    #[schema(value_type = String)]
     password: SecretString,
 }
 

@@ -8,7 +8,7 @@ use servicekit::ApiError;
 use servicekit::auth::AuthUser;
 use servicekit::http::JsonBody;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct RefreshRequest {
     refresh_token: String,
 }

@@ -19,7 +19,7 @@ use servicekit::http::{JsonBody, RequestId};
 use servicekit::outbox;
 use uuid::Uuid;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct ConfirmRequest {
     hold_id: Uuid,
     passengers: Vec<Passenger>,

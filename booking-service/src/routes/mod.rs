@@ -5,30 +5,110 @@ mod confirm;
 mod seatmap;
 mod select;
 
-use actix_web::middleware::from_fn;
-use actix_web::web;
-use servicekit::idempotency;
+use serde_json::json;
+use servicekit::error::Code;
+use servicekit::openapi::{Api, array, object, schema, uuid, wrapped};
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::scope("/api/bookings")
-            .service(
-                web::resource("/seats/select")
-                    .wrap(from_fn(idempotency::guard))
-                    .route(web::post().to(select::select)),
-            )
-            .service(
-                web::resource("/seats/confirm")
-                    .wrap(from_fn(idempotency::guard))
-                    .route(web::post().to(confirm::confirm)),
-            )
-            .route("/holds/{hold_id}", web::delete().to(select::release))
-            .route("/trips/{trip_id}/seats", web::get().to(seatmap::seat_map))
-            .route("/trips/{trip_id}/events", web::get().to(seatmap::events))
-            .route("", web::get().to(bookings::list))
-            .route("/{booking_id}", web::get().to(bookings::get))
-            .route("/{booking_id}/cancel", web::post().to(bookings::cancel)),
-    );
+/// Every route of booking-service, registered once for actix and the OpenAPI document.
+pub fn api() -> Api {
+    let mut api = Api::new("booking-service", "/api/bookings");
+    let booking = || Some(object());
+    api.post("/seats/select", select::select)
+        .summary("Hold 1 to 4 seats of a trip for 5 minutes")
+        .auth()
+        .idempotent()
+        .body(schema::<select::SelectRequest>())
+        .answers(
+            201,
+            "Hold",
+            Some(json!({
+                "type": "object", "required": ["hold_id", "trip_id", "seat_ids", "expires_at"],
+                "properties": {
+                    "hold_id": uuid(), "trip_id": { "type": "integer" },
+                    "seat_ids": array(json!({ "type": "integer" })),
+                    "expires_at": { "type": "string", "format": "date-time" }
+                }
+            })),
+        )
+        .link(
+            "confirm",
+            "postApiBookingsSeatsConfirm",
+            serde_json::Value::Null,
+            json!({ "hold_id": "$response.body#/hold_id" }),
+        )
+        .link(
+            "release",
+            "deleteApiBookingsHoldsHoldId",
+            json!({ "hold_id": "$response.body#/hold_id" }),
+            serde_json::Value::Null,
+        )
+        .errors(&[
+            Code::NotFound,
+            Code::TripDeparted,
+            Code::SalesNotOpen,
+            Code::SeatUnavailable,
+            Code::SeatLimitReached,
+        ]);
+    api.post("/seats/confirm", confirm::confirm)
+        .summary("Turn the caller's hold into a booking (payment due in 10 minutes)")
+        .auth()
+        .idempotent()
+        .body(schema::<confirm::ConfirmRequest>())
+        .answers(201, "Booking with status confirmed", booking())
+        .link(
+            "get",
+            "getApiBookingsBookingId",
+            json!({ "booking_id": "$response.body#/booking_id" }),
+            serde_json::Value::Null,
+        )
+        .link(
+            "cancel",
+            "postApiBookingsBookingIdCancel",
+            json!({ "booking_id": "$response.body#/booking_id" }),
+            serde_json::Value::Null,
+        )
+        .errors(&[
+            Code::NotFound,
+            Code::HoldExpired,
+            Code::SeatLimitReached,
+            Code::SeatUnavailable,
+        ]);
+    api.delete("/holds/{hold_id}", select::release)
+        .summary("Give a hold's seats back (owner only)")
+        .auth()
+        .path_param("hold_id", uuid())
+        .answers(204, "Released", None);
+    api.get("/trips/{trip_id}/seats", seatmap::seat_map)
+        .summary("Every seat of a trip: available, held or booked")
+        .answers(200, "The seat map", Some(object()));
+    api.get("/trips/{trip_id}/events", seatmap::events)
+        .summary("Live seat changes (server-sent events)")
+        .answer(
+            200,
+            "`event: seat` with `data: {seat_id, status}` per change",
+            "text/event-stream",
+            Some(json!({ "type": "string" })),
+        );
+    api.get("", bookings::list)
+        .summary("The caller's bookings, newest first")
+        .auth()
+        .answers(
+            200,
+            "The bookings",
+            Some(wrapped("bookings", array(object()))),
+        );
+    api.get("/{booking_id}", bookings::get)
+        .summary("A booking (owner only; others get 404)")
+        .auth()
+        .path_param("booking_id", uuid())
+        .answers(200, "Booking", booking());
+    api.post("/{booking_id}/cancel", bookings::cancel)
+        .summary("Cancel a booking; a paid one is refunded")
+        .auth()
+        .path_param("booking_id", uuid())
+        .answers(200, "Booking with status cancelled", booking())
+        .errors(&[Code::NotCancellable]);
+    api
 }
 
 /// A trip or seat id from a path or body: positive, else 400 naming `field`.

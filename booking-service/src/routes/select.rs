@@ -16,7 +16,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 use uuid::Uuid;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct SelectRequest {
     trip_id: i64,
     seat_ids: Vec<i32>,

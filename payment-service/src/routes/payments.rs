@@ -39,7 +39,7 @@ pub async fn get(
     Ok(HttpResponse::Ok().json(payment))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct RetryBody {
     payment_token: String,
 }

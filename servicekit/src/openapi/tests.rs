@@ -1,0 +1,107 @@
+use super::*;
+
+async fn ok() -> HttpResponse {
+    HttpResponse::Ok().finish()
+}
+
+fn sample() -> Api {
+    let mut api = Api::new("sample-service", "/api/sample");
+    api.post("/things", ok)
+        .auth()
+        .idempotent()
+        .body(json!({ "type": "object" }))
+        .answers(201, "Made", Some(object()))
+        .errors(&[Code::AlreadyExists]);
+    api.get("/things/{thing_id}", ok)
+        .answers(200, "The thing", Some(object()));
+    api
+}
+
+#[test]
+fn the_error_shape_names_every_code_of_the_table() {
+    let doc = sample().document(false);
+    let names =
+        &doc["components"]["schemas"]["Error"]["properties"]["error"]["properties"]["code"]["enum"];
+    let expected: Vec<&str> = Code::ALL.iter().map(|c| c.as_str()).collect();
+    assert_eq!(names, &json!(expected));
+}
+
+#[test]
+fn each_error_status_carries_exactly_the_codes_of_that_status() {
+    let api = sample();
+    let post = &api.operations()[0];
+    let statuses = post.statuses();
+    assert_eq!(
+        statuses.keys().copied().collect::<Vec<_>>(),
+        vec![201, 400, 401, 409, 413, 415, 500, 503]
+    );
+    assert_eq!(
+        statuses[&409],
+        vec![
+            Code::AlreadyExists,
+            Code::IdempotencyKeyReused,
+            Code::IdempotencyKeyInUse
+        ]
+    );
+    let doc = api.document(false);
+    let enum_409 = &doc["paths"]["/api/sample/things"]["post"]["responses"]["409"]["content"]["application/json"]
+        ["schema"]["properties"]["error"]["properties"]["code"]["enum"];
+    assert_eq!(
+        enum_409,
+        &json!([
+            "already_exists",
+            "idempotency_key_reused",
+            "idempotency_key_in_use"
+        ])
+    );
+    for (status, codes) in statuses {
+        for code in codes {
+            assert_eq!(code.status().as_u16(), status, "{code}");
+        }
+    }
+}
+
+#[test]
+fn path_ids_add_400_and_404_and_an_integer_parameter() {
+    let doc = sample().document(false);
+    let get = &doc["paths"]["/api/sample/things/{thing_id}"]["get"];
+    assert_eq!(get["parameters"][0]["schema"]["type"], "integer");
+    assert!(get["responses"]["404"].is_object());
+    assert!(get["responses"]["400"].is_object());
+    assert!(get["security"].is_null());
+    assert_eq!(get["operationId"], "getApiSampleThingsThingId");
+}
+
+#[test]
+fn internal_routes_stay_out_of_the_public_document() {
+    let mut api = sample();
+    api.prefix("")
+        .get("/internal/x", ok)
+        .answers(200, "x", None)
+        .internal();
+    assert!(api.document(false)["paths"]["/internal/x"].is_object());
+    assert!(api.document(true)["paths"]["/internal/x"].is_null());
+}
+
+#[actix_web::test]
+async fn actix_serves_exactly_the_documented_routes() {
+    let api = sample();
+    let app =
+        actix_web::test::init_service(actix_web::App::new().configure(|cfg| api.configure(cfg)))
+            .await;
+    let doc = api.document(false);
+    let mut served = 0;
+    for (path, item) in doc["paths"].as_object().into_iter().flatten() {
+        for method in item.as_object().into_iter().flatten().map(|(m, _)| m) {
+            let uri = path.replace("{thing_id}", "1");
+            let req = actix_web::test::TestRequest::default()
+                .method(method.to_uppercase().parse().unwrap_or_default())
+                .uri(&uri)
+                .to_request();
+            let res = actix_web::test::call_service(&app, req).await;
+            assert_ne!(res.status().as_u16(), 404, "{method} {uri}");
+            served += 1;
+        }
+    }
+    assert_eq!(served, 2);
+}
