@@ -38,3 +38,67 @@ pub fn merged_text() -> String {
     text.push('\n');
     text
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail by panicking.
+mod tests {
+    use super::*;
+    use servicekit::error::Code;
+
+    #[test]
+    fn the_committed_merged_document_is_the_codes() {
+        let committed = include_str!("../../docs/openapi.json");
+        assert!(
+            committed == merged_text(),
+            "docs/openapi.json is stale: run \
+             `cargo run -p e2e --features openapi --bin railrush-openapi > docs/openapi.json`"
+        );
+    }
+
+    #[test]
+    fn every_error_answer_of_every_service_is_in_the_table() {
+        for api in services() {
+            let doc = service_document(&api);
+            for (path, item) in doc["paths"].as_object().unwrap() {
+                for (method, op) in item.as_object().unwrap() {
+                    let responses = op["responses"].as_object().unwrap();
+                    assert!(
+                        responses.keys().any(|s| s.starts_with('2')),
+                        "{method} {path} has no success answer"
+                    );
+                    for (status, response) in responses {
+                        let schema = &response["content"]["application/json"]["schema"];
+                        let schema = schema["anyOf"].get(1).unwrap_or(schema);
+                        let Some(codes) =
+                            schema["properties"]["error"]["properties"]["code"]["enum"].as_array()
+                        else {
+                            assert!(status.starts_with('2'), "{method} {path} {status}");
+                            continue;
+                        };
+                        for name in codes {
+                            let code = Code::from_name(name.as_str().unwrap())
+                                .unwrap_or_else(|| panic!("{name} is not in Code::ALL"));
+                            assert_eq!(
+                                code.status().as_u16().to_string(),
+                                *status,
+                                "{method} {path}: {code}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn operation_ids_are_unique_across_the_merged_document() {
+        let doc = merged();
+        let mut ids = std::collections::HashSet::new();
+        for item in doc["paths"].as_object().unwrap().values() {
+            for op in item.as_object().unwrap().values() {
+                assert!(ids.insert(op["operationId"].as_str().unwrap().to_owned()));
+            }
+        }
+        assert!(ids.len() >= 26, "{}", ids.len());
+    }
+}

@@ -693,7 +693,8 @@ async fn serve_document(doc: web::Data<Served>) -> HttpResponse {
 
 /// Adds `GET /openapi.json` to `api` (its own route, in the document too).
 pub fn with_document_route(api: &mut Api) {
-    api.get(DOCUMENT_PATH, serve_document)
+    api.prefix("")
+        .get(DOCUMENT_PATH, serve_document)
         .summary("This service's OpenAPI 3.1 document")
         .answers(200, "The document", Some(object()))
         .internal();

@@ -105,3 +105,12 @@ async fn actix_serves_exactly_the_documented_routes() {
     }
     assert_eq!(served, 2);
 }
+
+#[test]
+fn the_document_route_is_at_the_root_whatever_the_services_prefix() {
+    let mut api = sample();
+    with_document_route(&mut api);
+    let doc = api.document(false);
+    assert!(doc["paths"][DOCUMENT_PATH]["get"].is_object());
+    assert!(doc["paths"]["/api/sample/openapi.json"].is_null());
+}
