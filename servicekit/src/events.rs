@@ -65,6 +65,12 @@ pub struct BookedSeat {
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Passenger {
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00-\x1f\x7f]+$",
+        example = "Rahim Uddin"
+    )]
     pub name: String,
 }
 

@@ -11,8 +11,9 @@ use servicekit::http::JsonBody;
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct LoginRequest {
     /// E-mail address or E.164 phone number.
+    #[schema(min_length = 1, example = "rahim@example.com")]
     login: String,
-    #[schema(value_type = String)]
+    #[schema(value_type = String, min_length = 1)]
     password: SecretString,
 }
 

@@ -13,6 +13,7 @@ use servicekit::http::{JsonBody, RequestId};
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct OtpRequest {
+    #[schema(pattern = r"^\+[1-9][0-9]{7,14}$", example = "+8801712345678")]
     phone: String,
 }
 
@@ -65,7 +66,9 @@ pub async fn request(
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct OtpVerify {
+    #[schema(pattern = r"^\+[1-9][0-9]{7,14}$", example = "+8801712345678")]
     phone: String,
+    #[schema(pattern = r"^[0-9]{6}$", example = "123456")]
     code: String,
 }
 

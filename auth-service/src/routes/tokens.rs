@@ -10,6 +10,7 @@ use servicekit::http::JsonBody;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct RefreshRequest {
+    #[schema(min_length = 1, max_length = 512)]
     refresh_token: String,
 }
 

@@ -22,7 +22,16 @@ use uuid::Uuid;
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct ConfirmRequest {
     hold_id: Uuid,
+    /// One per seat of the hold.
+    #[schema(min_items = 1, max_items = 4)]
     passengers: Vec<Passenger>,
+    /// A test card token such as `tok_visa` (or a real gateway's token).
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = r"^[^\x00-\x1f\x7f]+$",
+        example = "tok_visa"
+    )]
     payment_token: String,
 }
 

@@ -7,12 +7,12 @@ mod select;
 
 use serde_json::json;
 use servicekit::error::Code;
-use servicekit::openapi::{Api, array, object, schema, uuid, wrapped};
+use servicekit::openapi::{Api, array, schema, uuid, wrapped};
 
 /// Every route of booking-service, registered once for actix and the OpenAPI document.
 pub fn api() -> Api {
     let mut api = Api::new("booking-service", "/api/bookings");
-    let booking = || Some(object());
+    let booking = || Some(schema::<crate::store::Booking>());
     api.post("/seats/select", select::select)
         .summary("Hold 1 to 4 seats of a trip for 5 minutes")
         .auth()
@@ -80,7 +80,23 @@ pub fn api() -> Api {
         .answers(204, "Released", None);
     api.get("/trips/{trip_id}/seats", seatmap::seat_map)
         .summary("Every seat of a trip: available, held or booked")
-        .answers(200, "The seat map", Some(object()));
+        .answers(
+            200,
+            "The seat map",
+            Some(json!({
+                "type": "object", "required": ["trip_id", "seats"],
+                "properties": {
+                    "trip_id": { "type": "integer" },
+                    "seats": array(json!({
+                        "type": "object", "required": ["seat_id", "status"],
+                        "properties": {
+                            "seat_id": { "type": "integer" },
+                            "status": { "enum": ["available", "held", "booked"] }
+                        }
+                    }))
+                }
+            })),
+        );
     api.get("/trips/{trip_id}/events", seatmap::events)
         .summary("Live seat changes (server-sent events)")
         .answer(
@@ -95,7 +111,10 @@ pub fn api() -> Api {
         .answers(
             200,
             "The bookings",
-            Some(wrapped("bookings", array(object()))),
+            Some(wrapped(
+                "bookings",
+                array(schema::<crate::store::Booking>()),
+            )),
         );
     api.get("/{booking_id}", bookings::get)
         .summary("A booking (owner only; others get 404)")

@@ -215,13 +215,22 @@ async fn the_api_reference_and_the_merged_document_are_served_from_the_web_root(
         .unwrap();
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["content-type"], "application/json");
-    assert!(res.headers()["content-security-policy"].to_str().unwrap().contains("script-src 'self'"));
+    assert!(
+        res.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("script-src 'self'")
+    );
     let doc: serde_json::Value = res.json().await.unwrap();
     assert_eq!(doc["openapi"], "3.1.0");
     assert!(doc["paths"]["/api/bookings/seats/select"]["post"].is_object());
 
     for path in ["/api/docs/", "/api/docs"] {
-        let res = client.get(format!("{}{path}", gw.url)).send().await.unwrap();
+        let res = client
+            .get(format!("{}{path}", gw.url))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(res.status(), 200, "{path}");
         assert!(res.text().await.unwrap().contains("swagger-ui"), "{path}");
     }

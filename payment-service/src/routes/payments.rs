@@ -41,6 +41,12 @@ pub async fn get(
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct RetryBody {
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = r"^[^\x00-\x1f\x7f]+$",
+        example = "tok_visa"
+    )]
     payment_token: String,
 }
 

@@ -114,3 +114,43 @@ fn the_document_route_is_at_the_root_whatever_the_services_prefix() {
     assert!(doc["paths"][DOCUMENT_PATH]["get"].is_object());
     assert!(doc["paths"]["/api/sample/openapi.json"].is_null());
 }
+
+/// RFC 9110 §15.5.6: a 405 names the methods the resource has (Schemathesis'
+/// `unsupported_method` check found the header missing on every route).
+#[actix_web::test]
+async fn a_method_the_path_does_not_have_is_405_in_the_error_shape_with_allow() {
+    let mut api = sample();
+    api.get("/things", ok)
+        .answers(200, "The things", Some(object()));
+    // Through the middleware every service has: it reshapes actix's own 405 into the error
+    // shape, and used to drop actix's Allow header doing so.
+    let app = actix_web::test::init_service(
+        actix_web::App::new()
+            .configure(|cfg| api.configure(cfg))
+            .wrap(from_fn(crate::http::normalize_errors)),
+    )
+    .await;
+    for (method, uri, allow) in [
+        ("TRACE", "/api/sample/things", "GET, POST"),
+        ("DELETE", "/api/sample/things/1", "GET"),
+    ] {
+        let req = actix_web::test::TestRequest::default()
+            .method(method.parse().unwrap_or_default())
+            .uri(uri)
+            .to_request();
+        let res = actix_web::test::call_service(&app, req).await;
+        assert_eq!(res.status().as_u16(), 405, "{method} {uri}");
+        let mut methods: Vec<String> = res
+            .headers()
+            .get("allow")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .split(',')
+            .map(|m| m.trim().to_owned())
+            .collect();
+        methods.sort();
+        assert_eq!(methods.join(", "), allow, "{method} {uri}");
+        let body: Value = actix_web::test::read_body_json(res).await;
+        assert_eq!(body["error"]["code"], "method_not_allowed");
+    }
+}

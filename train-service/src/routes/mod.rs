@@ -9,6 +9,11 @@ use serde_json::json;
 use servicekit::error::Code;
 use servicekit::openapi::{Api, array, object, schema, wrapped};
 
+/// Three letters (case does not matter: the service upper-cases them).
+fn station_code() -> serde_json::Value {
+    json!({ "type": "string", "pattern": "^[A-Za-z]{3}$", "example": "DHK" })
+}
+
 /// Every route of train-service, registered once for actix and the OpenAPI document.
 pub fn api() -> Api {
     let mut api = Api::new("train-service", "/api/trains");
@@ -32,8 +37,8 @@ pub fn api() -> Api {
         .errors(&[Code::Forbidden, Code::AlreadyExists]);
     api.get("/search", search::search)
         .summary("Trips between two stations on a date, by departure")
-        .query("from", true, json!({ "type": "string" }), "Station code")
-        .query("to", true, json!({ "type": "string" }), "Station code")
+        .query("from", true, station_code(), "Station code, like DHK")
+        .query("to", true, station_code(), "Station code, like CTG")
         .query(
             "date",
             true,
