@@ -68,7 +68,7 @@ pub struct Passenger {
     #[schema(
         min_length = 1,
         max_length = 100,
-        pattern = r"^[^\x00-\x1f\x7f]+$",
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]+$",
         example = "Rahim Uddin"
     )]
     pub name: String,

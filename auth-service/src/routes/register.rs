@@ -17,7 +17,7 @@ pub struct RegisterRequest {
     #[schema(
         min_length = 1,
         max_length = 100,
-        pattern = r"^[^\x00-\x1f\x7f]+$",
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]+$",
         example = "Rahim Uddin"
     )]
     name: String,

@@ -29,7 +29,7 @@ pub struct ConfirmRequest {
     #[schema(
         min_length = 1,
         max_length = 255,
-        pattern = r"^[^\x00-\x1f\x7f]+$",
+        pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]+$",
         example = "tok_visa"
     )]
     payment_token: String,

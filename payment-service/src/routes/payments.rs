@@ -44,7 +44,7 @@ pub struct RetryBody {
     #[schema(
         min_length = 1,
         max_length = 255,
-        pattern = r"^[^\x00-\x1f\x7f]+$",
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]+$",
         example = "tok_visa"
     )]
     payment_token: String,
