@@ -69,8 +69,8 @@ schemathesis_venv() {
     local stamp="$venv/.railrush-schemathesis"
     if [ ! -x "$venv/bin/schemathesis" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$SCHEMATHESIS_VERSION" ]; then
         rm -rf "$venv"
-        python3 -m venv "$venv"
-        "$venv/bin/pip" install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+        python3 -m venv "$venv" >&2
+        "$venv/bin/pip" install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION" >&2
         printf '%s\n' "$SCHEMATHESIS_VERSION" >"$stamp"
     fi
     printf '%s\n' "$venv/bin/schemathesis"
