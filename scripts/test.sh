@@ -10,7 +10,10 @@
 #   2. cargo clippy --workspace --all-targets -- -D warnings
 #   3. the tests: cargo nextest run --workspace --no-fail-fast when cargo-nextest is
 #      installed, else cargo test --workspace --no-fail-fast
-#   4. every executable scripts/checks/*.sh, in name order (validators of docker-compose,
+#   4. Schemathesis (pinned, in the venv .local/venv-schemathesis) against every service's
+#      OpenAPI document: the ignored test e2e/tests/openapi starts the five services
+#      in-process on the real stores and runs it on each (a few minutes; seeded)
+#   5. every executable scripts/checks/*.sh, in name order (validators of docker-compose,
 #      Kubernetes, Terraform, workflows, Prometheus rules, and deps.sh: cargo-deny's
 #      licences, bans and sources of deny.toml when cargo-deny is installed, see there;
 #      each exits non-zero on failure)
@@ -61,6 +64,30 @@ require_toolchain() {
     cargo clippy --version >/dev/null 2>&1 || rr_die "cargo clippy is missing: rustup component add clippy"
 }
 
+# Schemathesis, pinned, in its own venv (made again when the pin changes).
+SCHEMATHESIS_VERSION=4.32.5
+schemathesis_venv() {
+    local venv="$RAILRUSH_ROOT/.local/venv-schemathesis"
+    local stamp="$venv/.railrush-schemathesis"
+    if [ ! -x "$venv/bin/schemathesis" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$SCHEMATHESIS_VERSION" ]; then
+        rm -rf "$venv"
+        python3 -m venv "$venv" >&2
+        "$venv/bin/pip" install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION" >&2
+        printf '%s\n' "$SCHEMATHESIS_VERSION" >"$stamp"
+    fi
+    printf '%s\n' "$venv/bin/schemathesis"
+}
+
+run_schemathesis() {
+    local bin
+    bin="$(schemathesis_venv)" || return 1
+    if cargo nextest --version >/dev/null 2>&1; then
+        SCHEMATHESIS="$bin" cargo nextest run -p e2e --test openapi --run-ignored only --no-capture
+    else
+        SCHEMATHESIS="$bin" cargo test -p e2e --test openapi -- --ignored --nocapture
+    fi
+}
+
 run_checks() {
     local check name found=0
     for check in "$RAILRUSH_ROOT"/scripts/checks/*.sh; do
@@ -93,6 +120,7 @@ main() {
     else
         run_step tests cargo test --workspace --no-fail-fast
     fi
+    run_step schemathesis run_schemathesis
     run_checks
 
     printf '\ntest.sh: all %s steps passed (%s) in %ss\n' \

@@ -16,7 +16,7 @@ export default [
     },
   },
   {
-    files: ['src/**/*.js'],
+    files: ['src/**/*.js', 'api-docs/**/*.js'],
     languageOptions: { globals: globals.browser },
   },
   {

@@ -9,6 +9,8 @@ mod otp;
 mod password;
 mod refresh;
 mod routes;
+
+pub use routes::api;
 pub mod settings;
 pub mod startup;
 mod state;

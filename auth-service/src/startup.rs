@@ -45,8 +45,8 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         refresh_ttl_days: settings.refresh_ttl_days,
         metrics,
     });
+    kernel.api(crate::routes::api());
     kernel.serve(move |cfg| {
-        cfg.app_data(state.clone())
-            .configure(crate::routes::configure);
+        cfg.app_data(state.clone());
     })
 }

@@ -33,9 +33,10 @@ pub struct AuthState {
 }
 
 /// `Tokens` of `docs/api.md`.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Tokens {
     pub access_token: String,
+    #[schema(value_type = String)]
     pub token_type: &'static str,
     pub expires_in: u64,
     pub refresh_token: String,

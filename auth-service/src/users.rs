@@ -10,7 +10,7 @@ use tokio_postgres::Row;
 use uuid::Uuid;
 
 /// `User` of `docs/api.md`.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct User {
     pub id: Uuid,
     pub name: String,
@@ -22,6 +22,7 @@ pub struct User {
     /// An NID is verified on this account (`POST /api/auth/nid`).
     pub nid_verified: bool,
     /// `passenger` (everyone), plus `admin` for admins.
+    #[schema(value_type = Vec<String>)]
     pub roles: Vec<&'static str>,
 }
 

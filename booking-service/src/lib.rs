@@ -12,6 +12,8 @@ mod markers;
 pub mod payments;
 pub mod queue;
 mod routes;
+
+pub use routes::api;
 pub mod seats;
 pub mod settings;
 pub mod startup;

@@ -73,9 +73,9 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     kernel.spawn("sweeper", move |stop| sweeper::run(s, stop));
     kernel.spawn("seats left", move |stop| hot_trips::run(t, stop));
     let state = web::Data::from(state);
+    kernel.api(crate::routes::api());
     kernel.serve(move |cfg| {
-        cfg.app_data(state.clone())
-            .configure(crate::routes::configure);
+        cfg.app_data(state.clone());
     })
 }
 

@@ -7,6 +7,8 @@
 
 pub mod consistency;
 pub mod gateway;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 pub mod proxy;
 #[cfg(feature = "stack")]
 #[allow(clippy::unwrap_used, clippy::expect_used)] // Test support: a failure fails the test.

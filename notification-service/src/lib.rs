@@ -13,6 +13,8 @@ mod metrics;
 pub mod notify;
 pub mod render;
 mod routes;
+
+pub use routes::api;
 pub mod settings;
 pub mod startup;
 pub mod store;

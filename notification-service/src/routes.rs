@@ -7,6 +7,7 @@ use serde_json::json;
 use servicekit::ApiError;
 use servicekit::auth::AuthUser;
 use servicekit::db::PgPool;
+use servicekit::openapi::{Api, array, wrapped};
 
 const DEFAULT_LIMIT: i64 = 50;
 const MAX_LIMIT: i64 = 200;
@@ -16,8 +17,24 @@ pub struct Inbox {
     pub db: PgPool,
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/api/notifications").route(web::get().to(list)));
+/// The route of notification-service, registered once for actix and the OpenAPI document.
+pub fn api() -> Api {
+    let mut api = Api::new("notification-service", "/api/notifications");
+    api.get("", list)
+        .summary("The caller's inbox, newest first")
+        .auth()
+        .query(
+            "limit",
+            false,
+            json!({ "type": "integer", "minimum": 1, "maximum": MAX_LIMIT }),
+            "At most this many (default 50)",
+        )
+        .answers(
+            200,
+            "The notifications",
+            Some(wrapped("notifications", array(json!({ "type": "object" })))),
+        );
+    api
 }
 
 /// Kept as text so that a bad value is reported by name.

@@ -48,8 +48,8 @@ pub async fn build_with_channels(
         kernel.consume(queue)?;
     }
     let inbox = web::Data::new(Inbox { db: pg });
+    kernel.api(crate::routes::api());
     kernel.serve(move |cfg| {
-        cfg.app_data(inbox.clone())
-            .configure(crate::routes::configure);
+        cfg.app_data(inbox.clone());
     })
 }

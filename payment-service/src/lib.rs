@@ -9,6 +9,8 @@ pub mod gateway;
 pub mod metrics;
 pub mod refunds;
 mod routes;
+
+pub use routes::api;
 pub mod settings;
 pub mod startup;
 mod state;

@@ -48,8 +48,8 @@ pub async fn build_with_gateway(
         relay,
         bookings,
     });
+    kernel.api(crate::routes::api());
     kernel.serve(move |cfg| {
-        cfg.app_data(state.clone())
-            .configure(crate::routes::configure);
+        cfg.app_data(state.clone());
     })
 }

@@ -63,8 +63,14 @@ pub struct BookedSeat {
     pub fare: i64,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Passenger {
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]+$",
+        example = "Rahim Uddin"
+    )]
     pub name: String,
 }
 

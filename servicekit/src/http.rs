@@ -267,8 +267,13 @@ pub async fn normalize_errors(
     if let Some(cause) = res.response().error() {
         error = error.with_source(anyhow::anyhow!("{cause}"));
     }
+    // Headers that belong to the status stay: a 405's Allow (RFC 9110 §15.5.6).
+    let allow = res.headers().get(header::ALLOW).cloned();
     let (req, _) = res.into_parts();
-    let response = error.error_response();
+    let mut response = error.error_response();
+    if let Some(allow) = allow {
+        response.headers_mut().insert(header::ALLOW, allow);
+    }
     Ok(ServiceResponse::new(req, response))
 }
 

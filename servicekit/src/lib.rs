@@ -18,6 +18,7 @@ pub mod idempotency;
 pub mod internal;
 pub mod limit;
 pub mod metrics;
+pub mod openapi;
 pub mod outbox;
 pub mod service;
 pub mod telemetry;

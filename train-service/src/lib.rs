@@ -7,6 +7,8 @@ pub mod catalogue;
 pub mod domain;
 mod metrics;
 mod routes;
+
+pub use routes::api;
 pub mod search_cache;
 pub mod seed;
 pub mod settings;

@@ -39,8 +39,8 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         cache,
         metrics,
     });
+    kernel.api(crate::routes::api());
     kernel.serve(move |cfg| {
-        cfg.app_data(state.clone())
-            .configure(crate::routes::configure);
+        cfg.app_data(state.clone());
     })
 }

@@ -9,10 +9,12 @@ use servicekit::ApiError;
 use servicekit::error::Code;
 use servicekit::http::JsonBody;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct LoginRequest {
     /// E-mail address or E.164 phone number.
+    #[schema(min_length = 1, example = "rahim@example.com")]
     login: String,
+    #[schema(value_type = String, min_length = 1)]
     password: SecretString,
 }
 

@@ -6,28 +6,78 @@ mod otp;
 mod register;
 mod tokens;
 
+use crate::state::Tokens;
+use crate::users::User;
+use actix_web::HttpRequest;
+use actix_web::HttpResponse;
 use actix_web::http::header;
-use actix_web::middleware::from_fn;
-use actix_web::{HttpRequest, HttpResponse, web};
-use servicekit::idempotency;
+use serde_json::json;
+use servicekit::error::Code;
+use servicekit::openapi::{Api, schema, wrapped};
 use std::net::IpAddr;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::scope("/api/auth")
-            .service(
-                web::resource("/register")
-                    .wrap(from_fn(idempotency::public_guard))
-                    .route(web::post().to(register::register)),
-            )
-            .route("/login", web::post().to(login::login))
-            .route("/otp/request", web::post().to(otp::request))
-            .route("/otp/verify", web::post().to(otp::verify))
-            .route("/refresh", web::post().to(tokens::refresh))
-            .route("/logout", web::post().to(tokens::logout))
-            .route("/me", web::get().to(tokens::me))
-            .route("/nid", web::post().to(nid::verify)),
-    );
+/// Every route of auth-service, registered once for actix and the OpenAPI document.
+pub fn api() -> Api {
+    let mut api = Api::new("auth-service", "/api/auth");
+    let user = || Some(wrapped("user", schema::<User>()));
+    let tokens = || Some(schema::<Tokens>());
+    api.post("/register", register::register)
+        .summary("Create an account")
+        .idempotent_public()
+        .body(schema::<register::RegisterRequest>())
+        .answers(201, "The new account", user())
+        .link(
+            "login",
+            "postApiAuthLogin",
+            serde_json::Value::Null,
+            json!({ "login": "$request.body#/email", "password": "$request.body#/password" }),
+        )
+        .errors(&[Code::AlreadyRegistered]);
+    api.post("/login", login::login)
+        .summary("Log in with e-mail or phone and password")
+        .body(schema::<login::LoginRequest>())
+        .answers(200, "Tokens (Cache-Control: no-store)", tokens())
+        .errors(&[Code::InvalidCredentials, Code::TooManyAttempts]);
+    api.post("/otp/request", otp::request)
+        .summary("Send a one-time code to a phone")
+        .body(schema::<otp::OtpRequest>())
+        .answers(
+            202,
+            "The same answer whether or not the phone has an account",
+            Some(json!({
+                "type": "object", "required": ["expires_in"],
+                "properties": {
+                    "expires_in": { "type": "integer" },
+                    "dev_code": { "type": "string" }
+                }
+            })),
+        )
+        .errors(&[Code::RateLimited]);
+    api.post("/otp/verify", otp::verify)
+        .summary("Log in with a one-time code")
+        .body(schema::<otp::OtpVerify>())
+        .answers(200, "Tokens (Cache-Control: no-store)", tokens())
+        .errors(&[Code::InvalidOtp, Code::TooManyAttempts]);
+    api.post("/refresh", tokens::refresh)
+        .summary("Exchange a refresh token for new tokens")
+        .body(schema::<tokens::RefreshRequest>())
+        .answers(200, "Tokens; the old refresh token stops working", tokens())
+        .errors(&[Code::Unauthorized]);
+    api.post("/logout", tokens::logout)
+        .summary("Revoke a refresh token's family")
+        .body(schema::<tokens::RefreshRequest>())
+        .answers(204, "Logged out", None);
+    api.get("/me", tokens::me)
+        .summary("The caller's account")
+        .auth()
+        .answers(200, "The account", user());
+    api.post("/nid", nid::verify)
+        .summary("Verify a national ID and bind it to the account")
+        .auth()
+        .body(schema::<nid::NidRequest>())
+        .answers(200, "The account with nid_verified: true", user())
+        .errors(&[Code::NidInUse, Code::NidAlreadyVerified]);
+    api
 }
 
 /// 200 with tokens in the body: never stored by a cache on the way (RFC 6749 §5.1).

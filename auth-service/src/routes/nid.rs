@@ -9,8 +9,10 @@ use servicekit::auth::AuthUser;
 use servicekit::error::Code;
 use servicekit::http::JsonBody;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct NidRequest {
+    /// 10 or 17 digits.
+    #[schema(pattern = r"^([0-9]{10}|[0-9]{17})$", example = "1234567890")]
     nid: String,
 }
 

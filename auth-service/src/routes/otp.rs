@@ -12,8 +12,9 @@ use servicekit::error::Code;
 use servicekit::events::{self, OtpRequested};
 use servicekit::http::{JsonBody, RequestId};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct OtpRequest {
+    #[schema(pattern = r"^\+[1-9][0-9]{7,14}$", example = "+8801712345678")]
     phone: String,
 }
 
@@ -65,9 +66,11 @@ pub async fn request(
     Ok(HttpResponse::Accepted().json(answer))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct OtpVerify {
+    #[schema(pattern = r"^\+[1-9][0-9]{7,14}$", example = "+8801712345678")]
     phone: String,
+    #[schema(pattern = r"^[0-9]{6}$", example = "123456")]
     code: String,
 }
 

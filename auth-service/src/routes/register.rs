@@ -12,11 +12,22 @@ use servicekit::events::{self, UserRegistered};
 use servicekit::http::{JsonBody, RequestId};
 use servicekit::outbox;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct RegisterRequest {
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]+$",
+        example = "Rahim Uddin"
+    )]
     name: String,
+    #[schema(format = Email, max_length = 254, example = "rahim@example.com")]
     email: String,
+    /// E.164, like `+8801712345678`.
+    #[schema(pattern = r"^\+[1-9][0-9]{7,14}$", example = "+8801712345678")]
     phone: String,
+    /// 8 to 128 characters ([`crate::domain::Password`]).
+    #[schema(value_type = String, min_length = 8, max_length = 128)]
     password: SecretString,
 }
 

@@ -8,8 +8,9 @@ use servicekit::ApiError;
 use servicekit::auth::AuthUser;
 use servicekit::http::JsonBody;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct RefreshRequest {
+    #[schema(min_length = 1, max_length = 512)]
     refresh_token: String,
 }
 

@@ -19,10 +19,19 @@ use servicekit::http::{JsonBody, RequestId};
 use servicekit::outbox;
 use uuid::Uuid;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct ConfirmRequest {
     hold_id: Uuid,
+    /// One per seat of the hold.
+    #[schema(min_items = 1, max_items = 4)]
     passengers: Vec<Passenger>,
+    /// A test card token such as `tok_visa` (or a real gateway's token).
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]+$",
+        example = "tok_visa"
+    )]
     payment_token: String,
 }
 

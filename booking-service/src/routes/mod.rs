@@ -8,41 +8,234 @@ mod queue;
 mod seatmap;
 mod select;
 
-use actix_web::middleware::from_fn;
-use actix_web::web;
-use servicekit::idempotency;
+use serde_json::json;
+use servicekit::error::Code;
+use servicekit::openapi::{Api, array, object, schema, uuid, wrapped};
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::scope("/api/bookings")
-            .service(
-                web::resource("/seats/select")
-                    .wrap(from_fn(idempotency::guard))
-                    .route(web::post().to(select::select)),
-            )
-            .service(
-                web::resource("/seats/confirm")
-                    .wrap(from_fn(idempotency::guard))
-                    .route(web::post().to(confirm::confirm)),
-            )
-            .route("/holds/{hold_id}", web::delete().to(select::release))
-            .route("/trips/{trip_id}/seats", web::get().to(seatmap::seat_map))
-            .route("/trips/{trip_id}/events", web::get().to(seatmap::events))
-            .route("", web::get().to(bookings::list))
-            .route("/{booking_id}", web::get().to(bookings::get))
-            .route("/{booking_id}/cancel", web::post().to(bookings::cancel)),
-    )
-    .service(
-        web::scope("/api/queue")
-            .route("/sales", web::get().to(queue::list))
-            .route("/sales/{sale_id}", web::get().to(queue::status))
-            .route("/sales/{sale_id}/join", web::post().to(queue::join))
-            .route("/sales/{sale_id}/place", web::get().to(queue::place)),
-    )
-    .route(
-        "/internal/bookings/{booking_id}",
-        web::get().to(bookings::summary),
-    );
+/// Every route of booking-service, registered once for actix and the OpenAPI document.
+pub fn api() -> Api {
+    let mut api = Api::new("booking-service", "/api/bookings");
+    let booking = || Some(schema::<crate::store::Booking>());
+    api.post("/seats/select", select::select)
+        .summary("Hold 1 to 4 seats of a trip for 5 minutes")
+        .auth()
+        .idempotent()
+        .body(schema::<select::SelectRequest>())
+        .header(
+            "X-Queue-Pass",
+            false,
+            json!({ "type": "string" }),
+            PASS_TEXT,
+        )
+        .answers(
+            201,
+            "Hold",
+            Some(json!({
+                "type": "object", "required": ["hold_id", "trip_id", "seat_ids", "expires_at"],
+                "properties": {
+                    "hold_id": uuid(), "trip_id": { "type": "integer" },
+                    "seat_ids": array(json!({ "type": "integer" })),
+                    "expires_at": { "type": "string", "format": "date-time" }
+                }
+            })),
+        )
+        .link(
+            "confirm",
+            "postApiBookingsSeatsConfirm",
+            serde_json::Value::Null,
+            json!({ "hold_id": "$response.body#/hold_id" }),
+        )
+        .link(
+            "release",
+            "deleteApiBookingsHoldsHoldId",
+            json!({ "hold_id": "$response.body#/hold_id" }),
+            serde_json::Value::Null,
+        )
+        .errors(&[
+            Code::NotFound,
+            Code::TripDeparted,
+            Code::SalesNotOpen,
+            Code::SeatUnavailable,
+            Code::SeatLimitReached,
+            Code::QueuePassRequired,
+            Code::QueuePassInvalid,
+            Code::RateLimited,
+        ]);
+    api.post("/seats/confirm", confirm::confirm)
+        .summary("Turn the caller's hold into a booking (payment due in 10 minutes)")
+        .auth()
+        .idempotent()
+        .body(schema::<confirm::ConfirmRequest>())
+        .header(
+            "X-Queue-Pass",
+            false,
+            json!({ "type": "string" }),
+            PASS_TEXT,
+        )
+        .answers(201, "Booking with status confirmed", booking())
+        .link(
+            "get",
+            "getApiBookingsBookingId",
+            json!({ "booking_id": "$response.body#/booking_id" }),
+            serde_json::Value::Null,
+        )
+        .link(
+            "cancel",
+            "postApiBookingsBookingIdCancel",
+            json!({ "booking_id": "$response.body#/booking_id" }),
+            serde_json::Value::Null,
+        )
+        .errors(&[
+            Code::NotFound,
+            Code::HoldExpired,
+            Code::SeatLimitReached,
+            Code::SeatUnavailable,
+            Code::QueuePassRequired,
+            Code::QueuePassInvalid,
+            Code::RateLimited,
+        ]);
+    api.delete("/holds/{hold_id}", select::release)
+        .summary("Give a hold's seats back (owner only)")
+        .auth()
+        .path_param("hold_id", uuid())
+        .answers(204, "Released", None);
+    api.get("/trips/{trip_id}/seats", seatmap::seat_map)
+        .summary("Every seat of a trip: available, held or booked")
+        .answers(
+            200,
+            "The seat map",
+            Some(json!({
+                "type": "object", "required": ["trip_id", "seats"],
+                "properties": {
+                    "trip_id": { "type": "integer" },
+                    "seats": array(json!({
+                        "type": "object", "required": ["seat_id", "status"],
+                        "properties": {
+                            "seat_id": { "type": "integer" },
+                            "status": { "enum": ["available", "held", "booked"] }
+                        }
+                    }))
+                }
+            })),
+        );
+    api.get("/trips/{trip_id}/events", seatmap::events)
+        .summary("Live seat changes (server-sent events)")
+        .answer(
+            200,
+            "`event: seat` with `data: {seat_id, status}` per change",
+            "text/event-stream",
+            Some(json!({ "type": "string" })),
+        );
+    api.get("", bookings::list)
+        .summary("The caller's bookings, newest first")
+        .auth()
+        .answers(
+            200,
+            "The bookings",
+            Some(wrapped(
+                "bookings",
+                array(schema::<crate::store::Booking>()),
+            )),
+        );
+    api.get("/{booking_id}", bookings::get)
+        .summary("A booking (owner only; others get 404)")
+        .auth()
+        .path_param("booking_id", uuid())
+        .answers(200, "Booking", booking());
+    api.post("/{booking_id}/cancel", bookings::cancel)
+        .summary("Cancel a booking; a paid one is refunded")
+        .auth()
+        .path_param("booking_id", uuid())
+        .answers(200, "Booking with status cancelled", booking())
+        .errors(&[Code::NotCancellable]);
+    queue_routes(&mut api);
+    // Not under /api: the gateway never routes it; payment-service reads it.
+    api.prefix("")
+        .get("/internal/bookings/{booking_id}", bookings::summary)
+        .summary("A booking's owner, status and amount for payment-service (internal)")
+        .path_param("booking_id", uuid())
+        .answers(200, "The booking summary", Some(object()))
+        .internal();
+    api
+}
+
+const PASS_TEXT: &str =
+    "The pass of the sale's waiting room while it is active (GET /api/queue/sales/{sale_id}/place)";
+
+/// The waiting room's routes (`/api/queue`).
+fn queue_routes(api: &mut Api) {
+    let sale_id = || json!({ "type": "string", "pattern": "^[0-9]{8}T[0-9]{6}Z$", "example": "20261210T020000Z" });
+    let sale_state = || json!({ "enum": ["upcoming", "pre_queue", "open", "sold_out", "closed"] });
+    let time = || json!({ "type": "string", "format": "date-time" });
+    let place = || {
+        Some(json!({
+            "type": "object",
+            "required": ["sale_id", "state", "number", "position", "ahead", "estimated_wait_s", "pass", "pass_expires_at"],
+            "properties": {
+                "sale_id": { "type": "string" },
+                "state": { "enum": ["waiting", "admitted", "sold_out", "expired"] },
+                "number": { "type": ["integer", "null"] },
+                "position": { "type": ["integer", "null"] },
+                "ahead": { "type": ["integer", "null"] },
+                "estimated_wait_s": { "type": ["integer", "null"] },
+                "pass": { "type": ["string", "null"] },
+                "pass_expires_at": { "type": ["string", "null"], "format": "date-time" }
+            }
+        }))
+    };
+    api.prefix("/api/queue");
+    api.get("/sales", queue::list)
+        .summary("Every sale (trips that open together) and its state")
+        .answers(
+            200,
+            "The sales",
+            Some(wrapped(
+                "sales",
+                array(json!({
+                    "type": "object",
+                    "required": ["sale_id", "opens_at", "state", "trip_ids", "waiting_room", "pre_queue_opens_at"],
+                    "properties": {
+                        "sale_id": { "type": "string" }, "opens_at": time(), "state": sale_state(),
+                        "trip_ids": array(json!({ "type": "integer" })),
+                        "waiting_room": { "type": "boolean" }, "pre_queue_opens_at": time()
+                    }
+                })),
+            )),
+        );
+    api.get("/sales/{sale_id}", queue::status)
+        .summary("A sale's public status: the same for every caller, cacheable for 1 s")
+        .path_param("sale_id", sale_id())
+        .answers(
+            200,
+            "The status",
+            Some(json!({
+                "type": "object",
+                "required": ["sale_id", "state", "opens_at", "now_serving", "waiting", "admitted_per_minute", "waiting_room", "pre_queue_opens_at"],
+                "properties": {
+                    "sale_id": { "type": "string" }, "state": sale_state(), "opens_at": time(),
+                    "now_serving": { "type": "integer" }, "waiting": { "type": "integer" },
+                    "admitted_per_minute": { "type": "integer" },
+                    "waiting_room": { "type": "boolean" }, "pre_queue_opens_at": time()
+                }
+            })),
+        );
+    api.post("/sales/{sale_id}/join", queue::join)
+        .summary("Join a sale's waiting room (verified phone and NID); again: the same place")
+        .auth()
+        .path_param("sale_id", sale_id())
+        .answers(200, "The place", place())
+        .errors(&[
+            Code::QueueClosed,
+            Code::SoldOut,
+            Code::VerificationRequired,
+            Code::RateLimited,
+        ]);
+    api.get("/sales/{sale_id}/place", queue::place)
+        .summary("The caller's place; asking keeps it")
+        .auth()
+        .path_param("sale_id", sale_id())
+        .answers(200, "The place", place())
+        .errors(&[Code::RateLimited]);
 }
 
 /// A trip or seat id from a path or body: positive, else 400 naming `field`.

@@ -16,9 +16,12 @@ use std::collections::HashSet;
 use std::time::Duration;
 use uuid::Uuid;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct SelectRequest {
+    #[schema(minimum = 1, example = 1)]
     trip_id: i64,
+    /// 1 to 4 distinct seats.
+    #[schema(min_items = 1, max_items = 4, example = json!([1, 2]))]
     seat_ids: Vec<i32>,
 }
 

@@ -190,3 +190,57 @@ async fn the_web_app_is_served_compressed_and_any_other_path_is_its_index() {
     assert_eq!(res.status(), 405);
     assert_error_shape(&res.text().await.unwrap(), "method_not_allowed");
 }
+
+#[tokio::test]
+async fn the_api_reference_and_the_merged_document_are_served_from_the_web_root() {
+    use std::os::unix::fs::PermissionsExt;
+    let upstream = FakeUpstream::start().await;
+    let web = WebRoot::new();
+    // What the web build puts there (web/vite.config.js): the page and the merged document.
+    let docs = web.path().join("api/docs");
+    std::fs::create_dir_all(&docs).unwrap();
+    let document = e2e::gateway::repo_root().join("docs/openapi.json");
+    std::fs::copy(&document, docs.join("openapi.json")).unwrap();
+    std::fs::write(docs.join("index.html"), "<div id=\"swagger-ui\"></div>\n").unwrap();
+    for d in [web.path().join("api"), docs.clone()] {
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let gw = support::gateway_with(&upstream, &web, Profile::Default, &[]).await;
+    let client = support::client();
+
+    let res = client
+        .get(format!("{}/api/docs/openapi.json", gw.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "application/json");
+    assert!(
+        res.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("script-src 'self'")
+    );
+    let doc: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert!(doc["paths"]["/api/bookings/seats/select"]["post"].is_object());
+
+    for path in ["/api/docs/", "/api/docs"] {
+        let res = client
+            .get(format!("{}{path}", gw.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{path}");
+        assert!(res.text().await.unwrap().contains("swagger-ui"), "{path}");
+    }
+    // A missing file under /api/docs/ is a JSON 404 of the gateway's, not a service's.
+    let res = client
+        .get(format!("{}/api/docs/nope.js", gw.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    assert_error_shape(&res.text().await.unwrap(), "not_found");
+    assert_eq!(upstream.hits(), 0);
+}

@@ -2,18 +2,40 @@
 
 mod payments;
 
-use actix_web::middleware::from_fn;
-use actix_web::web;
-use servicekit::idempotency;
+use serde_json::json;
+use servicekit::error::Code;
+use servicekit::openapi::{Api, schema, uuid};
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::scope("/api/payments")
-            .service(
-                web::resource("/{booking_id}/retry")
-                    .wrap(from_fn(idempotency::guard))
-                    .route(web::post().to(payments::retry)),
-            )
-            .route("/{booking_id}", web::get().to(payments::get)),
-    );
+/// Every route of payment-service, registered once for actix and the OpenAPI document.
+pub fn api() -> Api {
+    let mut api = Api::new("payment-service", "/api/payments");
+    api.get("/{booking_id}", payments::get)
+        .summary("A booking's payment (owner only)")
+        .auth()
+        .path_param("booking_id", uuid())
+        .answers(
+            200,
+            "The payment; pending from the moment the booking is confirmed",
+            Some(json!({
+                "type": "object",
+                "required": ["booking_id", "status"],
+                "properties": {
+                    "booking_id": uuid(),
+                    "status": { "enum": ["pending", "succeeded", "failed", "refunded"] }
+                }
+            })),
+        );
+    api.post("/{booking_id}/retry", payments::retry)
+        .summary("Retry a failed payment before it is due")
+        .auth()
+        .idempotent()
+        .path_param("booking_id", uuid())
+        .body(schema::<payments::RetryBody>())
+        .answers(
+            202,
+            "The retry is accepted",
+            Some(json!({ "type": "object" })),
+        )
+        .errors(&[Code::NotRetryable]);
+    api
 }

@@ -86,8 +86,14 @@ impl From<BookingSummary> for NotYetTaken {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct RetryBody {
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]+$",
+        example = "tok_visa"
+    )]
     payment_token: String,
 }
 

@@ -1,7 +1,7 @@
 //! The app factory every service starts from: health, metrics, extractor error handlers, the
 //! JSON 404, and the middleware stack (request context → metrics → error normalisation).
 
-use crate::health::{self, Readiness};
+use crate::health::Readiness;
 use crate::http::{self, normalize_errors};
 use crate::metrics::{self, Metrics};
 use crate::telemetry::request_context;
@@ -36,9 +36,7 @@ pub fn base(
         .app_data(web::Data::from(common.metrics))
         .app_data(web::Data::new(common.readiness))
         .configure(http::configure_extractors)
-        .route("/health/live", web::get().to(health::live))
-        .route("/health/ready", web::get().to(health::ready))
-        .route("/metrics", web::get().to(metrics::scrape))
+        .configure(|cfg| crate::openapi::common().configure(cfg))
         .default_service(web::to(http::not_found))
         .wrap(from_fn(normalize_errors))
         .wrap(from_fn(metrics::track))

@@ -31,6 +31,7 @@ use crate::db::{self, PgPool};
 use crate::health::Readiness;
 use crate::idempotency::IdempotencyStore;
 use crate::metrics::Metrics;
+use crate::openapi::{self, Api};
 use crate::outbox::OutboxRelay;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::web;
@@ -47,6 +48,7 @@ pub struct Kernel {
     tasks: Tasks,
     verifier: Option<web::Data<JwtVerifier>>,
     idempotency: Option<web::Data<IdempotencyStore>>,
+    api: Option<Api>,
 }
 
 impl Kernel {
@@ -62,6 +64,7 @@ impl Kernel {
             tasks: Tasks::new(),
             verifier: None,
             idempotency: None,
+            api: None,
         })
     }
 
@@ -147,10 +150,32 @@ impl Kernel {
 
     /// Binds the HTTP port and serves the common routes plus what `configure` registers
     /// (the service's app data and routes) on every worker.
+    /// The service's routes ([`crate::openapi::Api`]): served by [`Kernel::serve`], and
+    /// described with the common routes in the document at `GET /openapi.json`.
+    pub fn api(&mut self, api: Api) {
+        self.api = Some(api);
+    }
+
+    /// The document `serve` serves: the common routes, the service's and its own route.
+    pub fn document(name: &str, api: Option<&Api>) -> (Api, serde_json::Value) {
+        let mut all = openapi::common();
+        if let Some(api) = api {
+            all.merge(api.clone());
+        }
+        openapi::with_document_route(&mut all);
+        let document = all.document(false);
+        let mut own = api.cloned().unwrap_or_else(|| Api::new(name, ""));
+        openapi::with_document_route(&mut own);
+        (own, document)
+    }
+
     pub fn serve<F>(self, configure: F) -> anyhow::Result<Application>
     where
         F: Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
     {
+        let (routes, document) = Self::document(self.name, self.api.as_ref());
+        let routes = Arc::new(routes);
+        let document = web::Data::new(openapi::Served(serde_json::to_string(&document)?));
         let broker = self.readiness.broker.clone();
         let common = app::Common {
             metrics: self.metrics,
@@ -164,6 +189,8 @@ impl Kernel {
             if let Some(idempotency) = &idempotency {
                 cfg.app_data(idempotency.clone());
             }
+            cfg.app_data(document.clone());
+            routes.configure(cfg);
             configure(cfg);
         })?;
         Ok(Application {

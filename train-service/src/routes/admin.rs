@@ -1,5 +1,5 @@
 //! Admin endpoints (role `admin`): create stations, trains and trips, and move a trip's
-//! sales opening. Each creation honours `Idempotency-Key` (wrapped in `routes::configure`);
+//! sales opening. Each creation honours `Idempotency-Key` (registered in `routes::api`);
 //! a duplicate answers 409 `already_exists`.
 
 use crate::catalogue::create::{self, NewCoach, NewTrip, SalesMove};
@@ -28,7 +28,7 @@ fn exists(message: String) -> ApiError {
     ApiError::new(Code::AlreadyExists, message)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct StationBody {
     code: String,
     name: String,
@@ -51,16 +51,17 @@ pub async fn create_station(
     Ok(HttpResponse::Created().json(json!({ "code": code, "name": name })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct TrainBody {
     number: String,
     name: String,
     coaches: Vec<CoachBody>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct CoachBody {
     code: String,
+    #[schema(value_type = String)]
     class: SeatClass,
     seats: i64,
 }
@@ -127,7 +128,7 @@ pub async fn create_train(
     Ok(HttpResponse::Created().json(json!({ "number": number, "name": name, "coaches": coaches })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct TripBody {
     train_number: String,
     from: String,
@@ -248,7 +249,7 @@ pub async fn create_trip(
     Ok(HttpResponse::Created().json(trip))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct SalesBody {
     sales_open_at: DateTime<Utc>,
 }

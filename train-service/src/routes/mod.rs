@@ -5,38 +5,79 @@ mod admin;
 mod search;
 mod trips;
 
-use actix_web::middleware::from_fn;
-use actix_web::web;
-use servicekit::idempotency;
+use serde_json::json;
+use servicekit::error::Code;
+use servicekit::openapi::{Api, array, object, schema, wrapped};
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::scope("/api/trains")
-            .service(
-                web::resource("/stations")
-                    .wrap(from_fn(idempotency::guard))
-                    .route(web::get().to(search::stations))
-                    .route(web::post().to(admin::create_station)),
-            )
-            .service(web::resource("/search").route(web::get().to(search::search)))
-            .service(
-                web::resource("/trains")
-                    .wrap(from_fn(idempotency::guard))
-                    .route(web::post().to(admin::create_train)),
-            )
-            .service(
-                web::resource("/trips")
-                    .wrap(from_fn(idempotency::guard))
-                    .route(web::post().to(admin::create_trip)),
-            )
-            .service(web::resource("/trips/{trip_id}").route(web::get().to(trips::detail)))
-            .service(
-                web::resource("/admin/trips/{trip_id}/sales")
-                    .route(web::put().to(admin::move_sales)),
-            ),
-    )
-    .service(
-        web::resource("/internal/trips/{trip_id}/inventory").route(web::get().to(trips::inventory)),
-    )
-    .service(web::resource("/internal/sales").route(web::get().to(trips::sales)));
+/// Three letters (case does not matter: the service upper-cases them).
+fn station_code() -> serde_json::Value {
+    json!({ "type": "string", "pattern": "^[A-Za-z]{3}$", "example": "DHK" })
+}
+
+/// Every route of train-service, registered once for actix and the OpenAPI document.
+pub fn api() -> Api {
+    let mut api = Api::new("train-service", "/api/trains");
+    let station = || {
+        json!({ "type": "object", "required": ["code", "name"],
+        "properties": { "code": { "type": "string" }, "name": { "type": "string" } } })
+    };
+    api.get("/stations", search::stations)
+        .summary("Every station")
+        .answers(
+            200,
+            "The stations",
+            Some(wrapped("stations", array(station()))),
+        );
+    api.post("/stations", admin::create_station)
+        .summary("Create a station (admin)")
+        .auth()
+        .idempotent()
+        .body(schema::<admin::StationBody>())
+        .answers(201, "The station", Some(station()))
+        .errors(&[Code::Forbidden, Code::AlreadyExists]);
+    api.get("/search", search::search)
+        .summary("Trips between two stations on a date, by departure")
+        .query("from", true, station_code(), "Station code, like DHK")
+        .query("to", true, station_code(), "Station code, like CTG")
+        .query(
+            "date",
+            true,
+            json!({ "type": "string", "format": "date" }),
+            "YYYY-MM-DD",
+        )
+        .answers(200, "The trips", Some(wrapped("trips", array(object()))));
+    api.post("/trains", admin::create_train)
+        .summary("Create a train with its coaches (admin)")
+        .auth()
+        .idempotent()
+        .body(schema::<admin::TrainBody>())
+        .answers(201, "The train", Some(object()))
+        .errors(&[Code::Forbidden, Code::AlreadyExists]);
+    api.post("/trips", admin::create_trip)
+        .summary("Create a trip (admin)")
+        .auth()
+        .idempotent()
+        .body(schema::<admin::TripBody>())
+        .answers(201, "The trip", Some(object()))
+        .errors(&[Code::Forbidden, Code::AlreadyExists, Code::NotFound]);
+    api.get("/trips/{trip_id}", trips::detail)
+        .summary("A trip with its coaches, seats and fares")
+        .answers(200, "TripDetail", Some(object()));
+    api.put("/admin/trips/{trip_id}/sales", admin::move_sales)
+        .summary("Move a trip's sales opening (admin)")
+        .auth()
+        .body(schema::<admin::SalesBody>())
+        .answers(200, "The trip with its new sales_open_at", Some(object()))
+        .errors(&[Code::Forbidden]);
+    // Not under /api: the gateway never routes it; booking-service reads it.
+    api.prefix("")
+        .get("/internal/trips/{trip_id}/inventory", trips::inventory)
+        .summary("A trip's seats and fares for booking-service (internal)")
+        .answers(200, "The inventory", Some(object()))
+        .internal();
+    api.get("/internal/sales", trips::sales)
+        .summary("The sales: trips grouped by their opening, with seats in all and sold (internal)")
+        .answers(200, "The sales", Some(wrapped("sales", array(object()))))
+        .internal();
+    api
 }
