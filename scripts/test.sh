@@ -10,7 +10,10 @@
 #   2. cargo clippy --workspace --all-targets -- -D warnings
 #   3. the tests: cargo nextest run --workspace --no-fail-fast when cargo-nextest is
 #      installed, else cargo test --workspace --no-fail-fast
-#   4. every executable scripts/checks/*.sh, in name order (validators of docker-compose,
+#   4. the chaos harness's quick mode (bench/chaos.sh --quick: the services as processes on
+#      private PostgreSQL, Redis and RabbitMQ, one round of 3 faults, about two minutes;
+#      see docs/reliability.md)
+#   5. every executable scripts/checks/*.sh, in name order (validators of docker-compose,
 #      Kubernetes, Terraform, workflows, Prometheus rules; each exits non-zero on failure)
 #
 # Before that it installs what is missing: what running needs, as scripts/start.sh does
@@ -91,6 +94,7 @@ main() {
     else
         run_step tests cargo test --workspace --no-fail-fast
     fi
+    run_step chaos bench/chaos.sh --quick
     run_checks
 
     printf '\ntest.sh: all %s steps passed (%s) in %ss\n' \
