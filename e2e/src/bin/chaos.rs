@@ -2,13 +2,16 @@
 //! as processes (the binaries beside this one, or in `--bin-dir`), drives passengers while
 //! injecting faults at random moments of a seeded RNG, and checks the history and the
 //! databases after each round (`e2e::chaos`). Prints the seed, each fault, each round's
-//! verdict and a summary; exits 1 on any violation. `bench/chaos.sh` builds and runs it.
+//! verdict and a summary; exits 1 on any violation. SIGINT or SIGTERM ends the run after the
+//! round under way, with its summary. `bench/chaos.sh` builds and runs it.
 
 use anyhow::Context;
 use clap::Parser;
 use e2e::chaos::{self, Options};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio_util::sync::CancellationToken;
 
 /// chaos: faults as a test. Quick mode (the test command's step): `--faults 3`; long mode:
 /// `--rounds N` (every fault kind each round).
@@ -63,14 +66,32 @@ fn run(cli: Cli) -> anyhow::Result<bool> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let summary = runtime.block_on(chaos::run(Options {
-        seed,
-        rounds: cli.rounds,
-        faults: cli.faults,
-        passengers: cli.passengers,
-        bin_dir,
-        keep: cli.keep,
-    }))?;
+    let stop = CancellationToken::new();
+    let summary = runtime.block_on(async {
+        // SIGINT or SIGTERM: finish the round under way, then report (and stop everything).
+        let on_signal = stop.clone();
+        tokio::spawn(async move {
+            let Ok(mut term) = signal(SignalKind::terminate()) else {
+                return;
+            };
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            eprintln!("chaos: stopping after the current round");
+            on_signal.cancel();
+        });
+        chaos::run(Options {
+            seed,
+            rounds: cli.rounds,
+            faults: cli.faults,
+            passengers: cli.passengers,
+            bin_dir,
+            keep: cli.keep,
+            stop,
+        })
+        .await
+    })?;
     println!("\nchaos: seed {seed}\n{summary}");
     Ok(summary.violations.is_empty())
 }

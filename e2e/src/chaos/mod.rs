@@ -9,6 +9,11 @@
 //! a few faults of random kinds; a long run is `--rounds N` rounds of every kind.
 
 pub mod checker;
+/// payment-service's fake Stripe (its tests' own file, shared rather than copied): the
+/// payment gateway, which must outlive payment-service's restarts as the real one does.
+#[path = "../../../payment-service/tests/api/fake_stripe.rs"]
+#[allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+pub mod fake_stripe;
 pub mod faults;
 pub mod passengers;
 pub mod platform;
@@ -34,6 +39,8 @@ pub struct Options {
     pub bin_dir: PathBuf,
     /// Keep the run's directory (logs, history) instead of removing it.
     pub keep: bool,
+    /// Cancelled to end the run after the current round (SIGINT, SIGTERM).
+    pub stop: CancellationToken,
 }
 
 /// What a run did and found.
@@ -44,6 +51,8 @@ pub struct Summary {
     /// Operations by kind and outcome.
     pub operations: BTreeMap<(String, String), usize>,
     pub unknown_found: usize,
+    /// Confirms whose 201 came as a replay: an earlier attempt's answer was lost.
+    pub replayed_confirms: usize,
     pub max_settle_secs: f64,
     pub violations: Vec<String>,
     pub elapsed: Duration,
@@ -73,8 +82,8 @@ impl std::fmt::Display for Summary {
         }
         writeln!(
             f,
-            "unknown confirms found with their key: {}; longest settle after a round's last fault: {:.1} s",
-            self.unknown_found, self.max_settle_secs
+            "confirms answered by a replay of their key: {}; unknown confirms found with their key: {}; longest settle after a round's last fault: {:.1} s",
+            self.replayed_confirms, self.unknown_found, self.max_settle_secs
         )?;
         writeln!(f, "violations: {}", self.violations.len())?;
         for v in self.violations.iter().take(100) {
@@ -126,6 +135,10 @@ pub async fn run(options: Options) -> anyhow::Result<Summary> {
         .collect();
     let mut summary = Summary::default();
     for round in 1..=options.rounds {
+        if options.stop.is_cancelled() {
+            println!("chaos: stopped before round {round}");
+            break;
+        }
         let since_ms = u64::try_from(driver.started.elapsed().as_millis()).unwrap_or(0);
         let stop = CancellationToken::new();
         let tasks: Vec<_> = passengers
@@ -184,6 +197,9 @@ pub async fn run(options: Options) -> anyhow::Result<Summary> {
         );
     }
     for op in driver.history.ops() {
+        if op.kind == "confirm" && op.answer.ends_with("replayed") {
+            summary.replayed_confirms += 1;
+        }
         let outcome = serde_json::to_value(op.outcome)?
             .as_str()
             .unwrap_or_default()

@@ -99,8 +99,9 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(4);
 /// Attempts of one operation (the first and its retries with the same key).
 const ATTEMPTS: u32 = 4;
 
-/// One answer: status and body, or `None` when none came (timeout, connection refused).
-type Answer = Option<(StatusCode, Value)>;
+/// One answer: status, body and whether it was a replay (`Idempotent-Replayed: true`), or
+/// `None` when none came (timeout, connection refused).
+type Answer = Option<(StatusCode, Value, bool)>;
 
 impl Driver {
     fn now_ms(&self) -> u64 {
@@ -110,8 +111,9 @@ impl Driver {
     async fn send(&self, req: reqwest::RequestBuilder) -> Answer {
         let res = req.timeout(REQUEST_TIMEOUT).send().await.ok()?;
         let status = res.status();
+        let replayed = res.headers().contains_key("idempotent-replayed");
         let body = res.json().await.unwrap_or(Value::Null);
-        Some((status, body))
+        Some((status, body, replayed))
     }
 
     /// Registers and logs in passenger `index`, retrying through faults.
@@ -130,7 +132,7 @@ impl Driver {
                         .json(&json!({"name": format!("Passenger {index}"), "email": email, "phone": phone, "password": password})),
                 )
                 .await;
-            let registered = matches!(register, Some((s, _)) if s == StatusCode::CREATED || s == StatusCode::CONFLICT);
+            let registered = matches!(register, Some((s, _, _)) if s == StatusCode::CREATED || s == StatusCode::CONFLICT);
             if registered && let Some(passenger) = self.login(index, &email).await {
                 return Some(passenger);
             }
@@ -148,7 +150,7 @@ impl Driver {
                     .json(&json!({"login": email, "password": PASSWORD})),
             )
             .await;
-        let Some((StatusCode::OK, body)) = login else {
+        let Some((StatusCode::OK, body, _)) = login else {
             return None;
         };
         Some(Passenger {
@@ -170,8 +172,8 @@ impl Driver {
         for attempt in 1..=ATTEMPTS {
             let answer = self.send(make()).await;
             let settled = match &answer {
-                Some((status, _)) if *status == ok => return (Outcome::Ok, answer, attempt),
-                Some((status, body)) => {
+                Some((status, _, _)) if *status == ok => return (Outcome::Ok, answer, attempt),
+                Some((status, body, _)) => {
                     !(status.is_server_error()
                         || body["error"]["code"] == "idempotency_key_in_use"
                         || *status == StatusCode::TOO_MANY_REQUESTS)
@@ -189,10 +191,14 @@ impl Driver {
 
     fn describe(answer: &Answer) -> String {
         match answer {
-            Some((status, body)) => match body["error"]["code"].as_str() {
-                Some(code) => format!("{} {code}", status.as_u16()),
-                None => status.as_u16().to_string(),
-            },
+            Some((status, body, replayed)) => {
+                let code = body["error"]["code"].as_str().unwrap_or_default();
+                let replay = if *replayed { " replayed" } else { "" };
+                format!("{} {code}{replay}", status.as_u16())
+                    .replace("  ", " ")
+                    .trim()
+                    .to_owned()
+            }
             None => "no answer".to_owned(),
         }
     }
@@ -256,7 +262,7 @@ impl Driver {
         count: usize,
         rng: &mut StdRng,
     ) -> Option<Vec<i32>> {
-        let (status, body) = self
+        let (status, body, _) = self
             .send(
                 self.client
                     .get(format!("{}/api/bookings/trips/{trip}/seats", self.booking))
@@ -294,7 +300,7 @@ impl Driver {
         let hold_id = answer
             .as_ref()
             .filter(|_| outcome == Outcome::Ok)
-            .and_then(|(_, b)| b["hold_id"].as_str())
+            .and_then(|(_, b, _)| b["hold_id"].as_str())
             .and_then(|h| h.parse().ok());
         self.history.push(Op {
             passenger: who.index,
@@ -334,7 +340,7 @@ impl Driver {
         let booking_id = answer
             .as_ref()
             .filter(|_| outcome == Outcome::Ok)
-            .and_then(|(_, b)| b["booking_id"].as_str())
+            .and_then(|(_, b, _)| b["booking_id"].as_str())
             .and_then(|h| h.parse().ok());
         self.history.push(Op {
             passenger: who.index,

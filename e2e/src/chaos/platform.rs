@@ -4,8 +4,9 @@
 //! of its own so that its broker link can be cut alone. Logs and keys go to the run's
 //! directory.
 
+use super::fake_stripe::{self, FakeStripe};
 use crate::proxy::Proxy;
-use anyhow::{Context, bail};
+use anyhow::{Context as _, bail};
 use servicekit::testing::stores::{Postgres, RabbitMq, Redis};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -28,7 +29,17 @@ pub struct ServiceSpec {
     /// Its database on the private PostgreSQL.
     pub database: &'static str,
     /// Its own settings beyond the common ones (`APP_…` variables).
-    pub env: fn(&Ports, &Timings, &Path) -> Vec<(String, String)>,
+    pub env: fn(&Context) -> Vec<(String, String)>,
+}
+
+/// What a service's own settings may name.
+pub struct Context<'a> {
+    pub ports: &'a Ports,
+    pub timings: &'a Timings,
+    /// The run's directory (keys under `keys/`).
+    pub dir: &'a Path,
+    /// The fake Stripe payment-service charges through.
+    pub stripe: &'a str,
 }
 
 /// The services, in start order (train-service before booking-service, which asks it).
@@ -36,8 +47,8 @@ pub const SERVICES: &[ServiceSpec] = &[
     ServiceSpec {
         name: "auth-service",
         database: "railrush_auth",
-        env: |_, _, dir| {
-            let keys = dir.join("keys");
+        env: |cx| {
+            let keys = cx.dir.join("keys");
             vars(&[
                 ("APP_OTP__DEV_ECHO", "true".into()),
                 (
@@ -54,24 +65,24 @@ pub const SERVICES: &[ServiceSpec] = &[
     ServiceSpec {
         name: "train-service",
         database: "railrush_train",
-        env: |_, _, _| Vec::new(),
+        env: |_| Vec::new(),
     },
     ServiceSpec {
         name: "booking-service",
         database: "railrush_booking",
-        env: |ports, t, _| {
+        env: |cx| {
             vars(&[
                 (
                     "APP_BOOKING__TRAIN_SERVICE_URL",
-                    format!("http://127.0.0.1:{}", ports.of("train-service")),
+                    format!("http://127.0.0.1:{}", cx.ports.of("train-service")),
                 ),
                 (
                     "APP_BOOKING__HOLD_TTL_MS",
-                    t.hold_ttl.as_millis().to_string(),
+                    cx.timings.hold_ttl.as_millis().to_string(),
                 ),
                 (
                     "APP_BOOKING__PAYMENT_WINDOW_SECS",
-                    t.payment_window.as_secs().to_string(),
+                    cx.timings.payment_window.as_secs().to_string(),
                 ),
                 ("APP_BOOKING__SWEEP_INTERVAL_MS", "500".into()),
             ])
@@ -80,12 +91,21 @@ pub const SERVICES: &[ServiceSpec] = &[
     ServiceSpec {
         name: "payment-service",
         database: "railrush_payment",
-        env: |_, _, _| Vec::new(),
+        // The outside world outlives the service: a fake Stripe in the harness's process
+        // (the built-in test gateway would forget its charges when the service is killed).
+        env: |cx| {
+            vars(&[
+                ("APP_GATEWAY__KIND", "stripe".into()),
+                ("APP_GATEWAY__BASE_URL", cx.stripe.to_owned()),
+                ("APP_GATEWAY__SECRET_KEY", fake_stripe::SECRET.to_owned()),
+                ("APP_GATEWAY__TIMEOUT_MS", "10000".into()),
+            ])
+        },
     },
     ServiceSpec {
         name: "notification-service",
         database: "railrush_notification",
-        env: |_, _, _| Vec::new(),
+        env: |_| Vec::new(),
     },
 ];
 
@@ -225,6 +245,7 @@ impl Drop for Process {
 /// Dropped in field order: the services stop before the stores.
 pub struct Platform {
     pub services: Vec<Process>,
+    pub stripe: FakeStripe,
     pub postgres: Postgres,
     pub redis: Redis,
     pub rabbitmq: RabbitMq,
@@ -266,6 +287,13 @@ impl Platform {
                 .collect::<anyhow::Result<_>>()?,
         );
         let keys = servicekit::testing::keys()?;
+        let stripe = fake_stripe::start();
+        let context = Context {
+            ports: &ports,
+            timings: &timings_ref,
+            dir: dir.path(),
+            stripe: &stripe.base_url,
+        };
         let mut services = Vec::new();
         for spec in SERVICES {
             let proxy = Proxy::start(([127, 0, 0, 1], rabbitmq.port).into()).await?;
@@ -292,7 +320,7 @@ impl Platform {
                     keys.private.display().to_string(),
                 ));
             }
-            env.extend((spec.env)(&ports, &timings_ref, dir.path()));
+            env.extend((spec.env)(&context));
             services.push(Process {
                 name: spec.name,
                 port,
@@ -311,6 +339,7 @@ impl Platform {
         }
         Ok(Self {
             services,
+            stripe,
             postgres,
             redis,
             rabbitmq,
@@ -353,13 +382,13 @@ pub fn db_settings(url: &str) -> servicekit::config::DatabaseSettings {
     }
 }
 
-/// `train-service seed`: three trains of two 40-seat coaches, two days; returns the trips on
+/// `train-service seed`: three trains of two 40-seat coaches, four days; returns the trips on
 /// sale.
 async fn seed(bin_dir: &Path, postgres: &Postgres, dir: &Path) -> anyhow::Result<Vec<i64>> {
     let url = postgres.url("railrush_train");
     let mut seed = Command::new(bin_dir.join("train-service"));
     seed.args(["seed", "--trains", "3", "--coaches", "2", "--seats", "40"])
-        .args(["--days", "2"])
+        .args(["--days", "4"])
         .env("APP_DATABASE__URL", &url)
         .env("RUST_LOG", "warn")
         .current_dir(dir);
