@@ -100,9 +100,11 @@ pub async fn check(
         .map(|(id, (hold, _))| (*hold, *id))
         .collect();
     let ops = driver.history.ops();
+    // A cancel has no key: one refused on a retry (409 not_cancellable) may have been
+    // done by an earlier attempt whose answer was lost.
     let cancelled_by_passenger: HashSet<Uuid> = ops
         .iter()
-        .filter(|o| o.kind == "cancel" && o.outcome != Outcome::Fail)
+        .filter(|o| o.kind == "cancel" && (o.outcome != Outcome::Fail || o.attempts > 1))
         .filter_map(|o| o.booking_id)
         .collect();
     for op in ops

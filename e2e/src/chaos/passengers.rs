@@ -161,8 +161,8 @@ impl Driver {
         })
     }
 
-    /// Sends `make()` up to [`ATTEMPTS`] times while the answer is unknown (none, a 5xx, or
-    /// 409 `idempotency_key_in_use`); returns the outcome, the last answer and the attempts.
+    /// Sends `make()` up to [`ATTEMPTS`] times while the answer is unknown (none, a 5xx, 408,
+    /// 429 or 409 `idempotency_key_in_use`); returns the outcome, the last answer and the attempts.
     async fn with_retries(
         &self,
         make: impl Fn() -> reqwest::RequestBuilder,
@@ -173,10 +173,13 @@ impl Driver {
             let answer = self.send(make()).await;
             let settled = match &answer {
                 Some((status, _, _)) if *status == ok => return (Outcome::Ok, answer, attempt),
+                // 408: the server gave up reading the request (a paused process resumed
+                // late); it never ran, so it is retried like a 5xx.
                 Some((status, body, _)) => {
                     !(status.is_server_error()
                         || body["error"]["code"] == "idempotency_key_in_use"
-                        || *status == StatusCode::TOO_MANY_REQUESTS)
+                        || *status == StatusCode::TOO_MANY_REQUESTS
+                        || *status == StatusCode::REQUEST_TIMEOUT)
                 }
                 None => false,
             };
