@@ -243,6 +243,7 @@ impl Driver {
                     let (booking, _) = mine.remove(0);
                     self.cancel(&who, booking).await;
                 }
+                tokio::time::sleep(Duration::from_millis(rng.random_range(200..1000))).await;
                 continue;
             };
             let good = rng.random_bool(0.75);
