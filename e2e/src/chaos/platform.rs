@@ -28,6 +28,9 @@ pub struct ServiceSpec {
     pub name: &'static str,
     /// Its database on the private PostgreSQL.
     pub database: &'static str,
+    /// The queues it consumes: passengers start once each has its consumer (an event
+    /// published before its queue exists is lost to it, as on a first deployment).
+    pub queues: &'static [&'static str],
     /// Its own settings beyond the common ones (`APP_…` variables).
     pub env: fn(&Context) -> Vec<(String, String)>,
 }
@@ -47,6 +50,7 @@ pub const SERVICES: &[ServiceSpec] = &[
     ServiceSpec {
         name: "auth-service",
         database: "railrush_auth",
+        queues: &[],
         env: |cx| {
             let keys = cx.dir.join("keys");
             vars(&[
@@ -65,11 +69,13 @@ pub const SERVICES: &[ServiceSpec] = &[
     ServiceSpec {
         name: "train-service",
         database: "railrush_train",
+        queues: &["train.booking-events"],
         env: |_| Vec::new(),
     },
     ServiceSpec {
         name: "booking-service",
         database: "railrush_booking",
+        queues: &["booking.payment-results"],
         env: |cx| {
             vars(&[
                 (
@@ -91,6 +97,7 @@ pub const SERVICES: &[ServiceSpec] = &[
     ServiceSpec {
         name: "payment-service",
         database: "railrush_payment",
+        queues: &["payment.booking-confirmed", "payment.refunds"],
         // The outside world outlives the service: a fake Stripe in the harness's process
         // (the built-in test gateway would forget its charges when the service is killed).
         env: |cx| {
@@ -105,6 +112,12 @@ pub const SERVICES: &[ServiceSpec] = &[
     ServiceSpec {
         name: "notification-service",
         database: "railrush_notification",
+        queues: &[
+            "notification.users",
+            "notification.otp",
+            "notification.tickets",
+            "notification.bookings",
+        ],
         env: |_| Vec::new(),
     },
 ];
@@ -337,6 +350,7 @@ impl Platform {
             process.spawn()?;
             process.wait_ready(&client).await?;
         }
+        wait_for_consumers(&rabbitmq).await?;
         Ok(Self {
             services,
             stripe,
@@ -372,6 +386,34 @@ impl Platform {
             .find(|s| s.name == name)
             .map_or("postgres", |s| s.database);
         self.postgres.url(db)
+    }
+}
+
+/// Waits until every queue of [`SERVICES`] has a consumer.
+async fn wait_for_consumers(rabbitmq: &RabbitMq) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let out = tokio::task::block_in_place(|| {
+            rabbitmq.ctl(&["list_queues", "--no-table-headers", "name", "consumers"])
+        })?;
+        let consumed: Vec<&str> = out
+            .lines()
+            .filter_map(|l| l.split_once(char::is_whitespace))
+            .filter(|(_, n)| n.trim().parse::<u32>().is_ok_and(|n| n > 0))
+            .map(|(q, _)| q.trim())
+            .collect();
+        let missing: Vec<&str> = SERVICES
+            .iter()
+            .flat_map(|s| s.queues.iter().copied())
+            .filter(|q| !consumed.contains(q))
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("queues without a consumer after 60 s: {missing:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
     }
 }
 
