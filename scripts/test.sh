@@ -13,7 +13,10 @@
 #   4. Schemathesis (pinned, in the venv .local/venv-schemathesis) against every service's
 #      OpenAPI document: the ignored test e2e/tests/openapi starts the five services
 #      in-process on the real stores and runs it on each (a few minutes; seeded)
-#   5. every executable scripts/checks/*.sh, in name order (validators of docker-compose,
+#   5. the chaos harness's quick mode (bench/chaos.sh --quick: the services as processes on
+#      private PostgreSQL, Redis and RabbitMQ, one round of 3 faults, about two minutes;
+#      see docs/reliability.md)
+#   6. every executable scripts/checks/*.sh, in name order (validators of docker-compose,
 #      Kubernetes, Terraform, workflows, Prometheus rules, and deps.sh: cargo-deny's
 #      licences, bans and sources of deny.toml when cargo-deny is installed, see there;
 #      each exits non-zero on failure)
@@ -121,6 +124,7 @@ main() {
         run_step tests cargo test --workspace --no-fail-fast
     fi
     run_step schemathesis run_schemathesis
+    run_step chaos bench/chaos.sh --quick
     run_checks
 
     printf '\ntest.sh: all %s steps passed (%s) in %ss\n' \

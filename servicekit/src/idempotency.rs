@@ -6,6 +6,13 @@
 //! (the token's subject, or anonymous on a public route). 5xx responses are not kept, so a
 //! retry runs again.
 //!
+//! A claim is a lease ([`store::LEASE`]), renewed while the request runs: when the process
+//! dies mid-request, or the answer cannot be written after the handler, a retry of the same
+//! request finds the key free once the lease lapses and runs again (until then it is 409
+//! `idempotency_key_in_use`). A handler whose effect must not run twice keeps the answer in
+//! its own transaction with [`Claimed::keep`], so that the answer commits with the effect
+//! and a retry replays it, whatever happens after the commit.
+//!
 //! Authentication comes first. On a route that needs a token, [`guard`] lets a request
 //! without a valid one pass untouched (nothing stored, no key checked), so the handler
 //! answers its own 401. On a public route that creates ([`public_guard`], registration),
@@ -26,13 +33,17 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, HttpResponse, ResponseError, web};
+use deadpool_postgres::GenericClient;
 use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
+use std::future::{Ready, ready};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 mod store;
 
 use store::Claim;
-pub use store::IdempotencyStore;
+pub use store::{IdempotencyStore, LEASE};
 
 pub const HEADER: &str = "idempotency-key";
 
@@ -111,9 +122,9 @@ async fn guarded(
         let scope = caller.clone().unwrap_or_else(|| "anonymous".to_owned());
         req.set_payload(actix_web::dev::Payload::from(body.freeze()));
         let claim = store.claim(&scope, &key, &fingerprint).await?;
-        Ok::<_, ApiError>((store, scope, key, claim))
+        Ok::<_, ApiError>((store, scope, key, fingerprint, claim))
     };
-    let (store, scope, key, claim) = match before.await {
+    let (store, scope, key, fingerprint, claim) = match before.await {
         Ok(claimed) => claimed,
         Err(error) => return Ok(req.error_response(error).map_into_boxed_body()),
     };
@@ -138,7 +149,29 @@ async fn guarded(
         return Ok(ServiceResponse::new(req, response));
     }
 
-    let res = next.call(req).await?;
+    let claimed = Claimed {
+        scope: scope.clone(),
+        key: key.clone(),
+        kept: Arc::new(AtomicBool::new(false)),
+    };
+    req.extensions_mut().insert(claimed.clone());
+    // Renew the lease while the handler runs (a renewal that fails is retried next time).
+    let renew = async {
+        loop {
+            tokio::time::sleep(store.lease / 3).await;
+            if let Err(e) = store.renew(&scope, &key, &fingerprint).await {
+                tracing::warn!(error = %crate::error::chain(&e), "an Idempotency-Key lease was not renewed");
+            }
+        }
+    };
+    let res = tokio::select! {
+        res = next.call(req) => res?,
+        never = renew => never,
+    };
+    if claimed.kept.load(Ordering::SeqCst) {
+        // The answer committed with the handler's effect.
+        return Ok(res.map_into_boxed_body());
+    }
     let status = res.status();
     let (req, response) = res.into_parts();
     let content_type = response
@@ -155,9 +188,8 @@ async fn guarded(
         if status.is_server_error() {
             store.release(&scope, &key).await?;
         } else {
-            store
-                .record(&scope, &key, status, &bytes, content_type.as_deref())
-                .await?;
+            let db = store.db.get().await.map_err(crate::db::DbError::from)?;
+            store::record(&db, &scope, &key, status, &bytes, content_type.as_deref()).await?;
         }
         Ok::<_, ApiError>(bytes)
     };
@@ -165,6 +197,56 @@ async fn guarded(
         Ok(bytes) => ServiceResponse::new(req, head.set_body(bytes).map_into_boxed_body()),
         Err(error) => ServiceResponse::new(req, error.error_response()),
     })
+}
+
+/// The key a guarded request claimed, for a handler that keeps its answer in its own
+/// transaction ([`Claimed::keep`]); extracted as `Option<Claimed>` (`None` without a key).
+#[derive(Clone)]
+pub struct Claimed {
+    scope: String,
+    key: String,
+    /// Set once the handler has written the answer itself.
+    kept: Arc<AtomicBool>,
+}
+
+impl Claimed {
+    /// Writes `status` and the JSON `body` as the key's answer through `tx`, the handler's
+    /// transaction, so that the answer commits with the effect or not at all; the guard then
+    /// writes nothing more. Returns the response to send.
+    pub async fn keep(
+        &self,
+        tx: &impl GenericClient,
+        status: StatusCode,
+        body: &impl serde::Serialize,
+    ) -> Result<HttpResponse, ApiError> {
+        let body = serde_json::to_vec(body)
+            .map_err(|e| ApiError::internal(anyhow::Error::new(e).context("encoding an answer")))?;
+        let content_type = "application/json";
+        store::record(
+            tx,
+            &self.scope,
+            &self.key,
+            status,
+            &body,
+            Some(content_type),
+        )
+        .await?;
+        self.kept.store(true, Ordering::SeqCst);
+        Ok(HttpResponse::build(status)
+            .insert_header((header::CONTENT_TYPE, content_type))
+            .body(body))
+    }
+}
+
+impl actix_web::FromRequest for Claimed {
+    type Error = actix_web::Error;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &actix_web::HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        ready(req.extensions().get::<Self>().cloned().ok_or_else(|| {
+            actix_web::error::ErrorInternalServerError("no claimed Idempotency-Key")
+        }))
+    }
 }
 
 /// The subject of the request's bearer token, when it has a valid one.

@@ -3,6 +3,7 @@ use crate::inventory::InventoryError;
 use crate::seats;
 use crate::state::BookingState;
 use crate::store::{self, NewBooking};
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use anyhow::{Context, anyhow};
 use chrono::{SubsecRound, Utc};
@@ -16,6 +17,7 @@ use servicekit::db::DbError;
 use servicekit::error::{Code, chain};
 use servicekit::events::{self, BookedSeat, BookingConfirmed, Passenger};
 use servicekit::http::{JsonBody, RequestId};
+use servicekit::idempotency::Claimed;
 use servicekit::outbox;
 use uuid::Uuid;
 
@@ -81,6 +83,9 @@ pub enum ConfirmError {
     Holds(#[from] CacheError),
     #[error(transparent)]
     Db(#[from] DbError),
+    /// The `Idempotency-Key` answer could not be written with the booking.
+    #[error("the answer could not be kept")]
+    Answer(ApiError),
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -99,19 +104,22 @@ impl From<ConfirmError> for ApiError {
             ConfirmError::Inventory(e) => e.into(),
             ConfirmError::Holds(e) => e.into(),
             ConfirmError::Db(e) => e.into(),
+            ConfirmError::Answer(e) => e,
             ConfirmError::Unexpected(e) => ApiError::internal(e),
         }
     }
 }
 
 /// Turns the caller's live hold into a booking: one transaction writes the booking, its
-/// seats (the partial unique index refuses a seat already sold, whatever Redis said) and the
-/// `booking.confirmed` event; then the hold keys become booked markers.
+/// seats (the partial unique index refuses a seat already sold, whatever Redis said), the
+/// `booking.confirmed` event and, under an `Idempotency-Key`, the 201 answer (so a retry
+/// replays it whatever fails after the commit); then the hold keys become booked markers.
 pub async fn confirm(
     state: web::Data<BookingState>,
     req: HttpRequest,
     caller: AuthUser,
     request_id: RequestId,
+    claimed: Option<Claimed>,
     JsonBody(body): JsonBody<ConfirmRequest>,
 ) -> Result<HttpResponse, ApiError> {
     state.limit(caller.id, "confirm", state.user_limits.confirm_per_minute)?;
@@ -132,7 +140,7 @@ pub async fn confirm(
     state
         .queue
         .require_pass(&req, trip.sales_open_at, caller.id, hold_ttl)?;
-    let booking_id = book(&state, caller.id, &request_id, &hold, &body)
+    let (booking_id, response) = book(&state, caller.id, &request_id, &hold, &body, claimed)
         .await
         .inspect_err(|e| {
             let outcome = match e {
@@ -166,21 +174,19 @@ pub async fn confirm(
     }
     let _ = holds::delete(&state.seats, hold.hold_id).await;
     state.live.publish(hold.trip_id, &hold.seat_ids, "booked");
-
-    let booking = store::find_own(&state.db.get().await?, booking_id, caller.id)
-        .await?
-        .ok_or_else(|| ApiError::internal(anyhow!("the booking vanished after commit")))?;
-    Ok(HttpResponse::Created().json(booking))
+    Ok(response)
 }
 
-/// Writes the booking of `hold` with its `booking.confirmed` event; returns its id.
+/// Writes the booking of `hold` with its `booking.confirmed` event and, when the request
+/// claimed an `Idempotency-Key`, its answer; returns its id and the 201 answer.
 async fn book(
     state: &BookingState,
     user: Uuid,
     request_id: &RequestId,
     hold: &HoldRecord,
     body: &ConfirmRequest,
-) -> Result<Uuid, ConfirmError> {
+    claimed: Option<Claimed>,
+) -> Result<(Uuid, HttpResponse), ConfirmError> {
     if hold.expires_at <= Utc::now() {
         return Err(ConfirmError::HoldExpired);
     }
@@ -265,7 +271,17 @@ async fn book(
     outbox::enqueue(&tx, &event, Some(&request_id.0))
         .await
         .map_err(DbError::from)?;
+    let booking = store::find_own(&tx, booking_id, user)
+        .await?
+        .ok_or_else(|| anyhow!("the booking just written is not there"))?;
+    let response = match claimed {
+        Some(claimed) => claimed
+            .keep(&tx, StatusCode::CREATED, &booking)
+            .await
+            .map_err(ConfirmError::Answer)?,
+        None => HttpResponse::Created().json(booking),
+    };
     tx.commit().await.map_err(DbError::from)?;
     state.relay.wake();
-    Ok(booking_id)
+    Ok((booking_id, response))
 }

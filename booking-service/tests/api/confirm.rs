@@ -121,6 +121,54 @@ async fn confirm_honours_idempotency_keys() {
     assert_error(theirs, StatusCode::NOT_FOUND, "not_found").await;
 }
 
+/// Issue 16: the answer of a confirm commits with its booking. Here the database refuses an
+/// answer written in any other transaction than its booking's (as when the database goes
+/// away between the commit and a separate bookkeeping write); the client still gets its
+/// 201, and a retry with the key replays it instead of 409 `idempotency_key_in_use`.
+#[tokio::test]
+async fn a_confirm_keeps_its_answer_in_the_bookings_own_transaction() {
+    let app = spawn_app().await;
+    app.db()
+        .await
+        .batch_execute(
+            "CREATE FUNCTION answers_only_with_their_booking() RETURNS trigger AS $$ \
+             BEGIN \
+               IF NEW.status IS NOT NULL AND NOT EXISTS ( \
+                    SELECT 1 FROM bookings WHERE xmin = pg_current_xact_id()::xid) THEN \
+                 RAISE EXCEPTION 'an answer written apart from its booking'; \
+               END IF; \
+               RETURN NEW; \
+             END $$ LANGUAGE plpgsql; \
+             CREATE TRIGGER answers_only_with_their_booking BEFORE UPDATE ON idempotency_keys \
+               FOR EACH ROW EXECUTE FUNCTION answers_only_with_their_booking();",
+        )
+        .await
+        .unwrap();
+    let rahim = user();
+    let hold = app.hold(&rahim, &[7]).await;
+    let body = json!({"hold_id": hold["hold_id"], "passengers": [{"name": "Rahim"}], "payment_token": "tok_visa"});
+    let send = || {
+        app.client
+            .post(app.url("/api/bookings/seats/confirm"))
+            .bearer_auth(&rahim.token)
+            .header("Idempotency-Key", "confirm-tx")
+            .json(&body)
+            .send()
+    };
+    let first = send().await.unwrap();
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let first: Value = first.json().await.unwrap();
+    assert_eq!(first["status"], "confirmed");
+    let again = send().await.unwrap();
+    assert_eq!(
+        again.status(),
+        StatusCode::CREATED,
+        "the retry did not replay"
+    );
+    assert_eq!(again.headers().get("idempotent-replayed").unwrap(), "true");
+    assert_eq!(again.json::<Value>().await.unwrap(), first);
+}
+
 #[tokio::test]
 async fn confirming_someone_elses_or_an_unknown_hold_is_404() {
     let app = spawn_app().await;

@@ -1,12 +1,26 @@
-//! The `idempotency_keys` table: claiming a key, keeping the response of a claimed key, and
-//! freeing it again. Failures are [`DbError`].
+//! The `idempotency_keys` table: claiming a key, keeping the response of a claimed key (in
+//! the handler's own transaction, or after it), renewing the lease of a running request, and
+//! freeing a key again. Failures are [`DbError`].
+//!
+//! A row without a status is a claim, and its `created_at` is the claim's lease: renewed
+//! while the request runs, and free for a retry of the same request once it is older than
+//! the lease (the process died, or the answer could not be written). A row with a status is
+//! an answer, kept 24 hours from `created_at`.
 
 use crate::db::{DbError, PgPool};
 use actix_web::http::StatusCode;
+use deadpool_postgres::GenericClient;
+use std::time::Duration;
+
+/// How long a claim holds its key without being renewed (renewed every third of it while the
+/// request runs).
+pub const LEASE: Duration = Duration::from_secs(30);
 
 #[derive(Clone)]
 pub struct IdempotencyStore {
     pub db: PgPool,
+    /// See [`LEASE`].
+    pub lease: Duration,
 }
 
 /// What claiming a key found.
@@ -26,7 +40,12 @@ pub(super) enum Claim {
 }
 
 impl IdempotencyStore {
-    /// Claims `key` for a request of `fingerprint` (a key older than 24 hours is free again).
+    pub fn new(db: PgPool) -> Self {
+        Self { db, lease: LEASE }
+    }
+
+    /// Claims `key` for a request of `fingerprint`: a key older than 24 hours is free again,
+    /// and so is a claim of the same request whose lease has lapsed.
     pub(super) async fn claim(
         &self,
         scope: &str,
@@ -41,8 +60,11 @@ impl IdempotencyStore {
                    SET request_hash = EXCLUDED.request_hash, status = NULL, body = NULL, \
                        content_type = NULL, created_at = now() \
                    WHERE idempotency_keys.created_at < now() - interval '24 hours' \
+                      OR (idempotency_keys.status IS NULL \
+                          AND idempotency_keys.request_hash = EXCLUDED.request_hash \
+                          AND idempotency_keys.created_at < now() - make_interval(secs => $4)) \
                  RETURNING 1",
-                &[&scope, &key, &fingerprint],
+                &[&scope, &key, &fingerprint, &self.lease.as_secs_f64()],
             )
             .await?
             .is_some();
@@ -70,28 +92,20 @@ impl IdempotencyStore {
         })
     }
 
-    /// Keeps the response of a claimed key.
-    pub(super) async fn record(
+    /// Extends the lease of a running request's claim.
+    pub(super) async fn renew(
         &self,
         scope: &str,
         key: &str,
-        status: StatusCode,
-        body: &[u8],
-        content_type: Option<&str>,
+        fingerprint: &str,
     ) -> Result<(), DbError> {
         self.db
             .get()
             .await?
             .execute(
-                "UPDATE idempotency_keys SET status = $3, body = $4, content_type = $5 \
-                 WHERE scope = $1 AND key = $2",
-                &[
-                    &scope,
-                    &key,
-                    &i16::try_from(status.as_u16()).unwrap_or(500),
-                    &body,
-                    &content_type,
-                ],
+                "UPDATE idempotency_keys SET created_at = now() \
+                 WHERE scope = $1 AND key = $2 AND request_hash = $3 AND status IS NULL",
+                &[&scope, &key, &fingerprint],
             )
             .await?;
         Ok(())
@@ -109,4 +123,29 @@ impl IdempotencyStore {
             .await?;
         Ok(())
     }
+}
+
+/// Writes the response of a claimed key through `db` (a pooled client, or the handler's
+/// transaction).
+pub(super) async fn record(
+    db: &impl GenericClient,
+    scope: &str,
+    key: &str,
+    status: StatusCode,
+    body: &[u8],
+    content_type: Option<&str>,
+) -> Result<(), DbError> {
+    db.execute(
+        "UPDATE idempotency_keys SET status = $3, body = $4, content_type = $5 \
+         WHERE scope = $1 AND key = $2",
+        &[
+            &scope,
+            &key,
+            &i16::try_from(status.as_u16()).unwrap_or(500),
+            &body,
+            &content_type,
+        ],
+    )
+    .await?;
+    Ok(())
 }

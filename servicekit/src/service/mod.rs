@@ -110,7 +110,12 @@ impl Kernel {
 
     /// Stores `Idempotency-Key` answers in `pool`'s `idempotency_keys` table.
     pub fn idempotency(&mut self, pool: &PgPool) {
-        self.idempotency = Some(web::Data::new(IdempotencyStore { db: pool.clone() }));
+        self.idempotency_store(IdempotencyStore::new(pool.clone()));
+    }
+
+    /// Registers `store` (a store with another lease, for tests).
+    pub fn idempotency_store(&mut self, store: IdempotencyStore) {
+        self.idempotency = Some(web::Data::new(store));
     }
 
     /// Starts the outbox relay of `pool` on the broker.

@@ -12,7 +12,7 @@
 //!   timeout ([`WAIT`]) for every test.
 //! - Tokens and users signed with the test keys ([`keys`], [`user`]), the broker side
 //!   ([`Listener`], [`publish`], [`queue_depth`]), the error shape ([`assert_error`]), and
-//!   private servers ([`servers`]).
+//!   private servers ([`servers`]), and private stores a chaos run restarts ([`stores`]).
 
 mod app;
 mod broker;
@@ -23,6 +23,7 @@ mod http;
 mod keys;
 pub mod metrics;
 pub mod servers;
+pub mod stores;
 
 pub use app::{Requests, TestApp};
 pub use broker::{Listener, publish, publish_raw, queue_depth, wait_for_queue};

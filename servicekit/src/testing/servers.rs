@@ -70,9 +70,9 @@ pub fn free_port() -> anyhow::Result<u16> {
 }
 
 /// A child process stopped with `signal` (then killed) on drop.
-struct Server {
-    child: Child,
-    signal: &'static str,
+pub(super) struct Server {
+    pub(super) child: Child,
+    pub(super) signal: &'static str,
 }
 
 impl Drop for Server {
@@ -91,7 +91,7 @@ impl Drop for Server {
     }
 }
 
-fn wait_for_port(port: u16, child: &mut Child, what: &str) -> anyhow::Result<()> {
+pub(super) fn wait_for_port(port: u16, child: &mut Child, what: &str) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
         if let Some(status) = child.try_wait()? {
@@ -171,16 +171,18 @@ fn postgres_bin() -> anyhow::Result<PathBuf> {
         .context("no PostgreSQL server under /usr/lib/postgresql")
 }
 
-/// A PostgreSQL server of its own that accepts only TLS connections from 127.0.0.1
-/// (`hostnossl` is rejected), with the `postgres` superuser and trust authentication.
-pub struct TlsPostgres {
-    pub port: u16,
-    _server: Server,
-    _dir: TempDir,
+/// A new PostgreSQL data directory (`initdb`, superuser `postgres`, trust) in a temporary
+/// directory owned by the user PostgreSQL runs as.
+pub(super) struct Cluster {
+    pub(super) bin: PathBuf,
+    pub(super) dir: TempDir,
+    pub(super) data: PathBuf,
+    pub(super) uid: u32,
+    pub(super) gid: u32,
 }
 
-impl TlsPostgres {
-    pub fn start(ca: &TestCa) -> anyhow::Result<Self> {
+impl Cluster {
+    pub(super) fn init() -> anyhow::Result<Self> {
         let bin = postgres_bin()?;
         let dir = tempfile::Builder::new().prefix("railrush-pg-").tempdir()?;
         let (uid, gid) = postgres_ids()?;
@@ -199,6 +201,58 @@ impl TlsPostgres {
             "initdb failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        Ok(Self {
+            bin,
+            dir,
+            data,
+            uid,
+            gid,
+        })
+    }
+
+    /// Runs `postgres` on `port` of 127.0.0.1 with the settings `-c` `settings` (and
+    /// `fsync=off`), and waits until it accepts connections. Stopped on drop with SIGQUIT
+    /// (immediate shutdown: connections cut, crash recovery on the next start).
+    pub(super) fn serve(&self, port: u16, settings: &[&str]) -> anyhow::Result<Server> {
+        let child = Command::new(self.bin.join("postgres"))
+            .arg("-D")
+            .arg(&self.data)
+            .args(["-p", &port.to_string()])
+            .args(["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"])
+            .arg("-c")
+            .arg(format!(
+                "unix_socket_directories={}",
+                self.dir.path().display()
+            ))
+            .args(settings.iter().flat_map(|s| ["-c", s]))
+            .uid(self.uid)
+            .gid(self.gid)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting postgres")?;
+        let mut server = Server {
+            child,
+            signal: "-QUIT",
+        };
+        wait_for_port(port, &mut server.child, "postgres")?;
+        wait_accepting(&self.bin, port, &mut server.child)?;
+        Ok(server)
+    }
+}
+
+/// A PostgreSQL server of its own that accepts only TLS connections from 127.0.0.1
+/// (`hostnossl` is rejected), with the `postgres` superuser and trust authentication.
+pub struct TlsPostgres {
+    pub port: u16,
+    _server: Server,
+    _dir: TempDir,
+}
+
+impl TlsPostgres {
+    pub fn start(ca: &TestCa) -> anyhow::Result<Self> {
+        let cluster = Cluster::init()?;
+        let (data, uid, gid) = (&cluster.data, cluster.uid, cluster.gid);
         for (from, to) in [(&ca.cert_file, "server.crt"), (&ca.key_file, "server.key")] {
             let target = data.join(to);
             std::fs::copy(from, &target)?;
@@ -212,38 +266,11 @@ impl TlsPostgres {
              hostnossl all all 127.0.0.1/32 reject\n",
         )?;
         let port = free_port()?;
-        let child = Command::new(bin.join("postgres"))
-            .arg("-D")
-            .arg(&data)
-            .args(["-p", &port.to_string()])
-            .args(["-c", "listen_addresses=127.0.0.1"])
-            .arg("-c")
-            .arg(format!("unix_socket_directories={}", dir.path().display()))
-            .args([
-                "-c",
-                "ssl=on",
-                "-c",
-                "fsync=off",
-                "-c",
-                "max_connections=50",
-            ])
-            .uid(uid)
-            .gid(gid)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .context("starting postgres")?;
-        // Stopped (SIGQUIT: immediate shutdown, nothing to keep) if it never gets ready.
-        let mut server = Server {
-            child,
-            signal: "-QUIT",
-        };
-        wait_for_port(port, &mut server.child, "postgres")?;
-        wait_accepting(&bin, port, &mut server.child)?;
+        let server = cluster.serve(port, &["ssl=on", "max_connections=50"])?;
         Ok(Self {
             port,
             _server: server,
-            _dir: dir,
+            _dir: cluster.dir,
         })
     }
 

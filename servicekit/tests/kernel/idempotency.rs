@@ -1,7 +1,9 @@
 //! `Idempotency-Key` on creating POSTs (`servicekit::idempotency`), through a kernel that
 //! registered the store: a repeat replays the first answer without running again; the key
 //! with another request is 409 `idempotency_key_reused`; a repeat while the first runs is
-//! 409 `idempotency_key_in_use`; keys are per caller, kept 24 hours, and a 5xx is not kept.
+//! 409 `idempotency_key_in_use`; keys are per caller, kept 24 hours, and a 5xx is not kept;
+//! a claim is a lease, renewed while its request runs, so an answer that could not be kept
+//! leaves the key free for a retry once the lease lapses.
 
 use crate::support::{self, Running, count, eventually, migrations};
 use actix_web::middleware::from_fn;
@@ -90,13 +92,20 @@ struct Shop {
 }
 
 async fn start() -> Shop {
+    start_leasing(idempotency::LEASE).await
+}
+
+/// A shop whose claims hold their keys for `lease` without renewal.
+async fn start_leasing(lease: Duration) -> Shop {
     let env = TestEnv::new("kernel").await.unwrap();
     let mut kernel = Kernel::new(support::SERVICE, &support::http()).unwrap();
     let db = kernel.postgres(&env.database, migrations()).await.unwrap();
     kernel
         .verify_tokens(&testing::jwt_settings(false).unwrap())
         .unwrap();
-    kernel.idempotency(&db);
+    let mut store = idempotency::IdempotencyStore::new(db.clone());
+    store.lease = lease;
+    kernel.idempotency_store(store);
     let orders = Arc::new(Orders {
         db: db.clone(),
         runs: AtomicUsize::new(0),
@@ -476,5 +485,71 @@ async fn a_key_older_than_24_hours_may_be_used_for_a_new_request() {
     assert!(again.replayed);
     assert_eq!(again.body, second.body);
     assert_eq!(shop.orders().await, 2);
+    shop.app.stop().await;
+}
+
+/// Issue 16: the handler ran, but its answer could not be written after it (here a check
+/// constraint refuses it; in the field the database went away). The key must not stay
+/// `idempotency_key_in_use` for 24 hours: once the claim's lease lapses, a retry runs again.
+#[tokio::test]
+async fn an_answer_that_could_not_be_kept_frees_the_key_once_the_lease_lapses() {
+    let shop = start_leasing(Duration::from_secs(1)).await;
+    let db = shop.db.get().await.unwrap();
+    db.batch_execute(
+        "ALTER TABLE idempotency_keys ADD CONSTRAINT no_answers CHECK (status IS NULL) NOT VALID",
+    )
+    .await
+    .unwrap();
+    let lost = shop.order("k-11", json!({"item": "tea"})).await;
+    assert!(lost.status.is_server_error(), "{lost:?}");
+    assert_eq!(shop.runs(), 1);
+    db.batch_execute("ALTER TABLE idempotency_keys DROP CONSTRAINT no_answers")
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let retried = loop {
+        let answer = shop.order("k-11", json!({"item": "tea"})).await;
+        if answer.status == StatusCode::CREATED {
+            break answer;
+        }
+        assert_eq!(answer.code(), "idempotency_key_in_use", "{answer:?}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the key stayed in use past its lease"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(!retried.replayed);
+    assert_eq!(shop.runs(), 2);
+    let again = shop.order("k-11", json!({"item": "tea"})).await;
+    assert!(again.replayed);
+    assert_eq!(again.body, retried.body);
+    shop.app.stop().await;
+}
+
+/// The lease is renewed while the request runs: a request slower than the lease still holds
+/// its key, and runs once.
+#[tokio::test]
+async fn a_request_running_past_its_lease_keeps_its_key() {
+    let shop = Arc::new(start_leasing(Duration::from_millis(600)).await);
+    let body = json!({"item": "tea", "slow_ms": 2500});
+    let first = {
+        let (shop, body) = (shop.clone(), body.clone());
+        tokio::spawn(async move { shop.order("k-12", body).await })
+    };
+    eventually("the first request to claim the key", || async {
+        shop.runs() == 1
+    })
+    .await;
+    // Wait past the lease (not a speed assertion: the claim must outlive it).
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let meanwhile = shop.order("k-12", body.clone()).await;
+    assert_eq!(meanwhile.code(), "idempotency_key_in_use", "{meanwhile:?}");
+    let first = first.await.unwrap();
+    assert_eq!(first.status, StatusCode::CREATED);
+    assert_eq!(shop.runs(), 1);
+    let Ok(shop) = Arc::try_unwrap(shop) else {
+        panic!("the first request still holds the app")
+    };
     shop.app.stop().await;
 }
