@@ -313,12 +313,17 @@ async fn run(args: Args) -> anyhow::Result<Value> {
                     if let Ok(mut n) = numbers.lock() {
                         n.insert(number);
                     }
-                    if let Ok(mut l) = looks.lock() {
+                    // Sold-out and expired answers carry a number too; they say nothing
+                    // about the order.
+                    let admitted = state == "admitted";
+                    if (admitted || state == "waiting")
+                        && let Ok(mut l) = looks.lock()
+                    {
                         l.push(Look {
                             asked,
                             answered,
                             number,
-                            admitted: state == "admitted",
+                            admitted,
                         });
                     }
                 }
