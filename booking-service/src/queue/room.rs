@@ -40,12 +40,14 @@ static CREATE: LazyLock<Script> = LazyLock::new(|| {
 });
 
 /// Joins KEYS (meta, pre, num, byn, seen, joined, adm, gone). ARGV: user, now (ms), pass
-/// lifetime (ms). Returns {'none'} (no room), {'pre'} or {'number', n}. A user who lost their
-/// place (gone, or admitted and their pass ran out) joins again at the back.
+/// lifetime (ms). Returns {'none'} (no room, or a room that ended: nobody waits, so the
+/// caller is let in at once), {'pre'} or {'number', n}. A user who lost their place (gone,
+/// or admitted and their pass ran out) joins again at the back.
 static JOIN: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
         if redis.call('EXISTS', KEYS[1]) == 0 then return {'none'} end
+        if redis.call('HGET', KEYS[1], 'ended') == '1' then return {'none'} end
         local user, now = ARGV[1], tonumber(ARGV[2])
         local n = redis.call('HGET', KEYS[3], user)
         local lost = redis.call('SISMEMBER', KEYS[8], user) == 1

@@ -465,6 +465,10 @@ async fn a_user_who_stops_asking_loses_the_place_and_a_drained_room_ends() {
         }
     })
     .await;
+    // Joining an ended room lets the caller in at once.
+    let late = verified_user();
+    assert_eq!(joined(&app, &late, &sale).await["state"], "admitted");
+    assert_eq!(place_json(&app, &late, &sale).await["state"], "admitted");
     poll("select without a pass", || async {
         let res = select_with(&app, &user(), &[5], None).await;
         if res.status() == StatusCode::CREATED {
