@@ -233,7 +233,8 @@ async fn place_of(
         .place(&id, user, now.timestamp_millis(), pass_ms)
         .await?;
     let spot = match spot {
-        Spot::None if room.rooms.joined_free(&id, user).await? => {
+        // Joined where no room was (or after it ended; a place lost earlier counts no more).
+        Spot::None | Spot::Gone { .. } if room.rooms.joined_free(&id, user).await? => {
             return Ok(admitted(room, &id, user, None, now));
         }
         Spot::None => return Err(ApiError::not_found("you have not joined this sale's queue")),

@@ -469,6 +469,9 @@ async fn a_user_who_stops_asking_loses_the_place_and_a_drained_room_ends() {
     let late = verified_user();
     assert_eq!(joined(&app, &late, &sale).await["state"], "admitted");
     assert_eq!(place_json(&app, &late, &sale).await["state"], "admitted");
+    // So does joining again after losing one's place in it.
+    assert_eq!(joined(&app, &gone, &sale).await["state"], "admitted");
+    assert_eq!(place_json(&app, &gone, &sale).await["state"], "admitted");
     poll("select without a pass", || async {
         let res = select_with(&app, &user(), &[5], None).await;
         if res.status() == StatusCode::CREATED {
