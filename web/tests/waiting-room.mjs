@@ -128,6 +128,8 @@ run(async (browser) => {
   const room = page.getByTestId('waiting-room');
   await room.waitFor();
   assert((await page.locator('button.seat').count()) === 0, 'no seat map before the pass');
+  // The join part comes with the first status answer (slow on a loaded machine).
+  await page.getByTestId('verification').waitFor();
   const missing = await page.locator('[data-testid="verification"] li[data-missing]').evaluateAll((els) => els.map((e) => e.dataset.missing));
   assert(JSON.stringify(missing) === '["nid"]', `only the NID is missing after a one-time-code login (got ${missing})`);
   await shot(page, '21-waiting-room-verify-phone');
