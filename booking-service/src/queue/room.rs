@@ -227,6 +227,16 @@ pub enum Spot {
     },
 }
 
+/// What joining did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Joined {
+    /// The sale has no room (none was made, or it ended): the caller is let in at once.
+    NoRoom,
+    /// In the pre-queue: numbered at the opening.
+    PreQueue,
+    Number(i64),
+}
+
 /// The result of one move of the serving counter.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Advance {
@@ -380,31 +390,47 @@ impl Rooms {
         .await
     }
 
-    /// Joins `user` to the room of `sale`; `None` when the sale has no room.
+    /// Joins `user` to the room of `sale`.
     pub async fn join(
         &self,
         sale: &str,
         user: Uuid,
         now_ms: i64,
         pass_ms: i64,
-    ) -> Result<Option<Option<i64>>, CacheError> {
+    ) -> Result<Joined, CacheError> {
+        let parts = ["meta", "pre", "num", "byn", "seen", "joined", "adm", "gone"];
+        let reply = self
+            .for_user(&JOIN, sale, &parts, user, now_ms, pass_ms)
+            .await?;
+        Ok(match reply.first().map(String::as_str) {
+            Some("none") | None => Joined::NoRoom,
+            Some("pre") => Joined::PreQueue,
+            Some(_) => Joined::Number(number(reply.get(1))),
+        })
+    }
+
+    /// Runs `script` with the room's keys `parts` and ARGV user, now (ms), pass lifetime (ms).
+    async fn for_user(
+        &self,
+        script: &Script,
+        sale: &str,
+        parts: &[&str],
+        user: Uuid,
+        now_ms: i64,
+        pass_ms: i64,
+    ) -> Result<Vec<String>, CacheError> {
         within(DEADLINE, async {
             let mut conn = self.pool.get().await?;
-            let mut inv = JOIN.prepare_invoke();
-            for part in ["meta", "pre", "num", "byn", "seen", "joined", "adm", "gone"] {
+            let mut inv = script.prepare_invoke();
+            for part in parts {
                 inv.key(self.key(sale, part));
             }
-            let reply: Vec<String> = inv
+            Ok(inv
                 .arg(user.to_string())
                 .arg(now_ms)
                 .arg(pass_ms)
                 .invoke_async(&mut conn)
-                .await?;
-            Ok(match reply.first().map(String::as_str) {
-                Some("none") | None => None,
-                Some("pre") => Some(None),
-                Some(_) => Some(Some(number(reply.get(1)))),
-            })
+                .await?)
         })
         .await
     }
@@ -416,35 +442,25 @@ impl Rooms {
         now_ms: i64,
         pass_ms: i64,
     ) -> Result<Spot, CacheError> {
-        within(DEADLINE, async {
-            let mut conn = self.pool.get().await?;
-            let mut inv = PLACE.prepare_invoke();
-            for part in ["meta", "num", "seen", "adm", "gone", "pre", "joined"] {
-                inv.key(self.key(sale, part));
-            }
-            let reply: Vec<String> = inv
-                .arg(user.to_string())
-                .arg(now_ms)
-                .arg(pass_ms)
-                .invoke_async(&mut conn)
-                .await?;
-            let at = |i: usize| number(reply.get(i));
-            Ok(match reply.first().map(String::as_str) {
-                Some("pre") => Spot::PreQueue,
-                Some("waiting") => Spot::Waiting {
-                    number: at(1),
-                    serving: at(2),
-                },
-                Some("admitted") => Spot::Admitted {
-                    number: at(1),
-                    since_ms: at(2),
-                    waited_ms: Some(at(3)).filter(|&w| w >= 0),
-                },
-                Some("gone") => Spot::Gone { number: at(1) },
-                _ => Spot::None,
-            })
+        let parts = ["meta", "num", "seen", "adm", "gone", "pre", "joined"];
+        let reply = self
+            .for_user(&PLACE, sale, &parts, user, now_ms, pass_ms)
+            .await?;
+        let at = |i: usize| number(reply.get(i));
+        Ok(match reply.first().map(String::as_str) {
+            Some("pre") => Spot::PreQueue,
+            Some("waiting") => Spot::Waiting {
+                number: at(1),
+                serving: at(2),
+            },
+            Some("admitted") => Spot::Admitted {
+                number: at(1),
+                since_ms: at(2),
+                waited_ms: Some(at(3)).filter(|&w| w >= 0),
+            },
+            Some("gone") => Spot::Gone { number: at(1) },
+            _ => Spot::None,
         })
-        .await
     }
 
     /// Closes the pre-queue (the first call wins the seed). Returns its size and the seed.

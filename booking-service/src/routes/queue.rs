@@ -1,6 +1,6 @@
 //! `/api/queue/...`: the sales and their waiting rooms (`docs/api.md`, "The fair rush").
 
-use crate::queue::room::Spot;
+use crate::queue::room::{Joined, Spot};
 use crate::queue::sales::{self, SaleTrips};
 use crate::queue::{SaleState, WaitingRoom};
 use crate::state::BookingState;
@@ -188,15 +188,15 @@ pub async fn join(
     let pass_ms = room.pass_lifetime().num_milliseconds();
     let ms = now.timestamp_millis();
     let mut joined = room.rooms.join(&sale_id, caller.id, ms, pass_ms).await?;
-    if joined.is_none() && now < sale.opens_at {
+    if joined == Joined::NoRoom && now < sale.opens_at {
         // The pre-queue is open but the job has not made the room yet: make it here.
         room.rooms
             .create(&sale_id, sale.opens_at.timestamp_millis(), ms)
             .await?;
         joined = room.rooms.join(&sale_id, caller.id, ms, pass_ms).await?;
     }
-    if joined.is_none() {
-        // A sale with no waiting room: the caller is let in at once.
+    if joined == Joined::NoRoom {
+        // A sale with no waiting room (or one that ended): the caller is let in at once.
         room.rooms.join_free(&sale_id, caller.id).await?;
     }
     room.metrics.joins.inc();
