@@ -90,10 +90,6 @@ fn pass_key(settings: &QueueSettings) -> anyhow::Result<secrecy::SecretString> {
     Ok(configured.unwrap_or_else(|| {
         tracing::warn!("no queue pass key configured: using a random per-process key");
         let bytes: [u8; 32] = rand::random();
-        hex_string(&bytes).into()
+        hex::encode(bytes).into()
     }))
-}
-
-fn hex_string(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
