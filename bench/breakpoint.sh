@@ -120,25 +120,11 @@ ulimit -n "$want" 2>/dev/null || true
 
 # ---- The stack ----------------------------------------------------------------------------
 
-ports=(8081 8082 8083 8084 8085 "$RAILRUSH_GATEWAY_PORT")
-stack_ready() {
-    local p
-    for p in 8081 8082 8083 8084 8085; do
-        [ "$(curl -s -o /dev/null -m 2 -w '%{http_code}' "http://127.0.0.1:$p/health/ready")" = 200 ] || return 1
-    done
-    [ "$(curl -s -o /dev/null -m 2 -w '%{http_code}' "http://127.0.0.1:$RAILRUSH_GATEWAY_PORT/")" != 000 ]
-}
-
 work=$(mktemp -d)
-stack_pid=""
 # shellcheck disable=SC2317 # invoked by the EXIT trap
 cleanup() {
     set +e
-    if [ -n "$stack_pid" ]; then
-        rr_log "stopping the stack this run started (scripts/start.sh, pid $stack_pid)"
-        kill -TERM -- "-$stack_pid" 2>/dev/null
-        wait "$stack_pid" 2>/dev/null
-    fi
+    rr_stop_stack
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -147,23 +133,7 @@ trap 'exit 130' INT TERM
 mkdir -p "$out/raw"
 date_utc=$(date -u +%F)
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
-if stack_ready; then
-    rr_log "stack: using the running local stack"
-else
-    busy=()
-    for p in "${ports[@]}"; do rr_port_in_use "$p" && busy+=("$p"); done
-    [ "${#busy[@]}" -eq 0 ] \
-        || rr_die "ports ${busy[*]} are in use but the stack is not ready: start it fully or stop it"
-    rr_log "stack: starting RAILRUSH_GATEWAY_PROFILE=load scripts/start.sh (log: $out/raw/$stamp-stack.log)"
-    RAILRUSH_GATEWAY_PROFILE=load setsid scripts/start.sh >"$out/raw/$stamp-stack.log" 2>&1 </dev/null &
-    stack_pid=$!
-    for _ in $(seq 1 1200); do
-        stack_ready && break
-        kill -0 "$stack_pid" 2>/dev/null || { tail -n 30 "$out/raw/$stamp-stack.log" >&2; rr_die "scripts/start.sh failed"; }
-        sleep 1
-    done
-    stack_ready || rr_die "the stack did not become ready in 20 minutes"
-fi
+rr_use_or_start_stack "$out/raw/$stamp-stack.log" RAILRUSH_GATEWAY_PROFILE=load
 
 # What would spoil the measurement, said before it starts.
 pid_on() { ss -ltnpH "sport = :$1" 2>/dev/null | grep -o 'pid=[0-9]*' | head -n 1 | cut -d= -f2; }

@@ -22,31 +22,15 @@ opens_in=${3:-150}
 sample=${4:-2000}
 
 work=$(mktemp -d)
-stack_pid=
 cleanup() {
-    if [ -n "$stack_pid" ]; then
-        kill -INT -- "-$stack_pid" 2>/dev/null || kill -INT "$stack_pid" 2>/dev/null || true
-        wait "$stack_pid" 2>/dev/null || true
-    fi
+    rr_stop_stack
     rm -rf "$work"
 }
 trap cleanup EXIT
 
-stack_ready() { curl -fs -o /dev/null http://127.0.0.1:8080/api/queue/sales; }
-if stack_ready; then
-    rr_log "stack: using the running local stack (start it with RAILRUSH_GATEWAY_PROFILE=load APP_QUEUE__ADMIT_PER_MINUTE=60000 for these figures)"
-else
-    rr_log "stack: starting it with the load profile and 60,000 admissions a minute (log: $work/stack.log)"
-    RAILRUSH_GATEWAY_PROFILE=load APP_QUEUE__ADMIT_PER_MINUTE=60000 RAILRUSH_RUSH_IN= \
-        setsid scripts/start.sh >"$work/stack.log" 2>&1 </dev/null &
-    stack_pid=$!
-    for _ in $(seq 1 1800); do
-        stack_ready && break
-        kill -0 "$stack_pid" 2>/dev/null || { tail -n 30 "$work/stack.log" >&2; rr_die "scripts/start.sh failed"; }
-        sleep 1
-    done
-    stack_ready || rr_die "the stack did not become ready in 30 minutes"
-fi
+# For these figures start the stack with the load profile and a fast admission rate.
+rr_use_or_start_stack "$work/stack.log" RAILRUSH_GATEWAY_PROFILE=load \
+    APP_QUEUE__ADMIT_PER_MINUTE=60000 RAILRUSH_RUSH_IN=
 
 cargo build --release -q -p e2e --bin rush-bench --bin railrush-check
 cargo build --release -q -p booking-service --example mint_tokens

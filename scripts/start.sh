@@ -15,7 +15,8 @@
 #   5. starts every service that exists (NAME/Cargo.toml) from the build output, logging to
 #      .local/logs/NAME.log, and the nginx gateway on :8080 from a private prefix .local/nginx;
 #   6. waits until every service's /health/ready answers 200 and the gateway answers, and
-#      prints the URL.
+#      prints the URL;
+#   7. supervises: a service that exits is started again (at most 5 times a minute).
 #
 # Ctrl-C / SIGTERM stops the services and the gateway this run started; the stores keep
 # running. Rerunning is safe: the stores are left as they are, and processes recorded under
@@ -249,18 +250,22 @@ seed_trains() {
     done
 }
 
+# launch_service I: start service I (of service_names) in the background; its pid is $!.
+launch_service() {
+    local name=${service_names[$1]} port=${service_ports[$1]} env_vars
+    mapfile -t env_vars < <(rr_service_env "$name" "$port")
+    env "${env_vars[@]}" "$RAILRUSH_BIN_DIR/$name" </dev/null >>"$RAILRUSH_LOGS/$name.log" 2>&1 9>&- &
+}
+
 start_services() {
-    local i name port bin log env_vars
+    local i name log
     for i in "${!service_names[@]}"; do
         name=${service_names[i]}
-        port=${service_ports[i]}
-        bin="$RAILRUSH_BIN_DIR/$name"
         log="$RAILRUSH_LOGS/$name.log"
         [ -f "$log" ] && mv -f "$log" "$log.1" # keep the previous run's log
-        mapfile -t env_vars < <(rr_service_env "$name" "$port")
-        env "${env_vars[@]}" "$bin" </dev/null >>"$log" 2>&1 9>&- &
-        record_started "$name" "$!" "$bin" "$log"
-        rr_log "started $name on 127.0.0.1:$port (pid $!)"
+        launch_service "$i"
+        record_started "$name" "$!" "$RAILRUSH_BIN_DIR/$name" "$log"
+        rr_log "started $name on 127.0.0.1:${service_ports[i]} (pid $!)"
     done
 }
 
@@ -331,15 +336,36 @@ print_banner() {
     printf '\nPress Ctrl-C to stop the services and the gateway (the stores keep running).\n'
 }
 
-# Stay in the foreground until a signal (the traps stop everything), or until a started
-# process exits: then report it and stop the rest.
+# Stay in the foreground until a signal (the traps stop everything). A service that exits
+# (a crash, a SIGKILL: bench/demo.sh's "service down" scene does that) is started again at
+# once, as a process supervisor would, at most RESTARTS_PER_MINUTE times a minute each; the
+# gateway or Prometheus exiting, or a service crashing in a loop, stops the whole stack.
+RESTARTS_PER_MINUTE=5
 supervise() {
-    local exited="" status=0 i
-    wait -n -p exited "${started_pids[@]}" || status=$?
-    for i in "${!started_pids[@]}"; do
-        [ "${started_pids[i]}" = "$exited" ] && show_failure "$i" "exited (status $status)"
+    local exited status i recent
+    declare -A restarts=()
+    while :; do
+        exited="" status=0
+        wait -n -p exited "${started_pids[@]}" || status=$?
+        for i in "${!started_pids[@]}"; do
+            [ "${started_pids[i]}" = "$exited" ] || continue
+            if ((i >= ${#service_names[@]})); then
+                show_failure "$i" "exited (status $status)"
+                rr_die "a process of the stack stopped; stopping the rest"
+            fi
+            # shellcheck disable=SC2086 # the list of restart times splits on purpose
+            recent=$(printf '%s\n' ${restarts[$i]:-} | awk -v now="$SECONDS" '$1 > now - 60' | wc -l)
+            if ((recent >= RESTARTS_PER_MINUTE)); then
+                show_failure "$i" "exited (status $status) $recent times in a minute"
+                rr_die "${started_names[i]} keeps crashing; stopping the rest"
+            fi
+            restarts[$i]="${restarts[$i]:-} $SECONDS"
+            launch_service "$i"
+            started_pids[i]=$!
+            printf '%s\n%s\n' "$!" "$RAILRUSH_BIN_DIR/${started_names[i]}" >"$RAILRUSH_RUN/${started_names[i]}.pid"
+            rr_warn "${started_names[i]} exited (status $status); started it again (pid $!)"
+        done
     done
-    rr_die "a process of the stack stopped; stopping the rest"
 }
 
 main() {

@@ -434,6 +434,55 @@ rr_port_owner() {
     ss -ltnpH "sport = :$1" 2>/dev/null | head -n 1
 }
 
+# ---- The running stack, for the benchmarks and the demo ------------------------------------
+
+# rr_stack_ready: every service's /health/ready answers 200 and the gateway answers.
+rr_stack_ready() {
+    local entry
+    for entry in "${RAILRUSH_SERVICES[@]}"; do
+        [ "$(curl -s -o /dev/null -m 2 -w '%{http_code}' "http://127.0.0.1:${entry##*:}/health/ready")" = 200 ] \
+            || return 1
+    done
+    [ "$(curl -s -o /dev/null -m 2 -w '%{http_code}' "http://127.0.0.1:$RAILRUSH_GATEWAY_PORT/")" != 000 ]
+}
+
+# rr_use_or_start_stack LOG [NAME=VALUE...]: use the running local stack, or start
+# scripts/start.sh in a session of its own with the NAME=VALUE settings (its output in LOG)
+# and wait up to 30 minutes until it is ready (a first start builds everything). Sets
+# RR_STACK_PID when it started one; rr_stop_stack stops that one only.
+RR_STACK_PID=""
+rr_use_or_start_stack() {
+    local log=$1 entry busy=()
+    shift
+    if rr_stack_ready; then
+        rr_log "stack: using the running local stack"
+        return 0
+    fi
+    for entry in "${RAILRUSH_SERVICES[@]}" "gateway:$RAILRUSH_GATEWAY_PORT"; do
+        rr_port_in_use "${entry##*:}" && busy+=("${entry##*:}")
+    done
+    [ "${#busy[@]}" -eq 0 ] \
+        || rr_die "ports ${busy[*]} are in use but the stack is not ready: start it fully or stop it"
+    rr_log "stack: starting ${*:+$* }scripts/start.sh (log: $log)"
+    env "$@" setsid "$RAILRUSH_ROOT/scripts/start.sh" >"$log" 2>&1 </dev/null &
+    RR_STACK_PID=$!
+    for _ in $(seq 1 1800); do
+        rr_stack_ready && return 0
+        kill -0 "$RR_STACK_PID" 2>/dev/null || { tail -n 30 "$log" >&2; rr_die "scripts/start.sh failed"; }
+        sleep 1
+    done
+    rr_die "the stack did not become ready in 30 minutes (log: $log)"
+}
+
+# rr_stop_stack: stop the stack rr_use_or_start_stack started, if it did.
+rr_stop_stack() {
+    [ -n "$RR_STACK_PID" ] || return 0
+    rr_log "stopping the stack this run started (scripts/start.sh, pid $RR_STACK_PID)"
+    kill -TERM -- "-$RR_STACK_PID" 2>/dev/null || kill -TERM "$RR_STACK_PID" 2>/dev/null || true
+    wait "$RR_STACK_PID" 2>/dev/null || true
+    RR_STACK_PID=""
+}
+
 # ---- Prometheus (optional) ----------------------------------------------------------------
 
 # The local stack's own Prometheus (`RAILRUSH_PROMETHEUS=1 scripts/start.sh`): Debian's

@@ -234,6 +234,12 @@ impl Driver {
             };
             let count = rng.random_range(1..=2);
             let Some(seats) = self.free_seats(&who, trip, count, &mut rng).await else {
+                // The trip is sold out (or its map did not answer): give a seat back now and
+                // then, so that a long run keeps selling instead of running out of seats.
+                if rng.random_bool(0.5) && !mine.is_empty() {
+                    let (booking, _) = mine.remove(rng.random_range(0..mine.len()));
+                    self.cancel(&who, booking).await;
+                }
                 tokio::time::sleep(Duration::from_millis(300)).await;
                 continue;
             };
