@@ -55,6 +55,25 @@ async fn ok(res: reqwest::Response) -> Value {
     body
 }
 
+/// Verifies `body` as a conductor; the 200 answer.
+async fn verify(app: &BookingApp, conductor: &User, body: Value) -> Value {
+    ok(post(app, Some(conductor), "/api/tickets/verify", body).await).await
+}
+
+/// Asserts that boarding `body` is refused as `not_boardable` with `state`.
+async fn not_boardable(app: &BookingApp, conductor: &User, body: Value, state: &str) {
+    let res = post(app, Some(conductor), "/api/tickets/board", body).await;
+    let body = assert_error(res, StatusCode::CONFLICT, "not_boardable").await;
+    assert_eq!(body["error"]["details"]["state"], state);
+}
+
+/// Rows of the boardings table.
+async fn boardings(app: &BookingApp) -> i64 {
+    let db = app.db().await;
+    let row = db.query_one("SELECT count(*) FROM boardings", &[]).await;
+    row.unwrap().get(0)
+}
+
 fn qr(booking: &Value) -> String {
     booking["ticket_qr"].as_str().unwrap().to_owned()
 }
@@ -125,14 +144,7 @@ async fn a_ticket_verifies_valid_boards_once_and_a_second_device_is_refused() {
     let conductor = admin();
     let text = qr(&booking);
 
-    let checked = ok(post(
-        &app,
-        Some(&conductor),
-        "/api/tickets/verify",
-        json!({"qr": text}),
-    )
-    .await)
-    .await;
+    let checked = verify(&app, &conductor, json!({"qr": text})).await;
     assert_eq!(checked["state"], "valid");
     assert_eq!(checked["ticket"]["booking_id"], booking["booking_id"]);
     assert!(checked.get("boarded_at").is_none());
@@ -166,14 +178,7 @@ async fn a_ticket_verifies_valid_boards_once_and_a_second_device_is_refused() {
     .await;
     assert_error(res, StatusCode::CONFLICT, "already_boarded").await;
 
-    let checked = ok(post(
-        &app,
-        Some(&conductor),
-        "/api/tickets/verify",
-        json!({"qr": text}),
-    )
-    .await)
-    .await;
+    let checked = verify(&app, &conductor, json!({"qr": text})).await;
     assert_eq!(checked["state"], "boarded");
     assert_eq!(checked["boarded_at"], first["boarded_at"]);
     assert_eq!(checked["device"], "coach-a");
@@ -219,14 +224,7 @@ async fn parallel_boards_of_one_ticket_board_it_exactly_once() {
         .filter(|s| **s == StatusCode::CONFLICT)
         .count();
     assert_eq!((boarded, refused), (1, 11), "{statuses:?}");
-    let rows: i64 = app
-        .db()
-        .await
-        .query_one("SELECT count(*) FROM boardings", &[])
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(rows, 1);
+    assert_eq!(boardings(&app).await, 1);
 }
 
 #[tokio::test]
@@ -266,14 +264,7 @@ async fn forged_altered_unknown_key_and_unreadable_tickets_are_refused() {
         }
     }
     // None of them boarded the booking.
-    let checked = ok(post(
-        &app,
-        Some(&conductor),
-        "/api/tickets/verify",
-        json!({"qr": text}),
-    )
-    .await)
-    .await;
+    let checked = verify(&app, &conductor, json!({"qr": text})).await;
     assert_eq!(checked["state"], "valid");
 }
 
@@ -291,24 +282,9 @@ async fn a_cancelled_booking_verifies_as_cancelled_and_cannot_be_boarded() {
     assert!(cancelled.get("ticket_qr").is_none(), "{cancelled}");
 
     let conductor = admin();
-    let checked = ok(post(
-        &app,
-        Some(&conductor),
-        "/api/tickets/verify",
-        json!({"qr": text}),
-    )
-    .await)
-    .await;
+    let checked = verify(&app, &conductor, json!({"qr": text})).await;
     assert_eq!(checked["state"], "cancelled");
-    let res = post(
-        &app,
-        Some(&conductor),
-        "/api/tickets/board",
-        json!({"qr": text}),
-    )
-    .await;
-    let body = assert_error(res, StatusCode::CONFLICT, "not_boardable").await;
-    assert_eq!(body["error"]["details"]["state"], "cancelled");
+    not_boardable(&app, &conductor, json!({"qr": text}), "cancelled").await;
 }
 
 #[tokio::test]
@@ -318,33 +294,17 @@ async fn a_ticket_of_another_trip_is_wrong_trip_and_cannot_be_boarded_there() {
     let text = qr(&booking);
     let conductor = admin();
     let other = app.departed_trip;
-    let checked = ok(post(
-        &app,
-        Some(&conductor),
-        "/api/tickets/verify",
-        json!({"qr": text, "trip_id": other}),
-    )
-    .await)
-    .await;
+    let checked = verify(&app, &conductor, json!({"qr": text, "trip_id": other})).await;
     assert_eq!(checked["state"], "wrong_trip");
-    let checked = ok(post(
-        &app,
-        Some(&conductor),
-        "/api/tickets/verify",
-        json!({"qr": text, "trip_id": app.trip}),
-    )
-    .await)
-    .await;
+    let checked = verify(&app, &conductor, json!({"qr": text, "trip_id": app.trip})).await;
     assert_eq!(checked["state"], "valid");
-    let res = post(
+    not_boardable(
         &app,
-        Some(&conductor),
-        "/api/tickets/board",
+        &conductor,
         json!({"qr": text, "trip_id": other}),
+        "wrong_trip",
     )
     .await;
-    let body = assert_error(res, StatusCode::CONFLICT, "not_boardable").await;
-    assert_eq!(body["error"]["details"]["state"], "wrong_trip");
     let res = post(
         &app,
         Some(&conductor),
@@ -385,36 +345,14 @@ async fn a_previous_keys_tickets_verify_after_rotation_and_old_journeys_are_expi
     ticket.kid = previous.kid().to_owned();
     let old = previous.sign(&serde_json::to_vec(&ticket).unwrap());
     let conductor = admin();
-    let checked = ok(post(
-        &app,
-        Some(&conductor),
-        "/api/tickets/verify",
-        json!({"qr": old}),
-    )
-    .await)
-    .await;
+    let checked = verify(&app, &conductor, json!({"qr": old})).await;
     assert_eq!(checked["state"], "valid");
     // Its train departed two days ago: expired, and not boardable.
     ticket.departs_at = chrono::Utc::now() - chrono::Duration::days(2);
     let old = previous.sign(&serde_json::to_vec(&ticket).unwrap());
-    let checked = ok(post(
-        &app,
-        Some(&conductor),
-        "/api/tickets/verify",
-        json!({"qr": old}),
-    )
-    .await)
-    .await;
+    let checked = verify(&app, &conductor, json!({"qr": old})).await;
     assert_eq!(checked["state"], "expired");
-    let res = post(
-        &app,
-        Some(&conductor),
-        "/api/tickets/board",
-        json!({"qr": old}),
-    )
-    .await;
-    let body = assert_error(res, StatusCode::CONFLICT, "not_boardable").await;
-    assert_eq!(body["error"]["details"]["state"], "expired");
+    not_boardable(&app, &conductor, json!({"qr": old}), "expired").await;
 }
 
 #[tokio::test]
@@ -428,12 +366,5 @@ async fn only_staff_check_tickets() {
         let res = post(&app, None, path, body.clone()).await;
         assert_error(res, StatusCode::UNAUTHORIZED, "unauthorized").await;
     }
-    let rows: i64 = app
-        .db()
-        .await
-        .query_one("SELECT count(*) FROM boardings", &[])
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(rows, 0);
+    assert_eq!(boardings(&app).await, 0);
 }
