@@ -1,8 +1,9 @@
 //! Payment outcomes from payment-service (queue `booking.payment-results`):
 //! `payment.succeeded` makes a confirmed booking `paid` with a fresh ticket code and its
-//! signed ticket (`crate::tickets`), and publishes `booking.paid` (the e-ticket); money that arrives for a booking that already
-//! expired or was cancelled is sent back with `booking.refund_due`. `payment.failed` is
-//! recorded; the booking stays `confirmed` so the passenger can retry until it is due.
+//! signed ticket (`crate::tickets`), and publishes `booking.paid` (the e-ticket); money that
+//! arrives for a booking that already expired or was cancelled is sent back with
+//! `booking.refund_due`. `payment.failed` is recorded; the booking stays `confirmed` so the
+//! passenger can retry until it is due.
 //!
 //! Each event is applied once: [`first_delivery`] runs in the transaction that changes the
 //! booking and writes the outgoing event to the outbox.
