@@ -20,3 +20,4 @@ pub mod startup;
 mod state;
 mod store;
 pub mod sweeper;
+pub mod tickets;

@@ -1,8 +1,9 @@
 //! Payment outcomes from payment-service (queue `booking.payment-results`):
-//! `payment.succeeded` makes a confirmed booking `paid` with a fresh ticket code and
-//! publishes `booking.paid` (the e-ticket); money that arrives for a booking that already
-//! expired or was cancelled is sent back with `booking.refund_due`. `payment.failed` is
-//! recorded; the booking stays `confirmed` so the passenger can retry until it is due.
+//! `payment.succeeded` makes a confirmed booking `paid` with a fresh ticket code and its
+//! signed ticket (`crate::tickets`), and publishes `booking.paid` (the e-ticket); money that
+//! arrives for a booking that already expired or was cancelled is sent back with
+//! `booking.refund_due`. `payment.failed` is recorded; the booking stays `confirmed` so the
+//! passenger can retry until it is due.
 //!
 //! Each event is applied once: [`first_delivery`] runs in the transaction that changes the
 //! booking and writes the outgoing event to the outbox.
@@ -10,11 +11,13 @@
 use crate::lifecycle;
 use crate::state::BookingState;
 use crate::store;
+use crate::tickets::Issue;
+use chrono::SubsecRound;
 use servicekit::amqp::Envelope;
 use servicekit::consumer::{
     HandleError, Handler, Meta, Outcomes, Subscription, decode, first_delivery,
 };
-use servicekit::events::{self, BookingPaid, BookingRefundDue, PaymentOutcome};
+use servicekit::events::{self, BookingPaid, BookingRefundDue, Passenger, PaymentOutcome};
 use servicekit::outbox;
 use std::sync::Arc;
 
@@ -100,20 +103,37 @@ async fn apply(
     let label = match (succeeded, status.as_str()) {
         (true, "confirmed") => {
             let code = lifecycle::ticket_code();
+            let trip =
+                trip.ok_or_else(|| HandleError::retry(anyhow::anyhow!("no trip summary")))?;
+            let seats = store::seats(&tx, id).await?;
+            let passengers: Vec<Passenger> =
+                serde_json::from_value(row.get(2)).map_err(|e| HandleError::Reject(e.into()))?;
+            let paid_at = chrono::Utc::now().trunc_subsecs(0);
+            let qr = state
+                .tickets
+                .issue(&Issue {
+                    booking_id: id,
+                    ticket_code: &code,
+                    trip_id,
+                    trip: &trip,
+                    seats: &seats,
+                    passengers: &passengers,
+                    issued_at: paid_at,
+                })
+                .map_err(HandleError::Reject)?;
             tx.execute(
-                "UPDATE bookings SET status = 'paid', ticket_code = $2, paid_at = now(), \
-                 payment_failure = NULL, updated_at = now() WHERE id = $1",
-                &[&id, &code],
+                "UPDATE bookings SET status = 'paid', ticket_code = $2, paid_at = $3, \
+                 ticket_qr = $4, payment_failure = NULL, updated_at = now() WHERE id = $1",
+                &[&id, &code, &paid_at, &qr],
             )
             .await?;
             let paid = BookingPaid {
                 booking_id: id,
                 user_id: row.get(1),
                 trip_id,
-                trip: trip.ok_or_else(|| HandleError::retry(anyhow::anyhow!("no trip summary")))?,
-                seats: store::seats(&tx, id).await?,
-                passengers: serde_json::from_value(row.get(2))
-                    .map_err(|e| HandleError::Reject(e.into()))?,
+                trip,
+                seats,
+                passengers,
                 amount: row.get(3),
                 currency: row.get(4),
                 ticket_code: code,

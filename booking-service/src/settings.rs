@@ -17,6 +17,7 @@ pub struct Settings {
     pub booking: BookingSettings,
     pub queue: QueueSettings,
     pub user_limits: UserLimits,
+    pub tickets: TicketSettings,
 }
 
 impl Default for Settings {
@@ -35,6 +36,7 @@ impl Default for Settings {
             booking: BookingSettings::default(),
             queue: QueueSettings::default(),
             user_limits: UserLimits::default(),
+            tickets: TicketSettings::default(),
         }
     }
 }
@@ -149,5 +151,29 @@ impl UserLimits {
     /// The limit of `n` a minute, or 0 (none) when limits are off.
     pub fn per_minute(&self, n: u32) -> u32 {
         if self.enabled { n } else { 0 }
+    }
+}
+
+/// Signed tickets and check-in (`crate::tickets`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct TicketSettings {
+    /// The Ed25519 private key (PKCS#8 PEM) tickets are signed with; every replica needs the
+    /// same. Unset: a random per-process key (one replica only; tickets fail after a restart).
+    pub signing_key_path: Option<std::path::PathBuf>,
+    /// Public keys (PEM) of earlier signing keys: their tickets still verify, and they stay
+    /// published at `GET /api/tickets/keys`, after a rotation.
+    pub previous_public_key_paths: Vec<std::path::PathBuf>,
+    /// A ticket is `expired` this long after its train departed.
+    pub valid_hours_after_departure: u32,
+}
+
+impl Default for TicketSettings {
+    fn default() -> Self {
+        Self {
+            signing_key_path: None,
+            previous_public_key_paths: Vec::new(),
+            valid_hours_after_departure: 24,
+        }
     }
 }

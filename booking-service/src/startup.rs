@@ -12,6 +12,7 @@ use crate::queue::sales::SalesSource;
 use crate::seats::SeatStore;
 use crate::settings::{QueueSettings, Settings};
 use crate::state::{BookingMetrics, BookingState};
+use crate::tickets::Tickets;
 use crate::{hot_trips, markers, sweeper};
 use actix_web::web;
 use servicekit::cache::Keys;
@@ -61,6 +62,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         queue: waiting_room,
         limits: servicekit::limit::PerCaller::default(),
         user_limits: settings.user_limits.clone(),
+        tickets: Tickets::new(&settings.tickets, kernel.metrics().registry())?,
     });
     markers::rebuild_at_start(&pg, &seats).await;
     let markers_every = Duration::from_millis(own.marker_check_ms);

@@ -26,6 +26,8 @@ pub struct BookingState {
     /// Per-passenger limits of select, confirm, join and place (`settings.user_limits`).
     pub limits: servicekit::limit::PerCaller,
     pub user_limits: crate::settings::UserLimits,
+    /// Ticket signing keys and check-in.
+    pub tickets: crate::tickets::Tickets,
 }
 
 impl BookingState {

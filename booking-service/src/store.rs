@@ -22,11 +22,16 @@ pub struct Booking {
     pub payment_due_at: DateTime<Utc>,
     pub ticket_code: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// A paid booking's signed ticket, the text its QR code encodes (`crate::tickets`);
+    /// absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ticket_qr: Option<String>,
 }
 
 const SELECT: &str = "SELECT b.id, b.trip_id, \
        array(SELECT s.seat_id FROM booking_seats s WHERE s.booking_id = b.id ORDER BY s.seat_id), \
-       b.passengers, b.status, b.amount, b.currency, b.payment_due_at, b.ticket_code, b.created_at \
+       b.passengers, b.status, b.amount, b.currency, b.payment_due_at, b.ticket_code, b.created_at, \
+       CASE WHEN b.status = 'paid' THEN b.ticket_qr END \
      FROM bookings b";
 
 fn booking(row: &Row) -> Result<Booking, DbError> {
@@ -41,6 +46,7 @@ fn booking(row: &Row) -> Result<Booking, DbError> {
         payment_due_at: row.get(7),
         ticket_code: row.get(8),
         created_at: row.get(9),
+        ticket_qr: row.get(10),
     })
 }
 

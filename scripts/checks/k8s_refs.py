@@ -18,10 +18,15 @@ import yaml
 # (kind, name) of what an overlay expects to exist in the cluster rather than in its output
 # (docs/deployment.md says how each is created).
 OUT_OF_BAND = {
-    "dev": {("Secret", "railrush-jwt-public"), ("Secret", "railrush-auth-keys")},
+    "dev": {
+        ("Secret", "railrush-jwt-public"),
+        ("Secret", "railrush-auth-keys"),
+        ("Secret", "railrush-ticket-keys"),
+    },
     "prod": {
         ("Secret", "railrush-jwt-public"),
         ("Secret", "railrush-auth-keys"),
+        ("Secret", "railrush-ticket-keys"),
         ("Secret", "railrush-auth-env"),
         ("Secret", "railrush-train-env"),
         ("Secret", "railrush-booking-env"),

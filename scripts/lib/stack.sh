@@ -346,9 +346,10 @@ RAILRUSH_JWT_PUBLIC_KEY="$RAILRUSH_KEYS/jwt_public.pem"
 RAILRUSH_OTP_SECRET="$RAILRUSH_KEYS/otp_secret"
 RAILRUSH_NID_SECRET="$RAILRUSH_KEYS/nid_secret"
 RAILRUSH_QUEUE_PASS_KEY="$RAILRUSH_KEYS/queue_pass_key"
+RAILRUSH_TICKET_KEY="$RAILRUSH_KEYS/ticket_private.pem"
 
-# Generate the Ed25519 JWT key pair, the OTP secret, the NID hash key and the key queue passes
-# are signed with under .local/keys where missing.
+# Generate the Ed25519 JWT key pair, the OTP secret, the NID hash key, the key queue passes
+# are signed with and the Ed25519 key tickets are signed with under .local/keys where missing.
 # Existing files are kept, so tokens issued before a restart stay valid.
 rr_ensure_dev_keys() {
     mkdir -p "$RAILRUSH_KEYS"
@@ -366,6 +367,12 @@ rr_ensure_dev_keys() {
             || rr_die "openssl could not derive $RAILRUSH_JWT_PUBLIC_KEY"
         made+=(jwt_public.pem)
     fi
+    if [ ! -s "$RAILRUSH_TICKET_KEY" ]; then
+        (umask 077 && openssl genpkey -algorithm ed25519 -out "$RAILRUSH_TICKET_KEY") \
+            || rr_die "openssl could not generate $RAILRUSH_TICKET_KEY"
+        made+=(ticket_private.pem)
+    fi
+    chmod 600 "$RAILRUSH_TICKET_KEY"
     local secret
     for secret in "$RAILRUSH_OTP_SECRET" "$RAILRUSH_NID_SECRET" "$RAILRUSH_QUEUE_PASS_KEY"; do
         if [ ! -s "$secret" ]; then
@@ -415,9 +422,10 @@ rr_service_env() {
             "APP_OTP__SECRET_PATH=$RAILRUSH_OTP_SECRET" \
             "APP_NID__SECRET_PATH=$RAILRUSH_NID_SECRET"
     fi
-    # booking-service signs and checks the waiting room's passes.
+    # booking-service signs and checks the waiting room's passes, and signs tickets.
     if [ "$name" = booking-service ]; then
-        printf '%s\n' "APP_QUEUE__PASS_KEY_PATH=$RAILRUSH_QUEUE_PASS_KEY"
+        printf '%s\n' "APP_QUEUE__PASS_KEY_PATH=$RAILRUSH_QUEUE_PASS_KEY" \
+            "APP_TICKETS__SIGNING_KEY_PATH=$RAILRUSH_TICKET_KEY"
         # The load profile lifts the per-passenger limits with the per-address ones.
         if [ "$RAILRUSH_GATEWAY_PROFILE" = load ]; then
             printf '%s\n' "APP_USER_LIMITS__ENABLED=false"

@@ -1,4 +1,4 @@
-//! The `/api/bookings` and `/api/queue` routes of `docs/api.md`, and the internal booking
+//! The `/api/bookings`, `/api/queue` and `/api/tickets` routes of `docs/api.md`, and the internal booking
 //! summary route (not under `/api`, so the gateway does not route it) that payment-service
 //! asks.
 
@@ -7,6 +7,7 @@ mod confirm;
 mod queue;
 mod seatmap;
 mod select;
+mod tickets;
 
 use serde_json::json;
 use servicekit::error::Code;
@@ -149,6 +150,7 @@ pub fn api() -> Api {
         .answers(200, "Booking with status cancelled", booking())
         .errors(&[Code::NotCancellable]);
     queue_routes(&mut api);
+    ticket_routes(&mut api);
     // Not under /api: the gateway never routes it; payment-service reads it.
     api.prefix("")
         .get("/internal/bookings/{booking_id}", bookings::summary)
@@ -236,6 +238,61 @@ fn queue_routes(api: &mut Api) {
         .path_param("sale_id", sale_id())
         .answers(200, "The place", place())
         .errors(&[Code::RateLimited]);
+}
+
+/// Signed tickets and check-in (`/api/tickets`).
+fn ticket_routes(api: &mut Api) {
+    let time = || json!({ "type": "string", "format": "date-time" });
+    let state = || json!({ "enum": ["valid", "boarded", "cancelled", "expired", "wrong_trip"] });
+    let checked = |required: &[&str]| {
+        Some(json!({
+            "type": "object",
+            "required": required,
+            "properties": {
+                "state": state(),
+                "ticket": schema::<crate::tickets::Ticket>(),
+                "boarded_at": time(),
+                "device": { "type": ["string", "null"] },
+                "by": uuid()
+            }
+        }))
+    };
+    api.prefix("/api/tickets");
+    api.get("/keys", tickets::keys)
+        .summary("The public keys that verify signed tickets offline (current first)")
+        .answers(
+            200,
+            "The keys",
+            Some(wrapped(
+                "keys",
+                array(schema::<crate::tickets::keys::PublicKey>()),
+            )),
+        );
+    api.post("/verify", tickets::verify)
+        .summary("A scanned ticket and its state (conductor or admin)")
+        .auth()
+        .body(schema::<tickets::VerifyRequest>())
+        .answers(
+            200,
+            "The ticket and its state",
+            checked(&["state", "ticket"]),
+        )
+        .errors(&[Code::InvalidTicket, Code::Forbidden]);
+    api.post("/board", tickets::board)
+        .summary("Board a ticket once (conductor or admin)")
+        .auth()
+        .body(schema::<tickets::BoardRequest>())
+        .answers(
+            200,
+            "Boarded (or the same device's earlier boarding)",
+            checked(&["state", "ticket", "boarded_at", "device", "by"]),
+        )
+        .errors(&[
+            Code::InvalidTicket,
+            Code::Forbidden,
+            Code::AlreadyBoarded,
+            Code::NotBoardable,
+        ]);
 }
 
 /// A trip or seat id from a path or body: positive, else 400 naming `field`.

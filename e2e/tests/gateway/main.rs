@@ -12,3 +12,4 @@ mod limits;
 mod queue;
 mod sse;
 mod support;
+mod tickets;

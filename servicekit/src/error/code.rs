@@ -38,6 +38,8 @@ macro_rules! codes {
 codes! {
     /// Malformed JSON, a missing or invalid field (`details.field` names it).
     InvalidRequest => BAD_REQUEST, "invalid_request";
+    /// A ticket that is unreadable, signed by an unknown key, badly signed or altered.
+    InvalidTicket => BAD_REQUEST, "invalid_ticket";
     /// Missing, malformed, expired or badly signed access token.
     Unauthorized => UNAUTHORIZED, "unauthorized";
     /// Unknown login or wrong password (the same answer for both).
@@ -88,6 +90,8 @@ codes! {
     SoldOut => CONFLICT, "sold_out";
     /// The ticket was boarded before (`details.boarded_at`).
     AlreadyBoarded => CONFLICT, "already_boarded";
+    /// A cancelled, expired or another trip's ticket cannot be boarded (`details.state`).
+    NotBoardable => CONFLICT, "not_boardable";
     /// The body is larger than the limit.
     PayloadTooLarge => PAYLOAD_TOO_LARGE, "payload_too_large";
     /// The body is not JSON.
