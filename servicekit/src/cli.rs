@@ -38,7 +38,7 @@
 use crate::amqp::Broker;
 use crate::config::{AmqpSettings, DatabaseSettings, LogSettings};
 use crate::db::{self, PgPool};
-use crate::parked::{Listing, Parked, ParkedError, Which};
+use crate::parked::{self, Listing, Parked, ParkedError, Which};
 use crate::service::Application;
 use anyhow::Context;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
@@ -111,6 +111,7 @@ pub enum ParkedCommand {
     /// Count the parked messages of each queue (or one) and show the first ones: event id,
     /// type, why it was parked (rejected, or delivery_limit: it failed on every delivery) and
     /// when
+    #[command(after_help = LIST_EXAMPLES)]
     List {
         /// Only this queue (as the service consumes it, e.g. booking.payment-results)
         #[arg(long)]
@@ -121,8 +122,10 @@ pub enum ParkedCommand {
     },
     /// Put parked messages back into the queue they came from, to be handled again (safe:
     /// consumers apply an event once, by its id)
+    #[command(after_help = REPLAY_EXAMPLES)]
     Replay(ParkedTarget),
     /// Delete parked messages for good
+    #[command(after_help = DROP_EXAMPLES)]
     Drop(ParkedTarget),
 }
 
@@ -161,6 +164,24 @@ Examples:
 
 Messages are taken from Q.parked (Q with APP_AMQP__QUEUE_PREFIX before it) on APP_AMQP__URL.";
 
+const LIST_EXAMPLES: &str = "\
+Examples:
+  <service> parked list                      every queue: the count and the first 20 messages
+  <service> parked list --queue Q --limit 0  only how many messages Q.parked holds";
+
+const REPLAY_EXAMPLES: &str = "\
+Examples:
+  <service> parked replay --queue Q --id 0193c1d2-...   the messages of one event
+  <service> parked replay --queue Q --all               every parked message of Q
+
+Fix the cause first (the service's log of the rejection says it): a message replayed before
+parks again. Replaying an event that was applied already changes nothing.";
+
+const DROP_EXAMPLES: &str = "\
+Examples:
+  <service> parked drop --queue Q --id 0193c1d2-...   the messages of one event
+  <service> parked drop --queue Q --all               every parked message of Q";
+
 /// How long `parked` waits for the broker.
 const BROKER_WAIT: Duration = Duration::from_secs(10);
 
@@ -174,6 +195,18 @@ pub async fn run_parked(
     queues: &[&str],
 ) -> anyhow::Result<()> {
     crate::telemetry::init_quiet(log);
+    // A wrong queue is named before the broker is asked anything.
+    match &command {
+        ParkedCommand::List {
+            queue: Some(queue), ..
+        } => {
+            parked::resolve(queues, queue)?;
+        }
+        ParkedCommand::Replay(target) | ParkedCommand::Drop(target) => {
+            parked::resolve(queues, &target.queue)?;
+        }
+        ParkedCommand::List { queue: None, .. } => {}
+    }
     let broker = Broker::start(amqp, name);
     let parked = Parked::new(broker.clone(), queues);
     let outcome = parked_command(name, &parked, &broker, command).await;
@@ -187,18 +220,6 @@ async fn parked_command(
     broker: &Broker,
     command: ParkedCommand,
 ) -> anyhow::Result<()> {
-    // A wrong queue is named before the broker is asked anything.
-    match &command {
-        ParkedCommand::List {
-            queue: Some(queue), ..
-        } => {
-            parked.resolve(queue)?;
-        }
-        ParkedCommand::Replay(target) | ParkedCommand::Drop(target) => {
-            parked.resolve(&target.queue)?;
-        }
-        ParkedCommand::List { queue: None, .. } => {}
-    }
     if !broker.wait_connected(BROKER_WAIT).await {
         anyhow::bail!("cannot reach the message broker within {BROKER_WAIT:?}");
     }

@@ -116,15 +116,7 @@ impl Parked {
 
     /// `queue` (or its parking queue's name) as one of ours; the error names the others.
     pub fn resolve(&self, queue: &str) -> Result<&str, ParkedError> {
-        let source = queue.strip_suffix(".parked").unwrap_or(queue);
-        self.queues
-            .iter()
-            .find(|q| q.as_str() == source)
-            .map(String::as_str)
-            .ok_or_else(|| ParkedError::UnknownQueue {
-                queue: queue.to_owned(),
-                known: self.queues.join(", "),
-            })
+        resolve(&self.queues, queue)
     }
 
     /// The count of `queue`'s parked messages and the first `limit` of them.
@@ -272,6 +264,23 @@ impl Parked {
 
 /// How long an operation waits for the messages it gave back to be counted again.
 const SETTLE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// `queue` (or its parking queue's name) as one of `queues`; the error names them.
+pub fn resolve<'a, Q: AsRef<str>>(queues: &'a [Q], queue: &str) -> Result<&'a str, ParkedError> {
+    let source = queue.strip_suffix(".parked").unwrap_or(queue);
+    queues
+        .iter()
+        .map(AsRef::as_ref)
+        .find(|q| *q == source)
+        .ok_or_else(|| ParkedError::UnknownQueue {
+            queue: queue.to_owned(),
+            known: queues
+                .iter()
+                .map(AsRef::as_ref)
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
+}
 
 /// The message count of `queue`, which must exist.
 async fn declared_count(channel: &Channel, queue: &str) -> Result<u32, ParkedError> {

@@ -275,7 +275,20 @@ macro_rules! parked_cli_tests {
             );
             $crate::testing::cli::assert_refused(
                 $bin,
-                &["parked", "drop", "--queue", $queue, "--id", "x", "--all"],
+                &["parked", "drop", "--queue", $queue, "--id", "x"],
+                "invalid value 'x' for '--id <EVENT_ID>'",
+            );
+            $crate::testing::cli::assert_refused(
+                $bin,
+                &[
+                    "parked",
+                    "drop",
+                    "--queue",
+                    $queue,
+                    "--id",
+                    "0193c1d2-0000-7000-8000-000000000000",
+                    "--all",
+                ],
                 "'--id <EVENT_ID>' cannot be used with '--all'",
             );
         }
