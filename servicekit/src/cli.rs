@@ -458,6 +458,54 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_listing_is_a_count_then_a_table_of_the_messages_shown() {
+        use crate::parked::ParkedMessage;
+        let id = Uuid::parse_str("0193c1d2-0000-7000-8000-000000000001").ok();
+        let at = chrono::DateTime::from_timestamp(1_796_000_000, 0);
+        let listing = Listing {
+            queue: "booking.payment-results".into(),
+            count: 3,
+            messages: vec![
+                ParkedMessage {
+                    event_id: id,
+                    kind: Some("payment.succeeded".into()),
+                    reason: Some("rejected".into()),
+                    parked_at: at,
+                    times_parked: 1,
+                },
+                ParkedMessage {
+                    event_id: None,
+                    kind: None,
+                    reason: Some("delivery_limit".into()),
+                    parked_at: None,
+                    times_parked: 2,
+                },
+            ],
+        };
+        let text = listing_text(&listing);
+        let lines: Vec<&str> = text.lines().map(str::trim_end).collect();
+        assert_eq!(
+            lines,
+            vec![
+                "booking.payment-results.parked: 3 messages parked",
+                "  EVENT ID                              TYPE                      FIRST DEATH     \
+                 PARKED AT (UTC)       TIMES",
+                "  0193c1d2-0000-7000-8000-000000000001  payment.succeeded         rejected        \
+                 2026-11-30 00:53:20   1",
+                "  -                                     -                         delivery_limit  \
+                 -                     2",
+                "  ... and 1 more (--limit)",
+            ]
+        );
+        let empty = Listing {
+            queue: "q".into(),
+            count: 1,
+            messages: Vec::new(),
+        };
+        assert_eq!(listing_text(&empty), "q.parked: 1 message parked\n");
+    }
+
     #[derive(Parser, Debug)]
     struct Cli {
         #[command(subcommand)]

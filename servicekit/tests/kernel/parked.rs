@@ -97,6 +97,18 @@ impl Setup {
         .await;
     }
 
+    /// Fixes the cause: the ledger knows `numbers` from now on.
+    async fn know(&self, numbers: &str) {
+        let sql = format!("INSERT INTO positives (n) SELECT unnest('{{{numbers}}}'::int[])");
+        self.db
+            .get()
+            .await
+            .unwrap()
+            .execute(&sql, &[])
+            .await
+            .unwrap();
+    }
+
     async fn effects(&self, event: &Envelope) -> i64 {
         count(
             &self.db,
@@ -142,13 +154,8 @@ async fn a_parked_message_is_listed_replayed_once_its_cause_is_fixed_and_applied
     s.wait_parked(3).await;
 
     // Replayed before the cause is fixed: handled again, refused again, parked again.
-    assert_eq!(
-        s.parked
-            .replay(QUEUE, Which::Event(a.event_id))
-            .await
-            .unwrap(),
-        2
-    );
+    let replay_a = || s.parked.replay(QUEUE, Which::Event(a.event_id));
+    assert_eq!(replay_a().await.unwrap(), 2);
     s.wait_parked(3).await;
     let again = s.parked.list(QUEUE, 10).await.unwrap();
     let a_again: Vec<_> = again
@@ -161,19 +168,8 @@ async fn a_parked_message_is_listed_replayed_once_its_cause_is_fixed_and_applied
     assert_eq!(s.effects(&a).await, 0);
 
     // The cause fixed, both copies replayed: applied once, the other copy a duplicate.
-    s.db.get()
-        .await
-        .unwrap()
-        .execute("INSERT INTO positives (n) VALUES (7)", &[])
-        .await
-        .unwrap();
-    assert_eq!(
-        s.parked
-            .replay(QUEUE, Which::Event(a.event_id))
-            .await
-            .unwrap(),
-        2
-    );
+    s.know("7").await;
+    assert_eq!(replay_a().await.unwrap(), 2);
     eventually("a applied", || async { s.effects(&a).await == 1 }).await;
     s.wait_parked(1).await;
     eventually("the source queue drained", || async {
@@ -182,7 +178,7 @@ async fn a_parked_message_is_listed_replayed_once_its_cause_is_fixed_and_applied
     .await;
     assert_eq!(s.effects(&a).await, 1, "applied exactly once");
     // Nothing of `a` is parked any more.
-    let gone = s.parked.replay(QUEUE, Which::Event(a.event_id)).await;
+    let gone = replay_a().await;
     assert!(
         matches!(gone, Err(ParkedError::NotFound { .. })),
         "{gone:?}"
@@ -212,12 +208,7 @@ async fn replay_all_and_drop_all_take_every_parked_message() {
         .collect();
     s.publish(&events).await;
     s.wait_parked(3).await;
-    s.db.get()
-        .await
-        .unwrap()
-        .execute("INSERT INTO positives (n) VALUES (1), (2)", &[])
-        .await
-        .unwrap();
+    s.know("1,2").await;
     // Twice: the second replay finds only the one still refused, applied ones stay once.
     assert_eq!(s.parked.replay(QUEUE, Which::All).await.unwrap(), 3);
     eventually("two applied, one parked again", || async {
