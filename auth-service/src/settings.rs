@@ -4,6 +4,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use servicekit::config::{
     AmqpSettings, DatabaseSettings, HttpSettings, JwtSettings, LogSettings, RedisSettings,
+    RetentionSettings,
 };
 use std::path::PathBuf;
 
@@ -16,6 +17,8 @@ pub struct Settings {
     pub amqp: AmqpSettings,
     pub jwt: JwtSettings,
     pub log: LogSettings,
+    /// How long the outbox, the consumers\' dedupe records and idempotency keys are kept.
+    pub retention: RetentionSettings,
     pub otp: OtpSettings,
     pub login: LoginSettings,
     pub nid: NidSettings,
@@ -35,6 +38,7 @@ impl Default for Settings {
                 ..JwtSettings::default()
             },
             log: LogSettings::default(),
+            retention: RetentionSettings::default(),
             otp: OtpSettings::default(),
             login: LoginSettings::default(),
             nid: NidSettings::default(),

@@ -20,6 +20,7 @@ servicekit::migrations!("migrations");
 pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     let mut kernel = Kernel::new("auth-service", &settings.http)?;
     let pg = kernel.postgres(&settings.database, migrations()).await?;
+    kernel.retention(&pg, &settings.retention).await?;
     let redis = kernel.redis(&settings.redis)?;
     let broker = kernel.broker(&settings.amqp);
     // Registration goes through the outbox; only OTP requests need the broker.

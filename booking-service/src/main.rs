@@ -1,9 +1,10 @@
 //! The booking-service binary: seat holds, confirmation, the live seat map and bookings
 //! (`serve`, the default), or applies its migrations (`migrate`).
 
+use booking_service::payments;
 use booking_service::settings::Settings;
 use booking_service::startup;
-use servicekit::cli::{self, Binary};
+use servicekit::cli::{self, Binary, Parts};
 use std::process::ExitCode;
 
 const BINARY: Binary = Binary {
@@ -13,11 +14,17 @@ const BINARY: Binary = Binary {
             outbox, serves the live seat map and the caller's bookings, follows payment \
             outcomes and expires unpaid bookings.",
     examples: "\
-booking-service           serve on APP_HTTP__PORT, run the payment consumer and the sweeper
-booking-service migrate   apply pending migrations to APP_DATABASE__URL and exit",
+booking-service               serve on APP_HTTP__PORT, run the payment consumer and the sweeper
+booking-service migrate       apply pending migrations to APP_DATABASE__URL and exit
+booking-service parked list   the messages its consumers gave up on (then parked replay|drop)",
+    queues: &[payments::QUEUE],
 };
 
 fn main() -> ExitCode {
-    let parts = |s: &Settings| (s.log.clone(), s.database.clone());
+    let parts = |s: &Settings| Parts {
+        log: s.log.clone(),
+        database: s.database.clone(),
+        amqp: s.amqp.clone(),
+    };
     cli::service_main(BINARY, startup::migrations, parts, startup::build)
 }

@@ -3,6 +3,7 @@
 use serde::Deserialize;
 use servicekit::config::{
     AmqpSettings, DatabaseSettings, HttpSettings, JwtSettings, LogSettings, RedisSettings,
+    RetentionSettings,
 };
 
 #[derive(Clone, Debug, Deserialize)]
@@ -14,6 +15,8 @@ pub struct Settings {
     pub amqp: AmqpSettings,
     pub jwt: JwtSettings,
     pub log: LogSettings,
+    /// How long the outbox, the consumers\' dedupe records and idempotency keys are kept.
+    pub retention: RetentionSettings,
     pub booking: BookingSettings,
     pub queue: QueueSettings,
     pub user_limits: UserLimits,
@@ -33,6 +36,7 @@ impl Default for Settings {
             amqp: AmqpSettings::default(),
             jwt: JwtSettings::default(),
             log: LogSettings::default(),
+            retention: RetentionSettings::default(),
             booking: BookingSettings::default(),
             queue: QueueSettings::default(),
             user_limits: UserLimits::default(),

@@ -28,6 +28,7 @@ servicekit::migrations!("migrations");
 pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     let mut kernel = Kernel::new("booking-service", &settings.http)?;
     let pg = kernel.postgres(&settings.database, migrations()).await?;
+    kernel.retention(&pg, &settings.retention).await?;
     let redis = kernel.redis(&settings.redis)?;
     let broker = kernel.broker(&settings.amqp);
     // Confirmations wait in the outbox; live maps then update on this replica only.

@@ -45,6 +45,17 @@ pub const QUEUES: [(&str, &[&str]); 4] = [
     ),
 ];
 
+/// The names of [`QUEUES`] (what `notification-service parked` works on).
+pub const NAMES: [&str; QUEUES.len()] = {
+    let mut names = [""; QUEUES.len()];
+    let mut i = 0;
+    while i < QUEUES.len() {
+        names[i] = QUEUES[i].0;
+        i += 1;
+    }
+    names
+};
+
 /// The consumer of one of [`QUEUES`]; every queue's name is also its consumer name.
 pub struct Queue {
     pub name: &'static str,

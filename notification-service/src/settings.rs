@@ -2,7 +2,9 @@
 
 use secrecy::SecretString;
 use serde::Deserialize;
-use servicekit::config::{AmqpSettings, DatabaseSettings, HttpSettings, JwtSettings, LogSettings};
+use servicekit::config::{
+    AmqpSettings, DatabaseSettings, HttpSettings, JwtSettings, LogSettings, RetentionSettings,
+};
 use std::time::Duration;
 
 #[derive(Clone, Debug, Deserialize)]
@@ -13,6 +15,8 @@ pub struct Settings {
     pub amqp: AmqpSettings,
     pub jwt: JwtSettings,
     pub log: LogSettings,
+    /// How long the outbox, the consumers\' dedupe records and idempotency keys are kept.
+    pub retention: RetentionSettings,
     pub smtp: SmtpSettings,
     pub sms: SmsSettings,
     pub delivery: DeliverySettings,
@@ -26,6 +30,7 @@ impl Default for Settings {
             amqp: AmqpSettings::default(),
             jwt: JwtSettings::default(),
             log: LogSettings::default(),
+            retention: RetentionSettings::default(),
             smtp: SmtpSettings::default(),
             sms: SmsSettings::default(),
             delivery: DeliverySettings::default(),

@@ -34,6 +34,7 @@ pub async fn build_with_channels(
 ) -> anyhow::Result<Application> {
     let mut kernel = Kernel::new("notification-service", &settings.http)?;
     let pg = kernel.postgres(&settings.database, migrations()).await?;
+    kernel.retention(&pg, &settings.retention).await?;
     kernel.broker(&settings.amqp);
     // The inbox needs PostgreSQL only; messages wait in their queues.
     kernel.degradable(&["rabbitmq"]);

@@ -3,7 +3,8 @@
 
 use payment_service::settings::Settings;
 use payment_service::startup;
-use servicekit::cli::{self, Binary};
+use payment_service::{charges, refunds};
+use servicekit::cli::{self, Binary, Parts};
 use std::process::ExitCode;
 
 const BINARY: Binary = Binary {
@@ -13,11 +14,17 @@ const BINARY: Binary = Binary {
             built-in test gateway or Stripe), serves payment status and retries, and refunds \
             cancellations.",
     examples: "\
-payment-service           serve on APP_HTTP__PORT, run the charge and refund workers
-payment-service migrate   apply pending migrations to APP_DATABASE__URL and exit",
+payment-service               serve on APP_HTTP__PORT, run the charge and refund workers
+payment-service migrate       apply pending migrations to APP_DATABASE__URL and exit
+payment-service parked list   the messages its consumers gave up on (then parked replay|drop)",
+    queues: &[charges::QUEUE, refunds::QUEUE],
 };
 
 fn main() -> ExitCode {
-    let parts = |s: &Settings| (s.log.clone(), s.database.clone());
+    let parts = |s: &Settings| Parts {
+        log: s.log.clone(),
+        database: s.database.clone(),
+        amqp: s.amqp.clone(),
+    };
     cli::service_main(BINARY, startup::migrations, parts, startup::build)
 }

@@ -3,7 +3,9 @@
 
 use secrecy::SecretString;
 use serde::Deserialize;
-use servicekit::config::{AmqpSettings, DatabaseSettings, HttpSettings, JwtSettings, LogSettings};
+use servicekit::config::{
+    AmqpSettings, DatabaseSettings, HttpSettings, JwtSettings, LogSettings, RetentionSettings,
+};
 use std::path::PathBuf;
 
 #[derive(Clone, Debug, Deserialize)]
@@ -14,6 +16,8 @@ pub struct Settings {
     pub amqp: AmqpSettings,
     pub jwt: JwtSettings,
     pub log: LogSettings,
+    /// How long the outbox, the consumers\' dedupe records and idempotency keys are kept.
+    pub retention: RetentionSettings,
     pub gateway: GatewaySettings,
     pub booking_service: BookingServiceSettings,
 }
@@ -26,6 +30,7 @@ impl Default for Settings {
             amqp: AmqpSettings::default(),
             jwt: JwtSettings::default(),
             log: LogSettings::default(),
+            retention: RetentionSettings::default(),
             gateway: GatewaySettings::default(),
             booking_service: BookingServiceSettings::default(),
         }

@@ -26,6 +26,7 @@ pub async fn build_with_gateway(
 ) -> anyhow::Result<Application> {
     let mut kernel = Kernel::new("payment-service", &settings.http)?;
     let pg = kernel.postgres(&settings.database, migrations()).await?;
+    kernel.retention(&pg, &settings.retention).await?;
     kernel.broker(&settings.amqp);
     // HTTP reads need PostgreSQL only; charges and refunds wait in their queues.
     kernel.degradable(&["rabbitmq"]);

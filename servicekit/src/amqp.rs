@@ -310,7 +310,12 @@ async fn supervise(weak: Weak<Inner>) {
                         () = closed.cancelled() => {}
                         () = tokio::time::sleep(Duration::from_millis(200)) => {}
                     }
-                    if closed.is_cancelled() || weak.strong_count() == 0 {
+                    // `Broker::close` closes the link it took itself: a second close here
+                    // would race it (lapin logs an unexpected close-ok).
+                    if closed.is_cancelled() {
+                        return;
+                    }
+                    if weak.strong_count() == 0 {
                         let _ = link.connection.close(200, "shutdown".into()).await;
                         return;
                     }

@@ -147,6 +147,44 @@ impl Default for AmqpSettings {
     }
 }
 
+/// How long the kernel's bookkeeping tables keep their rows (`servicekit::retention`): sent
+/// outbox rows and consumers' dedupe records; `Idempotency-Key` answers go after their 24
+/// hours whatever these say.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct RetentionSettings {
+    /// Outbox rows the broker confirmed are kept this many days (for inspection); unsent rows
+    /// are never pruned.
+    pub outbox_days: u32,
+    /// `processed_events` rows are kept this many days. Must exceed the longest time a
+    /// message can come again after it was applied: a redelivery (seconds), a duplicate
+    /// published by a relay that crashed before marking its row sent (behind the queue's
+    /// backlog), or a replay from a parking queue (as late as an operator acts on it). An
+    /// event that comes back after its record is gone is applied again.
+    pub processed_events_days: u32,
+    /// Rows deleted per statement; a full batch is followed by the next one at once.
+    pub batch: i64,
+    /// Seconds between rounds once nothing is left to prune.
+    pub interval_secs: u64,
+}
+
+impl RetentionSettings {
+    pub fn interval(&self) -> Duration {
+        Duration::from_secs(self.interval_secs.max(1))
+    }
+}
+
+impl Default for RetentionSettings {
+    fn default() -> Self {
+        Self {
+            outbox_days: 7,
+            processed_events_days: 14,
+            batch: 1_000,
+            interval_secs: 300,
+        }
+    }
+}
+
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default)]
 pub struct JwtSettings {

@@ -43,7 +43,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 mod store;
 
 use store::Claim;
-pub use store::{IdempotencyStore, LEASE};
+pub use store::{IdempotencyStore, KEPT, LEASE};
 
 pub const HEADER: &str = "idempotency-key";
 

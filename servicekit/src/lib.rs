@@ -20,6 +20,8 @@ pub mod limit;
 pub mod metrics;
 pub mod openapi;
 pub mod outbox;
+pub mod parked;
+pub mod retention;
 pub mod service;
 pub mod telemetry;
 #[cfg(feature = "testing")]

@@ -1,11 +1,12 @@
 //! The train-service binary: serves the API (`serve`, the default), applies its migrations
-//! (`migrate`), or seeds the catalogue (`seed`, see `seed::SeedOptions`) with the same
-//! settings.
+//! (`migrate`), seeds the catalogue (`seed`, see `seed::SeedOptions`) with the same
+//! settings, or lists, replays and drops its consumer's parked messages (`parked`).
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use servicekit::cli::{self, ServiceCommand};
+use servicekit::cli::{self, ParkedCommand, ServiceCommand};
 use std::process::ExitCode;
+use train_service::availability;
 use train_service::seed::{self, SeedOptions};
 use train_service::settings::Settings;
 use train_service::startup;
@@ -24,12 +25,16 @@ enum Command {
     #[command(flatten)]
     Service(ServiceCommand),
     Seed(SeedOptions),
+    /// List, replay or drop the messages the consumers gave up on (parked)
+    #[command(subcommand, after_help = cli::PARKED_EXAMPLES)]
+    Parked(ParkedCommand),
 }
 
 const EXAMPLES: &str = "\
 train-service                              serve on APP_HTTP__PORT
 train-service migrate                      apply pending migrations to APP_DATABASE__URL
-train-service seed --trains 200 --days 3   seed 200 trains for today and the next 2 days";
+train-service seed --trains 200 --days 3   seed 200 trains for today and the next 2 days
+train-service parked list                  the availability events its consumer gave up on";
 
 fn main() -> ExitCode {
     cli::run(|cli: Cli| async move {
@@ -50,6 +55,10 @@ fn main() -> ExitCode {
                     build,
                 )
                 .await
+            }
+            Command::Parked(command) => {
+                let queues = [availability::QUEUE];
+                cli::run_parked("train-service", command, &log, &settings.amqp, &queues).await
             }
             Command::Seed(options) => {
                 let pool = cli::migrated_pool(&log, &database, startup::migrations).await?;

@@ -3,6 +3,7 @@
 use serde::Deserialize;
 use servicekit::config::{
     AmqpSettings, DatabaseSettings, HttpSettings, JwtSettings, LogSettings, RedisSettings,
+    RetentionSettings,
 };
 
 #[derive(Clone, Debug, Deserialize)]
@@ -14,6 +15,8 @@ pub struct Settings {
     pub amqp: AmqpSettings,
     pub jwt: JwtSettings,
     pub log: LogSettings,
+    /// How long the outbox, the consumers\' dedupe records and idempotency keys are kept.
+    pub retention: RetentionSettings,
     pub search: SearchSettings,
 }
 
@@ -26,6 +29,7 @@ impl Default for Settings {
             amqp: AmqpSettings::default(),
             jwt: JwtSettings::default(),
             log: LogSettings::default(),
+            retention: RetentionSettings::default(),
             search: SearchSettings::default(),
         }
     }

@@ -16,6 +16,7 @@ servicekit::migrations!("migrations");
 pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     let mut kernel = Kernel::new("train-service", &settings.http)?;
     let pg = kernel.postgres(&settings.database, migrations()).await?;
+    kernel.retention(&pg, &settings.retention).await?;
     let redis = kernel.redis(&settings.redis)?;
     kernel.broker(&settings.amqp);
     // Search falls back to PostgreSQL; availability events wait in their queue.

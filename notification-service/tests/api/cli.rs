@@ -4,3 +4,9 @@ servicekit::service_cli_tests!(
     env!("CARGO_BIN_EXE_notification-service"),
     "notification-service"
 );
+
+servicekit::parked_cli_tests!(
+    env!("CARGO_BIN_EXE_notification-service"),
+    "notification-service",
+    "notification.users"
+);

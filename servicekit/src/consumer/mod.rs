@@ -21,8 +21,9 @@
 //!     PRIMARY KEY (consumer, event_id)
 //! );
 //! ```
-//! Parked messages stay in `<queue>.parked` for an operator to inspect and replay (shovel
-//! or re-publish them to the events exchange).
+//! Parked messages stay in `<queue>.parked` until an operator lists, replays or drops them
+//! (the service's `parked` command, [`crate::parked`]). The records are pruned after
+//! `retention.processed_events_days` ([`crate::retention`]).
 //!
 //! Files: `topology.rs` declares queues and bindings; `run.rs` is the consuming loop and the
 //! settling of each delivery.

@@ -16,6 +16,10 @@ use std::time::Duration;
 /// request runs).
 pub const LEASE: Duration = Duration::from_secs(30);
 
+/// How long an answer (or any row) holds its key: older rows are free for a new request and
+/// deleted by the pruner (`crate::retention`).
+pub const KEPT: Duration = Duration::from_secs(24 * 60 * 60);
+
 #[derive(Clone)]
 pub struct IdempotencyStore {
     pub db: PgPool,
@@ -59,12 +63,18 @@ impl IdempotencyStore {
                  ON CONFLICT (scope, key) DO UPDATE \
                    SET request_hash = EXCLUDED.request_hash, status = NULL, body = NULL, \
                        content_type = NULL, created_at = now() \
-                   WHERE idempotency_keys.created_at < now() - interval '24 hours' \
+                   WHERE idempotency_keys.created_at < now() - make_interval(secs => $5) \
                       OR (idempotency_keys.status IS NULL \
                           AND idempotency_keys.request_hash = EXCLUDED.request_hash \
                           AND idempotency_keys.created_at < now() - make_interval(secs => $4)) \
                  RETURNING 1",
-                &[&scope, &key, &fingerprint, &self.lease.as_secs_f64()],
+                &[
+                    &scope,
+                    &key,
+                    &fingerprint,
+                    &self.lease.as_secs_f64(),
+                    &KEPT.as_secs_f64(),
+                ],
             )
             .await?
             .is_some();

@@ -3,7 +3,8 @@
 //! A service's `startup.rs` says only what is its own. It makes a [`Kernel`], asks it for the
 //! stores it needs ([`Kernel::postgres`] runs the migrations, [`Kernel::redis`],
 //! [`Kernel::broker`]), adds its consumers ([`Kernel::consume`]), its background jobs
-//! ([`Kernel::spawn`]) and, where it publishes, the outbox relay ([`Kernel::outbox`]), then
+//! ([`Kernel::spawn`]), the pruning of its bookkeeping tables ([`Kernel::retention`]) and,
+//! where it publishes, the outbox relay ([`Kernel::outbox`]), then
 //! hands its routes to [`Kernel::serve`]. The kernel registers metrics and readiness for every
 //! store, the JWT verifier and the idempotency store as app data, and the common routes and
 //! middleware ([`app::base`]).
@@ -25,7 +26,9 @@ pub use tasks::{Tasks, every};
 use crate::amqp::Broker;
 use crate::auth::JwtVerifier;
 use crate::cache::{self, RedisPool};
-use crate::config::{AmqpSettings, DatabaseSettings, HttpSettings, JwtSettings, RedisSettings};
+use crate::config::{
+    AmqpSettings, DatabaseSettings, HttpSettings, JwtSettings, RedisSettings, RetentionSettings,
+};
 use crate::consumer::{self, Handler};
 use crate::db::{self, PgPool};
 use crate::health::Readiness;
@@ -33,6 +36,7 @@ use crate::idempotency::IdempotencyStore;
 use crate::metrics::Metrics;
 use crate::openapi::{self, Api};
 use crate::outbox::OutboxRelay;
+use crate::retention::Pruner;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::web;
 use std::future::Future;
@@ -122,6 +126,19 @@ impl Kernel {
     pub fn outbox(&mut self, pool: &PgPool) -> anyhow::Result<OutboxRelay> {
         let broker = self.require_broker()?;
         OutboxRelay::start(pool.clone(), broker, self.metrics.registry(), &self.tasks)
+    }
+
+    /// Prunes the bookkeeping tables `pool`'s database has (`outbox`, `processed_events`,
+    /// `idempotency_keys`) as `settings` says, in a periodic job ([`crate::retention`]).
+    pub async fn retention(
+        &mut self,
+        pool: &PgPool,
+        settings: &RetentionSettings,
+    ) -> anyhow::Result<()> {
+        Pruner::new(pool.clone(), settings, self.metrics.registry())
+            .await?
+            .start(&self.tasks);
+        Ok(())
     }
 
     /// Consumes `handler`'s subscription.

@@ -4,6 +4,8 @@
 use super::env::amqp_url;
 use super::eventually::WAIT;
 use crate::amqp::Envelope;
+use crate::config::AmqpSettings;
+use crate::consumer::QueueSpec;
 use anyhow::bail;
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
@@ -220,4 +222,60 @@ fn passive() -> QueueDeclareOptions {
         passive: true,
         ..Default::default()
     }
+}
+
+/// Parks `event` as a consumer of `queue` (as its subscription names it, under `amqp`'s
+/// prefix) that rejects it would: declares the queue and its parking queue as a consumer
+/// does, puts the event in the queue, takes it and rejects it, and waits until it is parked.
+/// The caller tracks the queues for deletion ([`super::TestEnv::track_consumer_queues`]).
+pub async fn park(amqp: &AmqpSettings, queue: &str, event: &Envelope) -> anyhow::Result<()> {
+    use lapin::options::{BasicGetOptions, BasicNackOptions};
+    let spec = QueueSpec {
+        queue: format!("{}{queue}", amqp.queue_prefix),
+        bindings: Vec::new(),
+        prefetch: 1,
+        delivery_limit: 5,
+        metrics: None,
+        depth_refresh: Duration::from_secs(5),
+    };
+    let parking = spec.parking_queue();
+    let before = queue_depth(&parking).await?;
+    let connection = connect().await?;
+    let channel = connection.create_channel().await?;
+    crate::consumer::declare(&channel, &amqp.exchange, &spec).await?;
+    let properties = BasicProperties::default()
+        .with_message_id(event.event_id.to_string().into())
+        .with_content_type("application/json".into())
+        .with_type(event.kind.as_str().into());
+    send("", &spec.queue, &serde_json::to_vec(event)?, properties).await?;
+    let deadline = Instant::now() + WAIT;
+    let got = loop {
+        if let Some(got) = channel
+            .basic_get(
+                spec.queue.as_str().into(),
+                BasicGetOptions { no_ack: false },
+            )
+            .await?
+        {
+            break got;
+        }
+        if Instant::now() > deadline {
+            bail!("the message never reached {}", spec.queue);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    got.delivery
+        .nack(BasicNackOptions {
+            requeue: false,
+            ..Default::default()
+        })
+        .await?;
+    let _ = connection.close(200, "done".into()).await;
+    while queue_depth(&parking).await? <= before {
+        if Instant::now() > deadline {
+            bail!("the message was never parked in {parking}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(())
 }

@@ -221,3 +221,140 @@ macro_rules! service_cli_tests {
         }
     };
 }
+
+/// The `APP_AMQP__*` variables that point a binary at a test's broker names.
+pub fn amqp_env(env: &super::TestEnv) -> Vec<(String, String)> {
+    vec![
+        (
+            "APP_AMQP__URL".to_owned(),
+            env.amqp.url.expose_secret().to_owned(),
+        ),
+        ("APP_AMQP__EXCHANGE".to_owned(), env.amqp.exchange.clone()),
+        (
+            "APP_AMQP__QUEUE_PREFIX".to_owned(),
+            env.amqp.queue_prefix.clone(),
+        ),
+    ]
+}
+
+/// The command-line tests of `parked` every consuming service's binary passes, on its
+/// consumer queue `$queue`: help, a wrong queue (one line naming the right ones), a missing
+/// target (usage), and a message parked in the test's own queues listed, replayed into its
+/// queue and dropped. Expands to three `#[test]`s in the calling module:
+///
+/// ```ignore
+/// servicekit::parked_cli_tests!(env!("CARGO_BIN_EXE_booking-service"), "booking-service",
+///     "booking.payment-results");
+/// ```
+#[macro_export]
+macro_rules! parked_cli_tests {
+    ($bin:expr, $name:literal, $queue:literal) => {
+        #[test]
+        fn parked_help_describes_list_replay_and_drop() {
+            $crate::testing::cli::assert_help($bin, &[], &["parked"]);
+            $crate::testing::cli::assert_help($bin, &["parked"], &["list", "replay", "drop"]);
+            $crate::testing::cli::assert_help(
+                $bin,
+                &["parked", "replay"],
+                &["--queue <QUEUE>", "--id <EVENT_ID>", "--all"],
+            );
+        }
+
+        #[test]
+        fn parked_refuses_a_wrong_queue_and_a_missing_target() {
+            $crate::testing::cli::assert_one_line_error(
+                $bin,
+                &["parked", "list", "--queue", "no.such-queue"],
+                &[],
+                concat!("no queue \"no.such-queue\" here; the queues are ", $queue),
+            );
+            $crate::testing::cli::assert_refused(
+                $bin,
+                &["parked", "replay", "--queue", $queue],
+                "--id <EVENT_ID>",
+            );
+            $crate::testing::cli::assert_refused(
+                $bin,
+                &["parked", "drop", "--queue", $queue, "--id", "x"],
+                "invalid value 'x' for '--id <EVENT_ID>'",
+            );
+            $crate::testing::cli::assert_refused(
+                $bin,
+                &[
+                    "parked",
+                    "drop",
+                    "--queue",
+                    $queue,
+                    "--id",
+                    "0193c1d2-0000-7000-8000-000000000000",
+                    "--all",
+                ],
+                "'--id <EVENT_ID>' cannot be used with '--all'",
+            );
+        }
+
+        #[tokio::test]
+        async fn parked_lists_replays_and_drops_a_parked_message() {
+            use $crate::testing::cli::{amqp_env, assert_succeeds};
+            let env = $crate::testing::TestEnv::new($name).await.unwrap();
+            env.track_consumer_queues(&[$queue]);
+            let vars = amqp_env(&env);
+            let run = move |args: &'static [&'static str], id: Option<String>| {
+                let vars = vars.clone();
+                tokio::task::spawn_blocking(move || {
+                    let mut args: Vec<&str> = args.to_vec();
+                    if let Some(id) = &id {
+                        args.extend(["--id", id.as_str()]);
+                    }
+                    let vars: Vec<(&str, &str)> =
+                        vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                    assert_succeeds($bin, &args, &vars).stdout
+                })
+            };
+            let event = $crate::amqp::Envelope::new("test.poison", &1).unwrap();
+            $crate::testing::park(&env.amqp, $queue, &event)
+                .await
+                .unwrap();
+            let id = event.event_id.to_string();
+
+            let listed = run(&["parked", "list"], None).await.unwrap();
+            assert!(
+                listed.contains(concat!($queue, ".parked: 1 message parked")),
+                "{listed}"
+            );
+            assert!(listed.contains(&id), "{listed}");
+            assert!(listed.contains("test.poison"), "{listed}");
+            assert!(listed.contains("rejected"), "{listed}");
+
+            let replayed = run(&["parked", "replay", "--queue", $queue], Some(id.clone()))
+                .await
+                .unwrap();
+            assert_eq!(
+                replayed,
+                concat!(
+                    $name,
+                    ": replayed 1 message of ",
+                    $queue,
+                    ".parked into ",
+                    $queue,
+                    "\n"
+                )
+            );
+            let source = env.queue($queue);
+            assert_eq!($crate::testing::queue_depth(&source).await.unwrap(), 1);
+
+            $crate::testing::park(&env.amqp, $queue, &event)
+                .await
+                .unwrap();
+            let dropped = run(&["parked", "drop", "--queue", $queue, "--all"], None)
+                .await
+                .unwrap();
+            assert_eq!(
+                dropped,
+                concat!($name, ": dropped 1 message of ", $queue, ".parked\n")
+            );
+            let parking = format!("{source}.parked");
+            assert_eq!($crate::testing::queue_depth(&parking).await.unwrap(), 0);
+        }
+    };
+}

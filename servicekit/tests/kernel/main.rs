@@ -1,6 +1,7 @@
 //! servicekit's own behaviour, through services built with its kernel against the real
 //! PostgreSQL, Redis and RabbitMQ, each test in its own `TestEnv`: stopping under load,
-//! consumer outcomes, the HTTP error shape and extractors, health, and idempotency.
+//! consumer outcomes, the HTTP error shape and extractors, health, idempotency, retention and
+//! parked messages.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail by panicking.
 
 mod consumer;
@@ -8,5 +9,7 @@ mod health;
 mod http;
 mod idempotency;
 mod outbox;
+mod parked;
+mod retention;
 mod stop;
 mod support;

@@ -106,3 +106,9 @@ async fn seed_migrates_seeds_and_says_what_it_added() {
     assert!(run.2.stdout.is_empty(), "{:?}", run.2);
     assert!(cli::applied_migrations(&env).await.unwrap() > 0);
 }
+
+servicekit::parked_cli_tests!(
+    env!("CARGO_BIN_EXE_train-service"),
+    "train-service",
+    "train.booking-events"
+);
