@@ -8,6 +8,13 @@
 //! reconnects by itself; a pool of them would add nothing. Commands that touch several keys
 //! (scripts, MGET, pipelines) must keep them in one slot with a `{hash tag}`.
 //!
+//! When a cluster primary dies, its replica is promoted (docs/architecture.md, "When Redis
+//! goes away"): the cluster connection retries a failed command after a short wait
+//! ([`RETRY_WAIT_MIN_MS`]..[`RETRY_WAIT_MAX_MS`]), refreshing its slot map, until
+//! `timeout_ms` has passed in all; so a command sent during the switch either lands on the
+//! promoted replica or fails within `timeout_ms` (503), never hangs. [`RedisPool::health`]
+//! tells a cluster missing a primary ([`RedisHealth::Partial`]) from one that is gone.
+//!
 //! Stores over Redis return [`CacheError`]; [`within`] bounds a call by a deadline.
 
 use crate::config::RedisSettings;
@@ -16,6 +23,7 @@ use deadpool_redis::{Manager, Pool, PoolConfig, Runtime, Timeouts};
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
+use redis::cluster_routing::{MultipleNodeRoutingInfo, ResponsePolicy, RoutingInfo};
 use redis::{
     Cmd, ConnectionAddr, ConnectionInfo, ErrorKind, IntoConnectionInfo, Pipeline, RedisError,
     RedisFuture, RedisResult, TlsCertificates, Value,
@@ -109,6 +117,14 @@ fn unavailable(what: &'static str, detail: String) -> RedisError {
     RedisError::from((ErrorKind::Io, what, detail))
 }
 
+/// The cluster connection's wait before retrying a command that failed for a reason that
+/// may pass (a node gone, `CLUSTERDOWN`, `TRYAGAIN`): random between these, growing with
+/// each retry (10 ms × 2^retry), within `timeout_ms` in all. The redis crate's default
+/// (1,280 ms at least) would outlast a 1 s deadline, so a command sent during a failover
+/// would never see the promoted replica.
+pub const RETRY_WAIT_MIN_MS: u64 = 10;
+pub const RETRY_WAIT_MAX_MS: u64 = 250;
+
 /// Builds the handle for `settings` (see the module docs).
 pub fn pool(settings: &RedisSettings) -> anyhow::Result<RedisPool> {
     let (info, certs) = target(settings)?;
@@ -116,7 +132,10 @@ pub fn pool(settings: &RedisSettings) -> anyhow::Result<RedisPool> {
     let inner = if settings.cluster {
         let mut builder = ClusterClient::builder([info])
             .connection_timeout(timeout)
-            .response_timeout(timeout);
+            .response_timeout(timeout)
+            .min_retry_wait(RETRY_WAIT_MIN_MS)
+            .max_retry_wait(RETRY_WAIT_MAX_MS)
+            .retry_wait_formula(10, 2);
         if let Some(certs) = certs {
             builder = builder.certs(certs);
         }
@@ -208,6 +227,40 @@ impl RedisPool {
         matches!(self.inner, Inner::Cluster { .. })
     }
 
+    /// Whether Redis serves now, answered within `deadline`. A single server: `PING`. A
+    /// cluster: `CLUSTER NODES` from whichever node answers first: [`RedisHealth::Partial`]
+    /// while a primary that holds slots is failing or suspected (its shard refuses until a
+    /// replica takes over; the other shards serve), [`RedisHealth::Down`] when no node
+    /// answers. The cluster's own view, not the client's slot map, which is refreshed only
+    /// when a command fails.
+    pub async fn health(&self, deadline: Duration) -> RedisHealth {
+        let check = async {
+            let mut conn = self.get().await.ok()?;
+            let RedisConnection::Cluster(cluster) = &mut conn else {
+                return redis::cmd("PING")
+                    .query_async::<String>(&mut conn)
+                    .await
+                    .ok()
+                    .map(|_| RedisHealth::Up);
+            };
+            let routing = RoutingInfo::MultiNode((
+                MultipleNodeRoutingInfo::AllNodes,
+                Some(ResponsePolicy::OneSucceeded),
+            ));
+            let nodes = cluster
+                .route_command(redis::cmd("CLUSTER").arg("NODES").clone(), routing)
+                .await
+                .ok()?;
+            let nodes: String = redis::from_redis_value(nodes).ok()?;
+            Some(cluster_health(&nodes))
+        };
+        tokio::time::timeout(deadline, check)
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or(RedisHealth::Down)
+    }
+
     pub fn status(&self) -> PoolStatus {
         match &self.inner {
             Inner::Single { pool, .. } => {
@@ -227,6 +280,33 @@ impl RedisPool {
                 }
             }
         }
+    }
+}
+
+/// What [`RedisPool::health`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RedisHealth {
+    /// Every slot is served.
+    Up,
+    /// A cluster shard has no serving primary (failing over): its keys refuse, the rest
+    /// serve.
+    Partial,
+    /// Nothing answers.
+    Down,
+}
+
+/// A cluster's health from a node's `CLUSTER NODES`: a primary flagged `fail` or `fail?`
+/// that still holds slots means its shard is not served (yet).
+fn cluster_health(nodes: &str) -> RedisHealth {
+    let unserved = nodes.lines().any(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let flags = fields.get(2).copied().unwrap_or_default();
+        flags.contains("master") && flags.contains("fail") && fields.len() > 8
+    });
+    if unserved {
+        RedisHealth::Partial
+    } else {
+        RedisHealth::Up
     }
 }
 
