@@ -22,7 +22,6 @@ use anyhow::Context;
 use deadpool_redis::{Manager, Pool, PoolConfig, Runtime, Timeouts};
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClient;
-use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{MultipleNodeRoutingInfo, ResponsePolicy, RoutingInfo};
 use redis::{
     Cmd, ConnectionAddr, ConnectionInfo, ErrorKind, IntoConnectionInfo, Pipeline, RedisError,
@@ -33,8 +32,11 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::OnceCell;
 
+mod cluster;
 mod error;
 
+use cluster::SharedCluster;
+pub use cluster::WatchedCluster;
 pub use error::{CacheError, within};
 
 /// The address of `settings.url` and, for `rediss://`, the CAs to trust. A `rediss://` URL
@@ -87,13 +89,10 @@ pub struct RedisPool {
 enum Inner {
     Single {
         pool: Pool,
-        client: redis::Client,
+        client: Box<redis::Client>,
         shared: Arc<OnceCell<ConnectionManager>>,
     },
-    Cluster {
-        client: ClusterClient,
-        shared: Arc<OnceCell<ClusterConnection>>,
-    },
+    Cluster(Arc<SharedCluster>),
 }
 
 impl std::fmt::Debug for RedisPool {
@@ -115,6 +114,10 @@ pub struct PoolStatus {
 
 fn unavailable(what: &'static str, detail: String) -> RedisError {
     RedisError::from((ErrorKind::Io, what, detail))
+}
+
+fn no_answer(what: &'static str, timeout: Duration) -> RedisError {
+    unavailable(what, format!("no answer within {} ms", timeout.as_millis()))
 }
 
 /// The cluster connection's wait before retrying a command that failed for a reason that
@@ -139,12 +142,10 @@ pub fn pool(settings: &RedisSettings) -> anyhow::Result<RedisPool> {
         if let Some(certs) = certs {
             builder = builder.certs(certs);
         }
-        Inner::Cluster {
-            client: builder
-                .build()
-                .context("building the redis cluster client")?,
-            shared: Arc::new(OnceCell::new()),
-        }
+        let client = builder
+            .build()
+            .context("building the redis cluster client")?;
+        Inner::Cluster(Arc::new(SharedCluster::new(client, timeout)))
     } else {
         let client = match certs {
             Some(certs) => redis::Client::build_with_tls(info, certs),
@@ -168,7 +169,7 @@ pub fn pool(settings: &RedisSettings) -> anyhow::Result<RedisPool> {
             .context("building the redis pool")?;
         Inner::Single {
             pool,
-            client,
+            client: Box::new(client),
             shared: Arc::new(OnceCell::new()),
         }
     };
@@ -185,7 +186,7 @@ impl RedisPool {
                 .await
                 .map(RedisConnection::Pooled)
                 .map_err(|e| unavailable("no redis connection", e.to_string())),
-            Inner::Cluster { .. } => self.multiplexed().await,
+            Inner::Cluster(_) => self.multiplexed().await,
         }
     }
 
@@ -193,9 +194,6 @@ impl RedisPool {
     /// over it with no checkout (a pooled connection costs a PING per checkout).
     pub async fn multiplexed(&self) -> RedisResult<RedisConnection> {
         let timeout = self.timeout;
-        let late = |what: &'static str| {
-            move |_| unavailable(what, format!("no answer within {} ms", timeout.as_millis()))
-        };
         match &self.inner {
             Inner::Single { client, shared, .. } => {
                 let connect = || async {
@@ -203,28 +201,20 @@ impl RedisPool {
                         .set_connection_timeout(Some(timeout))
                         .set_response_timeout(Some(timeout))
                         .set_number_of_retries(1);
-                    let manager = ConnectionManager::new_with_config(client.clone(), config);
+                    let manager = ConnectionManager::new_with_config((**client).clone(), config);
                     tokio::time::timeout(timeout, manager)
                         .await
-                        .map_err(late("connecting to redis"))?
+                        .map_err(|_| no_answer("connecting to redis", timeout))?
                 };
                 let conn = shared.get_or_try_init(connect).await?;
                 Ok(RedisConnection::Shared(conn.clone()))
             }
-            Inner::Cluster { client, shared } => {
-                let connect = || async {
-                    tokio::time::timeout(timeout, client.get_async_connection())
-                        .await
-                        .map_err(late("connecting to the redis cluster"))?
-                };
-                let conn = shared.get_or_try_init(connect).await?;
-                Ok(RedisConnection::Cluster(conn.clone()))
-            }
+            Inner::Cluster(shared) => Ok(RedisConnection::Cluster(shared.connection().await?)),
         }
     }
 
     pub fn is_cluster(&self) -> bool {
-        matches!(self.inner, Inner::Cluster { .. })
+        matches!(self.inner, Inner::Cluster(_))
     }
 
     /// Whether Redis serves now, answered within `deadline`. A single server: `PING`. A
@@ -271,8 +261,8 @@ impl RedisPool {
                     waiting: s.waiting,
                 }
             }
-            Inner::Cluster { shared, .. } => {
-                let open = usize::from(shared.initialized());
+            Inner::Cluster(shared) => {
+                let open = usize::from(shared.is_open());
                 PoolStatus {
                     size: open,
                     available: open,
@@ -314,7 +304,7 @@ fn cluster_health(nodes: &str) -> RedisHealth {
 pub enum RedisConnection {
     Pooled(deadpool_redis::Connection),
     Shared(ConnectionManager),
-    Cluster(ClusterConnection),
+    Cluster(WatchedCluster),
 }
 
 impl ConnectionLike for RedisConnection {

@@ -69,6 +69,8 @@ fn main() -> ExitCode {
 type Answers = Arc<Mutex<Vec<(Duration, u16)>>>;
 
 async fn run(args: Args) -> anyhow::Result<Value> {
+    // Warnings and errors of the services (and the redis client) unless RUST_LOG says more.
+    servicekit::telemetry::init_quiet(&servicekit::config::LogSettings::default());
     let mut cluster = RedisCluster::with_replicas(3, 1)?;
     let cluster_settings = |key_prefix: String| RedisSettings {
         url: cluster.url().into(),
@@ -96,7 +98,7 @@ async fn run(args: Args) -> anyhow::Result<Value> {
     })
     .await;
     wait_ready(&booking.client, &booking.address).await;
-    let users: Arc<Vec<User>> = Arc::new((0..4 * args.clients).map(|_| user()).collect());
+    let users: Arc<Vec<User>> = Arc::new((0..100 * args.clients).map(|_| user()).collect());
 
     let slot_key = format!("{{{}}}", trip.id);
     let primary = cluster
@@ -167,6 +169,10 @@ async fn run(args: Args) -> anyhow::Result<Value> {
 
     tokio::time::sleep(Duration::from_secs(args.before_secs)).await;
     let killed = start.elapsed();
+    eprintln!(
+        "killing the primary on port {primary} (nodes {:?}, the client's seed node {})",
+        cluster.ports, cluster.ports[0]
+    );
     cluster.kill(primary)?;
     let (cluster, promoted) = tokio::task::spawn_blocking(move || {
         let promoted = cluster.wait_promoted(&slot_key, primary, Duration::from_secs(60));
