@@ -290,8 +290,12 @@ pub enum RedisHealth {
 fn cluster_health(nodes: &str) -> RedisHealth {
     let unserved = nodes.lines().any(|line| {
         let fields: Vec<&str> = line.split_whitespace().collect();
-        let flags = fields.get(2).copied().unwrap_or_default();
-        flags.contains("master") && flags.contains("fail") && fields.len() > 8
+        let flags: Vec<&str> = fields
+            .get(2)
+            .map(|f| f.split(',').collect())
+            .unwrap_or_default();
+        let failing = flags.iter().any(|f| *f == "fail" || *f == "fail?");
+        flags.contains(&"master") && failing && fields.len() > 8
     });
     if unserved {
         RedisHealth::Partial
@@ -357,5 +361,40 @@ impl Keys {
 
     pub fn prefix(&self) -> &str {
         &self.prefix
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{RedisHealth, cluster_health};
+
+    const PRIMARY_A: &str = "a1 127.0.0.1:7001@17001 myself,master - 0 0 1 connected 0-5460";
+    const PRIMARY_B: &str = "b1 127.0.0.1:7002@17002 master - 0 0 2 connected 5461-16383";
+    const REPLICA_A: &str = "a2 127.0.0.1:7003@17003 slave a1 0 0 1 connected";
+
+    #[test]
+    fn every_slot_served_is_up() {
+        let nodes = [PRIMARY_A, PRIMARY_B, REPLICA_A].join("\n");
+        assert_eq!(cluster_health(&nodes), RedisHealth::Up);
+        let no_failover = "b1 127.0.0.1:7002@17002 master,nofailover - 0 0 2 connected 5461-16383";
+        let nodes = [PRIMARY_A, no_failover, REPLICA_A].join("\n");
+        assert_eq!(cluster_health(&nodes), RedisHealth::Up);
+    }
+
+    #[test]
+    fn a_failing_or_suspected_primary_with_slots_is_partial() {
+        for flags in ["master,fail", "master,fail?", "master,nofailover,fail"] {
+            let b = format!("b1 127.0.0.1:7002@17002 {flags} - 0 0 2 disconnected 5461-16383");
+            let nodes = [PRIMARY_A, &b, REPLICA_A].join("\n");
+            assert_eq!(cluster_health(&nodes), RedisHealth::Partial, "{flags}");
+        }
+    }
+
+    #[test]
+    fn a_failed_primary_whose_slots_moved_to_its_replica_is_up() {
+        let old = "a1 127.0.0.1:7001@17001 master,fail - 0 0 1 disconnected";
+        let new = "a2 127.0.0.1:7003@17003 myself,master - 0 0 3 connected 0-5460";
+        let nodes = [old, new, PRIMARY_B].join("\n");
+        assert_eq!(cluster_health(&nodes), RedisHealth::Up);
     }
 }

@@ -475,8 +475,8 @@ impl RedisCluster {
         let nodes = redis_cli(port, &["cluster", "nodes"])?;
         Ok(nodes.lines().find_map(|line| {
             let fields: Vec<&str> = line.split_whitespace().collect();
-            let flags = *fields.get(2)?;
-            if !flags.contains("master") || flags.contains("fail") {
+            let flags: Vec<&str> = fields.get(2)?.split(',').collect();
+            if !flags.contains(&"master") || flags.iter().any(|f| f.starts_with("fail")) {
                 return None;
             }
             let serves = fields.iter().skip(8).any(|range| {
