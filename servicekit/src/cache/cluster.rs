@@ -1,17 +1,18 @@
 //! The one shared Redis Cluster connection, and its watchdog.
 //!
 //! redis-rs 1.8's cluster connection drives every request, reconnection and topology
-//! refresh from one task, and a refresh waits for its lock there without polling the
-//! requests: a request that was granted the lock but not yet polled again holds it for ever.
-//! Under concurrent load while a primary is down (a refresh after every failed request)
-//! this happens within a second, and from then on every command of the connection times
-//! out, on every shard, even after the replica's promotion (docs/architecture.md, "When
-//! Redis goes away", has the measurement). So the connection is watched: a command that
-//! gets no answer for half the timeout while no command of the connection has been answered
-//! since it began marks the connection wedged, and the next caller connects afresh (a new
-//! connection learns the topology anew). A shard that is merely down does not trigger it
-//! while the other shards answer; when every command stalls because the whole cluster is
-//! unreachable, reconnecting fails fast and costs nothing.
+//! refresh from one task. Under concurrent load while a primary is down (a refresh after
+//! every failed request) a refresh begins and never ends (its log line "slot refresh
+//! complete" never comes), and from then on every command of the connection times out, on
+//! every shard, even after the replica's promotion. The likeliest cause, from the code: the
+//! refresh waits for the connection map's lock inside that task without polling the
+//! requests, and a request already granted the lock is not polled again to release it.
+//! docs/architecture.md, "When Redis goes away", has the measurement. So the connection is
+//! watched: a command with no answer after half the timeout, while no command has been
+//! answered since it began, marks the connection wedged at once, and the next caller
+//! connects afresh (a new connection learns the topology anew). A shard that is merely down
+//! does not trigger it while the other shards answer; when every command stalls because
+//! the whole cluster is unreachable, reconnecting fails fast and costs nothing.
 
 use super::no_answer;
 use redis::aio::ConnectionLike;
@@ -118,42 +119,30 @@ pub struct WatchedCluster {
     generation: u64,
 }
 
-/// A command in flight: on drop, a stall if it got no answer for a stall's length.
-struct InFlight {
-    shared: Arc<SharedCluster>,
-    generation: u64,
-    started_ms: u64,
-    answered: bool,
-}
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        let waited = self.shared.now_ms().saturating_sub(self.started_ms);
-        if !self.answered && waited >= self.shared.stall_ms() {
-            self.shared.stalled(self.generation, self.started_ms);
-        }
-    }
-}
-
+/// Runs `command`; if it has no answer after a stall's length, tells `shared` (which renews
+/// the connection when nothing else was answered meanwhile) and goes on waiting.
 async fn observe<T>(
     shared: Arc<SharedCluster>,
     generation: u64,
     command: impl Future<Output = RedisResult<T>>,
 ) -> RedisResult<T> {
-    let mut in_flight = InFlight {
-        started_ms: shared.now_ms(),
-        shared,
-        generation,
-        answered: false,
+    let started_ms = shared.now_ms();
+    let mut command = std::pin::pin!(command);
+    let stall = Duration::from_millis(shared.stall_ms());
+    let result = match tokio::time::timeout(stall, &mut command).await {
+        Ok(result) => result,
+        Err(_) => {
+            shared.stalled(generation, started_ms);
+            command.await
+        }
     };
-    let result = command.await;
     // Any answer but a timeout or a broken connection shows the connection alive.
-    in_flight.answered = match &result {
+    let answered = match &result {
         Ok(_) => true,
         Err(e) => !(e.is_timeout() || e.is_io_error() || e.is_connection_dropped()),
     };
-    if in_flight.answered {
-        in_flight.shared.answered();
+    if answered {
+        shared.answered();
     }
     result
 }
