@@ -8,6 +8,13 @@
 //! reconnects by itself; a pool of them would add nothing. Commands that touch several keys
 //! (scripts, MGET, pipelines) must keep them in one slot with a `{hash tag}`.
 //!
+//! When a cluster primary dies, its replica is promoted (docs/architecture.md, "When Redis
+//! goes away"): the cluster connection retries a failed command after a short wait
+//! ([`RETRY_WAIT_MIN_MS`]..[`RETRY_WAIT_MAX_MS`]), refreshing its slot map, until
+//! `timeout_ms` has passed in all; so a command sent during the switch either lands on the
+//! promoted replica or fails within `timeout_ms` (503), never hangs. [`RedisPool::health`]
+//! tells a cluster missing a primary ([`RedisHealth::Partial`]) from one that is gone.
+//!
 //! Stores over Redis return [`CacheError`]; [`within`] bounds a call by a deadline.
 
 use crate::config::RedisSettings;
@@ -15,7 +22,7 @@ use anyhow::Context;
 use deadpool_redis::{Manager, Pool, PoolConfig, Runtime, Timeouts};
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClient;
-use redis::cluster_async::ClusterConnection;
+use redis::cluster_routing::{MultipleNodeRoutingInfo, ResponsePolicy, RoutingInfo};
 use redis::{
     Cmd, ConnectionAddr, ConnectionInfo, ErrorKind, IntoConnectionInfo, Pipeline, RedisError,
     RedisFuture, RedisResult, TlsCertificates, Value,
@@ -25,8 +32,11 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::OnceCell;
 
+mod cluster;
 mod error;
 
+use cluster::SharedCluster;
+pub use cluster::WatchedCluster;
 pub use error::{CacheError, within};
 
 /// The address of `settings.url` and, for `rediss://`, the CAs to trust. A `rediss://` URL
@@ -79,13 +89,10 @@ pub struct RedisPool {
 enum Inner {
     Single {
         pool: Pool,
-        client: redis::Client,
+        client: Box<redis::Client>,
         shared: Arc<OnceCell<ConnectionManager>>,
     },
-    Cluster {
-        client: ClusterClient,
-        shared: Arc<OnceCell<ClusterConnection>>,
-    },
+    Cluster(Arc<SharedCluster>),
 }
 
 impl std::fmt::Debug for RedisPool {
@@ -109,6 +116,18 @@ fn unavailable(what: &'static str, detail: String) -> RedisError {
     RedisError::from((ErrorKind::Io, what, detail))
 }
 
+fn no_answer(what: &'static str, timeout: Duration) -> RedisError {
+    unavailable(what, format!("no answer within {} ms", timeout.as_millis()))
+}
+
+/// The cluster connection's wait before retrying a command that failed for a reason that
+/// may pass (a node gone, `CLUSTERDOWN`, `TRYAGAIN`): random between these, growing with
+/// each retry (10 ms × 2^retry), within `timeout_ms` in all. The redis crate's default
+/// (1,280 ms at least) would outlast a 1 s deadline, so a command sent during a failover
+/// would never see the promoted replica.
+pub const RETRY_WAIT_MIN_MS: u64 = 10;
+pub const RETRY_WAIT_MAX_MS: u64 = 250;
+
 /// Builds the handle for `settings` (see the module docs).
 pub fn pool(settings: &RedisSettings) -> anyhow::Result<RedisPool> {
     let (info, certs) = target(settings)?;
@@ -116,16 +135,17 @@ pub fn pool(settings: &RedisSettings) -> anyhow::Result<RedisPool> {
     let inner = if settings.cluster {
         let mut builder = ClusterClient::builder([info])
             .connection_timeout(timeout)
-            .response_timeout(timeout);
+            .response_timeout(timeout)
+            .min_retry_wait(RETRY_WAIT_MIN_MS)
+            .max_retry_wait(RETRY_WAIT_MAX_MS)
+            .retry_wait_formula(10, 2);
         if let Some(certs) = certs {
             builder = builder.certs(certs);
         }
-        Inner::Cluster {
-            client: builder
-                .build()
-                .context("building the redis cluster client")?,
-            shared: Arc::new(OnceCell::new()),
-        }
+        let client = builder
+            .build()
+            .context("building the redis cluster client")?;
+        Inner::Cluster(Arc::new(SharedCluster::new(client, timeout)))
     } else {
         let client = match certs {
             Some(certs) => redis::Client::build_with_tls(info, certs),
@@ -149,7 +169,7 @@ pub fn pool(settings: &RedisSettings) -> anyhow::Result<RedisPool> {
             .context("building the redis pool")?;
         Inner::Single {
             pool,
-            client,
+            client: Box::new(client),
             shared: Arc::new(OnceCell::new()),
         }
     };
@@ -166,7 +186,7 @@ impl RedisPool {
                 .await
                 .map(RedisConnection::Pooled)
                 .map_err(|e| unavailable("no redis connection", e.to_string())),
-            Inner::Cluster { .. } => self.multiplexed().await,
+            Inner::Cluster(_) => self.multiplexed().await,
         }
     }
 
@@ -174,9 +194,6 @@ impl RedisPool {
     /// over it with no checkout (a pooled connection costs a PING per checkout).
     pub async fn multiplexed(&self) -> RedisResult<RedisConnection> {
         let timeout = self.timeout;
-        let late = |what: &'static str| {
-            move |_| unavailable(what, format!("no answer within {} ms", timeout.as_millis()))
-        };
         match &self.inner {
             Inner::Single { client, shared, .. } => {
                 let connect = || async {
@@ -184,28 +201,54 @@ impl RedisPool {
                         .set_connection_timeout(Some(timeout))
                         .set_response_timeout(Some(timeout))
                         .set_number_of_retries(1);
-                    let manager = ConnectionManager::new_with_config(client.clone(), config);
+                    let manager = ConnectionManager::new_with_config((**client).clone(), config);
                     tokio::time::timeout(timeout, manager)
                         .await
-                        .map_err(late("connecting to redis"))?
+                        .map_err(|_| no_answer("connecting to redis", timeout))?
                 };
                 let conn = shared.get_or_try_init(connect).await?;
                 Ok(RedisConnection::Shared(conn.clone()))
             }
-            Inner::Cluster { client, shared } => {
-                let connect = || async {
-                    tokio::time::timeout(timeout, client.get_async_connection())
-                        .await
-                        .map_err(late("connecting to the redis cluster"))?
-                };
-                let conn = shared.get_or_try_init(connect).await?;
-                Ok(RedisConnection::Cluster(conn.clone()))
-            }
+            Inner::Cluster(shared) => Ok(RedisConnection::Cluster(shared.connection().await?)),
         }
     }
 
     pub fn is_cluster(&self) -> bool {
-        matches!(self.inner, Inner::Cluster { .. })
+        matches!(self.inner, Inner::Cluster(_))
+    }
+
+    /// Whether Redis serves now, answered within `deadline`. A single server: `PING`. A
+    /// cluster: `CLUSTER NODES` from whichever node answers first: [`RedisHealth::Partial`]
+    /// while a primary that holds slots is failing or suspected (its shard refuses until a
+    /// replica takes over; the other shards serve), [`RedisHealth::Down`] when no node
+    /// answers. The cluster's own view, not the client's slot map, which is refreshed only
+    /// when a command fails.
+    pub async fn health(&self, deadline: Duration) -> RedisHealth {
+        let check = async {
+            let mut conn = self.get().await.ok()?;
+            let RedisConnection::Cluster(cluster) = &mut conn else {
+                return redis::cmd("PING")
+                    .query_async::<String>(&mut conn)
+                    .await
+                    .ok()
+                    .map(|_| RedisHealth::Up);
+            };
+            let routing = RoutingInfo::MultiNode((
+                MultipleNodeRoutingInfo::AllNodes,
+                Some(ResponsePolicy::OneSucceeded),
+            ));
+            let nodes = cluster
+                .route_command(redis::cmd("CLUSTER").arg("NODES").clone(), routing)
+                .await
+                .ok()?;
+            let nodes: String = redis::from_redis_value(nodes).ok()?;
+            Some(cluster_health(&nodes))
+        };
+        tokio::time::timeout(deadline, check)
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or(RedisHealth::Down)
     }
 
     pub fn status(&self) -> PoolStatus {
@@ -218,8 +261,8 @@ impl RedisPool {
                     waiting: s.waiting,
                 }
             }
-            Inner::Cluster { shared, .. } => {
-                let open = usize::from(shared.initialized());
+            Inner::Cluster(shared) => {
+                let open = usize::from(shared.is_open());
                 PoolStatus {
                     size: open,
                     available: open,
@@ -230,11 +273,42 @@ impl RedisPool {
     }
 }
 
+/// What [`RedisPool::health`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RedisHealth {
+    /// Every slot is served.
+    Up,
+    /// A cluster shard has no serving primary (failing over): its keys refuse, the rest
+    /// serve.
+    Partial,
+    /// Nothing answers.
+    Down,
+}
+
+/// A cluster's health from a node's `CLUSTER NODES`: a primary flagged `fail` or `fail?`
+/// that still holds slots means its shard is not served (yet).
+fn cluster_health(nodes: &str) -> RedisHealth {
+    let unserved = nodes.lines().any(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let flags: Vec<&str> = fields
+            .get(2)
+            .map(|f| f.split(',').collect())
+            .unwrap_or_default();
+        let failing = flags.iter().any(|f| *f == "fail" || *f == "fail?");
+        flags.contains(&"master") && failing && fields.len() > 8
+    });
+    if unserved {
+        RedisHealth::Partial
+    } else {
+        RedisHealth::Up
+    }
+}
+
 /// A connection from [`RedisPool`]; use it like any redis connection.
 pub enum RedisConnection {
     Pooled(deadpool_redis::Connection),
     Shared(ConnectionManager),
-    Cluster(ClusterConnection),
+    Cluster(WatchedCluster),
 }
 
 impl ConnectionLike for RedisConnection {
@@ -287,5 +361,40 @@ impl Keys {
 
     pub fn prefix(&self) -> &str {
         &self.prefix
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{RedisHealth, cluster_health};
+
+    const PRIMARY_A: &str = "a1 127.0.0.1:7001@17001 myself,master - 0 0 1 connected 0-5460";
+    const PRIMARY_B: &str = "b1 127.0.0.1:7002@17002 master - 0 0 2 connected 5461-16383";
+    const REPLICA_A: &str = "a2 127.0.0.1:7003@17003 slave a1 0 0 1 connected";
+
+    #[test]
+    fn every_slot_served_is_up() {
+        let nodes = [PRIMARY_A, PRIMARY_B, REPLICA_A].join("\n");
+        assert_eq!(cluster_health(&nodes), RedisHealth::Up);
+        let no_failover = "b1 127.0.0.1:7002@17002 master,nofailover - 0 0 2 connected 5461-16383";
+        let nodes = [PRIMARY_A, no_failover, REPLICA_A].join("\n");
+        assert_eq!(cluster_health(&nodes), RedisHealth::Up);
+    }
+
+    #[test]
+    fn a_failing_or_suspected_primary_with_slots_is_partial() {
+        for flags in ["master,fail", "master,fail?", "master,nofailover,fail"] {
+            let b = format!("b1 127.0.0.1:7002@17002 {flags} - 0 0 2 disconnected 5461-16383");
+            let nodes = [PRIMARY_A, &b, REPLICA_A].join("\n");
+            assert_eq!(cluster_health(&nodes), RedisHealth::Partial, "{flags}");
+        }
+    }
+
+    #[test]
+    fn a_failed_primary_whose_slots_moved_to_its_replica_is_up() {
+        let old = "a1 127.0.0.1:7001@17001 master,fail - 0 0 1 disconnected";
+        let new = "a2 127.0.0.1:7003@17003 myself,master - 0 0 3 connected 0-5460";
+        let nodes = [old, new, PRIMARY_B].join("\n");
+        assert_eq!(cluster_health(&nodes), RedisHealth::Up);
     }
 }

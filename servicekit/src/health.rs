@@ -3,10 +3,14 @@
 //! [`Readiness::degradable`] is one the service keeps serving without (the outbox holds
 //! events while RabbitMQ is away, search falls back to PostgreSQL without Redis): its loss
 //! answers 200 `{"status": "degraded", "degraded": [...]}`, so an orchestrator does not take
-//! every replica out of service for an outage the design absorbs.
+//! every replica out of service for an outage the design absorbs. A Redis Cluster with one
+//! shard failing over ([`RedisHealth::Partial`]) is `degraded` for every service: the
+//! other shards serve, the shard returns when its replica is promoted, and every replica of
+//! the service shares the same cluster, so taking them out of service would turn a few
+//! seconds of refusal on some keys into an outage of all of them.
 
 use crate::amqp::Broker;
-use crate::cache::RedisPool;
+use crate::cache::{RedisHealth, RedisPool};
 use crate::db::PgPool;
 use crate::error::{ApiError, Code};
 use actix_web::{HttpResponse, ResponseError, web};
@@ -26,9 +30,18 @@ pub struct Readiness {
     pub degradable: Vec<&'static str>,
 }
 
+/// What [`Readiness::check`] found.
+#[derive(Debug, Default)]
+pub struct Checked {
+    /// Dependencies that do not answer.
+    pub failing: Vec<&'static str>,
+    /// Dependencies that answer in part (a Redis Cluster shard failing over).
+    pub partial: Vec<&'static str>,
+}
+
 impl Readiness {
-    /// The names of the dependencies that do not answer now.
-    pub async fn failing(&self) -> Vec<&'static str> {
+    /// Which dependencies do not answer now, and which answer only in part.
+    pub async fn check(&self) -> Checked {
         let (pg, redis) = tokio::join!(
             async {
                 match &self.postgres {
@@ -44,26 +57,23 @@ impl Readiness {
             },
             async {
                 match &self.redis {
-                    Some(pool) => {
-                        bounded(async {
-                            let mut conn = pool.get().await.ok()?;
-                            redis::cmd("PING")
-                                .query_async::<String>(&mut conn)
-                                .await
-                                .ok()
-                                .map(|_| ())
-                        })
-                        .await
-                    }
-                    None => true,
+                    Some(pool) => pool.health(CHECK_TIMEOUT).await,
+                    None => RedisHealth::Up,
                 }
             },
         );
         let broker = self.broker.as_ref().is_none_or(Broker::is_connected);
-        [("postgres", pg), ("redis", redis), ("rabbitmq", broker)]
-            .into_iter()
-            .filter_map(|(name, ok)| (!ok).then_some(name))
-            .collect()
+        let redis_up = redis != RedisHealth::Down;
+        Checked {
+            failing: [("postgres", pg), ("redis", redis_up), ("rabbitmq", broker)]
+                .into_iter()
+                .filter_map(|(name, ok)| (!ok).then_some(name))
+                .collect(),
+            partial: (redis == RedisHealth::Partial)
+                .then_some("redis")
+                .into_iter()
+                .collect(),
+        }
     }
 }
 
@@ -79,12 +89,13 @@ pub async fn live() -> HttpResponse {
 }
 
 pub async fn ready(readiness: web::Data<Readiness>) -> HttpResponse {
-    let failing = readiness.failing().await;
-    if failing.is_empty() {
+    let Checked { failing, partial } = readiness.check().await;
+    if failing.is_empty() && partial.is_empty() {
         return HttpResponse::Ok().json(json!({ "status": "ready" }));
     }
     if failing.iter().all(|d| readiness.degradable.contains(d)) {
-        return HttpResponse::Ok().json(json!({ "status": "degraded", "degraded": failing }));
+        let degraded: Vec<_> = failing.iter().chain(&partial).collect();
+        return HttpResponse::Ok().json(json!({ "status": "degraded", "degraded": degraded }));
     }
     ApiError::new(
         Code::Unavailable,

@@ -4,6 +4,7 @@
 mod bookings;
 mod cli;
 mod confirm;
+mod failover;
 mod faults;
 mod helpers;
 mod live;

@@ -115,3 +115,99 @@ async fn a_passenger_books_seats_with_every_service_on_a_redis_cluster() {
     let counts = keys_per_node(&cluster).await;
     assert!(counts.iter().sum::<u64>() >= 6, "{counts:?}");
 }
+
+/// A primary dies while 64 callers hammer the shared cluster connection: its shard refuses
+/// until the replica is promoted, the other shards answer throughout, and afterwards every
+/// shard answers again on the same handle. (Without the handle's watchdog the redis crate's
+/// connection wedges under this load and answers nothing, on any shard, for good.)
+#[tokio::test]
+async fn the_handle_serves_again_after_a_primary_dies_under_load() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::time::{Duration, Instant};
+
+    let mut cluster = RedisCluster::with_replicas(3, 1).unwrap();
+    let pool: RedisPool = servicekit::cache::pool(&settings(&cluster, "t:".into())).unwrap();
+    let primary = cluster.primary_of("{dead}").unwrap().unwrap();
+    // A key on another shard, which goes on answering.
+    let other = (0..100)
+        .map(|i| format!("{{alive{i}}}"))
+        .find(|k| cluster.primary_of(k).unwrap() != Some(primary))
+        .unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let other_answers = Arc::new(AtomicU64::new(0));
+    let callers: Vec<_> = (0..64)
+        .map(|i| {
+            let (pool, stop, other, other_answers) = (
+                pool.clone(),
+                stop.clone(),
+                other.clone(),
+                other_answers.clone(),
+            );
+            tokio::spawn(async move {
+                while !stop.load(Ordering::Relaxed) {
+                    let key = if i % 2 == 0 {
+                        "{dead}".to_owned()
+                    } else {
+                        other.clone()
+                    };
+                    let Ok(mut conn) = pool.multiplexed().await else {
+                        continue;
+                    };
+                    let mut set = redis::cmd("SET");
+                    set.arg(&key).arg(i);
+                    let answered = tokio::time::timeout(
+                        Duration::from_secs(1),
+                        set.query_async::<()>(&mut conn),
+                    )
+                    .await;
+                    if key != "{dead}" && matches!(answered, Ok(Ok(()))) {
+                        other_answers.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    cluster.kill(primary).unwrap();
+    let cluster = tokio::task::spawn_blocking(move || {
+        cluster
+            .wait_promoted("{dead}", primary, Duration::from_secs(30))
+            .unwrap();
+        cluster
+    })
+    .await
+    .unwrap();
+    let promoted = Instant::now();
+    let mut conn = pool.multiplexed().await.unwrap();
+    let mut served = false;
+    while promoted.elapsed() < Duration::from_secs(15) && !served {
+        let mut write = redis::cmd("SET");
+        write.arg("{dead}").arg("after");
+        served = matches!(
+            tokio::time::timeout(Duration::from_secs(1), write.query_async::<()>(&mut conn)).await,
+            Ok(Ok(()))
+        );
+        if !served {
+            conn = pool.multiplexed().await.unwrap();
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    for caller in callers {
+        caller.await.unwrap();
+    }
+    assert!(
+        served,
+        "the dead primary's shard serves again after the promotion"
+    );
+    let before = other_answers.load(Ordering::Relaxed);
+    let got: String = redis::cmd("GET")
+        .arg(&other)
+        .query_async(&mut pool.multiplexed().await.unwrap())
+        .await
+        .unwrap();
+    assert!(!got.is_empty());
+    assert!(before > 0, "the other shard answered during the run");
+    drop(cluster);
+}

@@ -329,23 +329,45 @@ impl TlsRedis {
     }
 }
 
-/// A Redis Cluster of its own: `shards` primaries without replicas, all slots assigned,
-/// keeping nothing on disk.
+/// A Redis Cluster of its own: `shards` primaries, each with `replicas` replicas (none for
+/// [`RedisCluster::start`]), all slots assigned, keeping nothing on disk. Nodes notice a
+/// dead node after [`NODE_TIMEOUT_MS`]; a shard whose primary dies goes on serving once its
+/// replica is promoted. `cluster-require-full-coverage no`: the other shards keep serving
+/// meanwhile. A test kills a primary with [`RedisCluster::kill`].
 pub struct RedisCluster {
-    /// The client port of each node.
+    /// The client port of each node, the first `shards` the primaries at the start.
     pub ports: Vec<u16>,
-    _servers: Vec<Server>,
+    servers: Vec<Option<Server>>,
     _dir: TempDir,
+}
+
+/// `cluster-node-timeout` of [`RedisCluster`]'s nodes.
+pub const NODE_TIMEOUT_MS: u64 = 1_000;
+
+/// `redis-cli -p <port> <args>`: its standard output, or an error.
+fn redis_cli(port: u16, args: &[&str]) -> anyhow::Result<String> {
+    let out = Command::new("redis-cli")
+        .args(["-p", &port.to_string()])
+        .args(args)
+        .output()
+        .context("running redis-cli")?;
+    anyhow::ensure!(out.status.success(), "redis-cli {args:?} failed");
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 impl RedisCluster {
     pub fn start(shards: usize) -> anyhow::Result<Self> {
+        Self::with_replicas(shards, 0)
+    }
+
+    /// A cluster whose every shard has `replicas` replicas in sync before it returns.
+    pub fn with_replicas(shards: usize, replicas: usize) -> anyhow::Result<Self> {
         let dir = tempfile::Builder::new()
             .prefix("railrush-cluster-")
             .tempdir()?;
         let mut ports = Vec::new();
         let mut servers = Vec::new();
-        for _ in 0..shards {
+        for _ in 0..shards * (1 + replicas) {
             let port = free_port()?;
             let bus = free_port()?;
             let mut child = Command::new("redis-server")
@@ -355,10 +377,14 @@ impl RedisCluster {
                     "--cluster-port",
                     &bus.to_string(),
                 ])
-                .args(["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"])
+                .args(["--cluster-enabled", "yes"])
+                .args(["--cluster-node-timeout", &NODE_TIMEOUT_MS.to_string()])
+                .args(["--cluster-require-full-coverage", "no"])
                 .arg("--cluster-config-file")
                 .arg(dir.path().join(format!("nodes-{port}.conf")))
                 .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+                // Replicas sync at once (the default waits 5 s for more of them).
+                .args(["--repl-diskless-sync-delay", "0"])
                 .arg("--dir")
                 .arg(dir.path())
                 .stdout(Stdio::null())
@@ -367,16 +393,16 @@ impl RedisCluster {
                 .context("starting redis-server (Debian package redis-server)")?;
             wait_for_port(port, &mut child, "redis-server")?;
             ports.push(port);
-            servers.push(Server {
+            servers.push(Some(Server {
                 child,
                 signal: "-TERM",
-            });
+            }));
         }
         let out = Command::new("redis-cli")
             .arg("--cluster")
             .arg("create")
             .args(ports.iter().map(|p| format!("127.0.0.1:{p}")))
-            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .args(["--cluster-replicas", &replicas.to_string(), "--cluster-yes"])
             .output()
             .context("running redis-cli --cluster create")?;
         anyhow::ensure!(
@@ -386,22 +412,29 @@ impl RedisCluster {
         );
         let cluster = Self {
             ports,
-            _servers: servers,
+            servers,
             _dir: dir,
         };
         cluster.wait_ok()?;
+        cluster.wait_replicas_in_sync()?;
         Ok(cluster)
     }
 
-    /// Waits until every node says the cluster is up (all slots served, nodes agreed).
+    /// The ports of the nodes still running.
+    fn live(&self) -> impl Iterator<Item = u16> + '_ {
+        self.ports
+            .iter()
+            .zip(&self.servers)
+            .filter_map(|(&port, server)| server.as_ref().map(|_| port))
+    }
+
+    /// Waits until every live node says the cluster is up (all slots served, nodes agreed).
     fn wait_ok(&self) -> anyhow::Result<()> {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let ok = self.ports.iter().all(|port| {
-                Command::new("redis-cli")
-                    .args(["-p", &port.to_string(), "cluster", "info"])
-                    .output()
-                    .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("cluster_state:ok"))
+            let ok = self.live().all(|port| {
+                redis_cli(port, &["cluster", "info"])
+                    .is_ok_and(|info| info.contains("cluster_state:ok"))
             });
             if ok {
                 return Ok(());
@@ -410,6 +443,84 @@ impl RedisCluster {
                 bail!("the redis cluster did not reach cluster_state:ok within 30 s");
             }
             std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Waits until every live replica has finished its sync with its primary: a replica
+    /// that never synced is not eligible for promotion.
+    fn wait_replicas_in_sync(&self) -> anyhow::Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let synced = self.live().all(|port| {
+                redis_cli(port, &["info", "replication"]).is_ok_and(|info| {
+                    info.contains("role:master") || info.contains("master_link_status:up")
+                })
+            });
+            if synced {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!("the redis cluster's replicas did not sync within 30 s");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The port of the live primary serving `key`'s slot as a live node sees it, if any.
+    pub fn primary_of(&self, key: &str) -> anyhow::Result<Option<u16>> {
+        let port = self.live().next().context("no redis node is running")?;
+        let slot: u16 = redis_cli(port, &["cluster", "keyslot", key])?
+            .trim()
+            .parse()?;
+        let nodes = redis_cli(port, &["cluster", "nodes"])?;
+        Ok(nodes.lines().find_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let flags: Vec<&str> = fields.get(2)?.split(',').collect();
+            if !flags.contains(&"master") || flags.iter().any(|f| f.starts_with("fail")) {
+                return None;
+            }
+            let serves = fields.iter().skip(8).any(|range| {
+                let mut ends = range.splitn(2, '-').map(str::parse::<u16>);
+                match (ends.next(), ends.next()) {
+                    (Some(Ok(a)), Some(Ok(b))) => (a..=b).contains(&slot),
+                    (Some(Ok(a)), None) => a == slot,
+                    _ => false,
+                }
+            });
+            let port = fields
+                .get(1)?
+                .split(['@', ','])
+                .next()?
+                .rsplit(':')
+                .next()?;
+            serves.then(|| port.parse().ok()).flatten()
+        }))
+    }
+
+    /// Kills the node on `port` with SIGKILL (no goodbye to the cluster, as a crash).
+    pub fn kill(&mut self, port: u16) -> anyhow::Result<()> {
+        let i = self
+            .ports
+            .iter()
+            .position(|&p| p == port)
+            .context("no such node")?;
+        if let Some(mut server) = self.servers[i].take() {
+            server.signal = "-KILL";
+        }
+        Ok(())
+    }
+
+    /// Waits until a live primary other than `dead` serves `key` again: the promotion.
+    pub fn wait_promoted(&self, key: &str, dead: u16, within: Duration) -> anyhow::Result<u16> {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(port) = self.primary_of(key)?.filter(|&p| p != dead) {
+                return Ok(port);
+            }
+            if Instant::now() > deadline {
+                bail!("no replica took over {key}'s slot within {within:?}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
         }
     }
 
