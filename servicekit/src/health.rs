@@ -91,7 +91,7 @@ pub async fn live() -> HttpResponse {
 pub async fn ready(readiness: web::Data<Readiness>) -> HttpResponse {
     let Checked { failing, partial } = readiness.check().await;
     if failing.is_empty() && partial.is_empty() {
-        return HttpResponse::Ok().json(json!({ "status": "ready" }));
+        return HttpResponse::Ok().json(json!({ "status": "ok" }));
     }
     if failing.iter().all(|d| readiness.degradable.contains(d)) {
         let degraded: Vec<_> = failing.iter().chain(&partial).collect();

@@ -216,7 +216,7 @@ async fn selling_resumes_when_the_primary_of_a_trip_dies() {
     for (at, status, body) in &probes {
         let fine = match *status {
             StatusCode::OK => {
-                body["status"] == "ready"
+                body["status"] == "ok"
                     || (body["status"] == "degraded"
                         && body["degraded"] == serde_json::json!(["redis"]))
             }
@@ -235,7 +235,7 @@ async fn selling_resumes_when_the_primary_of_a_trip_dies() {
         "readiness said degraded while the shard failed over: {probes:?}"
     );
     eventually("readiness to say ready again", || async {
-        app.get_json("/health/ready").await["status"] == "ready"
+        app.get_json("/health/ready").await["status"] == "ok"
     })
     .await;
 

@@ -234,7 +234,7 @@ async fn run(args: Args) -> anyhow::Result<Value> {
         .collect();
     let unready = ready
         .iter()
-        .filter(|(_, said)| said != "ready" && said != "degraded")
+        .filter(|(_, said)| said != "ok" && said != "degraded")
         .count();
     Ok(json!({
         "clients": args.clients,

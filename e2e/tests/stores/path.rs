@@ -39,7 +39,7 @@ pub async fn start(bus: &TestEnv, stores: impl AsyncFn(&str, &mut TestEnv)) -> M
     for app in [&auth, &train, &booking] {
         servicekit::testing::wait_ready(&app.client, &app.address).await;
         let ready = app.get_json("/health/ready").await;
-        assert_eq!(ready["status"], "ready", "{}: {ready}", app.address);
+        assert_eq!(ready["status"], "ok", "{}: {ready}", app.address);
     }
     MiniStack {
         auth,

@@ -32,7 +32,7 @@ pub async fn assert_error(
     body
 }
 
-/// Waits (up to [`WAIT`]) until `base_url`/health/ready answers 200 `{"status": "ready"}`
+/// Waits (up to [`WAIT`]) until `base_url`/health/ready answers 200 `{"status": "ok"}`
 /// (every dependency answering, not merely degraded).
 pub async fn wait_ready(client: &reqwest::Client, base_url: &str) {
     let deadline = Instant::now() + WAIT;
@@ -41,7 +41,7 @@ pub async fn wait_ready(client: &reqwest::Client, base_url: &str) {
         match res {
             Ok(r) if r.status() == reqwest::StatusCode::OK => {
                 let body = r.text().await.unwrap_or_default();
-                if body.contains(r#""status":"ready""#) {
+                if body.contains(r#""status":"ok""#) {
                     return;
                 }
                 if Instant::now() >= deadline {

@@ -75,7 +75,7 @@ async fn readiness_answers_200_ready_when_every_store_answers() {
     testing::wait_ready(&app.client, &app.address).await;
     assert_eq!(
         app.readiness().await,
-        (StatusCode::OK, json!({"status": "ready"}))
+        (StatusCode::OK, json!({"status": "ok"}))
     );
     app.stop().await;
 }

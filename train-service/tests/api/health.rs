@@ -9,7 +9,7 @@ async fn live_and_ready_are_200_when_every_dependency_answers() {
     assert_eq!(app.get("/health/live").await.status(), StatusCode::OK);
     assert_eq!(
         app.get_json("/health/ready").await,
-        json!({"status": "ready"})
+        json!({"status": "ok"})
     );
 }
 
