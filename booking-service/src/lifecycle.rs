@@ -1,6 +1,7 @@
 //! What happens around a booking's end and payment, shared by the cancel route, the
 //! payment-outcome consumer and the sweeper.
 
+use crate::reconcile;
 use crate::seats;
 use crate::state::BookingState;
 use rand::RngCore;
@@ -10,7 +11,8 @@ use uuid::Uuid;
 
 /// After a booking ended (cancelled or expired) and that was committed: drop its booked
 /// markers in Redis and tell live seat maps the seats are free. Redis trouble is logged, not
-/// returned: PostgreSQL already freed the seats, and the marker watcher repairs Redis.
+/// returned: PostgreSQL already freed the seats, and a release that failed or found fewer
+/// markers than seats marks the trip for reconciliation (`crate::reconcile`).
 pub async fn free_seats(
     state: &BookingState,
     booking: Uuid,
@@ -19,8 +21,17 @@ pub async fn free_seats(
     seat_ids: &[i32],
 ) {
     let marker = seats::booked_value(booking, user);
-    if let Err(e) = state.seats.release(trip, seat_ids, user, &marker).await {
-        tracing::warn!(error = %chain(&e), %booking, "booked markers not removed; seats stay shown as booked until the rebuild");
+    match state
+        .seats
+        .release(trip, seat_ids, user, &marker, None)
+        .await
+    {
+        Ok(n) if n == seat_ids.len() => {}
+        Ok(_) => reconcile::soon(state, trip).await,
+        Err(e) => {
+            tracing::warn!(error = %chain(&e), %booking, "booked markers not removed; the trip will be reconciled");
+            reconcile::soon(state, trip).await;
+        }
     }
     state.live.publish(trip, seat_ids, "available");
 }

@@ -26,6 +26,8 @@ pub struct BookingState {
     /// Per-passenger limits of select, confirm, join and place (`settings.user_limits`).
     pub limits: servicekit::limit::PerCaller,
     pub user_limits: crate::settings::UserLimits,
+    /// Trips to reconcile that could not be marked in Redis (`crate::reconcile`).
+    pub unreconciled: crate::reconcile::Pending,
 }
 
 impl BookingState {

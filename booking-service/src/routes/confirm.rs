@@ -1,5 +1,7 @@
+use crate::expiries;
 use crate::holds::{self, HoldRecord};
 use crate::inventory::InventoryError;
+use crate::reconcile;
 use crate::seats;
 use crate::state::BookingState;
 use crate::store::{self, NewBooking};
@@ -158,19 +160,26 @@ pub async fn confirm(
 
     let hold_value = seats::hold_value(hold.hold_id, caller.id);
     let booked = seats::booked_value(booking_id, caller.id);
-    // The booking is committed; markers are an optimisation that is rebuilt if lost.
-    if let Err(e) = state
+    let expiry = expiries::member(hold.hold_id, caller.id, &hold.seat_ids);
+    // The booking is committed; a marker not written (or a seat someone else holds by now)
+    // is left to the reconciliation, which the trip is marked for.
+    match state
         .seats
         .replace(
             hold.trip_id,
             &hold.seat_ids,
             caller.id,
-            &hold_value,
-            &booked,
+            (&hold_value, &booked),
+            &expiry,
         )
         .await
     {
-        tracing::warn!(error = %chain(&e), "booked markers not written; the rebuild will restore them");
+        Ok(n) if n == hold.seat_ids.len() => {}
+        Ok(_) => reconcile::soon(&state, hold.trip_id).await,
+        Err(e) => {
+            tracing::warn!(error = %chain(&e), "booked markers not written; the trip will be reconciled");
+            reconcile::soon(&state, hold.trip_id).await;
+        }
     }
     let _ = holds::delete(&state.seats, hold.hold_id).await;
     state.live.publish(hold.trip_id, &hold.seat_ids, "booked");

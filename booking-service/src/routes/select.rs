@@ -1,7 +1,8 @@
 use super::positive;
+use crate::expiries;
 use crate::holds::{self, HoldRecord};
 use crate::inventory::InventoryError;
-use crate::seats::{self, SelectOutcome};
+use crate::seats::{self, NewHold, SelectOutcome};
 use crate::state::BookingState;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
@@ -10,10 +11,9 @@ use serde_json::json;
 use servicekit::ApiError;
 use servicekit::auth::AuthUser;
 use servicekit::cache::CacheError;
-use servicekit::error::Code;
+use servicekit::error::{Code, chain};
 use servicekit::http::JsonBody;
 use std::collections::HashSet;
-use std::time::Duration;
 use uuid::Uuid;
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -101,12 +101,6 @@ pub async fn select(
     state.limit(caller.id, "select", state.user_limits.select_per_minute)?;
     let record = hold(&state, &req, caller.id, &body).await?;
     state.live.publish(body.trip_id, &body.seat_ids, "held");
-    announce_expiry(
-        state.clone(),
-        record.clone(),
-        caller.id,
-        state.settings.hold_ttl_ms,
-    );
     Ok(HttpResponse::Created().json(record.public()))
 }
 
@@ -153,14 +147,14 @@ async fn hold(
     let timer = state.metrics.hold_seconds.start_timer();
     let result = state
         .seats
-        .select(
-            body.trip_id,
-            &body.seat_ids,
+        .select(&NewHold {
+            trip: body.trip_id,
+            seats: &body.seat_ids,
             user,
-            hold_id,
-            ttl,
-            state.settings.max_seats_per_user,
-        )
+            hold: hold_id,
+            ttl_ms: ttl,
+            max_seats: state.settings.max_seats_per_user,
+        })
         .await
         .inspect_err(|_| outcome("unavailable"))?;
     timer.observe_duration();
@@ -175,8 +169,11 @@ async fn hold(
                 state.settings.max_seats_per_user,
             ))
         }
-        SelectOutcome::Held => {
+        SelectOutcome::Held { index } => {
             outcome("held");
+            if index && let Err(e) = expiries::index(&state.seats, body.trip_id).await {
+                tracing::warn!(error = %chain(&e), trip = body.trip_id, "trip not indexed for hold expiries; the next select retries");
+            }
             let record = HoldRecord {
                 hold_id,
                 trip_id: body.trip_id,
@@ -188,39 +185,16 @@ async fn hold(
             if let Err(e) = holds::save(&state.seats, &record, ttl).await {
                 // Without its record the hold cannot be confirmed: give the seats back.
                 let value = seats::hold_value(hold_id, user);
+                let expiry = expiries::member(hold_id, user, &body.seat_ids);
                 let _ = state
                     .seats
-                    .release(body.trip_id, &body.seat_ids, user, &value)
+                    .release(body.trip_id, &body.seat_ids, user, &value, Some(&expiry))
                     .await;
                 return Err(e.into());
             }
             Ok(record)
         }
     }
-}
-
-/// Redis expires holds silently; tell the live maps when this one lapses unconfirmed.
-fn announce_expiry(state: web::Data<BookingState>, hold: HoldRecord, user: Uuid, ttl_ms: u64) {
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(ttl_ms + 50)).await;
-        let Ok(values) = state.seats.values(hold.trip_id, &hold.seat_ids).await else {
-            return;
-        };
-        let value = seats::hold_value(hold.hold_id, user);
-        let lapsed: Vec<i32> = hold
-            .seat_ids
-            .iter()
-            .zip(&values)
-            .filter(|(_, v)| v.is_none())
-            .map(|(s, _)| *s)
-            .collect();
-        if !values.iter().any(|v| v.as_deref() == Some(value.as_str())) {
-            state.live.publish(hold.trip_id, &lapsed, "available");
-            if lapsed.len() == hold.seat_ids.len() {
-                state.metrics.holds_expired.inc();
-            }
-        }
-    });
 }
 
 /// `DELETE /holds/{hold_id}`: the owner gives the seats back.
@@ -233,9 +207,16 @@ pub async fn release(
         .await?
         .ok_or_else(|| ApiError::not_found("no such hold"))?;
     let value = seats::hold_value(hold.hold_id, caller.id);
+    let expiry = expiries::member(hold.hold_id, caller.id, &hold.seat_ids);
     state
         .seats
-        .release(hold.trip_id, &hold.seat_ids, caller.id, &value)
+        .release(
+            hold.trip_id,
+            &hold.seat_ids,
+            caller.id,
+            &value,
+            Some(&expiry),
+        )
         .await?;
     holds::delete(&state.seats, hold.hold_id).await?;
     state
