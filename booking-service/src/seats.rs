@@ -6,14 +6,16 @@
 //! - `user:{T}:<user>` — set of the seat ids the user holds or owns on the trip (members are
 //!   checked against the seat keys, so expired holds drop out lazily; a set of holds only
 //!   expires with them).
-//! - `hold:<hold_id>` — the hold record (trip, user, seats, expiry), kept an hour past the
-//!   hold so a late confirm can be told `hold_expired` rather than "unknown".
+//! - `hold:{T}:<hold_id>` — the hold record (trip, user, seats, expiry), written by the
+//!   select script with the hold, kept an hour past the hold so a late confirm can be told
+//!   `hold_expired` rather than "unknown". The hold id carries T (`crate::holds::new_id`);
+//!   records of older ids are `hold:<hold_id>`.
 //! - `expiring:{T}` — the trip's holds by expiry (`crate::expiries`), written by the same
 //!   script that takes the hold; the sweep announces their lapse.
 //!
 //! Every call answers within [`REDIS_DEADLINE`] or fails with [`CacheError::Timeout`].
 
-use crate::expiries;
+use crate::{expiries, holds};
 use redis::Script;
 use servicekit::cache::{CacheError, Keys, RedisConnection, RedisPool, within};
 use std::sync::LazyLock;
@@ -23,19 +25,20 @@ use uuid::Uuid;
 /// The select path answers within this even when Redis hangs.
 pub const REDIS_DEADLINE: Duration = Duration::from_secs(1);
 
-/// All-or-nothing hold of KEYS[3..] (seat keys), respecting the per-user limit kept in
-/// KEYS[1] (the user's seat set), and the hold's entry in the trip's expiry set KEYS[2].
-/// ARGV: hold value, ttl ms, max seats, user suffix (":<user>"), seat key prefix, expiry
-/// member, expiry score (ms), "stale before" score (ms), expiry set ttl ms, then the seat
-/// ids. Returns {"ok"} or {"ok", "index"} (the trip must be put in the index of trips with
-/// expiries: its set was empty, or nobody swept it), {"taken", ids...} or {"limit", live}.
+/// All-or-nothing hold of KEYS[4..] (seat keys), respecting the per-user limit kept in
+/// KEYS[1] (the user's seat set), with the hold's entry in the trip's expiry set KEYS[2] and
+/// its record KEYS[3]. ARGV: hold value, ttl ms, max seats, user suffix (":<user>"), seat key
+/// prefix, expiry member, expiry score (ms), "stale before" score (ms), expiry set ttl ms,
+/// record, record ttl ms, then the seat ids. Returns {"ok"} or {"ok", "index"} (the trip
+/// must be put in the index of trips with expiries: its set was empty, or nobody swept it),
+/// {"taken", ids...} or {"limit", live}.
 static SELECT: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
-        local n = #KEYS - 2
+        local n = #KEYS - 3
         local taken = {'taken'}
         for i = 1, n do
-            if redis.call('EXISTS', KEYS[i + 2]) == 1 then taken[#taken + 1] = ARGV[9 + i] end
+            if redis.call('EXISTS', KEYS[i + 3]) == 1 then taken[#taken + 1] = ARGV[11 + i] end
         end
         if #taken > 1 then return taken end
         local live, owns = 0, false
@@ -50,9 +53,10 @@ static SELECT: LazyLock<Script> = LazyLock::new(|| {
         end
         if live + n > tonumber(ARGV[3]) then return {'limit', tostring(live)} end
         for i = 1, n do
-            redis.call('SET', KEYS[i + 2], ARGV[1], 'PX', ARGV[2])
-            redis.call('SADD', KEYS[1], ARGV[9 + i])
+            redis.call('SET', KEYS[i + 3], ARGV[1], 'PX', ARGV[2])
+            redis.call('SADD', KEYS[1], ARGV[11 + i])
         end
+        redis.call('SET', KEYS[3], ARGV[10], 'PX', ARGV[11])
         -- A set of holds only lives as long as they do; one with booked seats stays.
         if not owns then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
         local oldest = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
@@ -132,6 +136,8 @@ pub struct NewHold<'a> {
     pub hold: Uuid,
     pub ttl_ms: u64,
     pub max_seats: u32,
+    /// The hold record (JSON), kept `ttl_ms` + [`holds::GRACE_MS`].
+    pub record: &'a str,
 }
 
 pub fn hold_value(hold: Uuid, user: Uuid) -> String {
@@ -177,7 +183,10 @@ impl SeatStore {
     }
 
     pub fn hold_key(&self, hold: Uuid) -> String {
-        self.keys.key(&format!("hold:{hold}"))
+        match holds::trip_of(hold) {
+            Some(trip) => self.keys.key(&format!("hold:{{{trip}}}:{hold}")),
+            None => self.keys.key(&format!("hold:{hold}")),
+        }
     }
 
     pub fn keys(&self) -> &Keys {
@@ -189,7 +198,7 @@ impl SeatStore {
         self.keys.key(&format!("expiring:{{{trip}}}"))
     }
 
-    /// One round trip: hold every seat or none, and note the hold's expiry.
+    /// One round trip: hold every seat or none, with the hold's record and expiry entry.
     pub async fn select(&self, hold: &NewHold<'_>) -> Result<SelectOutcome, CacheError> {
         let (trip, user) = (hold.trip, hold.user);
         let now = chrono::Utc::now().timestamp_millis();
@@ -197,7 +206,7 @@ impl SeatStore {
         bounded(async {
             let mut conn = self.hot().await?;
             let mut inv = SELECT.key(self.user_key(trip, user));
-            inv.key(self.expiry_key(trip));
+            inv.key(self.expiry_key(trip)).key(self.hold_key(hold.hold));
             for &s in hold.seats {
                 inv.key(self.seat_key(trip, s));
             }
@@ -209,7 +218,9 @@ impl SeatStore {
                 .arg(expiries::member(hold.hold, user, hold.seats))
                 .arg(now + ttl)
                 .arg(now - expiries::STALE_MS)
-                .arg(ttl + expiries::KEPT_MS);
+                .arg(ttl + expiries::KEPT_MS)
+                .arg(hold.record)
+                .arg(hold.ttl_ms + holds::GRACE_MS);
             for &s in hold.seats {
                 inv.arg(s);
             }

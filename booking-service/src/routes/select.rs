@@ -5,6 +5,7 @@ use crate::inventory::InventoryError;
 use crate::seats::{self, NewHold, SelectOutcome};
 use crate::state::BookingState;
 use actix_web::{HttpRequest, HttpResponse, web};
+use anyhow::Context;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::json;
@@ -64,6 +65,8 @@ pub enum SelectError {
     Inventory(#[from] InventoryError),
     #[error(transparent)]
     Seats(#[from] CacheError),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
 }
 
 impl From<SelectError> for ApiError {
@@ -82,6 +85,7 @@ impl From<SelectError> for ApiError {
             SelectError::Pass(e) => e,
             SelectError::Inventory(e) => e.into(),
             SelectError::Seats(e) => e.into(),
+            SelectError::Unexpected(e) => ApiError::internal(e),
         }
     }
 }
@@ -143,7 +147,17 @@ async fn hold(
         .inspect_err(|_| outcome("no_pass"))
         .map_err(SelectError::Pass)?;
     let ttl = state.settings.hold_ttl_ms;
-    let hold_id = Uuid::new_v4();
+    let hold_id = holds::new_id(body.trip_id)
+        .ok_or_else(|| anyhow::anyhow!("trip {} does not fit in a hold id", body.trip_id))?;
+    let record = HoldRecord {
+        hold_id,
+        trip_id: body.trip_id,
+        seat_ids: body.seat_ids.clone(),
+        expires_at: Utc::now()
+            + chrono::Duration::milliseconds(i64::try_from(ttl).unwrap_or(i64::MAX)),
+        user_id: Some(user),
+    };
+    let body_json = serde_json::to_string(&record).context("encoding the hold record")?;
     let timer = state.metrics.hold_seconds.start_timer();
     let result = state
         .seats
@@ -154,6 +168,7 @@ async fn hold(
             hold: hold_id,
             ttl_ms: ttl,
             max_seats: state.settings.max_seats_per_user,
+            record: &body_json,
         })
         .await
         .inspect_err(|_| outcome("unavailable"))?;
@@ -172,25 +187,7 @@ async fn hold(
         SelectOutcome::Held { index } => {
             outcome("held");
             if index && let Err(e) = expiries::index(&state.seats, body.trip_id).await {
-                tracing::warn!(error = %chain(&e), trip = body.trip_id, "trip not indexed for hold expiries; the next select retries");
-            }
-            let record = HoldRecord {
-                hold_id,
-                trip_id: body.trip_id,
-                seat_ids: body.seat_ids.clone(),
-                expires_at: Utc::now()
-                    + chrono::Duration::milliseconds(i64::try_from(ttl).unwrap_or(i64::MAX)),
-                user_id: Some(user),
-            };
-            if let Err(e) = holds::save(&state.seats, &record, ttl).await {
-                // Without its record the hold cannot be confirmed: give the seats back.
-                let value = seats::hold_value(hold_id, user);
-                let expiry = expiries::member(hold_id, user, &body.seat_ids);
-                let _ = state
-                    .seats
-                    .release(body.trip_id, &body.seat_ids, user, &value, Some(&expiry))
-                    .await;
-                return Err(e.into());
+                tracing::warn!(error = %chain(&e), trip = body.trip_id, "trip not indexed for hold expiries; a later select retries");
             }
             Ok(record)
         }
