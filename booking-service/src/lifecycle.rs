@@ -21,18 +21,18 @@ pub async fn free_seats(
     seat_ids: &[i32],
 ) {
     let marker = seats::booked_value(booking, user);
-    match state
+    let released = state
         .seats
         .release(trip, seat_ids, user, &marker, None)
-        .await
-    {
-        Ok(n) if n == seat_ids.len() => {}
-        Ok(_) => reconcile::soon(state, trip).await,
-        Err(e) => {
-            tracing::warn!(error = %chain(&e), %booking, "booked markers not removed; the trip will be reconciled");
-            reconcile::soon(state, trip).await;
-        }
-    }
+        .await;
+    reconcile::unless_all(
+        state,
+        trip,
+        released,
+        seat_ids.len(),
+        "releasing booked markers",
+    )
+    .await;
     state.live.publish(trip, seat_ids, "available");
 }
 

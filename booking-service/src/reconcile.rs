@@ -23,6 +23,8 @@ use crate::seats::booked_value;
 use crate::state::BookingState;
 use anyhow::Context;
 use redis::Script;
+use servicekit::cache::CacheError;
+use servicekit::error::chain;
 use servicekit::service;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, LazyLock, Mutex};
@@ -95,12 +97,31 @@ pub async fn soon(state: &BookingState, trip: i64) {
             .arg(trip)
             .query_async::<()>(&mut conn)
             .await?;
-        Ok::<_, servicekit::cache::CacheError>(())
+        Ok::<_, CacheError>(())
     }
     .await;
     if marked.is_err() {
         state.unreconciled.add(trip);
     }
+}
+
+/// After a marker write or release meant to change `expected` seats of `trip`: a failure,
+/// or fewer seats changed, marks the trip (`what` names the write in the log).
+pub async fn unless_all(
+    state: &BookingState,
+    trip: i64,
+    changed: Result<usize, CacheError>,
+    expected: usize,
+    what: &str,
+) {
+    match changed {
+        Ok(n) if n == expected => return,
+        Ok(_) => {}
+        Err(e) => {
+            tracing::warn!(error = %chain(&e), trip, "{what} failed; the trip will be reconciled")
+        }
+    }
+    soon(state, trip).await;
 }
 
 /// Checks every seat key of `trip` against PostgreSQL and repairs the ones that disagree;

@@ -16,7 +16,7 @@ use servicekit::amqp::Envelope;
 use servicekit::auth::AuthUser;
 use servicekit::cache::CacheError;
 use servicekit::db::DbError;
-use servicekit::error::{Code, chain};
+use servicekit::error::Code;
 use servicekit::events::{self, BookedSeat, BookingConfirmed, Passenger};
 use servicekit::http::{JsonBody, RequestId};
 use servicekit::idempotency::Claimed;
@@ -163,7 +163,7 @@ pub async fn confirm(
     let expiry = expiries::member(hold.hold_id, caller.id, &hold.seat_ids);
     // The booking is committed; a marker not written (or a seat someone else holds by now)
     // is left to the reconciliation, which the trip is marked for.
-    match state
+    let written = state
         .seats
         .replace(
             hold.trip_id,
@@ -172,15 +172,9 @@ pub async fn confirm(
             (&hold_value, &booked),
             &expiry,
         )
-        .await
-    {
-        Ok(n) if n == hold.seat_ids.len() => {}
-        Ok(_) => reconcile::soon(&state, hold.trip_id).await,
-        Err(e) => {
-            tracing::warn!(error = %chain(&e), "booked markers not written; the trip will be reconciled");
-            reconcile::soon(&state, hold.trip_id).await;
-        }
-    }
+        .await;
+    let n = hold.seat_ids.len();
+    reconcile::unless_all(&state, hold.trip_id, written, n, "writing booked markers").await;
     let _ = holds::delete(&state.seats, hold.hold_id).await;
     state.live.publish(hold.trip_id, &hold.seat_ids, "booked");
     Ok(response)
