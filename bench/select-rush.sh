@@ -6,6 +6,7 @@
 # confirming every hold it gets. Afterwards it checks in PostgreSQL and Redis that no seat
 # was sold twice and prints the answer mix, throughput and latency percentiles.
 #   bench/select-rush.sh [duration_seconds=30] [connections=256] [users=5000]
+# BENCH_AFTER=release releases every hold instead of confirming it (see bench/select.lua).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 duration=${1:-30}

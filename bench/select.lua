@@ -4,14 +4,19 @@
 -- (on that thread) by a confirm of the hold with tok_visa, so the run also sells seats and
 -- the oversell check afterwards has something to check.
 --
+-- With BENCH_AFTER=release, a 201 is followed by releasing the hold instead
+-- (DELETE /api/bookings/holds/{id}): seats come back, and the run measures successful holds
+-- (the hold script and its record) rather than the 409 answers of a sold-out rush.
+--
 -- Environment: BENCH_TOKENS (file, one token per line), BENCH_TRIPS (comma list),
--- BENCH_SEATS (seats per trip).
+-- BENCH_SEATS (seats per trip), BENCH_AFTER (confirm, the default, or release).
 
 local tokens = {}
 for line in io.lines(os.getenv("BENCH_TOKENS")) do tokens[#tokens + 1] = line end
 local trips = {}
 for t in string.gmatch(os.getenv("BENCH_TRIPS"), "[^,]+") do trips[#trips + 1] = tonumber(t) end
 local seats = tonumber(os.getenv("BENCH_SEATS"))
+local release = os.getenv("BENCH_AFTER") == "release"
 
 pending = {}
 counts = {} -- global: done() reads it through thread:get
@@ -27,6 +32,10 @@ end
 
 function request()
   local confirm = table.remove(pending)
+  if confirm and release then
+    return wrk.format("DELETE", "/api/bookings/holds/" .. confirm.hold,
+      {["Authorization"] = "Bearer " .. confirm.token})
+  end
   if confirm then
     return wrk.format("POST", "/api/bookings/seats/confirm",
       {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. confirm.token},

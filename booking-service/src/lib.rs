@@ -3,6 +3,7 @@
 //! the booking's side of the saga: payment outcomes and the sweeper that expires unpaid
 //! bookings; and the waiting room of a sale (`queue`, `docs/api.md`, "The fair rush").
 
+mod expiries;
 mod holds;
 pub mod hot_trips;
 pub mod inventory;
@@ -11,6 +12,7 @@ mod live;
 mod markers;
 pub mod payments;
 pub mod queue;
+mod reconcile;
 mod routes;
 
 pub use routes::api;

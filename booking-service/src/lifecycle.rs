@@ -1,6 +1,7 @@
 //! What happens around a booking's end and payment, shared by the cancel route, the
 //! payment-outcome consumer and the sweeper.
 
+use crate::reconcile;
 use crate::seats;
 use crate::state::BookingState;
 use rand::RngCore;
@@ -10,7 +11,8 @@ use uuid::Uuid;
 
 /// After a booking ended (cancelled or expired) and that was committed: drop its booked
 /// markers in Redis and tell live seat maps the seats are free. Redis trouble is logged, not
-/// returned: PostgreSQL already freed the seats, and the marker watcher repairs Redis.
+/// returned: PostgreSQL already freed the seats, and a release that failed or found fewer
+/// markers than seats marks the trip for reconciliation (`crate::reconcile`).
 pub async fn free_seats(
     state: &BookingState,
     booking: Uuid,
@@ -19,9 +21,18 @@ pub async fn free_seats(
     seat_ids: &[i32],
 ) {
     let marker = seats::booked_value(booking, user);
-    if let Err(e) = state.seats.release(trip, seat_ids, user, &marker).await {
-        tracing::warn!(error = %chain(&e), %booking, "booked markers not removed; seats stay shown as booked until the rebuild");
-    }
+    let released = state
+        .seats
+        .release(trip, seat_ids, user, &marker, None)
+        .await;
+    reconcile::unless_all(
+        state,
+        trip,
+        released,
+        seat_ids.len(),
+        "releasing booked markers",
+    )
+    .await;
     state.live.publish(trip, seat_ids, "available");
 }
 

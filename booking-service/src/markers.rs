@@ -1,7 +1,8 @@
 //! Booked markers in Redis mirror the live seats in PostgreSQL. They are rebuilt at start
 //! and whenever Redis comes back empty (its sentinel key is gone), so a Redis restart never
 //! lets a sold seat look free for long; even then PostgreSQL's unique index refuses a second
-//! sale.
+//! sale. Single seats that disagree (a release or marker write that failed half-way) are
+//! repaired trip by trip by `crate::reconcile`.
 
 use crate::seats::{SeatStore, booked_value};
 use crate::store;

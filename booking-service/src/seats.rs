@@ -6,11 +6,16 @@
 //! - `user:{T}:<user>` — set of the seat ids the user holds or owns on the trip (members are
 //!   checked against the seat keys, so expired holds drop out lazily; a set of holds only
 //!   expires with them).
-//! - `hold:<hold_id>` — the hold record (trip, user, seats, expiry), kept an hour past the
-//!   hold so a late confirm can be told `hold_expired` rather than "unknown".
+//! - `hold:{T}:<hold_id>` — the hold record (trip, user, seats, expiry), written by the
+//!   select script with the hold, kept an hour past the hold so a late confirm can be told
+//!   `hold_expired` rather than "unknown". The hold id carries T (`crate::holds::new_id`);
+//!   records of older ids are `hold:<hold_id>`.
+//! - `expiring:{T}` — the trip's holds by expiry (`crate::expiries`), written by the same
+//!   script that takes the hold; the sweep announces their lapse.
 //!
 //! Every call answers within [`REDIS_DEADLINE`] or fails with [`CacheError::Timeout`].
 
+use crate::{expiries, holds};
 use redis::Script;
 use servicekit::cache::{CacheError, Keys, RedisConnection, RedisPool, within};
 use std::sync::LazyLock;
@@ -20,17 +25,20 @@ use uuid::Uuid;
 /// The select path answers within this even when Redis hangs.
 pub const REDIS_DEADLINE: Duration = Duration::from_secs(1);
 
-/// All-or-nothing hold of KEYS[2..] (seat keys), respecting the per-user limit kept in
-/// KEYS[1] (the user's seat set). ARGV: hold value, ttl ms, max seats, user suffix
-/// (":<user>"), seat key prefix, then the seat ids. Returns {"ok"}, {"taken", ids...} or
-/// {"limit", live}.
+/// All-or-nothing hold of KEYS[4..] (seat keys), respecting the per-user limit kept in
+/// KEYS[1] (the user's seat set), with the hold's entry in the trip's expiry set KEYS[2] and
+/// its record KEYS[3]. ARGV: hold value, ttl ms, max seats, user suffix (":<user>"), seat key
+/// prefix, expiry member, expiry score (ms), "stale before" score (ms), expiry set ttl ms,
+/// record, record ttl ms, then the seat ids. Returns {"ok"} or {"ok", "index"} (the trip
+/// must be put in the index of trips with expiries: its set was empty, or nobody swept it),
+/// {"taken", ids...} or {"limit", live}.
 static SELECT: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
-        local n = #KEYS - 1
+        local n = #KEYS - 3
         local taken = {'taken'}
         for i = 1, n do
-            if redis.call('EXISTS', KEYS[i + 1]) == 1 then taken[#taken + 1] = ARGV[5 + i] end
+            if redis.call('EXISTS', KEYS[i + 3]) == 1 then taken[#taken + 1] = ARGV[11 + i] end
         end
         if #taken > 1 then return taken end
         local live, owns = 0, false
@@ -45,24 +53,30 @@ static SELECT: LazyLock<Script> = LazyLock::new(|| {
         end
         if live + n > tonumber(ARGV[3]) then return {'limit', tostring(live)} end
         for i = 1, n do
-            redis.call('SET', KEYS[i + 1], ARGV[1], 'PX', ARGV[2])
-            redis.call('SADD', KEYS[1], ARGV[5 + i])
+            redis.call('SET', KEYS[i + 3], ARGV[1], 'PX', ARGV[2])
+            redis.call('SADD', KEYS[1], ARGV[11 + i])
         end
+        redis.call('SET', KEYS[3], ARGV[10], 'PX', ARGV[11])
         -- A set of holds only lives as long as they do; one with booked seats stays.
         if not owns then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+        local oldest = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+        local index = #oldest == 0 or tonumber(oldest[2]) < tonumber(ARGV[8])
+        redis.call('ZADD', KEYS[2], ARGV[7], ARGV[6])
+        redis.call('PEXPIRE', KEYS[2], ARGV[9])
+        if index then return {'ok', 'index'} end
         return {'ok'}
     ",
     )
 });
 
-/// Sets KEYS[2..] to ARGV[2] where they still equal ARGV[1] (or are gone), adding ARGV[3..]
-/// to the user set KEYS[1], which then never expires. Used to turn a hold into booked
-/// markers. Returns how many.
+/// Sets KEYS[3..] to ARGV[2] where they still equal ARGV[1] (or are gone), adding ARGV[4..]
+/// to the user set KEYS[1], which then never expires, and removes ARGV[3] from the expiry
+/// set KEYS[2]. Used to turn a hold into booked markers. Returns how many.
 static REPLACE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
         local done = 0
-        for i = 2, #KEYS do
+        for i = 3, #KEYS do
             local v = redis.call('GET', KEYS[i])
             if v == false or v == ARGV[1] then
                 redis.call('SET', KEYS[i], ARGV[2])
@@ -71,30 +85,36 @@ static REPLACE: LazyLock<Script> = LazyLock::new(|| {
             end
         end
         redis.call('PERSIST', KEYS[1])
+        redis.call('ZREM', KEYS[2], ARGV[3])
         return done
     ",
     )
 });
 
-/// Deletes KEYS[2..] where they still equal ARGV[1]; removes ARGV[2..] from KEYS[1].
+/// Deletes KEYS[3..] where they still equal ARGV[1]; removes ARGV[3..] from KEYS[1] and the
+/// expiry member ARGV[2] (when not empty) from the expiry set KEYS[2].
 static RELEASE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
         local done = 0
-        for i = 2, #KEYS do
+        for i = 3, #KEYS do
             if redis.call('GET', KEYS[i]) == ARGV[1] then
                 redis.call('DEL', KEYS[i])
                 redis.call('SREM', KEYS[1], ARGV[i])
                 done = done + 1
             end
         end
+        if ARGV[2] ~= '' then redis.call('ZREM', KEYS[2], ARGV[2]) end
         return done
     ",
     )
 });
 
 pub enum SelectOutcome {
-    Held,
+    /// Held; `index` when the trip must join the index of trips with expiries.
+    Held {
+        index: bool,
+    },
     Taken(Vec<i32>),
     Limit,
 }
@@ -106,6 +126,18 @@ pub enum SelectOutcome {
 pub struct SeatStore {
     pool: RedisPool,
     keys: Keys,
+}
+
+/// A hold to take: who, which seats of which trip, for how long.
+pub struct NewHold<'a> {
+    pub trip: i64,
+    pub seats: &'a [i32],
+    pub user: Uuid,
+    pub hold: Uuid,
+    pub ttl_ms: u64,
+    pub max_seats: u32,
+    /// The hold record (JSON), kept `ttl_ms` + [`holds::GRACE_MS`].
+    pub record: &'a str,
 }
 
 pub fn hold_value(hold: Uuid, user: Uuid) -> String {
@@ -137,49 +169,66 @@ impl SeatStore {
         self.keys.key(&format!("seat:{{{trip}}}:{seat}"))
     }
 
-    fn seat_prefix(&self, trip: i64) -> String {
+    pub fn seat_prefix(&self, trip: i64) -> String {
         self.keys.key(&format!("seat:{{{trip}}}:"))
     }
 
     pub fn user_key(&self, trip: i64, user: Uuid) -> String {
-        self.keys.key(&format!("user:{{{trip}}}:{user}"))
+        format!("{}{user}", self.user_prefix(trip))
+    }
+
+    /// The trip's user sets are this followed by the user id.
+    pub fn user_prefix(&self, trip: i64) -> String {
+        self.keys.key(&format!("user:{{{trip}}}:"))
     }
 
     pub fn hold_key(&self, hold: Uuid) -> String {
-        self.keys.key(&format!("hold:{hold}"))
+        match holds::trip_of(hold) {
+            Some(trip) => self.keys.key(&format!("hold:{{{trip}}}:{hold}")),
+            None => self.keys.key(&format!("hold:{hold}")),
+        }
     }
 
     pub fn keys(&self) -> &Keys {
         &self.keys
     }
 
-    /// One round trip: hold every seat or none.
-    pub async fn select(
-        &self,
-        trip: i64,
-        seats: &[i32],
-        user: Uuid,
-        hold: Uuid,
-        ttl_ms: u64,
-        max_seats: u32,
-    ) -> Result<SelectOutcome, CacheError> {
+    /// The trip's holds by expiry (see [`crate::expiries`]).
+    pub fn expiry_key(&self, trip: i64) -> String {
+        self.keys.key(&format!("expiring:{{{trip}}}"))
+    }
+
+    /// One round trip: hold every seat or none, with the hold's record and expiry entry.
+    pub async fn select(&self, hold: &NewHold<'_>) -> Result<SelectOutcome, CacheError> {
+        let (trip, user) = (hold.trip, hold.user);
+        let now = chrono::Utc::now().timestamp_millis();
+        let ttl = i64::try_from(hold.ttl_ms).unwrap_or(i64::MAX / 4);
         bounded(async {
             let mut conn = self.hot().await?;
             let mut inv = SELECT.key(self.user_key(trip, user));
-            for &s in seats {
+            inv.key(self.expiry_key(trip)).key(self.hold_key(hold.hold));
+            for &s in hold.seats {
                 inv.key(self.seat_key(trip, s));
             }
-            inv.arg(hold_value(hold, user))
-                .arg(ttl_ms)
-                .arg(max_seats)
+            inv.arg(hold_value(hold.hold, user))
+                .arg(hold.ttl_ms)
+                .arg(hold.max_seats)
                 .arg(format!(":{user}"))
-                .arg(self.seat_prefix(trip));
-            for &s in seats {
+                .arg(self.seat_prefix(trip))
+                .arg(expiries::member(hold.hold, user, hold.seats))
+                .arg(now + ttl)
+                .arg(now - expiries::STALE_MS)
+                .arg(ttl + expiries::KEPT_MS)
+                .arg(hold.record)
+                .arg(hold.ttl_ms + holds::GRACE_MS);
+            for &s in hold.seats {
                 inv.arg(s);
             }
             let reply: Vec<String> = inv.invoke_async(&mut conn).await?;
             Ok(match reply.first().map(String::as_str) {
-                Some("ok") => SelectOutcome::Held,
+                Some("ok") => SelectOutcome::Held {
+                    index: reply.len() > 1,
+                },
                 Some("limit") => SelectOutcome::Limit,
                 _ => SelectOutcome::Taken(
                     reply
@@ -193,22 +242,24 @@ impl SeatStore {
         .await
     }
 
-    /// Replaces `from` (or a vanished key) with `to` on the seats; returns how many changed.
+    /// Replaces `from` (or a vanished key) with `to` on the seats and drops the hold's
+    /// `expiry` entry; returns how many seats changed.
     pub async fn replace(
         &self,
         trip: i64,
         seats: &[i32],
         user: Uuid,
-        from: &str,
-        to: &str,
+        (from, to): (&str, &str),
+        expiry: &str,
     ) -> Result<usize, CacheError> {
         bounded(async {
             let mut conn = self.pool.get().await?;
             let mut inv = REPLACE.key(self.user_key(trip, user));
+            inv.key(self.expiry_key(trip));
             for &s in seats {
                 inv.key(self.seat_key(trip, s));
             }
-            inv.arg(from).arg(to);
+            inv.arg(from).arg(to).arg(expiry);
             for &s in seats {
                 inv.arg(s);
             }
@@ -217,21 +268,24 @@ impl SeatStore {
         .await
     }
 
-    /// Deletes the seats' keys where they still hold `value`; returns how many.
+    /// Deletes the seats' keys where they still hold `value`, and the hold's `expiry` entry
+    /// when one is given; returns how many seats.
     pub async fn release(
         &self,
         trip: i64,
         seats: &[i32],
         user: Uuid,
         value: &str,
+        expiry: Option<&str>,
     ) -> Result<usize, CacheError> {
         bounded(async {
             let mut conn = self.pool.get().await?;
             let mut inv = RELEASE.key(self.user_key(trip, user));
+            inv.key(self.expiry_key(trip));
             for &s in seats {
                 inv.key(self.seat_key(trip, s));
             }
-            inv.arg(value);
+            inv.arg(value).arg(expiry.unwrap_or(""));
             for &s in seats {
                 inv.arg(s);
             }

@@ -64,6 +64,15 @@ pub struct BookingSettings {
     pub sweep_interval_ms: u64,
     /// Live seat-map streams one replica serves at once; past it, 503 `unavailable`.
     pub max_live_listeners: usize,
+    /// How often lapsed holds are looked for in Redis and announced `available`.
+    pub expiry_sweep_ms: u64,
+    /// How often trips marked after a failed marker write or release are reconciled.
+    pub reconcile_ms: u64,
+    /// How often (by one replica) every recently booked trip is reconciled.
+    pub reconcile_full_ms: u64,
+    /// "Recently booked" for the periodic reconciliation: a booking created or changed
+    /// within this.
+    pub reconcile_lookback_secs: u32,
 }
 
 impl Default for BookingSettings {
@@ -77,6 +86,10 @@ impl Default for BookingSettings {
             marker_check_ms: 2_000,
             sweep_interval_ms: 1_000,
             max_live_listeners: 20_000,
+            expiry_sweep_ms: 250,
+            reconcile_ms: 1_000,
+            reconcile_full_ms: 60_000,
+            reconcile_lookback_secs: 2 * 24 * 60 * 60,
         }
     }
 }

@@ -13,7 +13,7 @@ use crate::seats::SeatStore;
 use crate::settings::{QueueSettings, Settings};
 use crate::state::{BookingMetrics, BookingState};
 use crate::tickets::Tickets;
-use crate::{hot_trips, markers, sweeper};
+use crate::{expiries, hot_trips, markers, reconcile, sweeper};
 use actix_web::web;
 use servicekit::cache::Keys;
 pub use servicekit::service::Application;
@@ -64,6 +64,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         limits: servicekit::limit::PerCaller::default(),
         user_limits: settings.user_limits.clone(),
         tickets: Tickets::new(&settings.tickets, kernel.metrics().registry())?,
+        unreconciled: Default::default(),
     });
     markers::rebuild_at_start(&pg, &seats).await;
     let markers_every = Duration::from_millis(own.marker_check_ms);
@@ -74,6 +75,9 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     kernel.consume(PaymentResults(state.clone()))?;
     let (s, t) = (state.clone(), state.clone());
     kernel.spawn("sweeper", move |stop| sweeper::run(s, stop));
+    let (e, r) = (state.clone(), state.clone());
+    kernel.spawn("hold expiries", move |stop| expiries::run(e, stop));
+    kernel.spawn("reconciliation", move |stop| reconcile::run(r, stop));
     kernel.spawn("seats left", move |stop| hot_trips::run(t, stop));
     let state = web::Data::from(state);
     kernel.api(crate::routes::api());

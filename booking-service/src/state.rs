@@ -28,6 +28,8 @@ pub struct BookingState {
     pub user_limits: crate::settings::UserLimits,
     /// Ticket signing keys and check-in.
     pub tickets: crate::tickets::Tickets,
+    /// Trips to reconcile that could not be marked in Redis (`crate::reconcile`).
+    pub unreconciled: crate::reconcile::Pending,
 }
 
 impl BookingState {

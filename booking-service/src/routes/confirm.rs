@@ -1,5 +1,7 @@
+use crate::expiries;
 use crate::holds::{self, HoldRecord};
 use crate::inventory::InventoryError;
+use crate::reconcile;
 use crate::seats;
 use crate::state::BookingState;
 use crate::store::{self, NewBooking};
@@ -14,7 +16,7 @@ use servicekit::amqp::Envelope;
 use servicekit::auth::AuthUser;
 use servicekit::cache::CacheError;
 use servicekit::db::DbError;
-use servicekit::error::{Code, chain};
+use servicekit::error::Code;
 use servicekit::events::{self, BookedSeat, BookingConfirmed, Passenger};
 use servicekit::http::{JsonBody, RequestId};
 use servicekit::idempotency::Claimed;
@@ -158,20 +160,21 @@ pub async fn confirm(
 
     let hold_value = seats::hold_value(hold.hold_id, caller.id);
     let booked = seats::booked_value(booking_id, caller.id);
-    // The booking is committed; markers are an optimisation that is rebuilt if lost.
-    if let Err(e) = state
+    let expiry = expiries::member(hold.hold_id, caller.id, &hold.seat_ids);
+    // The booking is committed; a marker not written (or a seat someone else holds by now)
+    // is left to the reconciliation, which the trip is marked for.
+    let written = state
         .seats
         .replace(
             hold.trip_id,
             &hold.seat_ids,
             caller.id,
-            &hold_value,
-            &booked,
+            (&hold_value, &booked),
+            &expiry,
         )
-        .await
-    {
-        tracing::warn!(error = %chain(&e), "booked markers not written; the rebuild will restore them");
-    }
+        .await;
+    let n = hold.seat_ids.len();
+    reconcile::unless_all(&state, hold.trip_id, written, n, "writing booked markers").await;
     let _ = holds::delete(&state.seats, hold.hold_id).await;
     state.live.publish(hold.trip_id, &hold.seat_ids, "booked");
     Ok(response)

@@ -1,19 +1,20 @@
 use super::positive;
+use crate::expiries;
 use crate::holds::{self, HoldRecord};
 use crate::inventory::InventoryError;
-use crate::seats::{self, SelectOutcome};
+use crate::seats::{self, NewHold, SelectOutcome};
 use crate::state::BookingState;
 use actix_web::{HttpRequest, HttpResponse, web};
+use anyhow::Context;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::json;
 use servicekit::ApiError;
 use servicekit::auth::AuthUser;
 use servicekit::cache::CacheError;
-use servicekit::error::Code;
+use servicekit::error::{Code, chain};
 use servicekit::http::JsonBody;
 use std::collections::HashSet;
-use std::time::Duration;
 use uuid::Uuid;
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -64,6 +65,8 @@ pub enum SelectError {
     Inventory(#[from] InventoryError),
     #[error(transparent)]
     Seats(#[from] CacheError),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
 }
 
 impl From<SelectError> for ApiError {
@@ -82,6 +85,7 @@ impl From<SelectError> for ApiError {
             SelectError::Pass(e) => e,
             SelectError::Inventory(e) => e.into(),
             SelectError::Seats(e) => e.into(),
+            SelectError::Unexpected(e) => ApiError::internal(e),
         }
     }
 }
@@ -101,12 +105,6 @@ pub async fn select(
     state.limit(caller.id, "select", state.user_limits.select_per_minute)?;
     let record = hold(&state, &req, caller.id, &body).await?;
     state.live.publish(body.trip_id, &body.seat_ids, "held");
-    announce_expiry(
-        state.clone(),
-        record.clone(),
-        caller.id,
-        state.settings.hold_ttl_ms,
-    );
     Ok(HttpResponse::Created().json(record.public()))
 }
 
@@ -149,18 +147,29 @@ async fn hold(
         .inspect_err(|_| outcome("no_pass"))
         .map_err(SelectError::Pass)?;
     let ttl = state.settings.hold_ttl_ms;
-    let hold_id = Uuid::new_v4();
+    let hold_id = holds::new_id(body.trip_id)
+        .ok_or_else(|| anyhow::anyhow!("trip {} does not fit in a hold id", body.trip_id))?;
+    let record = HoldRecord {
+        hold_id,
+        trip_id: body.trip_id,
+        seat_ids: body.seat_ids.clone(),
+        expires_at: Utc::now()
+            + chrono::Duration::milliseconds(i64::try_from(ttl).unwrap_or(i64::MAX)),
+        user_id: Some(user),
+    };
+    let body_json = serde_json::to_string(&record).context("encoding the hold record")?;
     let timer = state.metrics.hold_seconds.start_timer();
     let result = state
         .seats
-        .select(
-            body.trip_id,
-            &body.seat_ids,
+        .select(&NewHold {
+            trip: body.trip_id,
+            seats: &body.seat_ids,
             user,
-            hold_id,
-            ttl,
-            state.settings.max_seats_per_user,
-        )
+            hold: hold_id,
+            ttl_ms: ttl,
+            max_seats: state.settings.max_seats_per_user,
+            record: &body_json,
+        })
         .await
         .inspect_err(|_| outcome("unavailable"))?;
     timer.observe_duration();
@@ -175,52 +184,14 @@ async fn hold(
                 state.settings.max_seats_per_user,
             ))
         }
-        SelectOutcome::Held => {
+        SelectOutcome::Held { index } => {
             outcome("held");
-            let record = HoldRecord {
-                hold_id,
-                trip_id: body.trip_id,
-                seat_ids: body.seat_ids.clone(),
-                expires_at: Utc::now()
-                    + chrono::Duration::milliseconds(i64::try_from(ttl).unwrap_or(i64::MAX)),
-                user_id: Some(user),
-            };
-            if let Err(e) = holds::save(&state.seats, &record, ttl).await {
-                // Without its record the hold cannot be confirmed: give the seats back.
-                let value = seats::hold_value(hold_id, user);
-                let _ = state
-                    .seats
-                    .release(body.trip_id, &body.seat_ids, user, &value)
-                    .await;
-                return Err(e.into());
+            if index && let Err(e) = expiries::index(&state.seats, body.trip_id).await {
+                tracing::warn!(error = %chain(&e), trip = body.trip_id, "trip not indexed for hold expiries; a later select retries");
             }
             Ok(record)
         }
     }
-}
-
-/// Redis expires holds silently; tell the live maps when this one lapses unconfirmed.
-fn announce_expiry(state: web::Data<BookingState>, hold: HoldRecord, user: Uuid, ttl_ms: u64) {
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(ttl_ms + 50)).await;
-        let Ok(values) = state.seats.values(hold.trip_id, &hold.seat_ids).await else {
-            return;
-        };
-        let value = seats::hold_value(hold.hold_id, user);
-        let lapsed: Vec<i32> = hold
-            .seat_ids
-            .iter()
-            .zip(&values)
-            .filter(|(_, v)| v.is_none())
-            .map(|(s, _)| *s)
-            .collect();
-        if !values.iter().any(|v| v.as_deref() == Some(value.as_str())) {
-            state.live.publish(hold.trip_id, &lapsed, "available");
-            if lapsed.len() == hold.seat_ids.len() {
-                state.metrics.holds_expired.inc();
-            }
-        }
-    });
 }
 
 /// `DELETE /holds/{hold_id}`: the owner gives the seats back.
@@ -233,9 +204,16 @@ pub async fn release(
         .await?
         .ok_or_else(|| ApiError::not_found("no such hold"))?;
     let value = seats::hold_value(hold.hold_id, caller.id);
+    let expiry = expiries::member(hold.hold_id, caller.id, &hold.seat_ids);
     state
         .seats
-        .release(hold.trip_id, &hold.seat_ids, caller.id, &value)
+        .release(
+            hold.trip_id,
+            &hold.seat_ids,
+            caller.id,
+            &value,
+            Some(&expiry),
+        )
         .await?;
     holds::delete(&state.seats, hold.hold_id).await?;
     state

@@ -2,11 +2,14 @@ use booking_service::payments;
 use booking_service::settings::Settings;
 use booking_service::startup;
 use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 use servicekit::testing::{self, TestApp, TestEnv, keys, sign_token};
 use std::collections::HashMap;
 use std::ops::Deref;
+use std::time::Duration;
 
 pub use servicekit::testing::{User, assert_error, eventually, user};
 
@@ -258,4 +261,55 @@ pub async fn move_opening(app: &BookingApp, trip: i64, at: DateTime<Utc>) {
         "{}",
         res.text().await.unwrap()
     );
+}
+
+/// A live seat-map stream (`GET /api/bookings/trips/{trip}/events`) and what it said so far.
+pub struct SeatEvents {
+    stream: BoxStream<'static, reqwest::Result<Vec<u8>>>,
+    pub seen: String,
+}
+
+impl SeatEvents {
+    /// Opens the trip's stream on `app` and waits until it is connected and the replica's
+    /// feed is subscribed (it subscribes in the background).
+    pub async fn open(app: &TestApp, trip: i64) -> Self {
+        let res = app
+            .client
+            .get(app.url(&format!("/api/bookings/trips/{trip}/events")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.headers()["content-type"], "text/event-stream");
+        let mut events = Self {
+            stream: res.bytes_stream().map(|c| c.map(|b| b.to_vec())).boxed(),
+            seen: String::new(),
+        };
+        events.read_until(": connected").await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        events
+    }
+
+    /// Reads until the stream has said `needle`; panics after `within`.
+    pub async fn read_until_within(&mut self, within: Duration, needle: &str) {
+        let deadline = tokio::time::Instant::now() + within;
+        while !self.seen.contains(needle) {
+            let chunk = tokio::time::timeout_at(deadline, self.stream.next())
+                .await
+                .unwrap_or_else(|_| panic!("{needle} not heard; heard: {}", self.seen))
+                .unwrap()
+                .unwrap();
+            self.seen.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+
+    pub async fn read_until(&mut self, needle: &str) {
+        self.read_until_within(Duration::from_secs(5), needle).await;
+    }
+
+    /// Reads until the stream announced `seat` with `status`.
+    pub async fn seat(&mut self, seat: i32, status: &str, within: Duration) {
+        let needle = format!("{{\"seat_id\":{seat},\"status\":\"{status}\"}}");
+        self.read_until_within(within, &needle).await;
+    }
 }

@@ -4,6 +4,7 @@
 mod bookings;
 mod cli;
 mod confirm;
+mod consistency;
 mod failover;
 mod faults;
 mod helpers;

@@ -261,3 +261,35 @@ async fn unauthenticated_selects_with_one_idempotency_key_are_each_401_and_kept_
         .get(0);
     assert_eq!(kept, 0);
 }
+
+#[tokio::test]
+async fn a_holds_record_and_expiry_live_in_its_trips_slot_beside_its_seats() {
+    let app = spawn_app().await;
+    let rahim = user();
+    let hold = app.hold(&rahim, &[2, 5]).await;
+    let id = hold["hold_id"].as_str().unwrap();
+    let prefix = &app.env.redis.key_prefix;
+    let mut redis = app.redis().await;
+    // One script wrote them all, so they share the trip's `{trip}` hash tag (one cluster slot).
+    let record: String = redis::cmd("GET")
+        .arg(format!("{prefix}hold:{{{}}}:{id}", app.trip))
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let record: Value = serde_json::from_str(&record).unwrap();
+    assert_eq!(record["seat_ids"], json!([2, 5]));
+    assert_eq!(record["user_id"], json!(rahim.id));
+    let expiring: Vec<String> = redis::cmd("ZRANGE")
+        .arg(format!("{prefix}expiring:{{{}}}", app.trip))
+        .arg(0)
+        .arg(-1)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert_eq!(expiring, vec![format!("{id}:{}:2,5", rahim.id)]);
+    // The record is what confirm reads.
+    assert_eq!(
+        app.confirm(&rahim, &hold).await.status(),
+        StatusCode::CREATED
+    );
+}
