@@ -29,7 +29,8 @@ pub struct NewAdmin {
     /// Needed only when no account has the e-mail address.
     pub password: Option<SecretString>,
     pub name: String,
-    /// Needed only when no account has the e-mail address (every account has a unique one).
+    /// A new account's phone (each account has its own); without one the account signs in
+    /// by e-mail and password only.
     pub phone: Option<String>,
 }
 
@@ -145,7 +146,6 @@ pub async fn create(pool: &PgPool, new: NewAdmin) -> Result<Outcome, AdminError>
         ))
     };
     let password = password.ok_or_else(|| missing("password"))?;
-    let phone = phone.ok_or_else(|| missing("phone"))?;
     let secret = password.secret().clone();
     let hash = tokio::task::spawn_blocking(move || hash_now(&secret))
         .await
@@ -154,7 +154,13 @@ pub async fn create(pool: &PgPool, new: NewAdmin) -> Result<Outcome, AdminError>
     tx.execute(
         "INSERT INTO users (id, name, email, phone, password_hash, roles) \
          VALUES ($1, $2, $3, $4, $5, ARRAY['admin'])",
-        &[&id, &name.as_str(), &email.as_str(), &phone.as_str(), &hash],
+        &[
+            &id,
+            &name.as_str(),
+            &email.as_str(),
+            &phone.as_ref().map(Phone::as_str),
+            &hash,
+        ],
     )
     .await
     .map_err(|e| {
@@ -162,7 +168,7 @@ pub async fn create(pool: &PgPool, new: NewAdmin) -> Result<Outcome, AdminError>
         if e.is_unique_violation("users_phone_key") {
             AdminError::Invalid(format!(
                 "--phone: another account has the phone number {}",
-                phone.as_str()
+                phone.as_ref().map_or("", Phone::as_str)
             ))
         } else if e.is_unique_violation("users_email_key") {
             AdminError::Invalid(format!(
@@ -178,7 +184,7 @@ pub async fn create(pool: &PgPool, new: NewAdmin) -> Result<Outcome, AdminError>
             user_id: id,
             name: name.as_str().to_owned(),
             email: email_text.clone(),
-            phone: phone.as_str().to_owned(),
+            phone: phone.as_ref().map_or("", Phone::as_str).to_owned(),
         },
     )
     .context("encoding user.registered")?;

@@ -33,7 +33,7 @@ enum Command {
 const EXAMPLES: &str = "\
 auth-service           serve on APP_HTTP__PORT
 auth-service migrate   apply pending migrations to APP_DATABASE__URL
-auth-service admin create --email ops@example.com --phone +8801700000001
+auth-service admin create --email ops@example.com
                        create an admin account, its password from RAILRUSH_ADMIN_PASSWORD";
 
 #[derive(Subcommand)]
@@ -51,7 +51,8 @@ enum AdminCommand {
         /// The name of a new account
         #[arg(long, default_value = "Administrator")]
         name: String,
-        /// The phone number of a new account, in E.164 form (every account has its own)
+        /// The phone number of a new account, in E.164 form (every account has its own);
+        /// without one the account signs in by e-mail and password only
         #[arg(long, value_name = "E164")]
         phone: Option<String>,
     },
@@ -88,7 +89,7 @@ fn role(name: &str) -> anyhow::Result<Role> {
 
 const ADMIN_EXAMPLES: &str = "\
 Examples:
-  auth-service admin create --email ops@example.com --phone +8801700000001
+  auth-service admin create --email ops@example.com --password 'long-password'
   auth-service admin grant --email karim@example.com --role conductor
   auth-service admin revoke --email ops@example.com";
 

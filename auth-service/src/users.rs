@@ -15,7 +15,8 @@ pub struct User {
     pub id: Uuid,
     pub name: String,
     pub email: String,
-    pub phone: String,
+    /// `null` only for an operator account made without one (`admin create`).
+    pub phone: Option<String>,
     pub created_at: DateTime<Utc>,
     /// A successful OTP login verified the phone.
     pub phone_verified: bool,

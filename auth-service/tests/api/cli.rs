@@ -262,10 +262,6 @@ async fn admin_create_refuses_what_registration_refuses_and_what_creating_needs(
             "--name: the name must be 1 to 100 characters long",
         ),
         (
-            new_admin(&email, None, Some(PASSWORD)),
-            "no account has the e-mail address",
-        ),
-        (
             new_admin(&email, Some(&phone), None),
             "--password is needed to create one",
         ),
@@ -284,6 +280,59 @@ async fn admin_create_refuses_what_registration_refuses_and_what_creating_needs(
         .unwrap()
         .get(0);
     assert_eq!(users, 1, "only the registered account exists");
+}
+
+/// The contract's own words: `auth-service admin create --email E --password P`, unattended,
+/// makes the first admin; without a phone it signs in by e-mail.
+#[tokio::test]
+async fn admin_create_with_only_an_email_and_a_password_makes_an_admin() {
+    let app = spawn_app().await;
+    let url = cli::database_url(&app.env);
+    let email = unique_email();
+    let created = {
+        let email = email.clone();
+        tokio::task::spawn_blocking(move || {
+            cli::assert_succeeds(
+                BIN,
+                &["admin", "create", "--email", &email, "--password", PASSWORD],
+                &[("APP_DATABASE__URL", url.as_str())],
+            )
+        })
+        .await
+        .unwrap()
+    };
+    assert!(
+        created.stdout.starts_with(&format!(
+            "auth-service: created the admin account {email} ("
+        )),
+        "{created:?}"
+    );
+    let tokens = app.login(&email, PASSWORD).await;
+    let token = tokens["access_token"].as_str().unwrap();
+    assert_eq!(token_roles(token), admin());
+    let me = app.with_token(token).get_json("/api/auth/me").await;
+    assert_eq!(me["user"]["phone"], serde_json::Value::Null);
+    assert_eq!(me["user"]["roles"], json!(["admin", "passenger"]));
+    let phone: String = app
+        .db()
+        .await
+        .query_one(
+            "SELECT payload->>'phone' FROM outbox WHERE kind = 'user.registered' \
+             AND payload->>'email' = $1",
+            &[&email],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(phone, "", "announced without a phone");
+    // A second phoneless operator account: no phone is no conflict.
+    let other = admin::create(
+        &pool(&app),
+        new_admin(&unique_email(), None, Some(PASSWORD)),
+    )
+    .await
+    .unwrap();
+    assert!(matches!(other, Outcome::Created { .. }), "{other:?}");
 }
 
 #[tokio::test]
