@@ -8,7 +8,7 @@ use crate::throttle::LoginThrottle;
 use serde::Serialize;
 use servicekit::ApiError;
 use servicekit::amqp::Broker;
-use servicekit::auth::{JwtIssuer, Revocations, Role, Verified};
+use servicekit::auth::{JwtIssuer, Revocations, Roles, Verified};
 use servicekit::db::PgPool;
 use servicekit::outbox::OutboxRelay;
 use std::sync::Arc;
@@ -47,20 +47,20 @@ impl AuthState {
     pub async fn login_tokens(
         &self,
         user: Uuid,
-        role: Role,
+        roles: Roles,
         verified: Verified,
     ) -> Result<Tokens, ApiError> {
         let db = self.db.get().await?;
         let family = Uuid::new_v4();
         let refresh = crate::refresh::issue(&db, user, family, self.refresh_ttl_days).await?;
-        self.tokens(user, role, verified, family, refresh)
+        self.tokens(user, roles, verified, family, refresh)
     }
 
     /// Tokens of the session `family`: the access token names it (`sid`).
     pub fn tokens(
         &self,
         user: Uuid,
-        role: Role,
+        roles: Roles,
         verified: Verified,
         family: Uuid,
         refresh_token: String,
@@ -68,7 +68,7 @@ impl AuthState {
         Ok(Tokens {
             access_token: self
                 .issuer
-                .issue_session(user, role, verified, Some(family))?,
+                .issue_session(user, roles, verified, Some(family))?,
             token_type: "Bearer",
             expires_in: self.issuer.ttl_secs(),
             refresh_token,

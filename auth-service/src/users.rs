@@ -4,7 +4,7 @@ use crate::domain::{Email, PersonName, Phone};
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 use serde::Serialize;
-use servicekit::auth::{Role, Verified};
+use servicekit::auth::{Role, Roles, Verified};
 use servicekit::db::DbError;
 use tokio_postgres::Row;
 use uuid::Uuid;
@@ -15,14 +15,15 @@ pub struct User {
     pub id: Uuid,
     pub name: String,
     pub email: String,
-    pub phone: String,
+    /// `null` only for an operator account made without one (`admin create`).
+    pub phone: Option<String>,
     pub created_at: DateTime<Utc>,
     /// A successful OTP login verified the phone.
     pub phone_verified: bool,
     /// An NID is verified on this account (`POST /api/auth/nid`).
     pub nid_verified: bool,
-    /// `passenger` (everyone), plus `admin` for admins.
-    #[schema(value_type = Vec<String>)]
+    /// `passenger` (everyone), plus `conductor` and `admin` as granted; sorted by name.
+    #[schema(value_type = Vec<servicekit::auth::Role>)]
     pub roles: Vec<&'static str>,
 }
 
@@ -36,29 +37,24 @@ impl User {
     }
 }
 
-fn roles(role: Role) -> Vec<&'static str> {
-    match role {
-        Role::Admin => vec!["admin", "passenger"],
-        Role::User => vec!["passenger"],
-    }
-}
-
 /// A user with what login needs.
 pub struct Account {
     pub user: User,
     pub password_hash: String,
-    pub role: Role,
+    /// What its access tokens claim.
+    pub roles: Roles,
 }
 
-const COLUMNS: &str = "id, name, email, phone, created_at, password_hash, role, \
+/// The roles of a `roles` column (`text[]`, the roles besides `passenger`).
+pub fn stored_roles(row: &Row, index: usize) -> Roles {
+    Roles::from_names(row.get::<_, Vec<&str>>(index))
+}
+
+const COLUMNS: &str = "id, name, email, phone, created_at, password_hash, roles, \
                        phone_verified, nid_hash IS NOT NULL";
 
 fn account(row: &Row) -> Account {
-    let role = if row.get::<_, &str>(6) == "admin" {
-        Role::Admin
-    } else {
-        Role::User
-    };
+    let roles = stored_roles(row, 6);
     Account {
         user: User {
             id: row.get(0),
@@ -68,10 +64,10 @@ fn account(row: &Row) -> Account {
             created_at: row.get(4),
             phone_verified: row.get(7),
             nid_verified: row.get(8),
-            roles: roles(role),
+            roles: roles.names(),
         },
         password_hash: row.get(5),
-        role,
+        roles,
     }
 }
 
@@ -117,7 +113,7 @@ pub async fn insert(db: &impl GenericClient, new: NewUser<'_>) -> Result<Option<
         created_at: row.get(4),
         phone_verified: false,
         nid_verified: false,
-        roles: roles(Role::User),
+        roles: Roles::PASSENGER.names(),
     }))
 }
 
@@ -196,5 +192,69 @@ pub async fn claim_nid(
         NidClaim::OtherNidHeld
     } else {
         NidClaim::NoAccount
+    })
+}
+
+/// The roles `id` has now (`None`: no such account).
+pub async fn current_roles(
+    db: &tokio_postgres::Client,
+    id: Uuid,
+) -> Result<Option<Roles>, DbError> {
+    let row = db
+        .query_opt("SELECT roles FROM users WHERE id = $1", &[&id])
+        .await?;
+    Ok(row.map(|row| stored_roles(&row, 0)))
+}
+
+/// What setting an account's roles found.
+pub enum RolesChange {
+    /// Set; the account after, and its roles before.
+    Set { account: Account, before: Roles },
+    /// No such account.
+    NoAccount,
+    /// The change would take the admin role from the only admin.
+    LastAdmin,
+}
+
+/// Sets the roles of `id` to `roles`, unless that leaves no admin. Changes that take the
+/// admin role away run one at a time (a transaction-scoped advisory lock), so two admins
+/// demoting each other at once cannot leave none.
+#[tracing::instrument(skip_all)]
+pub async fn set_roles(
+    db: &mut deadpool_postgres::Object,
+    id: Uuid,
+    roles: Roles,
+) -> Result<RolesChange, DbError> {
+    let tx = db.transaction().await?;
+    let Some(row) = tx
+        .query_opt("SELECT roles FROM users WHERE id = $1 FOR UPDATE", &[&id])
+        .await?
+    else {
+        return Ok(RolesChange::NoAccount);
+    };
+    let before = stored_roles(&row, 0);
+    if before.contains(Role::Admin) && !roles.contains(Role::Admin) {
+        tx.execute(
+            "SELECT pg_advisory_xact_lock(hashtext('railrush.auth.admins'))",
+            &[],
+        )
+        .await?;
+        let others: i64 = tx
+            .query_one(
+                "SELECT count(*) FROM users WHERE 'admin' = ANY (roles) AND id <> $1",
+                &[&id],
+            )
+            .await?
+            .get(0);
+        if others == 0 {
+            return Ok(RolesChange::LastAdmin);
+        }
+    }
+    let sql = format!("UPDATE users SET roles = $2 WHERE id = $1 RETURNING {COLUMNS}");
+    let row = tx.query_one(&sql, &[&id, &roles.granted()]).await?;
+    tx.commit().await?;
+    Ok(RolesChange::Set {
+        account: account(&row),
+        before,
     })
 }

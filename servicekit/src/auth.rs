@@ -15,12 +15,151 @@ use std::future::{Ready, ready};
 use std::sync::RwLock;
 use uuid::Uuid;
 
-#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+/// A role of an account. Everyone is a `passenger` (implicit: never stored, always held);
+/// `conductor` checks tickets, `admin` runs the railway. docs/architecture.md, "Roles".
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
-    #[default]
+    Passenger,
+    Conductor,
+    Admin,
+}
+
+impl Role {
+    /// Every role, in the order [`Roles::names`] lists them (by name).
+    pub const ALL: [Role; 3] = [Role::Admin, Role::Conductor, Role::Passenger];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Role::Passenger => "passenger",
+            Role::Conductor => "conductor",
+            Role::Admin => "admin",
+        }
+    }
+
+    /// The role with this name (`passenger`, `conductor`, `admin`).
+    pub fn parse(name: &str) -> Option<Role> {
+        Self::ALL.into_iter().find(|r| r.as_str() == name)
+    }
+
+    const fn bit(self) -> u8 {
+        match self {
+            Role::Passenger => 0,
+            Role::Conductor => 1,
+            Role::Admin => 2,
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A set of roles, `Copy` (a bitset). `passenger` is always in it.
+///
+/// In a token it is the list of the roles besides `passenger` (`"roles": ["conductor"]`);
+/// reading one, `passenger` and names this release does not know are ignored (a newer
+/// auth-service may grant a role an older service has never heard of).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Roles(u8);
+
+impl Default for Roles {
+    fn default() -> Self {
+        Self::PASSENGER
+    }
+}
+
+impl Roles {
+    /// Only `passenger`: what every account has.
+    pub const PASSENGER: Roles = Roles(1 << Role::Passenger.bit());
+
+    /// `passenger` and `roles`.
+    pub fn of(roles: &[Role]) -> Roles {
+        roles.iter().fold(Self::PASSENGER, |set, r| set.with(*r))
+    }
+
+    /// Whether the set has `role` (`passenger`: always).
+    pub const fn contains(self, role: Role) -> bool {
+        self.0 & (1 << role.bit()) != 0
+    }
+
+    /// The set with `role` added.
+    #[must_use]
+    pub const fn with(self, role: Role) -> Roles {
+        Roles(self.0 | (1 << role.bit()))
+    }
+
+    /// The set without `role` (`passenger` stays).
+    #[must_use]
+    pub const fn without(self, role: Role) -> Roles {
+        Roles((self.0 & !(1 << role.bit())) | Self::PASSENGER.0)
+    }
+
+    /// Whether the set has any of `roles`.
+    pub fn contains_any(self, roles: &[Role]) -> bool {
+        roles.iter().any(|r| self.contains(*r))
+    }
+
+    /// The roles, by name (`admin`, `conductor`, `passenger`): the stable order of
+    /// `User.roles`.
+    pub fn iter(self) -> impl Iterator<Item = Role> {
+        Role::ALL.into_iter().filter(move |r| self.contains(*r))
+    }
+
+    /// The names of the roles, `passenger` included, by name.
+    pub fn names(self) -> Vec<&'static str> {
+        self.iter().map(Role::as_str).collect()
+    }
+
+    /// The roles besides `passenger`, by name: what a token and the database store.
+    pub fn granted(self) -> Vec<&'static str> {
+        self.iter()
+            .filter(|r| *r != Role::Passenger)
+            .map(Role::as_str)
+            .collect()
+    }
+
+    /// The set named by `names`, ignoring names that are not roles.
+    pub fn from_names<'a>(names: impl IntoIterator<Item = &'a str>) -> Roles {
+        names
+            .into_iter()
+            .filter_map(Role::parse)
+            .fold(Self::PASSENGER, Roles::with)
+    }
+}
+
+impl std::fmt::Debug for Roles {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.iter()).finish()
+    }
+}
+
+impl Serialize for Roles {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.granted())
+    }
+}
+
+impl<'de> Deserialize<'de> for Roles {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let names = Vec::<std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        Ok(Roles::from_names(names.iter().map(|n| n.as_ref())))
+    }
+}
+
+/// The claim `role` of tokens issued before roles were a set: `"user"` or `"admin"`. Still
+/// written beside `roles` (`"admin"` for admins, else `"user"`) so that services of the
+/// previous release keep reading admins during a rolling upgrade; read: `"admin"` is the
+/// admin role, anything else nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LegacyRole {
     User,
     Admin,
+    #[serde(other)]
+    Other,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -31,8 +170,12 @@ pub struct Claims {
     pub exp: i64,
     pub iat: i64,
     pub jti: Uuid,
+    /// The roles besides `passenger` (`["conductor"]`, `["admin"]`, `[]`).
     #[serde(default)]
-    pub role: Role,
+    pub roles: Roles,
+    /// The claim of tokens issued before `roles` ([`LegacyRole`]); `"admin"` counts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<LegacyRole>,
     /// What the account had verified when the token was issued; missing means `false`.
     #[serde(default)]
     pub phone_verified: bool,
@@ -42,6 +185,17 @@ pub struct Claims {
     /// it (logout, or a reused refresh token) puts it on the deny-list ([`Revocations`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<Uuid>,
+}
+
+impl Claims {
+    /// Every role the token grants: `roles`, plus `admin` for a token that says
+    /// `"role": "admin"` (issued before `roles`, or by this release for older readers).
+    pub fn all_roles(&self) -> Roles {
+        match self.role {
+            Some(LegacyRole::Admin) => self.roles.with(Role::Admin),
+            _ => self.roles,
+        }
+    }
 }
 
 /// What an account has verified: its phone (by a successful OTP login) and an NID.
@@ -80,25 +234,25 @@ impl JwtIssuer {
     }
 
     /// A signed access token for `user`, claiming nothing verified.
-    pub fn issue(&self, user: Uuid, role: Role) -> anyhow::Result<String> {
-        self.issue_verified(user, role, Verified::default())
+    pub fn issue(&self, user: Uuid, roles: Roles) -> anyhow::Result<String> {
+        self.issue_verified(user, roles, Verified::default())
     }
 
     /// A signed access token for `user` that claims what the account has verified.
     pub fn issue_verified(
         &self,
         user: Uuid,
-        role: Role,
+        roles: Roles,
         verified: Verified,
     ) -> anyhow::Result<String> {
-        self.issue_session(user, role, verified, None)
+        self.issue_session(user, roles, verified, None)
     }
 
     /// Like [`Self::issue_verified`], for the session `sid` (the refresh-token family).
     pub fn issue_session(
         &self,
         user: Uuid,
-        role: Role,
+        roles: Roles,
         verified: Verified,
         sid: Option<Uuid>,
     ) -> anyhow::Result<String> {
@@ -110,7 +264,12 @@ impl JwtIssuer {
             exp: now + i64::try_from(self.ttl_secs).unwrap_or(i64::MAX / 2),
             iat: now,
             jti: Uuid::new_v4(),
-            role,
+            roles,
+            role: Some(if roles.contains(Role::Admin) {
+                LegacyRole::Admin
+            } else {
+                LegacyRole::User
+            }),
             phone_verified: verified.phone,
             nid_verified: verified.nid,
             sid,
@@ -165,15 +324,7 @@ impl JwtVerifier {
             return Ok(*user);
         }
         let claims = self.verify(token)?;
-        let user = AuthUser {
-            id: claims.sub,
-            role: claims.role,
-            verified: Verified {
-                phone: claims.phone_verified,
-                nid: claims.nid_verified,
-            },
-            session: claims.sid,
-        };
+        let user = AuthUser::from_claims(&claims);
         if let Ok(mut cache) = self.cache.write() {
             if cache.len() >= CACHE_LIMIT {
                 cache.clear();
@@ -197,7 +348,8 @@ impl JwtVerifier {
 #[derive(Clone, Copy, Debug)]
 pub struct AuthUser {
     pub id: Uuid,
-    pub role: Role,
+    /// As claimed by the token (a role change shows from the next sign-in or refresh).
+    pub roles: Roles,
     /// As claimed by the token (as of its issue: a later verification shows from the next
     /// sign-in or refresh).
     pub verified: Verified,
@@ -206,9 +358,32 @@ pub struct AuthUser {
 }
 
 impl AuthUser {
-    /// 403 unless the caller is an admin.
+    /// The caller a verified token names.
+    pub fn from_claims(claims: &Claims) -> Self {
+        Self {
+            id: claims.sub,
+            roles: claims.all_roles(),
+            verified: Verified {
+                phone: claims.phone_verified,
+                nid: claims.nid_verified,
+            },
+            session: claims.sid,
+        }
+    }
+
+    /// Whether the caller has `role` (`passenger`: everyone).
+    pub fn has_role(&self, role: Role) -> bool {
+        self.roles.contains(role)
+    }
+
+    /// 403 `forbidden` unless the caller is an admin.
     pub fn require_admin(&self) -> Result<(), ApiError> {
-        if self.role == Role::Admin {
+        self.require_any(&[Role::Admin])
+    }
+
+    /// 403 `forbidden` unless the caller has one of `roles`.
+    pub fn require_any(&self, roles: &[Role]) -> Result<(), ApiError> {
+        if self.roles.contains_any(roles) {
             Ok(())
         } else {
             Err(ApiError::forbidden())
@@ -321,5 +496,115 @@ impl Revocations {
         } else {
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn claims(extra: serde_json::Value) -> Claims {
+        let mut claims = json!({
+            "sub": Uuid::new_v4(), "iss": "railrush-auth", "aud": "railrush",
+            "exp": 2_000_000_000, "iat": 1_700_000_000, "jti": Uuid::new_v4()
+        });
+        if let (Some(c), Some(e)) = (claims.as_object_mut(), extra.as_object()) {
+            c.extend(e.clone());
+        }
+        serde_json::from_value(claims).unwrap()
+    }
+
+    fn caller(extra: serde_json::Value) -> AuthUser {
+        AuthUser::from_claims(&claims(extra))
+    }
+
+    #[test]
+    fn a_set_of_roles_always_holds_passenger_and_lists_by_name() {
+        assert_eq!(Roles::default(), Roles::PASSENGER);
+        assert_eq!(Roles::PASSENGER.names(), ["passenger"]);
+        let all = Roles::of(&[Role::Conductor, Role::Admin]);
+        assert_eq!(all.names(), ["admin", "conductor", "passenger"]);
+        assert_eq!(all.granted(), ["admin", "conductor"]);
+        assert_eq!(all.without(Role::Admin).names(), ["conductor", "passenger"]);
+        assert!(all.without(Role::Passenger).contains(Role::Passenger));
+        assert_eq!(
+            Roles::from_names(["conductor", "pilot", "passenger"]),
+            Roles::of(&[Role::Conductor])
+        );
+        assert_eq!(format!("{all:?}"), "{Admin, Conductor, Passenger}");
+        for role in Role::ALL {
+            assert_eq!(Role::parse(role.as_str()), Some(role));
+        }
+        assert_eq!(Role::parse("user"), None);
+    }
+
+    #[test]
+    fn a_token_with_roles_grants_them_and_ignores_unknown_names() {
+        let conductor = caller(json!({"roles": ["conductor"]}));
+        assert!(conductor.has_role(Role::Conductor));
+        assert!(conductor.has_role(Role::Passenger));
+        assert!(!conductor.has_role(Role::Admin));
+        assert!(conductor.require_admin().is_err());
+        assert!(
+            conductor
+                .require_any(&[Role::Conductor, Role::Admin])
+                .is_ok()
+        );
+
+        let future = caller(json!({"roles": ["admin", "auditor"], "role": "auditor"}));
+        assert_eq!(future.roles, Roles::of(&[Role::Admin]));
+        assert!(future.require_admin().is_ok());
+
+        let passenger = caller(json!({}));
+        assert_eq!(passenger.roles, Roles::PASSENGER);
+        let refused = passenger
+            .require_any(&[Role::Conductor, Role::Admin])
+            .unwrap_err();
+        assert_eq!(refused.code(), crate::error::Code::Forbidden);
+    }
+
+    #[test]
+    fn an_old_style_token_with_role_admin_is_still_an_admin() {
+        let admin = caller(json!({"role": "admin"}));
+        assert!(admin.require_admin().is_ok());
+        assert!(admin.has_role(Role::Admin));
+        assert!(!admin.has_role(Role::Conductor));
+        let user = caller(json!({"role": "user"}));
+        assert_eq!(user.roles, Roles::PASSENGER);
+        assert!(user.require_admin().is_err());
+    }
+
+    /// Signed by the issuer, read by the verifier: `roles` and the legacy `role` both go out,
+    /// so the previous release's verifiers (which read only `role`) still see admins.
+    #[cfg(feature = "testing")]
+    #[test]
+    fn issued_tokens_carry_roles_and_the_legacy_role() {
+        let settings = crate::testing::jwt_settings(true).unwrap();
+        let issuer = JwtIssuer::from_settings(&settings).unwrap();
+        let verifier = JwtVerifier::from_settings(&settings).unwrap();
+        let user = Uuid::new_v4();
+        for (roles, legacy) in [
+            (Roles::PASSENGER, LegacyRole::User),
+            (Roles::of(&[Role::Conductor]), LegacyRole::User),
+            (
+                Roles::of(&[Role::Admin, Role::Conductor]),
+                LegacyRole::Admin,
+            ),
+        ] {
+            let token = issuer.issue(user, roles).unwrap();
+            let claims = verifier.verify(&token).unwrap();
+            assert_eq!(claims.roles, roles);
+            assert_eq!(claims.role, Some(legacy));
+            assert_eq!(verifier.authenticate(&token).unwrap().roles, roles);
+        }
+        let old = crate::testing::sign_legacy_token(
+            user,
+            "admin",
+            &crate::testing::keys().unwrap().private,
+        )
+        .unwrap();
+        let admin = verifier.authenticate(&old).unwrap();
+        assert_eq!(admin.roles, Roles::of(&[Role::Admin]));
     }
 }

@@ -28,6 +28,7 @@ pub struct UserRegistered {
     pub user_id: Uuid,
     pub name: String,
     pub email: String,
+    /// Empty for an operator account made without a phone (`auth-service admin create`).
     pub phone: String,
 }
 

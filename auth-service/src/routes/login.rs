@@ -85,7 +85,7 @@ pub async fn login(
     };
     state.throttle.succeeded(reservation).await?;
     let tokens = state
-        .login_tokens(account.user.id, account.role, account.user.verified())
+        .login_tokens(account.user.id, account.roles, account.user.verified())
         .await?;
     login_outcome("success");
     Ok(super::tokens_answer(&tokens))

@@ -4,6 +4,7 @@ mod login;
 mod nid;
 mod otp;
 mod register;
+mod roles;
 mod tokens;
 
 use crate::state::Tokens;
@@ -13,7 +14,7 @@ use actix_web::HttpResponse;
 use actix_web::http::header;
 use serde_json::json;
 use servicekit::error::Code;
-use servicekit::openapi::{Api, schema, wrapped};
+use servicekit::openapi::{Api, schema, uuid, wrapped};
 use std::net::IpAddr;
 
 /// Every route of auth-service, registered once for actix and the OpenAPI document.
@@ -77,6 +78,20 @@ pub fn api() -> Api {
         .body(schema::<nid::NidRequest>())
         .answers(200, "The account with nid_verified: true", user())
         .errors(&[Code::NidInUse, Code::NidAlreadyVerified]);
+    api.put("/users/{user_id}/roles", roles::set)
+        .summary("Set an account's roles (admin only)")
+        .description(
+            "`roles` lists every role the account is to have (`conductor`, `admin`; \
+             `passenger` is everyone's, accepted and implied); roles left out are taken away. \
+             The change shows in the user's tokens from the next sign-in or refresh. 403 \
+             `forbidden` for a caller without the admin role; 409 `last_admin` when it would \
+             leave no admin.",
+        )
+        .auth()
+        .path_param("user_id", uuid())
+        .body(schema::<roles::RolesRequest>())
+        .answers(200, "The account with its new roles", user())
+        .errors(&[Code::Forbidden, Code::LastAdmin]);
     api
 }
 

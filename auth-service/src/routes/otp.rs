@@ -124,7 +124,7 @@ pub async fn verify(
                 .throttle
                 .remember(&account_subject(user), &super::source_address(&req))
                 .await?;
-            let tokens = state.login_tokens(user, account.role, verified).await?;
+            let tokens = state.login_tokens(user, account.roles, verified).await?;
             state.metrics.login("otp", "success");
             Ok(super::tokens_answer(&tokens))
         }

@@ -68,7 +68,7 @@ pub async fn register(
             user_id: user.id,
             name: user.name.clone(),
             email: user.email.clone(),
-            phone: user.phone.clone(),
+            phone: phone.as_str().to_owned(),
         },
     )
     .map_err(ApiError::internal)?;

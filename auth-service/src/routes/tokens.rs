@@ -48,7 +48,7 @@ pub async fn refresh(
         .ok_or_else(|| ApiError::unauthorized("the account no longer exists"))?;
     Ok(super::tokens_answer(&state.tokens(
         user,
-        account.role,
+        account.roles,
         account.user.verified(),
         family,
         next,

@@ -1,22 +1,17 @@
 //! The binary's command line: help, wrong arguments and user mistakes, and `admin create` /
-//! `admin revoke`, both as library functions and as the real binary against the test's
-//! database, checked through login (the role in the access token).
+//! `admin grant` / `admin revoke`, both as library functions and as the real binary against
+//! the test's database, checked through login (the roles in the access token).
 
-use crate::helpers::{TestApp, spawn_app, unique_email, unique_phone};
+use crate::helpers::{Accounts, TestApp, pool, spawn_app, token_roles, unique_email, unique_phone};
 use auth_service::admin::{self, AdminError, NewAdmin, Outcome};
 use reqwest::StatusCode;
 use serde_json::json;
-use servicekit::auth::{JwtVerifier, Role};
-use servicekit::db::PgPool;
+use servicekit::auth::{Role, Roles};
 use servicekit::testing::cli;
 use uuid::Uuid;
 
 const BIN: &str = env!("CARGO_BIN_EXE_auth-service");
 const PASSWORD: &str = "admin password 1";
-
-fn pool(app: &TestApp) -> PgPool {
-    servicekit::db::pool(&app.settings.database).unwrap()
-}
 
 fn new_admin(email: &str, phone: Option<&str>, password: Option<&str>) -> NewAdmin {
     NewAdmin {
@@ -27,12 +22,14 @@ fn new_admin(email: &str, phone: Option<&str>, password: Option<&str>) -> NewAdm
     }
 }
 
-/// The role in the access token that logging in with `email` and `password` gives.
-async fn role_after_login(app: &TestApp, email: &str, password: &str) -> Role {
+/// The roles in the access token that logging in with `email` and `password` gives.
+async fn roles_after_login(app: &TestApp, email: &str, password: &str) -> Roles {
     let tokens = app.login(email, password).await;
-    let token = tokens["access_token"].as_str().unwrap();
-    let verifier = JwtVerifier::from_settings(&app.settings.jwt).unwrap();
-    verifier.verify(token).unwrap().role
+    token_roles(tokens["access_token"].as_str().unwrap())
+}
+
+fn admin() -> Roles {
+    Roles::of(&[Role::Admin])
 }
 
 fn invalid(result: Result<Outcome, AdminError>) -> String {
@@ -44,8 +41,12 @@ fn invalid(result: Result<Outcome, AdminError>) -> String {
 
 #[test]
 fn help_and_version_describe_the_commands() {
-    cli::assert_help(BIN, &[], &["serve", "migrate", "admin", "APP_DATABASE__URL"]);
-    cli::assert_help(BIN, &["admin"], &["create", "revoke"]);
+    cli::assert_help(
+        BIN,
+        &[],
+        &["serve", "migrate", "admin", "APP_DATABASE__URL"],
+    );
+    cli::assert_help(BIN, &["admin"], &["create", "grant", "revoke"]);
     cli::assert_help(
         BIN,
         &["admin", "create"],
@@ -57,14 +58,30 @@ fn help_and_version_describe_the_commands() {
             "--phone <E164>",
         ],
     );
-    cli::assert_help(BIN, &["admin", "revoke"], &["--email <EMAIL>"]);
+    cli::assert_help(
+        BIN,
+        &["admin", "grant"],
+        &["--email <EMAIL>", "--role <ROLE>", "conductor", "admin"],
+    );
+    cli::assert_help(
+        BIN,
+        &["admin", "revoke"],
+        &["--email <EMAIL>", "--role <ROLE>", "[default: admin]"],
+    );
     cli::assert_version(BIN, "auth-service", env!("CARGO_PKG_VERSION"));
 }
 
 #[test]
 fn a_wrong_argument_is_refused_with_the_usage() {
     cli::assert_refused(BIN, &["--email", "a@example.com"], "Usage: auth-service");
-    cli::assert_refused(BIN, &["admin"], "Usage: auth-service admin <COMMAND>");
+    // Without its subcommand, `admin` shows its help (the commands) as a usage error.
+    let bare = cli::run(BIN, &["admin"], &[]);
+    assert_eq!(bare.status, Some(2), "{bare:?}");
+    assert!(bare.stdout.is_empty(), "{bare:?}");
+    assert!(
+        bare.stderr.contains("Usage: auth-service admin <COMMAND>"),
+        "{bare:?}"
+    );
     cli::assert_refused(
         BIN,
         &["admin", "create", "--password", PASSWORD],
@@ -72,8 +89,32 @@ fn a_wrong_argument_is_refused_with_the_usage() {
     );
     cli::assert_refused(
         BIN,
-        &["admin", "create", "--email", "a@example.com", "--role", "admin"],
+        &[
+            "admin",
+            "create",
+            "--email",
+            "a@example.com",
+            "--role",
+            "admin",
+        ],
         "Usage: auth-service admin create",
+    );
+    cli::assert_refused(
+        BIN,
+        &[
+            "admin",
+            "grant",
+            "--email",
+            "a@example.com",
+            "--role",
+            "passenger",
+        ],
+        "[possible values: conductor, admin]",
+    );
+    cli::assert_refused(
+        BIN,
+        &["admin", "grant", "--email", "a@example.com"],
+        "--role <ROLE>",
     );
 }
 
@@ -123,7 +164,7 @@ async fn admin_create_makes_an_account_that_logs_in_as_admin_and_is_announced() 
         outcome.to_string(),
         format!("created the admin account {email} ({id})")
     );
-    assert_eq!(role_after_login(&app, &email, PASSWORD).await, Role::Admin);
+    assert_eq!(roles_after_login(&app, &email, PASSWORD).await, admin());
 
     let db = app.db().await;
     let row = db
@@ -153,8 +194,8 @@ async fn admin_create_promotes_an_existing_account_and_keeps_its_password() {
     let app = spawn_app().await;
     let user = app.register().await;
     assert_eq!(
-        role_after_login(&app, &user.email, &user.password).await,
-        Role::User
+        roles_after_login(&app, &user.email, &user.password).await,
+        Roles::PASSENGER
     );
     let pool = pool(&app);
     let id = Uuid::parse_str(&user.id).unwrap();
@@ -171,11 +212,11 @@ async fn admin_create_promotes_an_existing_account_and_keeps_its_password() {
     );
     assert!(outcome.to_string().contains("its password is unchanged"));
     assert_eq!(
-        role_after_login(&app, &user.email, &user.password).await,
-        Role::Admin
+        roles_after_login(&app, &user.email, &user.password).await,
+        admin()
     );
     let with_the_given_password = app
-        .post(
+        .post_json(
             "/api/auth/login",
             &json!({"login": user.email, "password": PASSWORD}),
         )
@@ -221,10 +262,6 @@ async fn admin_create_refuses_what_registration_refuses_and_what_creating_needs(
             "--name: the name must be 1 to 100 characters long",
         ),
         (
-            new_admin(&email, None, Some(PASSWORD)),
-            "no account has the e-mail address",
-        ),
-        (
             new_admin(&email, Some(&phone), None),
             "--password is needed to create one",
         ),
@@ -245,6 +282,59 @@ async fn admin_create_refuses_what_registration_refuses_and_what_creating_needs(
     assert_eq!(users, 1, "only the registered account exists");
 }
 
+/// The contract's own words: `auth-service admin create --email E --password P`, unattended,
+/// makes the first admin; without a phone it signs in by e-mail.
+#[tokio::test]
+async fn admin_create_with_only_an_email_and_a_password_makes_an_admin() {
+    let app = spawn_app().await;
+    let url = cli::database_url(&app.env);
+    let email = unique_email();
+    let created = {
+        let email = email.clone();
+        tokio::task::spawn_blocking(move || {
+            cli::assert_succeeds(
+                BIN,
+                &["admin", "create", "--email", &email, "--password", PASSWORD],
+                &[("APP_DATABASE__URL", url.as_str())],
+            )
+        })
+        .await
+        .unwrap()
+    };
+    assert!(
+        created.stdout.starts_with(&format!(
+            "auth-service: created the admin account {email} ("
+        )),
+        "{created:?}"
+    );
+    let tokens = app.login(&email, PASSWORD).await;
+    let token = tokens["access_token"].as_str().unwrap();
+    assert_eq!(token_roles(token), admin());
+    let me = app.with_token(token).get_json("/api/auth/me").await;
+    assert_eq!(me["user"]["phone"], serde_json::Value::Null);
+    assert_eq!(me["user"]["roles"], json!(["admin", "passenger"]));
+    let phone: String = app
+        .db()
+        .await
+        .query_one(
+            "SELECT payload->>'phone' FROM outbox WHERE kind = 'user.registered' \
+             AND payload->>'email' = $1",
+            &[&email],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(phone, "", "announced without a phone");
+    // A second phoneless operator account: no phone is no conflict.
+    let other = admin::create(
+        &pool(&app),
+        new_admin(&unique_email(), None, Some(PASSWORD)),
+    )
+    .await
+    .unwrap();
+    assert!(matches!(other, Outcome::Created { .. }), "{other:?}");
+}
+
 #[tokio::test]
 async fn admin_revoke_takes_the_role_back_and_the_account_stays() {
     let app = spawn_app().await;
@@ -258,25 +348,92 @@ async fn admin_revoke_takes_the_role_back_and_the_account_stays() {
         panic!("not created");
     };
 
-    let revoked = admin::revoke(&pool, &email).await.unwrap();
+    let revoked = admin::revoke(&pool, &email, Role::Admin).await.unwrap();
     assert_eq!(
         revoked,
         Outcome::Revoked {
             id,
-            email: email.clone()
+            email: email.clone(),
+            role: Role::Admin
         }
     );
-    assert_eq!(role_after_login(&app, &email, PASSWORD).await, Role::User);
-    let again = admin::revoke(&pool, &email).await.unwrap();
+    assert_eq!(
+        roles_after_login(&app, &email, PASSWORD).await,
+        Roles::PASSENGER
+    );
+    let again = admin::revoke(&pool, &email, Role::Admin).await.unwrap();
     assert_eq!(
         again,
-        Outcome::NotAdmin {
+        Outcome::NotHeld {
             id,
-            email: email.clone()
+            email: email.clone(),
+            role: Role::Admin
         }
     );
-    let message = invalid(admin::revoke(&pool, &unique_email()).await);
+    assert_eq!(
+        again.to_string(),
+        format!("{email} ({id}) is not an admin: nothing changed")
+    );
+    let message = invalid(admin::revoke(&pool, &unique_email(), Role::Admin).await);
     assert!(message.starts_with("no account has the e-mail address"));
+}
+
+#[tokio::test]
+async fn admin_grant_gives_a_role_that_revoke_takes_back_and_admin_is_kept() {
+    let app = spawn_app().await;
+    let pool = pool(&app);
+    let user = app.register().await;
+    let id = Uuid::parse_str(&user.id).unwrap();
+    let email = user.email.clone();
+
+    let granted = admin::grant(&pool, &email, Role::Conductor).await.unwrap();
+    assert_eq!(
+        granted,
+        Outcome::Granted {
+            id,
+            email: email.clone(),
+            role: Role::Conductor
+        }
+    );
+    assert!(granted.to_string().contains("is a conductor now"));
+    assert_eq!(
+        roles_after_login(&app, &email, &user.password).await,
+        Roles::of(&[Role::Conductor])
+    );
+    let again = admin::grant(&pool, &email, Role::Conductor).await.unwrap();
+    assert_eq!(
+        again.to_string(),
+        format!("{email} ({id}) is already a conductor: nothing changed")
+    );
+
+    // Both roles at once; taking one leaves the other.
+    admin::create(&pool, new_admin(&email, None, None))
+        .await
+        .unwrap();
+    assert_eq!(
+        roles_after_login(&app, &email, &user.password).await,
+        Roles::of(&[Role::Admin, Role::Conductor])
+    );
+    let revoked = admin::revoke(&pool, &email, Role::Conductor).await.unwrap();
+    assert!(matches!(
+        revoked,
+        Outcome::Revoked {
+            role: Role::Conductor,
+            ..
+        }
+    ));
+    assert_eq!(
+        roles_after_login(&app, &email, &user.password).await,
+        admin()
+    );
+
+    let message = invalid(admin::grant(&pool, &unique_email(), Role::Conductor).await);
+    assert!(message.starts_with("no account has the e-mail address"));
+    let message = invalid(admin::grant(&pool, &email, Role::Passenger).await);
+    assert!(
+        message.starts_with("--role: every account is a passenger"),
+        "{message}"
+    );
 }
 
 #[tokio::test]
@@ -284,7 +441,7 @@ async fn the_binary_creates_revokes_and_reports_a_mistake_in_one_line() {
     let app = spawn_app().await;
     let url = cli::database_url(&app.env);
     let (email, phone) = (unique_email(), unique_phone());
-    let (created, again, mistake, revoked) = {
+    let (created, again, mistake, granted, revoked) = {
         let (email, phone) = (email.clone(), phone.clone());
         tokio::task::spawn_blocking(move || {
             let db = ("APP_DATABASE__URL", url.as_str());
@@ -298,8 +455,13 @@ async fn the_binary_creates_revokes_and_reports_a_mistake_in_one_line() {
                 &[db],
                 "error: --email: 'ops@' is not a valid e-mail address",
             );
+            let granted = cli::assert_succeeds(
+                BIN,
+                &["admin", "grant", "--email", &email, "--role", "conductor"],
+                &[db],
+            );
             let revoked = cli::assert_succeeds(BIN, &["admin", "revoke", "--email", &email], &[db]);
-            (created, again, mistake, revoked)
+            (created, again, mistake, granted, revoked)
         })
         .await
         .unwrap()
@@ -322,11 +484,20 @@ async fn the_binary_creates_revokes_and_reports_a_mistake_in_one_line() {
         )
     );
     assert!(mistake.stdout.is_empty(), "{mistake:?}");
+    assert_eq!(
+        granted.stdout,
+        format!(
+            "auth-service: {email} ({id}) is a conductor now (from its next sign-in or token refresh)\n"
+        )
+    );
     assert!(
-        revoked
-            .stdout
-            .starts_with(&format!("auth-service: {email} ({id}) is no longer an admin")),
+        revoked.stdout.starts_with(&format!(
+            "auth-service: {email} ({id}) is no longer an admin"
+        )),
         "{revoked:?}"
     );
-    assert_eq!(role_after_login(&app, &email, PASSWORD).await, Role::User);
+    assert_eq!(
+        roles_after_login(&app, &email, PASSWORD).await,
+        Roles::of(&[Role::Conductor])
+    );
 }

@@ -110,3 +110,15 @@ pub fn claims(token: &str) -> Value {
         .expect("base64url");
     serde_json::from_slice(&bytes).expect("json claims")
 }
+
+/// The roles an access token grants, as every service reads them.
+pub fn token_roles(token: &str) -> servicekit::auth::Roles {
+    let settings = testing::jwt_settings(false).expect("test keys");
+    let verifier = servicekit::auth::JwtVerifier::from_settings(&settings).expect("verifier");
+    verifier.authenticate(token).expect("a valid token").roles
+}
+
+/// A pool on the app's database, for the library functions of the commands.
+pub fn pool(app: &TestApp) -> servicekit::db::PgPool {
+    servicekit::db::pool(&app.env.database).expect("a pool")
+}

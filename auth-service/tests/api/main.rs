@@ -1,6 +1,7 @@
 //! auth-service against the real PostgreSQL, Redis and RabbitMQ.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail by panicking.
 
+mod cli;
 mod errors;
 mod fake_nid;
 mod health;
@@ -10,4 +11,5 @@ mod login;
 mod nid;
 mod otp;
 mod register;
+mod roles;
 mod tokens;

@@ -167,7 +167,7 @@ async fn the_internal_summary_tells_payment_service_any_booking_and_404_for_unkn
 
 #[tokio::test]
 async fn an_ended_sessions_token_cannot_confirm_or_cancel_but_can_still_select() {
-    use servicekit::auth::{JwtIssuer, Revocations, Role, Verified};
+    use servicekit::auth::{JwtIssuer, Revocations, Roles, Verified};
     let app = spawn_app().await;
     let issuer =
         JwtIssuer::from_settings(&servicekit::testing::jwt_settings(true).unwrap()).unwrap();
@@ -176,7 +176,7 @@ async fn an_ended_sessions_token_cannot_confirm_or_cancel_but_can_still_select()
     let rahim = servicekit::testing::User {
         id,
         token: issuer
-            .issue_session(id, Role::User, Verified::default(), Some(session))
+            .issue_session(id, Roles::PASSENGER, Verified::default(), Some(session))
             .unwrap(),
     };
     let booking = app.book(&rahim, &[8]).await;

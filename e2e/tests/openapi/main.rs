@@ -98,7 +98,7 @@ fn apps(stack: &Stack) -> [(&'static str, &TestApp); 5] {
 fn concrete(path: &str) -> String {
     path.split('/')
         .map(|seg| match seg {
-            "{hold_id}" | "{booking_id}" => "0b7e4a5e-3b0c-4d5e-9f6a-1c2d3e4f5a6b",
+            "{hold_id}" | "{booking_id}" | "{user_id}" => "0b7e4a5e-3b0c-4d5e-9f6a-1c2d3e4f5a6b",
             s if s.starts_with('{') => "1",
             s => s,
         })

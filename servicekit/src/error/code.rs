@@ -66,6 +66,8 @@ codes! {
     NidInUse => CONFLICT, "nid_in_use";
     /// The caller's account has another NID verified; it cannot be replaced.
     NidAlreadyVerified => CONFLICT, "nid_already_verified";
+    /// Taking the admin role from the only admin (make another admin first).
+    LastAdmin => CONFLICT, "last_admin";
     /// The same `Idempotency-Key` with a different request.
     IdempotencyKeyReused => CONFLICT, "idempotency_key_reused";
     /// The first request with this `Idempotency-Key` is still running.

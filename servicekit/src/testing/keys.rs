@@ -1,5 +1,6 @@
 //! The test signing keys and the access tokens and users made with them.
 
+use crate::auth::{Role, Roles};
 use crate::config::JwtSettings;
 use anyhow::{Context, bail};
 use std::path::{Path, PathBuf};
@@ -80,8 +81,9 @@ pub fn jwt_settings(with_private: bool) -> anyhow::Result<JwtSettings> {
     })
 }
 
-/// An access token for `user` with `role`, signed with the private key at `key` the way
-/// auth-service signs them (valid 15 minutes).
+/// An access token for `user` with the role `role` (`passenger`/`user`, `conductor`,
+/// `admin`), signed with the private key at `key` the way auth-service signs them (valid 15
+/// minutes): `roles` and the legacy `role` claim.
 pub fn sign_token(user: Uuid, role: &str, key: &Path) -> anyhow::Result<String> {
     sign_claims(user, role, false, false, key)
 }
@@ -94,10 +96,33 @@ pub fn sign_claims(
     nid_verified: bool,
     key: &Path,
 ) -> anyhow::Result<String> {
+    let roles = Roles::from_names([role]);
+    let legacy = if roles.contains(Role::Admin) {
+        "admin"
+    } else {
+        "user"
+    };
+    sign_json(
+        user,
+        serde_json::json!({"roles": roles, "role": legacy,
+            "phone_verified": phone_verified, "nid_verified": nid_verified}),
+        key,
+    )
+}
+
+/// A token as auth-service signed them before roles were a set: `"role": role` only.
+pub fn sign_legacy_token(user: Uuid, role: &str, key: &Path) -> anyhow::Result<String> {
+    sign_json(user, serde_json::json!({ "role": role }), key)
+}
+
+/// A token for `user` valid 15 minutes with the standard claims and `extra`.
+fn sign_json(user: Uuid, extra: serde_json::Value, key: &Path) -> anyhow::Result<String> {
     let now = chrono::Utc::now().timestamp();
-    let claims = serde_json::json!({"sub": user, "iss": "railrush-auth", "aud": "railrush",
-        "exp": now + 900, "iat": now, "jti": Uuid::new_v4(), "role": role,
-        "phone_verified": phone_verified, "nid_verified": nid_verified});
+    let mut claims = serde_json::json!({"sub": user, "iss": "railrush-auth", "aud": "railrush",
+        "exp": now + 900, "iat": now, "jti": Uuid::new_v4()});
+    if let (Some(claims), Some(extra)) = (claims.as_object_mut(), extra.as_object()) {
+        claims.extend(extra.clone());
+    }
     let pem = std::fs::read(key)?;
     Ok(jsonwebtoken::encode(
         &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA),
@@ -106,9 +131,9 @@ pub fn sign_claims(
     )?)
 }
 
-/// An access token for `user` with role `user`, signed with the test key.
+/// An access token for `user`, a passenger, signed with the test key.
 pub fn user_token(user: Uuid) -> anyhow::Result<String> {
-    sign_token(user, "user", &keys()?.private)
+    sign_token(user, "passenger", &keys()?.private)
 }
 
 /// A passenger as the services see one: an id and a valid access token for it.
@@ -130,7 +155,7 @@ pub fn user() -> User {
 /// A new passenger whose token claims a verified phone and NID (may join waiting rooms).
 pub fn verified_user() -> User {
     let id = Uuid::new_v4();
-    let token = keys().and_then(|k| sign_claims(id, "user", true, true, &k.private));
+    let token = keys().and_then(|k| sign_claims(id, "passenger", true, true, &k.private));
     match token {
         Ok(token) => User { id, token },
         Err(e) => panic!("signing a test token: {e:#}"),

@@ -31,5 +31,6 @@ pub use env::{TestEnv, admin_database_url, amqp_url, redis_url};
 pub use eventually::{WAIT, eventually, eventually_within, poll};
 pub use http::{assert_error, scrape, wait_ready};
 pub use keys::{
-    TestKeys, User, jwt_settings, keys, sign_claims, sign_token, user, user_token, verified_user,
+    TestKeys, User, jwt_settings, keys, sign_claims, sign_legacy_token, sign_token, user,
+    user_token, verified_user,
 };

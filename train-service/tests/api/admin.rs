@@ -54,8 +54,10 @@ async fn admin_endpoints_need_a_valid_token_and_the_admin_role() {
         assert_error(res, StatusCode::UNAUTHORIZED, "unauthorized").await;
         let res = app.with_token("not.a.jwt").post_json(path, body).await;
         assert_error(res, StatusCode::UNAUTHORIZED, "unauthorized").await;
-        let res = app.with_token(&token("user")).post_json(path, body).await;
-        assert_error(res, StatusCode::FORBIDDEN, "forbidden").await;
+        for role in ["user", "conductor"] {
+            let res = app.with_token(&token(role)).post_json(path, body).await;
+            assert_error(res, StatusCode::FORBIDDEN, "forbidden").await;
+        }
     }
     let count: i64 = app
         .db()
