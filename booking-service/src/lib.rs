@@ -3,6 +3,7 @@
 //! the booking's side of the saga: payment outcomes and the sweeper that expires unpaid
 //! bookings; and the waiting room of a sale (`queue`, `docs/api.md`, "The fair rush").
 
+mod cancel;
 mod holds;
 pub mod hot_trips;
 pub mod inventory;
@@ -20,3 +21,4 @@ pub mod startup;
 mod state;
 mod store;
 pub mod sweeper;
+pub mod trip_cancel;

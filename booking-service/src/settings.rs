@@ -58,6 +58,9 @@ pub struct BookingSettings {
     pub sweep_interval_ms: u64,
     /// Live seat-map streams one replica serves at once; past it, 503 `unavailable`.
     pub max_live_listeners: usize,
+    /// How often the trip cancellation job reads the cancelled trips again (what select
+    /// refuses) and cancels the next bookings of cancelled trips.
+    pub trip_cancel_interval_ms: u64,
 }
 
 impl Default for BookingSettings {
@@ -71,6 +74,7 @@ impl Default for BookingSettings {
             marker_check_ms: 2_000,
             sweep_interval_ms: 1_000,
             max_live_listeners: 20_000,
+            trip_cancel_interval_ms: 1_000,
         }
     }
 }

@@ -12,6 +12,7 @@ use crate::queue::sales::SalesSource;
 use crate::seats::SeatStore;
 use crate::settings::{QueueSettings, Settings};
 use crate::state::{BookingMetrics, BookingState};
+use crate::trip_cancel::{self, TripCancelMetrics, TripCancellations};
 use crate::{hot_trips, markers, sweeper};
 use actix_web::web;
 use servicekit::cache::Keys;
@@ -61,6 +62,10 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         queue: waiting_room,
         limits: servicekit::limit::PerCaller::default(),
         user_limits: settings.user_limits.clone(),
+        trip_cancel: TripCancellations::new(
+            Duration::from_millis(own.trip_cancel_interval_ms),
+            TripCancelMetrics::register(kernel.metrics().registry())?,
+        ),
     });
     markers::rebuild_at_start(&pg, &seats).await;
     let markers_every = Duration::from_millis(own.marker_check_ms);
@@ -69,8 +74,11 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         markers::watch(pg, seats, markers_every, stop)
     });
     kernel.consume(PaymentResults(state.clone()))?;
-    let (s, t) = (state.clone(), state.clone());
+    let (s, t, c) = (state.clone(), state.clone(), state.clone());
     kernel.spawn("sweeper", move |stop| sweeper::run(s, stop));
+    kernel.spawn("trip cancellations", move |stop| {
+        trip_cancel::job::run(c, stop)
+    });
     kernel.spawn("seats left", move |stop| hot_trips::run(t, stop));
     let state = web::Data::from(state);
     kernel.api(crate::routes::api());

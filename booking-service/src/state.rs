@@ -26,6 +26,8 @@ pub struct BookingState {
     /// Per-passenger limits of select, confirm, join and place (`settings.user_limits`).
     pub limits: servicekit::limit::PerCaller,
     pub user_limits: crate::settings::UserLimits,
+    /// Trips the railway cancelled (`crate::trip_cancel`).
+    pub trip_cancel: crate::trip_cancel::TripCancellations,
 }
 
 impl BookingState {
@@ -42,9 +44,11 @@ impl BookingState {
 }
 
 pub struct BookingMetrics {
-    /// Seat selections by outcome: held, taken, limit, invalid, unavailable.
+    /// Seat selections by outcome: held, taken, limit, invalid, unavailable, not_open,
+    /// no_pass, cancelled (the trip was).
     pub selects: IntCounterVec,
-    /// Confirmations by outcome: confirmed, conflict (the unique index fired), expired.
+    /// Confirmations by outcome: confirmed, conflict (the unique index fired), expired,
+    /// cancelled (the trip was).
     pub confirms: IntCounterVec,
     /// Payment outcomes applied: paid, failed, refund_due, duplicate, ...
     pub payments: IntCounterVec,
@@ -68,8 +72,9 @@ const SELECT_OUTCOMES: &[&str] = &[
     "unavailable",
     "not_open",
     "no_pass",
+    "cancelled",
 ];
-const CONFIRM_OUTCOMES: &[&str] = &["confirmed", "conflict", "expired"];
+const CONFIRM_OUTCOMES: &[&str] = &["confirmed", "conflict", "expired", "cancelled"];
 
 impl BookingMetrics {
     pub fn register(registry: &Registry) -> anyhow::Result<Self> {

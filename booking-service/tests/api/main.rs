@@ -12,3 +12,4 @@ mod races;
 mod saga;
 mod sales;
 mod select;
+mod trip_cancel;

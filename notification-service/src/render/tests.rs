@@ -79,6 +79,7 @@ fn a_cancellation_mentions_the_refund_only_when_paid() {
         currency: "BDT".into(),
         was_paid: true,
         trip: None,
+        reason: None,
     };
     let paid = released(Uuid::nil(), Kind::BookingCancelled, &booking, &contact());
     assert!(paid.body.contains("refund of Tk 405.00"), "{}", paid.body);
@@ -87,6 +88,30 @@ fn a_cancellation_mentions_the_refund_only_when_paid() {
     assert!(!unpaid.body.contains("refund"), "{}", unpaid.body);
     let expired = released(Uuid::nil(), Kind::BookingExpired, &booking, &contact());
     assert!(expired.body.contains("expired"), "{}", expired.body);
+}
+
+#[test]
+fn a_trip_cancelled_by_the_railway_says_so_with_its_reason_and_the_refund() {
+    let booking = BookingReleased {
+        booking_id: Uuid::nil(),
+        user_id: Uuid::nil(),
+        trip_id: 7,
+        seats: vec![seat("KA-1")],
+        amount: 40_500,
+        currency: "BDT".into(),
+        was_paid: true,
+        trip: None,
+        reason: Some("Flooding on the line near Feni".into()),
+    };
+    let m = released(Uuid::nil(), Kind::BookingCancelled, &booking, &contact());
+    assert_eq!(m.subject, "Your train is cancelled");
+    for text in [
+        "the railway cancelled this train",
+        "Reason given by the railway: Flooding on the line near Feni",
+        "refund of Tk 405.00",
+    ] {
+        assert!(m.body.contains(text), "{text} in {}", m.body);
+    }
 }
 
 #[test]
