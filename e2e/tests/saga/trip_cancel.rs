@@ -92,10 +92,11 @@ async fn a_cancelled_trip_refunds_every_paid_booking_once_and_tells_every_passen
     let selim_told = cancellations(&stack, &selim).await;
     assert!(!selim_told[0]["body"].as_str().unwrap().contains("refund"));
     // Exactly once: two refunds made, none a second time.
-    let refunds = |outcome: &'static str| {
+    let refunds = async |outcome: &str| {
         stack
             .payment
-            .metric("payment_refunds_total", &[("outcome", outcome)])
+            .metric("railrush_payment_refunds_total", &[("outcome", outcome)])
+            .await
     };
     assert_eq!(refunds("refunded").await, 2.0);
     assert_eq!(refunds("duplicate").await, 0.0);
