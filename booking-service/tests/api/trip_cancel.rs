@@ -241,7 +241,11 @@ async fn a_cancelled_trip_has_every_live_booking_cancelled_once_its_seats_freed_
     let metric = "railrush_booking_trip_cancellation_bookings_total";
     assert_eq!(app.metric(metric, &was("paid")).await, 1.0);
     assert_eq!(app.metric(metric, &was("confirmed")).await, 1.0);
-    assert_eq!(app.metric("railrush_booking_trips_cancelled_total", &[]).await, 1.0);
+    assert_eq!(
+        app.metric("railrush_booking_trips_cancelled_total", &[])
+            .await,
+        1.0
+    );
 
     // Done: a retry answers 200 with the same counts.
     let res = cancel_trip(&app, &admin, "Flooding").await;
@@ -274,8 +278,11 @@ async fn confirm_is_refused_by_the_database_before_this_replica_knows_of_the_can
     .await;
     assert_eq!(app.outbox_count("booking.confirmed").await, 0);
     assert_eq!(
-        app.metric("railrush_booking_confirms_total", &[("outcome", "cancelled")])
-            .await,
+        app.metric(
+            "railrush_booking_confirms_total",
+            &[("outcome", "cancelled")]
+        )
+        .await,
         1.0
     );
 }
