@@ -3,6 +3,7 @@
 //! the booking's side of the saga: payment outcomes and the sweeper that expires unpaid
 //! bookings; and the waiting room of a sale (`queue`, `docs/api.md`, "The fair rush").
 
+mod cancel;
 mod expiries;
 mod holds;
 pub mod hot_trips;
@@ -23,3 +24,4 @@ mod state;
 mod store;
 pub mod sweeper;
 pub mod tickets;
+pub mod trip_cancel;

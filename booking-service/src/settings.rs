@@ -73,6 +73,9 @@ pub struct BookingSettings {
     /// "Recently booked" for the periodic reconciliation: a booking created or changed
     /// within this.
     pub reconcile_lookback_secs: u32,
+    /// How often the trip cancellation job reads the cancelled trips again (what select
+    /// refuses) and cancels the next bookings of cancelled trips.
+    pub trip_cancel_interval_ms: u64,
 }
 
 impl Default for BookingSettings {
@@ -90,6 +93,7 @@ impl Default for BookingSettings {
             reconcile_ms: 1_000,
             reconcile_full_ms: 60_000,
             reconcile_lookback_secs: 2 * 24 * 60 * 60,
+            trip_cancel_interval_ms: 1_000,
         }
     }
 }

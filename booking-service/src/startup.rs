@@ -13,6 +13,7 @@ use crate::seats::SeatStore;
 use crate::settings::{QueueSettings, Settings};
 use crate::state::{BookingMetrics, BookingState};
 use crate::tickets::Tickets;
+use crate::trip_cancel::{self, TripCancelMetrics, TripCancellations};
 use crate::{expiries, hot_trips, markers, reconcile, sweeper};
 use actix_web::web;
 use servicekit::cache::Keys;
@@ -65,6 +66,10 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         user_limits: settings.user_limits.clone(),
         tickets: Tickets::new(&settings.tickets, kernel.metrics().registry())?,
         unreconciled: Default::default(),
+        trip_cancel: TripCancellations::new(
+            Duration::from_millis(own.trip_cancel_interval_ms),
+            TripCancelMetrics::register(kernel.metrics().registry())?,
+        ),
     });
     markers::rebuild_at_start(&pg, &seats).await;
     let markers_every = Duration::from_millis(own.marker_check_ms);
@@ -73,11 +78,14 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         markers::watch(pg, seats, markers_every, stop)
     });
     kernel.consume(PaymentResults(state.clone()))?;
-    let (s, t) = (state.clone(), state.clone());
+    let (s, t, c) = (state.clone(), state.clone(), state.clone());
     kernel.spawn("sweeper", move |stop| sweeper::run(s, stop));
     let (e, r) = (state.clone(), state.clone());
     kernel.spawn("hold expiries", move |stop| expiries::run(e, stop));
     kernel.spawn("reconciliation", move |stop| reconcile::run(r, stop));
+    kernel.spawn("trip cancellations", move |stop| {
+        trip_cancel::job::run(c, stop)
+    });
     kernel.spawn("seats left", move |stop| hot_trips::run(t, stop));
     let state = web::Data::from(state);
     kernel.api(crate::routes::api());

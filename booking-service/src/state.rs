@@ -30,6 +30,8 @@ pub struct BookingState {
     pub tickets: crate::tickets::Tickets,
     /// Trips to reconcile that could not be marked in Redis (`crate::reconcile`).
     pub unreconciled: crate::reconcile::Pending,
+    /// Trips the railway cancelled (`crate::trip_cancel`).
+    pub trip_cancel: crate::trip_cancel::TripCancellations,
 }
 
 impl BookingState {
@@ -46,9 +48,11 @@ impl BookingState {
 }
 
 pub struct BookingMetrics {
-    /// Seat selections by outcome: held, taken, limit, invalid, unavailable.
+    /// Seat selections by outcome: held, taken, limit, invalid, unavailable, not_open,
+    /// no_pass, cancelled (the trip was).
     pub selects: IntCounterVec,
-    /// Confirmations by outcome: confirmed, conflict (the unique index fired), expired.
+    /// Confirmations by outcome: confirmed, conflict (the unique index fired), expired,
+    /// cancelled (the trip was).
     pub confirms: IntCounterVec,
     /// Payment outcomes applied: paid, failed, refund_due, duplicate, ...
     pub payments: IntCounterVec,
@@ -72,8 +76,9 @@ const SELECT_OUTCOMES: &[&str] = &[
     "unavailable",
     "not_open",
     "no_pass",
+    "cancelled",
 ];
-const CONFIRM_OUTCOMES: &[&str] = &["confirmed", "conflict", "expired"];
+const CONFIRM_OUTCOMES: &[&str] = &["confirmed", "conflict", "expired", "cancelled"];
 
 impl BookingMetrics {
     pub fn register(registry: &Registry) -> anyhow::Result<Self> {

@@ -112,6 +112,7 @@ pub async fn sweep(state: &BookingState) -> anyhow::Result<usize> {
                 currency: b.currency.clone(),
                 was_paid: false,
                 trip: lifecycle::trip_summary(state, b.trip_id).await,
+                reason: None,
             },
         )
         .context("encoding booking.expired")?;

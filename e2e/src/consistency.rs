@@ -4,6 +4,7 @@
 //! - every paid booking has exactly one succeeded payment and exactly one ticket notification;
 //! - every paid-then-cancelled booking's payment was refunded, and no booking that ended
 //!   unpaid (expired, or cancelled before payment) kept money: its payment is not `succeeded`;
+//! - no booking of a trip the railway cancelled is still live;
 //! - no outbox row stays unsent (after waiting up to `settle` for the relays to catch up).
 //!
 //! The databases are separate (one per service), so the cross-checks join in memory.
@@ -146,6 +147,20 @@ async fn cross_check(db: &Databases) -> anyhow::Result<Report> {
         let (trip, seat): (i64, i32) = (row.get(0), row.get(1));
         report.problems.push(format!(
             "seat {seat} of trip {trip}: its live flag disagrees with its booking's status"
+        ));
+    }
+
+    for row in booking
+        .query(
+            "SELECT b.trip_id, count(*) FROM bookings b JOIN trip_cancellations c ON c.trip_id = b.trip_id \
+             WHERE b.status IN ('confirmed', 'paid') GROUP BY b.trip_id",
+            &[],
+        )
+        .await?
+    {
+        let (trip, n): (i64, i64) = (row.get(0), row.get(1));
+        report.problems.push(format!(
+            "trip {trip} is cancelled but {n} of its bookings are still live"
         ));
     }
 

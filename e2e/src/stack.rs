@@ -69,6 +69,7 @@ impl Stack {
                 s.amqp.url = format!("amqp://guest:guest@127.0.0.1:{}/%2f", p.port()).into();
             }
             s.booking.sweep_interval_ms = 100;
+            s.booking.trip_cancel_interval_ms = 100;
             // auth-service's deny-list of ended sessions.
             s.jwt.revocation_key_prefix = Some(auth.env.redis.key_prefix.clone());
             if let Some(w) = options.payment_window_secs {

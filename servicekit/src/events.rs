@@ -103,6 +103,10 @@ pub struct BookingReleased {
     /// The journey, for the passenger's message (absent in events from older producers).
     #[serde(default)]
     pub trip: Option<TripSummary>,
+    /// Set only when the railway cancelled the whole trip (not the passenger): its reason,
+    /// for the passenger's message. Absent in older events and in every other release.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// `booking.paid`: the booking is paid and this is its e-ticket.

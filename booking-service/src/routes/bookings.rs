@@ -1,18 +1,14 @@
 use crate::inventory::InventoryError;
-use crate::lifecycle;
 use crate::state::BookingState;
 use crate::store::{self, Booking};
+use crate::{cancel, lifecycle};
 use actix_web::{HttpResponse, web};
-use anyhow::Context;
 use serde_json::json;
 use servicekit::ApiError;
-use servicekit::amqp::Envelope;
 use servicekit::auth::AuthUser;
 use servicekit::db::DbError;
 use servicekit::error::Code;
-use servicekit::events::{self, BookingReleased};
 use servicekit::http::RequestId;
-use servicekit::outbox;
 use uuid::Uuid;
 
 fn not_found() -> ApiError {
@@ -70,6 +66,15 @@ pub enum CancelError {
     Unexpected(#[from] anyhow::Error),
 }
 
+impl From<cancel::CancelFailure> for CancelError {
+    fn from(e: cancel::CancelFailure) -> Self {
+        match e {
+            cancel::CancelFailure::Db(e) => Self::Db(e),
+            e @ cancel::CancelFailure::Encoding(_) => Self::Unexpected(e.into()),
+        }
+    }
+}
+
 impl From<CancelError> for ApiError {
     fn from(e: CancelError) -> Self {
         match e {
@@ -125,27 +130,24 @@ async fn end(
     if trip.departs_at <= chrono::Utc::now() {
         return Err(CancelError::Departed(trip.departs_at));
     }
-    let Some(previous) = store::end(&tx, id, Some(user), "cancelled").await? else {
-        return Err(CancelError::NotCancellable(existing.status));
+    let target = cancel::Target {
+        booking_id: id,
+        user_id: user,
+        trip_id: existing.trip_id,
+        amount: existing.amount,
+        currency: &existing.currency,
     };
-    let seats = store::seats(&tx, id).await?;
-    let event = Envelope::new(
-        events::BOOKING_CANCELLED,
-        &BookingReleased {
-            booking_id: id,
-            user_id: user,
-            trip_id: existing.trip_id,
-            seats,
-            amount: existing.amount,
-            currency: existing.currency.clone(),
-            was_paid: previous == "paid",
-            trip: Some(trip.summary()),
-        },
-    )
-    .context("encoding booking.cancelled")?;
-    outbox::enqueue(&tx, &event, Some(&request_id.0))
-        .await
-        .map_err(DbError::from)?;
+    let why = cancel::Why {
+        trip: Some(trip.summary()),
+        reason: None,
+        request_id: Some(&request_id.0),
+    };
+    if cancel::cancel(&tx, &target, Some(user), why)
+        .await?
+        .is_none()
+    {
+        return Err(CancelError::NotCancellable(existing.status));
+    }
     tx.commit().await.map_err(DbError::from)?;
     state.relay.wake();
     Ok(existing)

@@ -5,6 +5,7 @@ use crate::reconcile;
 use crate::seats;
 use crate::state::BookingState;
 use crate::store::{self, NewBooking};
+use crate::trip_cancel;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use anyhow::{Context, anyhow};
@@ -74,6 +75,8 @@ pub enum ConfirmError {
     HoldExpired,
     #[error("this hold has already been confirmed")]
     AlreadyConfirmed,
+    #[error("the railway cancelled this trip")]
+    TripCancelled,
     #[error("a passenger may hold or own at most {0} seats of a trip")]
     SeatLimitReached(usize),
     /// The unique index on live seats fired: Redis let a sold seat be held.
@@ -101,6 +104,7 @@ impl From<ConfirmError> for ApiError {
                 ApiError::new(Code::HoldExpired, message)
             }
             ConfirmError::SeatLimitReached(_) => ApiError::new(Code::SeatLimitReached, message),
+            ConfirmError::TripCancelled => ApiError::new(Code::TripCancelled, message),
             ConfirmError::SeatsSold(seat_ids) => ApiError::new(Code::SeatUnavailable, message)
                 .with_details(json!({ "seat_ids": seat_ids })),
             ConfirmError::Inventory(e) => e.into(),
@@ -148,6 +152,7 @@ pub async fn confirm(
             let outcome = match e {
                 ConfirmError::HoldExpired | ConfirmError::AlreadyConfirmed => "expired",
                 ConfirmError::SeatsSold(_) => "conflict",
+                ConfirmError::TripCancelled => "cancelled",
                 _ => return,
             };
             state.metrics.confirms.with_label_values(&[outcome]).inc();
@@ -242,6 +247,10 @@ async fn book(
 
     let mut db = state.db.get().await.map_err(DbError::from)?;
     let tx = db.transaction().await.map_err(DbError::from)?;
+    // The database decides: a hold taken before this replica knew of the cancellation.
+    if trip_cancel::store::confirm_refused(&tx, hold.trip_id).await? {
+        return Err(ConfirmError::TripCancelled);
+    }
     // The seat rule's final guard (Redis counts it on select, but Redis can forget).
     let owned = store::live_seats_of(&tx, user, hold.trip_id).await?;
     let limit = usize::try_from(state.settings.max_seats_per_user).unwrap_or(4);

@@ -2,6 +2,7 @@
 //! summary route (not under `/api`, so the gateway does not route it) that payment-service
 //! asks.
 
+mod admin;
 mod bookings;
 mod confirm;
 mod queue;
@@ -55,6 +56,7 @@ pub fn api() -> Api {
         .errors(&[
             Code::NotFound,
             Code::TripDeparted,
+            Code::TripCancelled,
             Code::SalesNotOpen,
             Code::SeatUnavailable,
             Code::SeatLimitReached,
@@ -89,6 +91,7 @@ pub fn api() -> Api {
         .errors(&[
             Code::NotFound,
             Code::HoldExpired,
+            Code::TripCancelled,
             Code::SeatLimitReached,
             Code::SeatUnavailable,
             Code::QueuePassRequired,
@@ -149,6 +152,7 @@ pub fn api() -> Api {
         .path_param("booking_id", uuid())
         .answers(200, "Booking with status cancelled", booking())
         .errors(&[Code::NotCancellable]);
+    admin_routes(&mut api);
     queue_routes(&mut api);
     ticket_routes(&mut api);
     // Not under /api: the gateway never routes it; payment-service reads it.
@@ -159,6 +163,33 @@ pub fn api() -> Api {
         .answers(200, "The booking summary", Some(object()))
         .internal();
     api
+}
+
+/// The railway's calls (role `admin`): cancelling a trip and its progress.
+fn admin_routes(api: &mut Api) {
+    let progress = || Some(schema::<crate::trip_cancel::store::Progress>());
+    api.post("/admin/trips/{trip_id}/cancel", admin::cancel_trip)
+        .summary("Cancel a trip: every booking cancelled, every paid one refunded (admin)")
+        .description(
+            "Idempotent: calling again answers the same cancellation (its first reason). \
+             202 while bookings are left to cancel, 200 once done.",
+        )
+        .auth()
+        .body(schema::<admin::CancelTripRequest>())
+        .answers(202, "The cancellation, in progress", progress())
+        .answers(200, "The cancellation, done", progress())
+        .link(
+            "progress",
+            "getApiBookingsAdminTripsTripIdCancellation",
+            json!({ "trip_id": "$response.body#/trip_id" }),
+            serde_json::Value::Null,
+        )
+        .errors(&[Code::Forbidden, Code::NotFound]);
+    api.get("/admin/trips/{trip_id}/cancellation", admin::cancellation)
+        .summary("A trip's cancellation and its progress (admin)")
+        .auth()
+        .answers(200, "The cancellation", progress())
+        .errors(&[Code::Forbidden, Code::NotFound]);
 }
 
 const PASS_TEXT: &str =

@@ -53,6 +53,8 @@ pub enum SelectError {
     UnknownSeats(Vec<i32>),
     #[error("this trip has already left")]
     TripDeparted,
+    #[error("the railway cancelled this trip")]
+    TripCancelled,
     #[error("this trip's seats are not on sale yet")]
     SalesNotOpen(DateTime<Utc>),
     #[error("some of these seats are already taken")]
@@ -77,6 +79,7 @@ impl From<SelectError> for ApiError {
                 ApiError::new(Code::NotFound, message).with_details(json!({ "seat_ids": seat_ids }))
             }
             SelectError::TripDeparted => ApiError::new(Code::TripDeparted, message),
+            SelectError::TripCancelled => ApiError::new(Code::TripCancelled, message),
             SelectError::SalesNotOpen(opens_at) => ApiError::new(Code::SalesNotOpen, message)
                 .with_details(json!({ "opens_at": opens_at })),
             SelectError::SeatsTaken(seat_ids) => ApiError::new(Code::SeatUnavailable, message)
@@ -130,6 +133,11 @@ async fn hold(
     if !unknown.is_empty() {
         outcome("invalid");
         return Err(SelectError::UnknownSeats(unknown));
+    }
+    // An in-memory set: no store round trip (confirm asks the database).
+    if state.trip_cancel.is_cancelled(body.trip_id) {
+        outcome("cancelled");
+        return Err(SelectError::TripCancelled);
     }
     if trip.departs_at <= Utc::now() {
         outcome("invalid");

@@ -15,3 +15,4 @@ mod saga;
 mod sales;
 mod select;
 mod tickets;
+mod trip_cancel;

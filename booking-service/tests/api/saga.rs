@@ -7,7 +7,7 @@ use servicekit::testing::{TestApp, WAIT, poll};
 use std::time::Duration;
 use uuid::Uuid;
 
-fn outcome(booking: &Value, user: Uuid, failure: Option<&str>, attempts: i32) -> Value {
+pub fn outcome(booking: &Value, user: Uuid, failure: Option<&str>, attempts: i32) -> Value {
     json!({
         "payment_id": Uuid::new_v4(),
         "booking_id": booking["booking_id"],

@@ -3,13 +3,16 @@
 //! waits for the saga to settle (within [`settle_limit`]) and then finds violations of:
 //!
 //! - every confirm answered 201 names a booking that ends `paid`, or `expired` with its seats
-//!   free (declined, or not paid within the window), or `cancelled` by its passenger;
+//!   free (declined, or not paid within the window), or `cancelled` by its passenger or by
+//!   the railway (its trip cancelled);
+//! - every trip cancellation asked for exists (none refused) and finishes;
 //! - every confirm whose outcome is unknown is either a booking its passenger finds by
 //!   sending the request again with the same `Idempotency-Key` (201, the same booking), or
 //!   nothing at all; a refused confirm left no booking;
 //! - no seat in two live bookings at any moment (the bookings' live intervals);
 //! - the consistency check (`crate::consistency`): one succeeded charge and one ticket per
-//!   paid booking, refunds for money kept by cancelled or expired bookings, outboxes drained;
+//!   paid booking, refunds for money kept by cancelled or expired bookings, no live booking
+//!   of a cancelled trip, outboxes drained;
 //! - no notification sent twice for one booking;
 //! - every queue drained and nothing parked (the run publishes no poison).
 
@@ -89,17 +92,18 @@ pub async fn check(
     queues_drained(platform, limit.saturating_sub(started.elapsed()), &mut v).await?;
     v.settled_secs = started.elapsed().as_secs_f64();
 
-    let bookings: HashMap<Uuid, (Uuid, String)> = booking_db
-        .query("SELECT id, hold_id, status FROM bookings", &[])
+    let bookings: HashMap<Uuid, (Uuid, String, i64)> = booking_db
+        .query("SELECT id, hold_id, status, trip_id FROM bookings", &[])
         .await?
         .iter()
-        .map(|r| (r.get(0), (r.get(1), r.get(2))))
+        .map(|r| (r.get(0), (r.get(1), r.get(2), r.get(3))))
         .collect();
     let by_hold: HashMap<Uuid, Uuid> = bookings
         .iter()
-        .map(|(id, (hold, _))| (*hold, *id))
+        .map(|(id, (hold, _, _))| (*hold, *id))
         .collect();
     let ops = driver.history.ops();
+    let cancelled_trips = trip_cancellations(&booking_db, &ops, limit, started, &mut v).await?;
     // A cancel has no key: one refused on a retry (409 not_cancellable) may have been
     // done by an earlier attempt whose answer was lost.
     let cancelled_by_passenger: HashSet<Uuid> = ops
@@ -116,17 +120,23 @@ pub async fn check(
             Outcome::Ok => {
                 v.confirms_ok += 1;
                 let id = op.booking_id.unwrap_or_default();
-                match bookings.get(&id).map(|(_, s)| s.as_str()) {
+                let trip = bookings.get(&id).map_or(0, |(_, _, trip)| *trip);
+                match bookings.get(&id).map(|(_, s, _)| s.as_str()) {
                     None => v.violations.push(format!(
                         "confirm answered 201 for booking {id}, which does not exist"
                     )),
                     Some("paid") => v.paid += 1,
                     Some("expired") => v.expired += 1,
-                    Some("cancelled") if cancelled_by_passenger.contains(&id) => v.cancelled += 1,
+                    Some("cancelled")
+                        if cancelled_by_passenger.contains(&id)
+                            || cancelled_trips.contains(&trip) =>
+                    {
+                        v.cancelled += 1
+                    }
                     Some(status) => v.violations.push(format!(
                         "booking {id} (answered 201) ended {status}{}",
                         if status == "cancelled" {
-                            " though its passenger never cancelled it"
+                            " though neither its passenger nor the railway cancelled it"
                         } else {
                             ""
                         }
@@ -151,6 +161,59 @@ pub async fn check(
     seats_never_twice(&booking_db, &mut v).await?;
     notifications_once(&databases.notification, &mut v).await?;
     Ok(v)
+}
+
+/// The railway's trip cancellations: each one asked for must exist (unless refused, which
+/// is itself a violation) and finish (every booking cancelled, holds freed) once the saga
+/// settles; returns the cancelled trips. That none of their bookings stays live, and that
+/// the paid ones were refunded, is the consistency check's.
+async fn trip_cancellations(
+    db: &tokio_postgres::Client,
+    ops: &[Op],
+    limit: Duration,
+    started: Instant,
+    v: &mut Verdict,
+) -> anyhow::Result<HashSet<i64>> {
+    for op in ops.iter().filter(|o| o.kind == "cancel_trip") {
+        if op.outcome == Outcome::Fail {
+            v.violations.push(format!(
+                "the cancellation of trip {} was refused: {}",
+                op.trip, op.answer
+            ));
+        }
+    }
+    loop {
+        let rows = db
+            .query(
+                "SELECT trip_id, finished_at IS NOT NULL FROM trip_cancellations",
+                &[],
+            )
+            .await?;
+        let trips: HashSet<i64> = rows.iter().map(|r| r.get(0)).collect();
+        let unfinished: Vec<i64> = rows
+            .iter()
+            .filter(|r| !r.get::<_, bool>(1))
+            .map(|r| r.get(0))
+            .collect();
+        if unfinished.is_empty() || started.elapsed() > limit {
+            for trip in unfinished {
+                v.violations.push(format!(
+                    "the cancellation of trip {trip} never finished ({} s after the last fault)",
+                    limit.as_secs()
+                ));
+            }
+            for op in ops.iter().filter(|o| o.kind == "cancel_trip") {
+                if op.outcome == Outcome::Ok && !trips.contains(&op.trip) {
+                    v.violations.push(format!(
+                        "the cancellation of trip {} was answered {} but does not exist",
+                        op.trip, op.answer
+                    ));
+                }
+            }
+            return Ok(trips);
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }
 
 /// Sends an unknown confirm again with its key, as its passenger would after the faults:

@@ -3,8 +3,9 @@
 //! ([`passengers`]), faults at random moments of a seeded RNG ([`faults`]), and a checker
 //! over the history and the databases after each round ([`checker`]).
 //!
-//! A round: passengers book for a few seconds, then each fault of the round strikes at a
-//! random moment (the next after the previous is undone), the passengers stop, and the
+//! A round: passengers book for a few seconds, then the railway cancels one of the trips
+//! (while at least two others stay on sale) as each fault of the round strikes at a random
+//! moment (the next after the previous is undone), the passengers stop, and the
 //! checker waits for the saga to settle and reports violations. Quick mode is one round of
 //! a few faults of random kinds; a long run is `--rounds N` rounds of every kind.
 
@@ -134,6 +135,12 @@ pub async fn run(options: Options) -> anyhow::Result<Summary> {
         .map(|p| (p.index, p.email.clone()))
         .collect();
     let mut summary = Summary::default();
+    let admin_token = servicekit::testing::sign_token(
+        uuid::Uuid::new_v4(),
+        "admin",
+        &servicekit::testing::keys()?.private,
+    )?;
+    let mut cancelled: Vec<i64> = Vec::new();
     for round in 1..=options.rounds {
         if options.stop.is_cancelled() {
             println!("chaos: stopped before round {round}");
@@ -157,6 +164,23 @@ pub async fn run(options: Options) -> anyhow::Result<Summary> {
         };
         kinds.shuffle(&mut rng);
         tokio::time::sleep(Duration::from_secs(3)).await;
+        // The railway cancels one trip a round while the faults strike (two stay on sale).
+        let cancelling = if cancelled.len() + 2 < driver.trips.len() {
+            let open: Vec<i64> = driver
+                .trips
+                .iter()
+                .copied()
+                .filter(|t| !cancelled.contains(t))
+                .collect();
+            open.choose(&mut rng).copied().map(|trip| {
+                cancelled.push(trip);
+                println!("chaos: round {round}: the railway cancels trip {trip}");
+                let (driver, token) = (driver.clone(), admin_token.clone());
+                tokio::spawn(async move { driver.cancel_trip(&token, trip).await })
+            })
+        } else {
+            None
+        };
         for kind in kinds {
             tokio::time::sleep(Duration::from_millis(rng.random_range(1000..5000))).await;
             let fault = Fault::pick(kind, &mut rng);
@@ -168,6 +192,9 @@ pub async fn run(options: Options) -> anyhow::Result<Summary> {
         tokio::time::sleep(Duration::from_secs(2)).await;
         stop.cancel();
         for task in tasks {
+            task.await?;
+        }
+        if let Some(task) = cancelling {
             task.await?;
         }
         let verdict = checker::check(&platform, &driver, &emails, since_ms).await?;

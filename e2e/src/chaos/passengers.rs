@@ -25,7 +25,7 @@ pub enum Outcome {
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Op {
     pub passenger: usize,
-    /// `select`, `confirm`, `cancel`, `retry_payment`.
+    /// `select`, `confirm`, `cancel`, `retry_payment`, and the railway's `cancel_trip`.
     pub kind: &'static str,
     /// The `Idempotency-Key` of select and confirm.
     pub key: Option<String>,
@@ -93,6 +93,9 @@ pub fn confirm_body(hold: Uuid, seats: &[i32], token: &str) -> Value {
         .collect();
     json!({"hold_id": hold, "passengers": passengers, "payment_token": token})
 }
+
+/// The `passenger` of the railway's own operations (`cancel_trip`).
+pub const ADMIN: usize = usize::MAX;
 
 /// How long one request may take before the passenger gives up on it.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(4);
@@ -425,6 +428,45 @@ impl Driver {
             &answer,
             attempts,
         );
+    }
+
+    /// The railway cancels `trip` (an admin's call, retried through faults like a
+    /// passenger's). 202 and 200 (a retry finding the cancellation done) are both success.
+    /// Recorded as `cancel_trip` of passenger [`ADMIN`].
+    pub async fn cancel_trip(&self, admin_token: &str, trip: i64) {
+        let invoked_ms = self.now_ms();
+        let (mut outcome, answer, attempts) = self
+            .with_retries(
+                || {
+                    self.client
+                        .post(format!(
+                            "{}/api/bookings/admin/trips/{trip}/cancel",
+                            self.booking
+                        ))
+                        .bearer_auth(admin_token)
+                        .json(&json!({"reason": "Chaos: the line is closed"}))
+                },
+                StatusCode::ACCEPTED,
+            )
+            .await;
+        if matches!(&answer, Some((StatusCode::OK, _, _))) {
+            outcome = Outcome::Ok;
+        }
+        self.history.push(Op {
+            passenger: ADMIN,
+            kind: "cancel_trip",
+            key: None,
+            trip,
+            seats: Vec::new(),
+            hold_id: None,
+            booking_id: None,
+            token: None,
+            invoked_ms,
+            completed_ms: self.now_ms(),
+            outcome,
+            answer: Self::describe(&answer),
+            attempts,
+        });
     }
 
     #[allow(clippy::too_many_arguments)]

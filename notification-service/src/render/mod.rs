@@ -128,7 +128,8 @@ pub fn ticket(event_id: Uuid, paid: &BookingPaid, contact: &Contact) -> Message 
     m
 }
 
-/// `booking.expired` (no payment in time) and `booking.cancelled` (by the passenger).
+/// `booking.expired` (no payment in time) and `booking.cancelled` (by the passenger, or by
+/// the railway when the event carries the reason the trip was cancelled).
 pub fn released(
     event_id: Uuid,
     kind: Kind,
@@ -158,7 +159,16 @@ pub fn released(
         } else {
             "Nothing was charged.".to_owned()
         };
-        ("Your booking is cancelled", "is cancelled", refund)
+        match booking.reason.as_deref() {
+            Some(reason) => (
+                "Your train is cancelled",
+                "is cancelled because the railway cancelled this train",
+                format!(
+                    "Reason given by the railway: {reason}\n\n{refund} We are sorry for the trouble."
+                ),
+            ),
+            None => ("Your booking is cancelled", "is cancelled", refund),
+        }
     };
     m.subject = subject.into();
     m.body = format!(

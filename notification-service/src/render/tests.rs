@@ -68,9 +68,9 @@ fn the_ticket_lists_train_journey_passengers_seats_code_and_amount() {
     }
 }
 
-#[test]
-fn a_cancellation_mentions_the_refund_only_when_paid() {
-    let mut booking = BookingReleased {
+/// A paid one-seat booking of Tk 405.00, released.
+fn released_booking(reason: Option<&str>) -> BookingReleased {
+    BookingReleased {
         booking_id: Uuid::nil(),
         user_id: Uuid::nil(),
         trip_id: 7,
@@ -79,7 +79,13 @@ fn a_cancellation_mentions_the_refund_only_when_paid() {
         currency: "BDT".into(),
         was_paid: true,
         trip: None,
-    };
+        reason: reason.map(str::to_owned),
+    }
+}
+
+#[test]
+fn a_cancellation_mentions_the_refund_only_when_paid() {
+    let mut booking = released_booking(None);
     let paid = released(Uuid::nil(), Kind::BookingCancelled, &booking, &contact());
     assert!(paid.body.contains("refund of Tk 405.00"), "{}", paid.body);
     booking.was_paid = false;
@@ -87,6 +93,20 @@ fn a_cancellation_mentions_the_refund_only_when_paid() {
     assert!(!unpaid.body.contains("refund"), "{}", unpaid.body);
     let expired = released(Uuid::nil(), Kind::BookingExpired, &booking, &contact());
     assert!(expired.body.contains("expired"), "{}", expired.body);
+}
+
+#[test]
+fn a_trip_cancelled_by_the_railway_says_so_with_its_reason_and_the_refund() {
+    let booking = released_booking(Some("Flooding on the line near Feni"));
+    let m = released(Uuid::nil(), Kind::BookingCancelled, &booking, &contact());
+    assert_eq!(m.subject, "Your train is cancelled");
+    for text in [
+        "the railway cancelled this train",
+        "Reason given by the railway: Flooding on the line near Feni",
+        "refund of Tk 405.00",
+    ] {
+        assert!(m.body.contains(text), "{text} in {}", m.body);
+    }
 }
 
 #[test]

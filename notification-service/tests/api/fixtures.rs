@@ -82,6 +82,7 @@ pub fn released(user: Uuid, was_paid: bool) -> BookingReleased {
         currency: "BDT".into(),
         was_paid,
         trip: Some(trip()),
+        reason: None,
     }
 }
 

@@ -63,6 +63,7 @@ pub fn released(booking_id: Uuid, user: &User, was_paid: bool) -> BookingRelease
         currency: "BDT".into(),
         was_paid,
         trip: None,
+        reason: None,
     }
 }
 

@@ -74,6 +74,8 @@ codes! {
     IdempotencyKeyInUse => CONFLICT, "idempotency_key_in_use";
     /// Selecting seats of a trip that has departed.
     TripDeparted => CONFLICT, "trip_departed";
+    /// The railway cancelled the trip: nothing more is sold or confirmed.
+    TripCancelled => CONFLICT, "trip_cancelled";
     /// Selecting before the trip's `sales_open_at` (`details.opens_at`).
     SalesNotOpen => CONFLICT, "sales_not_open";
     /// Some of the seats are taken (`details.seat_ids`).

@@ -30,6 +30,7 @@ fn released(booking_id: Uuid, trip_id: i64, seats: Vec<BookedSeat>) -> Value {
         currency: "BDT".into(),
         was_paid: false,
         trip: None,
+        reason: None,
     })
     .unwrap()
 }
