@@ -152,7 +152,9 @@ async fn free_holds(state: &BookingState, trip_id: i64) {
     };
     for (value, seat_ids) in holds(&ids, values) {
         let Some(user) = holder(&value) else { continue };
-        match state.seats.release(trip_id, &seat_ids, user, &value).await {
+        // The hold's expiry entry stays: its sweep finds the seats no longer held by it and
+        // lets it go (`crate::expiries`).
+        match state.seats.release(trip_id, &seat_ids, user, &value, None).await {
             Ok(0) => {}
             Ok(_) => state.live.publish(trip_id, &seat_ids, "available"),
             Err(error) => {
