@@ -11,7 +11,7 @@
 #   bench/demo.sh [all|flash-sale|service-down|viewers]
 #
 # Uses the running local stack (scripts/start.sh), or starts one and stops it afterwards.
-# Passengers are access tokens minted with the development key (.local/keys), not sign-ups.
+# The scenes' passengers sign up at auth-service first (206 accounts a run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib/stack.sh
@@ -27,9 +27,7 @@ trap cleanup EXIT
 
 rr_use_or_start_stack "$work/stack.log"
 cargo build --release -q -p e2e --bin demo --bin railrush-check
-cargo build --release -q -p booking-service --example mint_tokens
-target/release/examples/mint_tokens "$RAILRUSH_KEYS/jwt_private.pem" 130 >"$work/tokens"
-target/release/demo "$scene" --tokens "$work/tokens" --run-dir "$RAILRUSH_RUN" \
+target/release/demo "$scene" --run-dir "$RAILRUSH_RUN" --auth http://127.0.0.1:8081 \
     --gateway "http://127.0.0.1:$RAILRUSH_GATEWAY_PORT"
 printf '\n== The databases afterwards\n'
 target/release/railrush-check --settle 60 --pg-base-url "$RAILRUSH_PG_BASE_URL"

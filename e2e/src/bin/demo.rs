@@ -13,9 +13,9 @@
 //! - `viewers`: two viewers watch one trip's live seat map while a passenger holds a seat,
 //!   lets it go, then buys one: both see each change, with the delay.
 //!
-//! Passengers are access tokens minted with the development key (`mint_tokens`), so the
-//! scenes spend no time in sign-ups. Answers `429` are waited out as `Retry-After` says
-//! (the gateway's per-address limits see one address here) and counted.
+//! Passengers sign up at auth-service first (real accounts: their tickets are delivered).
+//! Answers `429` are waited out as `Retry-After` says (the gateway's per-address limits see
+//! one address here) and counted.
 
 use anyhow::{Context, bail};
 use clap::{Parser, ValueEnum};
@@ -42,9 +42,10 @@ struct Args {
     /// The gateway's base URL
     #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:8080")]
     gateway: String,
-    /// Passengers' access tokens, one a line (`mint_tokens`); 130 are enough for every scene
-    #[arg(long, value_name = "FILE")]
-    tokens: PathBuf,
+    /// auth-service's base URL: the scenes' passengers sign up there first (set-up, not
+    /// counted; straight to the service, past the gateway's per-address sign-up limit)
+    #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:8081")]
+    auth: String,
     /// `scripts/start.sh`'s run directory, where booking-service's pid file is
     #[arg(long, value_name = "DIR", default_value = ".local/run")]
     run_dir: PathBuf,
@@ -74,20 +75,14 @@ fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
-    let tokens: Vec<String> = std::fs::read_to_string(&args.tokens)
-        .with_context(|| format!("reading {}", args.tokens.display()))?
-        .lines()
-        .filter(|l| !l.is_empty())
-        .map(str::to_owned)
-        .collect();
-    if tokens.len() < 130 {
-        bail!(
-            "{} tokens in {}; the scenes need 130",
-            tokens.len(),
-            args.tokens.display()
-        );
-    }
     let api = Api::new(&args.gateway)?;
+    let begun = Instant::now();
+    let tokens = sign_up(&api.http, &args.auth, 206).await?;
+    println!(
+        "set-up: {} passengers signed up in {:.1} s",
+        tokens.len(),
+        begun.elapsed().as_secs_f64()
+    );
     let mut failed = Vec::new();
     if matches!(args.scene, Scene::FlashSale | Scene::All) {
         println!("\n== Flash sale: 100 passengers, 100 seats, one moment");
@@ -98,14 +93,14 @@ async fn run(args: Args) -> anyhow::Result<()> {
     }
     if matches!(args.scene, Scene::ServiceDown | Scene::All) {
         println!("\n== A service down mid-rush: booking-service killed (SIGKILL), and back");
-        if let Err(e) = service_down(&api, &tokens[100..124], &args).await {
+        if let Err(e) = service_down(&api, &tokens[100..200], &args).await {
             println!("FAILED: {e:#}");
             failed.push("service-down");
         }
     }
     if matches!(args.scene, Scene::Viewers | Scene::All) {
         println!("\n== Two viewers of one trip");
-        if let Err(e) = viewers(&api, &tokens[124..130]).await {
+        if let Err(e) = viewers(&api, &tokens[200..206]).await {
             println!("FAILED: {e:#}");
             failed.push("viewers");
         }
@@ -114,6 +109,45 @@ async fn run(args: Args) -> anyhow::Result<()> {
         bail!("scenes failed: {}", failed.join(", "));
     }
     Ok(())
+}
+
+/// Signs up `n` passengers at auth-service (8 at a time) and signs each in: their access
+/// tokens. Real accounts, so that notification-service knows where their tickets go.
+async fn sign_up(http: &reqwest::Client, auth: &str, n: usize) -> anyhow::Result<Vec<String>> {
+    let auth = auth.trim_end_matches('/');
+    futures_util::stream::iter(0..n)
+        .map(|_| async move {
+            let email = format!("demo-{}@example.com", Uuid::new_v4().simple());
+            let phone = format!("+88019{:08}", Uuid::new_v4().as_u128() % 100_000_000);
+            let password = "demo password 1";
+            let res = http
+                .post(format!("{auth}/api/auth/register"))
+                .json(
+                    &json!({"name": "Demo Passenger", "email": email, "phone": phone,
+                              "password": password}),
+                )
+                .send()
+                .await?;
+            if !res.status().is_success() {
+                bail!("sign-up answered {}", res.status());
+            }
+            let tokens: Value = http
+                .post(format!("{auth}/api/auth/login"))
+                .json(&json!({"login": email, "password": password}))
+                .send()
+                .await?
+                .json()
+                .await?;
+            tokens["access_token"]
+                .as_str()
+                .map(str::to_owned)
+                .context("sign-in gave no access token")
+        })
+        .buffer_unordered(8)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect()
 }
 
 /// The gateway, with the answers counted by kind.
@@ -197,7 +231,7 @@ impl Api {
 
     /// Select `seat_id` of `trip_id`: the hold's id, `Err(Some(status, body))` when refused,
     /// `Err(None)` when nothing answered.
-    async fn select(&self, token: &str, trip_id: i64, seat_id: i64) -> Result<i64, Answer> {
+    async fn select(&self, token: &str, trip_id: i64, seat_id: i64) -> Result<String, Answer> {
         let body = json!({"trip_id": trip_id, "seat_ids": [seat_id]});
         match self
             .call(
@@ -209,7 +243,9 @@ impl Api {
             )
             .await
         {
-            Some((StatusCode::CREATED, hold)) => hold["hold_id"].as_i64().ok_or(None),
+            Some((StatusCode::CREATED, hold)) => {
+                hold["hold_id"].as_str().map(str::to_owned).ok_or(None)
+            }
             other => Err(other),
         }
     }
@@ -217,7 +253,7 @@ impl Api {
     /// Confirm `hold_id` with `tok_visa`, retrying with the same `Idempotency-Key` while the
     /// answer is unknown (no answer, or a 5xx from the gateway while the service is away),
     /// for up to two minutes. The booking, or the definite refusal.
-    async fn confirm(&self, token: &str, hold_id: i64) -> (Result<Value, Answer>, u32) {
+    async fn confirm(&self, token: &str, hold_id: &str) -> (Result<Value, Answer>, u32) {
         let key = Uuid::new_v4().to_string();
         let body = json!({"hold_id": hold_id, "passengers": [{"name": "Demo Passenger"}],
                           "payment_token": "tok_visa"});
@@ -246,9 +282,9 @@ impl Api {
     }
 
     /// Waits (up to `within`) until every booking is `paid`; the number that are.
-    async fn until_paid(&self, bookings: &[(String, i64)], within: Duration) -> usize {
+    async fn until_paid(&self, bookings: &[(String, String)], within: Duration) -> usize {
         let deadline = Instant::now() + within;
-        let mut pending: Vec<&(String, i64)> = bookings.iter().collect();
+        let mut pending: Vec<&(String, String)> = bookings.iter().collect();
         while !pending.is_empty() && Instant::now() < deadline {
             let mut still = Vec::new();
             for b in pending {
@@ -366,13 +402,16 @@ async fn flash_sale(api: &Api, tokens: &[String]) -> anyhow::Result<()> {
                         if let Ok(mut open) = open.lock() {
                             open.remove(&seat);
                         }
-                        let (booking, _) = api.confirm(token, hold).await;
+                        let (booking, _) = api.confirm(token, &hold).await;
                         let booking = booking.map_err(|a| anyhow::anyhow!("confirm: {a:?}"))?;
-                        let id = booking["booking_id"].as_i64().context("booking_id")?;
+                        let id = booking["booking_id"]
+                            .as_str()
+                            .context("booking_id")?
+                            .to_owned();
                         return Ok((Some((token.clone(), id, seat)), conflicts, begun.elapsed()));
                     }
                     Err(Some((StatusCode::CONFLICT, body)))
-                        if body["code"] == "seat_unavailable" =>
+                        if body["error"]["code"] == "seat_unavailable" =>
                     {
                         conflicts += 1;
                         if let Ok(mut open) = open.lock() {
@@ -414,7 +453,10 @@ async fn flash_sale(api: &Api, tokens: &[String]) -> anyhow::Result<()> {
         percentile_ms(&waits, 0.99),
         api.counts()
     );
-    let pairs: Vec<(String, i64)> = bookings.iter().map(|b| (b.0.clone(), b.1)).collect();
+    let pairs: Vec<(String, String)> = bookings
+        .iter()
+        .map(|b| (b.0.clone(), b.1.clone()))
+        .collect();
     let paid = api.until_paid(&pairs, Duration::from_secs(120)).await;
     let map = api
         .get(&format!("/api/bookings/trips/{trip}/seats"), &tokens[0])
@@ -501,7 +543,7 @@ async fn service_down(api: &Api, tokens: &[String], args: &Args) -> anyhow::Resu
             }
         );
     };
-    let buyers = futures_util::future::join_all(tokens.iter().map(|token| {
+    let buyers = futures_util::future::join_all(tokens.iter().enumerate().map(|(i, token)| {
         let (pools, timeline, trip_ids, retried) = (
             pools.clone(),
             timeline.clone(),
@@ -511,7 +553,12 @@ async fn service_down(api: &Api, tokens: &[String], args: &Args) -> anyhow::Resu
         async move {
             let mut mine = Vec::new();
             let mut n = 0usize;
+            // A confirm every 6 s at most (booking-service allows a passenger 10 a minute),
+            // the passengers spread over those 6 s so that the rush is steady.
+            let mut next = Instant::now() + Duration::from_millis(60 * (i as u64 % 100));
             while Instant::now() < until && n < 4 * trip_ids.len() {
+                tokio::time::sleep_until(next.into()).await;
+                next = Instant::now() + Duration::from_secs(6);
                 let t = n / 4;
                 let seat = pools[t].lock().ok().and_then(|mut p| p.pop());
                 let Some(seat) = seat else {
@@ -521,12 +568,12 @@ async fn service_down(api: &Api, tokens: &[String], args: &Args) -> anyhow::Resu
                 let second = started.elapsed().as_secs();
                 let outcome = match api.select(token, trip_ids[t], seat).await {
                     Ok(hold) => {
-                        let (booking, r) = api.confirm(token, hold).await;
+                        let (booking, r) = api.confirm(token, &hold).await;
                         retried.fetch_add(u64::from(r), Ordering::Relaxed);
                         match booking {
                             Ok(b) => {
-                                if let Some(id) = b["booking_id"].as_i64() {
-                                    mine.push((token.clone(), id));
+                                if let Some(id) = b["booking_id"].as_str() {
+                                    mine.push((token.clone(), id.to_owned()));
                                 }
                                 n += 1;
                                 0
@@ -538,8 +585,8 @@ async fn service_down(api: &Api, tokens: &[String], args: &Args) -> anyhow::Resu
                     }
                     Err(Some((s, _))) if !s.is_server_error() => 1,
                     Err(_) => {
-                        // The seat may or may not be held: leave it, try another after a pause.
-                        tokio::time::sleep(Duration::from_millis(250)).await;
+                        // The seat may or may not be held: leave it, try another soon.
+                        next = Instant::now() + Duration::from_millis(500);
                         2
                     }
                 };
@@ -556,7 +603,7 @@ async fn service_down(api: &Api, tokens: &[String], args: &Args) -> anyhow::Resu
         }
     }));
     let (_, bought) = tokio::join!(killer, buyers);
-    let bookings: Vec<(String, i64)> = bought.into_iter().flatten().collect();
+    let bookings: Vec<(String, String)> = bought.into_iter().flatten().collect();
     let timeline = timeline
         .lock()
         .map_err(|_| anyhow::anyhow!("poisoned"))?
@@ -722,7 +769,7 @@ async fn viewers(api: &Api, tokens: &[String]) -> anyhow::Result<()> {
     )
     .await;
     let t = Instant::now();
-    let (booking, _) = api.confirm(&tokens[0], hold).await;
+    let (booking, _) = api.confirm(&tokens[0], &hold).await;
     booking.map_err(|e| anyhow::anyhow!("confirm: {e:?}"))?;
     missed += step(
         &format!("buys seat {b} → booked"),
