@@ -154,7 +154,11 @@ async fn free_holds(state: &BookingState, trip_id: i64) {
         let Some(user) = holder(&value) else { continue };
         // The hold's expiry entry stays: its sweep finds the seats no longer held by it and
         // lets it go (`crate::expiries`).
-        match state.seats.release(trip_id, &seat_ids, user, &value, None).await {
+        match state
+            .seats
+            .release(trip_id, &seat_ids, user, &value, None)
+            .await
+        {
             Ok(0) => {}
             Ok(_) => state.live.publish(trip_id, &seat_ids, "available"),
             Err(error) => {

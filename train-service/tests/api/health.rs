@@ -7,10 +7,7 @@ use std::time::{Duration, Instant};
 async fn live_and_ready_are_200_when_every_dependency_answers() {
     let app = spawn_app().await;
     assert_eq!(app.get("/health/live").await.status(), StatusCode::OK);
-    assert_eq!(
-        app.get_json("/health/ready").await,
-        json!({"status": "ok"})
-    );
+    assert_eq!(app.get_json("/health/ready").await, json!({"status": "ok"}));
 }
 
 #[tokio::test]
