@@ -111,38 +111,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Signs up `n` passengers at auth-service (8 at a time) and signs each in: their access
-/// tokens. Real accounts, so that notification-service knows where their tickets go.
+/// Signs up `n` passengers at auth-service (8 at a time): their access tokens.
 async fn sign_up(http: &reqwest::Client, auth: &str, n: usize) -> anyhow::Result<Vec<String>> {
-    let auth = auth.trim_end_matches('/');
     futures_util::stream::iter(0..n)
-        .map(|_| async move {
-            let email = format!("demo-{}@example.com", Uuid::new_v4().simple());
-            let phone = format!("+88019{:08}", Uuid::new_v4().as_u128() % 100_000_000);
-            let password = "demo password 1";
-            let res = http
-                .post(format!("{auth}/api/auth/register"))
-                .json(
-                    &json!({"name": "Demo Passenger", "email": email, "phone": phone,
-                              "password": password}),
-                )
-                .send()
-                .await?;
-            if !res.status().is_success() {
-                bail!("sign-up answered {}", res.status());
-            }
-            let tokens: Value = http
-                .post(format!("{auth}/api/auth/login"))
-                .json(&json!({"login": email, "password": password}))
-                .send()
-                .await?
-                .json()
-                .await?;
-            tokens["access_token"]
-                .as_str()
-                .map(str::to_owned)
-                .context("sign-in gave no access token")
-        })
+        .map(|_| e2e::signup::sign_up(http, auth, "demo"))
         .buffer_unordered(8)
         .collect::<Vec<_>>()
         .await

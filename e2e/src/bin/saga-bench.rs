@@ -65,31 +65,6 @@ fn at_least_one(value: &str) -> Result<usize, String> {
     }
 }
 
-async fn register(client: &reqwest::Client, auth: &str) -> anyhow::Result<String> {
-    let n = Uuid::new_v4().as_u128() % 100_000_000;
-    let email = format!("bench-{}@example.com", Uuid::new_v4().simple());
-    let password = "bench password 1";
-    let res = client
-        .post(format!("{auth}/api/auth/register"))
-        .json(&json!({"name": "Bench Passenger", "email": email, "phone": format!("+88019{n:08}"), "password": password}))
-        .send()
-        .await?;
-    if !res.status().is_success() {
-        bail!("register answered {}", res.status());
-    }
-    let tokens: Value = client
-        .post(format!("{auth}/api/auth/login"))
-        .json(&json!({"login": email, "password": password}))
-        .send()
-        .await?
-        .json()
-        .await?;
-    tokens["access_token"]
-        .as_str()
-        .map(str::to_owned)
-        .context("no access token")
-}
-
 /// Every (trip, seat) of DHK→CTG over the next days, in order.
 async fn seats(
     client: &reqwest::Client,
@@ -202,7 +177,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
 
     let setup = Instant::now();
     let tokens: Vec<String> = stream::iter(0..args.users)
-        .map(|_| register(&client, &args.auth))
+        .map(|_| e2e::signup::sign_up(&client, &args.auth, "bench"))
         .buffer_unordered(8)
         .collect::<Vec<_>>()
         .await
