@@ -3,7 +3,7 @@
 //! ([`passengers`]), faults at random moments of a seeded RNG ([`faults`]), and a checker
 //! over the history and the databases after each round ([`checker`]).
 //!
-//! A round: passengers book for a few seconds, then the railway cancels one of the trips
+//! A round: passengers book for a few seconds, then (every fourth round) the railway cancels one of the trips
 //! (while at least two others stay on sale) as each fault of the round strikes at a random
 //! moment (the next after the previous is undone), the passengers stop, and the
 //! checker waits for the saga to settle and reports violations. Quick mode is one round of
@@ -119,6 +119,7 @@ pub async fn run(options: Options) -> anyhow::Result<Summary> {
         booking: platform.address("booking-service"),
         payment: platform.address("payment-service"),
         trips: platform.trips.clone(),
+        cancelled: Default::default(),
         history: passengers::History::default(),
         started: Instant::now(),
         client: reqwest::Client::new(),
@@ -164,8 +165,10 @@ pub async fn run(options: Options) -> anyhow::Result<Summary> {
         };
         kinds.shuffle(&mut rng);
         tokio::time::sleep(Duration::from_secs(3)).await;
-        // The railway cancels one trip a round while the faults strike (two stay on sale).
-        let cancelling = if cancelled.len() + 2 < driver.trips.len() {
+        // The railway cancels a trip every fourth round (the first included) while the faults
+        // strike, as long as more than half of the trips stay on sale: a long run keeps
+        // selling on the rest.
+        let cancelling = if round % 4 == 1 && 2 * (cancelled.len() + 1) <= driver.trips.len() {
             let open: Vec<i64> = driver
                 .trips
                 .iter()
@@ -174,6 +177,7 @@ pub async fn run(options: Options) -> anyhow::Result<Summary> {
                 .collect();
             open.choose(&mut rng).copied().map(|trip| {
                 cancelled.push(trip);
+                driver.cancelled_trip(trip);
                 println!("chaos: round {round}: the railway cancels trip {trip}");
                 let (driver, token) = (driver.clone(), admin_token.clone());
                 tokio::spawn(async move { driver.cancel_trip(&token, trip).await })

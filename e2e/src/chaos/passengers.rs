@@ -67,6 +67,8 @@ pub struct Driver {
     pub booking: String,
     pub payment: String,
     pub trips: Vec<i64>,
+    /// The trips the railway has cancelled: passengers stop choosing them.
+    pub cancelled: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<i64>>>,
     pub history: History,
     pub started: Instant,
     pub client: reqwest::Client,
@@ -232,7 +234,16 @@ impl Driver {
                 }
                 continue;
             }
-            let Some(&trip) = self.trips.choose(&mut rng) else {
+            let on_sale: Vec<i64> = match self.cancelled.lock() {
+                Ok(cancelled) => self
+                    .trips
+                    .iter()
+                    .copied()
+                    .filter(|t| !cancelled.contains(t))
+                    .collect(),
+                Err(_) => self.trips.clone(),
+            };
+            let Some(&trip) = on_sale.choose(&mut rng) else {
                 return;
             };
             let count = rng.random_range(1..=2);
@@ -432,6 +443,13 @@ impl Driver {
 
     /// The railway cancels `trip` (an admin's call, retried through faults like a
     /// passenger's). 202 and 200 (a retry finding the cancellation done) are both success.
+    /// Passengers choose among the other trips from now on.
+    pub fn cancelled_trip(&self, trip: i64) {
+        if let Ok(mut cancelled) = self.cancelled.lock() {
+            cancelled.insert(trip);
+        }
+    }
+
     /// Recorded as `cancel_trip` of passenger [`ADMIN`].
     pub async fn cancel_trip(&self, admin_token: &str, trip: i64) {
         let invoked_ms = self.now_ms();
