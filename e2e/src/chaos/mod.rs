@@ -136,11 +136,10 @@ pub async fn run(options: Options) -> anyhow::Result<Summary> {
         .map(|p| (p.index, p.email.clone()))
         .collect();
     let mut summary = Summary::default();
-    let admin_token = servicekit::testing::sign_token(
-        uuid::Uuid::new_v4(),
-        "admin",
-        &servicekit::testing::keys()?.private,
-    )?;
+    // The railway's admin; its token is signed anew for each cancellation (an access token
+    // lives 15 minutes, less than a long run).
+    let admin = uuid::Uuid::new_v4();
+    let admin_key = servicekit::testing::keys()?.private.clone();
     let mut cancelled: Vec<i64> = Vec::new();
     for round in 1..=options.rounds {
         if options.stop.is_cancelled() {
@@ -168,6 +167,7 @@ pub async fn run(options: Options) -> anyhow::Result<Summary> {
         // The railway cancels a trip every fourth round (the first included) while the faults
         // strike, as long as more than half of the trips stay on sale: a long run keeps
         // selling on the rest.
+        let admin_token = servicekit::testing::sign_token(admin, "admin", &admin_key)?;
         let cancelling = if round % 4 == 1 && 2 * (cancelled.len() + 1) <= driver.trips.len() {
             let open: Vec<i64> = driver
                 .trips
