@@ -272,8 +272,15 @@ impl Driver {
             } else {
                 "tok_chargeDeclined"
             };
-            if let Some(booking) = self.confirm(&who, trip, &seats, hold, token).await {
-                mine.push((booking, good));
+            match self.confirm(&who, trip, &seats, hold, token).await {
+                Some(booking) => mine.push((booking, good)),
+                // Most refused confirms of a long run are `seat_limit_reached` (4 seats a
+                // trip): free one, as after a refused select.
+                None if mine.len() >= 3 => {
+                    let (booking, _) = mine.remove(0);
+                    self.cancel(&who, booking).await;
+                }
+                None => {}
             }
             tokio::time::sleep(Duration::from_millis(rng.random_range(200..1000))).await;
         }
