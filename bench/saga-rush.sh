@@ -7,12 +7,17 @@
 # ticketed. Afterwards railrush-check verifies the databases (no seat sold twice, one
 # succeeded payment and one ticket per paid booking, outboxes drained).
 #   bench/saga-rush.sh [bookings=3000] [concurrency=64] [users=200] [trains=20]
+# BENCH_PG_PORT picks another PostgreSQL on 127.0.0.1 (bench/profile-saga.sh runs a private
+# one with pg_stat_statements); BENCH_ON_START and BENCH_ON_END are shell commands saga-bench
+# runs around its timed phase, with BENCH_PIDS="auth=PID train=PID ..." in their environment.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bookings=${1:-3000}
 concurrency=${2:-64}
 users=${3:-200}
 trains=${4:-20}
+pg_port=${BENCH_PG_PORT:-5432}
+pg="postgres://postgres@127.0.0.1:$pg_port"
 
 run=$$
 work=$(mktemp -d)
@@ -25,7 +30,7 @@ cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   for s in "${services[@]}"; do
-    psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS bench_${run}_$s WITH (FORCE)" >/dev/null 2>&1 || true
+    psql -h 127.0.0.1 -p "$pg_port" -U postgres -qc "DROP DATABASE IF EXISTS bench_${run}_$s WITH (FORCE)" >/dev/null 2>&1 || true
   done
   redis-cli -h 127.0.0.1 --scan --pattern "bench:$run:*" | xargs -r redis-cli -h 127.0.0.1 unlink >/dev/null || true
   if command -v rabbitmqctl >/dev/null; then
@@ -46,7 +51,7 @@ openssl genpkey -algorithm ed25519 -out "$work/private.pem" 2>/dev/null
 openssl pkey -in "$work/private.pem" -pubout -out "$work/public.pem"
 openssl rand -hex 32 >"$work/otp.secret"
 for s in "${services[@]}"; do
-  psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE bench_${run}_$s" >/dev/null
+  psql -h 127.0.0.1 -p "$pg_port" -U postgres -qc "CREATE DATABASE bench_${run}_$s" >/dev/null
 done
 
 common=(APP_REDIS__KEY_PREFIX="bench:$run:" APP_AMQP__EXCHANGE="bench.$run.events"
@@ -55,7 +60,7 @@ common=(APP_REDIS__KEY_PREFIX="bench:$run:" APP_AMQP__EXCHANGE="bench.$run.event
 env_of() {
   local s=$1
   printf '%s\n' "${common[@]}" "APP_HTTP__PORT=${port[$s]}" \
-    "APP_DATABASE__URL=postgres://postgres@127.0.0.1:5432/bench_${run}_$s"
+    "APP_DATABASE__URL=$pg/bench_${run}_$s"
   case $s in
     auth) printf '%s\n' "APP_JWT__PRIVATE_KEY_PATH=$work/private.pem" "APP_OTP__SECRET_PATH=$work/otp.secret" ;;
     booking) printf '%s\n' "APP_BOOKING__TRAIN_SERVICE_URL=http://127.0.0.1:${port[train]}" \
@@ -78,11 +83,16 @@ for s in "${services[@]}"; do
   curl -fs "http://127.0.0.1:${port[$s]}/health/ready" >/dev/null || { tail -20 "$work/$s.log"; exit 1; }
 done
 
+BENCH_PIDS=$(for i in "${!services[@]}"; do printf '%s=%s ' "${services[$i]}" "${pids[$i]}"; done)
+export BENCH_PIDS
+hooks=()
+[ -n "${BENCH_ON_START:-}" ] && hooks+=(--on-start "$BENCH_ON_START")
+[ -n "${BENCH_ON_END:-}" ] && hooks+=(--on-end "$BENCH_ON_END")
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem/{print $2}') GiB; $(date -u +%F)"
 target/release/saga-bench \
   --auth "http://127.0.0.1:${port[auth]}" --train "http://127.0.0.1:${port[train]}" \
   --booking "http://127.0.0.1:${port[booking]}" \
-  --booking-db "postgres://postgres@127.0.0.1:5432/bench_${run}_booking" \
-  --notification-db "postgres://postgres@127.0.0.1:5432/bench_${run}_notification" \
-  --bookings "$bookings" --concurrency "$concurrency" --users "$users"
-RAILRUSH_DB_PREFIX="bench_${run}_" target/release/railrush-check --settle 60
+  --booking-db "$pg/bench_${run}_booking" \
+  --notification-db "$pg/bench_${run}_notification" \
+  --bookings "$bookings" --concurrency "$concurrency" --users "$users" "${hooks[@]}"
+RAILRUSH_PG_BASE_URL="$pg" RAILRUSH_DB_PREFIX="bench_${run}_" target/release/railrush-check --settle 60

@@ -48,6 +48,27 @@ struct Args {
     /// Passengers to register and book as
     #[arg(long, value_name = "U", default_value_t = 100, value_parser = at_least_one)]
     users: usize,
+    /// A shell command run just before the timed phase (bench/profile-saga.sh starts its
+    /// profiler and reads the processes' CPU time here)
+    #[arg(long, value_name = "COMMAND")]
+    on_start: Option<String>,
+    /// A shell command run when the timed phase ends (every booking paid and ticketed, or the
+    /// deadline passed), before the results are printed
+    #[arg(long, value_name = "COMMAND")]
+    on_end: Option<String>,
+}
+
+/// Runs `command` with `sh -c`, failing when it fails.
+fn hook(command: Option<&str>) -> anyhow::Result<()> {
+    let Some(command) = command else {
+        return Ok(());
+    };
+    let status = std::process::Command::new("sh")
+        .args(["-c", command])
+        .status()
+        .with_context(|| format!("running {command:?}"))?;
+    anyhow::ensure!(status.success(), "{command:?} failed: {status}");
+    Ok(())
 }
 
 const EXAMPLES: &str = "\
@@ -211,6 +232,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         })
         .collect();
 
+    hook(args.on_start.as_deref())?;
     let started = Instant::now();
     let results = stream::iter(jobs)
         .map(|(trip, seat, user)| {
@@ -262,6 +284,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let saga_secs = started.elapsed().as_secs_f64();
+    hook(args.on_end.as_deref())?;
     let summary = json!({
         "bookings": n,
         "seats_taken_already": tally.taken,

@@ -216,7 +216,7 @@ impl Driver {
     /// cancel a booking.
     pub async fn run(&self, mut who: Passenger, seed: u64, stop: CancellationToken) {
         let mut rng = StdRng::seed_from_u64(seed);
-        let mut mine: Vec<(Uuid, bool)> = Vec::new(); // booking, paid with a good card
+        let mut mine = Mine::default();
         while !stop.is_cancelled() {
             if who.since.elapsed() > TOKEN_AGE
                 && let Some(renewed) = self.login(who.index, &who.email).await
@@ -224,16 +224,19 @@ impl Driver {
                 who = renewed;
             }
             if rng.random_bool(0.15)
-                && let Some(&(booking, good)) = mine.choose(&mut rng)
+                && let Some(booking) = mine.0.choose(&mut rng).copied()
             {
-                if !good && rng.random_bool(0.5) {
-                    self.retry_payment(&who, booking).await;
+                if !booking.good && rng.random_bool(0.5) {
+                    self.retry_payment(&who, booking.id).await;
                 } else {
-                    self.cancel(&who, booking).await;
-                    mine.retain(|(b, _)| *b != booking);
+                    self.cancel(&who, booking.id).await;
+                    mine.forget(booking.id);
                 }
                 continue;
             }
+            let count = rng.random_range(1..=2);
+            // Trips on sale where the passenger may still buy `count` seats (the railway's
+            // 4-seat rule); at the limit everywhere, it gives a booking back first.
             let on_sale: Vec<i64> = match self.cancelled.lock() {
                 Ok(cancelled) => self
                     .trips
@@ -243,28 +246,44 @@ impl Driver {
                     .collect(),
                 Err(_) => self.trips.clone(),
             };
-            let Some(&trip) = on_sale.choose(&mut rng) else {
+            if on_sale.is_empty() {
                 return;
+            }
+            let open: Vec<i64> = on_sale
+                .iter()
+                .copied()
+                .filter(|&t| mine.seats_on(t) + count <= SEAT_LIMIT)
+                .collect();
+            let Some(&trip) = open.choose(&mut rng) else {
+                if let Some(booking) = mine.give_back(None, &mut rng) {
+                    self.cancel(&who, booking).await;
+                }
+                continue;
             };
-            let count = rng.random_range(1..=2);
             let Some(seats) = self.free_seats(&who, trip, count, &mut rng).await else {
                 // The trip is sold out (or its map did not answer): give a seat back now and
                 // then, so that a long run keeps selling instead of running out of seats.
-                if rng.random_bool(0.5) && !mine.is_empty() {
-                    let (booking, _) = mine.remove(rng.random_range(0..mine.len()));
+                if rng.random_bool(0.5)
+                    && let Some(booking) = mine.give_back(None, &mut rng)
+                {
                     self.cancel(&who, booking).await;
                 }
                 tokio::time::sleep(Duration::from_millis(300)).await;
                 continue;
             };
-            let Some(hold) = self.select(&who, trip, &seats).await else {
-                if mine.len() >= 3 {
-                    // Likely at the seat limit: free one.
-                    let (booking, _) = mine.remove(0);
-                    self.cancel(&who, booking).await;
+            let hold = match self.select(&who, trip, &seats).await {
+                Ok(hold) => hold,
+                Err(refusal) => {
+                    // At the seat limit after all (a booking whose confirm was lost, a
+                    // declined one not yet expired): give one of this trip's back.
+                    if refusal.contains("seat_limit_reached")
+                        && let Some(booking) = mine.give_back(Some(trip), &mut rng)
+                    {
+                        self.cancel(&who, booking).await;
+                    }
+                    tokio::time::sleep(Duration::from_millis(rng.random_range(200..1000))).await;
+                    continue;
                 }
-                tokio::time::sleep(Duration::from_millis(rng.random_range(200..1000))).await;
-                continue;
             };
             let good = rng.random_bool(0.75);
             let token = if good {
@@ -273,14 +292,19 @@ impl Driver {
                 "tok_chargeDeclined"
             };
             match self.confirm(&who, trip, &seats, hold, token).await {
-                Some(booking) => mine.push((booking, good)),
-                // Most refused confirms of a long run are `seat_limit_reached` (4 seats a
-                // trip): free one, as after a refused select.
-                None if mine.len() >= 3 => {
-                    let (booking, _) = mine.remove(0);
-                    self.cancel(&who, booking).await;
+                Ok(id) => mine.0.push(MyBooking {
+                    id,
+                    good,
+                    trip,
+                    seats: seats.len(),
+                }),
+                Err(refusal) => {
+                    if refusal.contains("seat_limit_reached")
+                        && let Some(booking) = mine.give_back(Some(trip), &mut rng)
+                    {
+                        self.cancel(&who, booking).await;
+                    }
                 }
-                None => {}
             }
             tokio::time::sleep(Duration::from_millis(rng.random_range(200..1000))).await;
         }
@@ -313,7 +337,8 @@ impl Driver {
         (!chosen.is_empty()).then_some(chosen)
     }
 
-    async fn select(&self, who: &Passenger, trip: i64, seats: &[i32]) -> Option<Uuid> {
+    /// The hold, or how the select was refused (`describe`'s text).
+    async fn select(&self, who: &Passenger, trip: i64, seats: &[i32]) -> Result<Uuid, String> {
         let key = Uuid::new_v4().to_string();
         let invoked_ms = self.now_ms();
         let (outcome, answer, attempts) = self
@@ -333,6 +358,7 @@ impl Driver {
             .filter(|_| outcome == Outcome::Ok)
             .and_then(|(_, b, _)| b["hold_id"].as_str())
             .and_then(|h| h.parse().ok());
+        let described = Self::describe(&answer);
         self.history.push(Op {
             passenger: who.index,
             kind: "select",
@@ -345,10 +371,10 @@ impl Driver {
             invoked_ms,
             completed_ms: self.now_ms(),
             outcome,
-            answer: Self::describe(&answer),
+            answer: described.clone(),
             attempts,
         });
-        hold_id
+        hold_id.ok_or(described)
     }
 
     async fn confirm(
@@ -358,7 +384,7 @@ impl Driver {
         seats: &[i32],
         hold: Uuid,
         token: &'static str,
-    ) -> Option<Uuid> {
+    ) -> Result<Uuid, String> {
         let key = Uuid::new_v4().to_string();
         let body = confirm_body(hold, seats, token);
         let invoked_ms = self.now_ms();
@@ -373,6 +399,7 @@ impl Driver {
             .filter(|_| outcome == Outcome::Ok)
             .and_then(|(_, b, _)| b["booking_id"].as_str())
             .and_then(|h| h.parse().ok());
+        let described = Self::describe(&answer);
         self.history.push(Op {
             passenger: who.index,
             kind: "confirm",
@@ -385,10 +412,10 @@ impl Driver {
             invoked_ms,
             completed_ms: self.now_ms(),
             outcome,
-            answer: Self::describe(&answer),
+            answer: described.clone(),
             attempts,
         });
-        booking_id
+        booking_id.ok_or(described)
     }
 
     /// The confirm request of `body` under `key`, as the passenger sends it (also for the
@@ -521,5 +548,46 @@ impl Driver {
             answer: Self::describe(answer),
             attempts,
         });
+    }
+}
+
+/// Seats one passenger may hold or own per trip (booking-service's default
+/// `max_seats_per_user`).
+const SEAT_LIMIT: usize = 4;
+
+/// A booking the passenger made and has not given back.
+#[derive(Clone, Copy)]
+struct MyBooking {
+    id: Uuid,
+    /// Paid with a card that pays (a declined one may get a payment retry).
+    good: bool,
+    trip: i64,
+    seats: usize,
+}
+
+/// The passenger's bookings, to keep under the 4-seat rule of each trip.
+#[derive(Default)]
+struct Mine(Vec<MyBooking>);
+
+impl Mine {
+    fn seats_on(&self, trip: i64) -> usize {
+        self.0
+            .iter()
+            .filter(|b| b.trip == trip)
+            .map(|b| b.seats)
+            .sum()
+    }
+
+    fn forget(&mut self, booking: Uuid) {
+        self.0.retain(|b| b.id != booking);
+    }
+
+    /// A booking to give back, on `trip` when given, and forgets it.
+    fn give_back(&mut self, trip: Option<i64>, rng: &mut StdRng) -> Option<Uuid> {
+        let candidates: Vec<usize> = (0..self.0.len())
+            .filter(|&i| trip.is_none_or(|t| self.0[i].trip == t))
+            .collect();
+        let &i = candidates.choose(rng)?;
+        Some(self.0.remove(i).id)
     }
 }
