@@ -1,7 +1,8 @@
 //! A TCP proxy for fault tests: services connect to the proxy instead of a store, and the
 //! test makes the store unreachable ([`Proxy::cut`]: open connections are dropped, new ones
 //! are closed at once) and reachable again ([`Proxy::restore`]) without touching the shared
-//! server.
+//! server, or makes it a black hole ([`Proxy::stall`]: open connections are dropped, new ones
+//! are accepted and never answered, like a half-open link, for as long as the proxy lives).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -10,8 +11,15 @@ use tokio::sync::watch;
 
 pub struct Proxy {
     port: u16,
-    open: watch::Sender<bool>,
+    mode: watch::Sender<Mode>,
     task: tokio::task::JoinHandle<()>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Open,
+    Cut,
+    Stalled,
 }
 
 impl Proxy {
@@ -19,28 +27,37 @@ impl Proxy {
     pub async fn start(target: SocketAddr) -> std::io::Result<Self> {
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
         let port = listener.local_addr()?.port();
-        let (open, watch) = watch::channel(true);
+        let (mode, watch) = watch::channel(Mode::Open);
         let watch = Arc::new(watch);
         let task = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
-                if !*watch.borrow() {
-                    drop(client);
-                    continue;
-                }
-                let mut cut = (*watch).clone();
-                tokio::spawn(async move {
-                    let Ok(mut upstream) = TcpStream::connect(target).await else {
-                        return;
-                    };
-                    let mut client = client;
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut client, &mut upstream) => {}
-                        _ = cut.wait_for(|open| !*open) => {}
+                let mut changes = (*watch).clone();
+                let now = *changes.borrow_and_update();
+                match now {
+                    Mode::Cut => drop(client),
+                    // Held open, never read nor answered, until the proxy goes away.
+                    Mode::Stalled => {
+                        tokio::spawn(async move {
+                            while changes.changed().await.is_ok() {}
+                            drop(client);
+                        });
                     }
-                });
+                    Mode::Open => {
+                        tokio::spawn(async move {
+                            let Ok(mut upstream) = TcpStream::connect(target).await else {
+                                return;
+                            };
+                            let mut client = client;
+                            tokio::select! {
+                                _ = tokio::io::copy_bidirectional(&mut client, &mut upstream) => {}
+                                _ = changes.wait_for(|m| *m != Mode::Open) => {}
+                            }
+                        });
+                    }
+                }
             }
         });
-        Ok(Self { port, open, task })
+        Ok(Self { port, mode, task })
     }
 
     pub fn port(&self) -> u16 {
@@ -49,11 +66,17 @@ impl Proxy {
 
     /// Drops every open connection and refuses new ones until [`Proxy::restore`].
     pub fn cut(&self) {
-        let _ = self.open.send(false);
+        let _ = self.mode.send(Mode::Cut);
+    }
+
+    /// Drops every open connection; new ones are accepted and never answered (they stay open,
+    /// unanswered, even after [`Proxy::restore`], until the proxy is dropped).
+    pub fn stall(&self) {
+        let _ = self.mode.send(Mode::Stalled);
     }
 
     pub fn restore(&self) {
-        let _ = self.open.send(true);
+        let _ = self.mode.send(Mode::Open);
     }
 }
 

@@ -256,6 +256,12 @@ impl Broker {
     }
 }
 
+/// How long connecting may take (the handshake, the publisher channel, the exchange). lapin
+/// has no handshake timeout: a broker that accepts the socket and never answers (a link cut
+/// half-way through a handshake, a stalled proxy) would stall the supervisor for good, and the
+/// service would never publish or consume again (found by the chaos harness, seed 2033).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
 async fn connect(inner: &Inner) -> Result<Link, lapin::Error> {
     let props = ConnectionProperties::default().with_connection_name(inner.name.as_str().into());
     let connection = Connection::connect(inner.url.expose_secret(), props).await?;
@@ -289,7 +295,10 @@ async fn supervise(weak: Weak<Inner>) {
         if closed.is_cancelled() {
             return;
         }
-        let attempt = connect(&inner).await;
+        let attempt = match tokio::time::timeout(CONNECT_TIMEOUT, connect(&inner)).await {
+            Ok(attempt) => attempt.map_err(|e| e.to_string()),
+            Err(_) => Err(format!("no answer within {} s", CONNECT_TIMEOUT.as_secs())),
+        };
         drop(inner);
         match attempt {
             Ok(link) => {
