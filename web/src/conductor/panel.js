@@ -5,60 +5,16 @@
 // downloaded manifest (decide.js) and queued; the queue is sent when the browser is back
 // online and with "Sync now" (queue.js).
 import { h, field, mount } from '../dom.js';
+import { boardedBy, resultCard, scanItem } from './render.js';
 import { ApiError, api, boardTicket, describe, tripManifest } from '../api.js';
 import { busy, messageBox, announce } from '../ui.js';
 import { clock, date, when, plural } from '../format.js';
 import { verifyTicket } from '../tickets/verify.js';
-import { decideOffline, describeState, REFUSED } from './decide.js';
+import { decideOffline, describeState } from './decide.js';
 import { entryFor, flagged, localBoarding, pending, sync, upsert } from './queue.js';
 import { cameraSupported, readImageFile, startCamera } from './scanner.js';
 
 const isOnline = () => navigator.onLine !== false;
-
-function resultCard(result) {
-  if (!result) return h('p', { class: 'muted' }, 'Scan a ticket to check it.');
-  const t = result.ticket;
-  const refused = REFUSED.has(result.state);
-  return h(
-    'div',
-    { class: ['scan-result', refused ? 'refused' : 'accepted'], 'data-state': result.state },
-    h('p', { class: 'scan-verdict' }, describeState(result.state)),
-    result.detail ? h('p', {}, result.detail) : null,
-    t
-      ? h(
-          'dl',
-          { class: 'scan-ticket' },
-          h('dt', {}, 'Passengers'),
-          h('dd', {}, (t.passengers || []).join(', ')),
-          h('dt', {}, 'Seats'),
-          h('dd', {}, (t.seats || []).map((s) => s.label).join(', ')),
-          h('dt', {}, 'Ticket'),
-          h('dd', {}, t.ticket_code || t.booking_id),
-        )
-      : null,
-  );
-}
-
-function boardedBy(b) {
-  if (!b?.boarded_at) return '';
-  return ` by ${b.device || 'a device without a name'} at ${when(b.boarded_at)}`;
-}
-
-function scanItem(s) {
-  const text = {
-    queued: 'Waiting to sync',
-    boarded: `Boarded at ${clock(s.boarded_at)}`,
-    conflict: `Flagged: boarded before${boardedBy(s.other)}`,
-    refused: `Flagged: the server refused it (${s.other?.state || 'error'})`,
-  }[s.state];
-  return h(
-    'li',
-    { class: ['scan', s.state === 'conflict' || s.state === 'refused' ? 'flagged' : null], 'data-booking-id': s.booking_id, 'data-state': s.state },
-    h('strong', {}, s.seats.join(', ') || s.booking_id),
-    ` ${s.passengers.join(', ')} `,
-    h('span', { class: 'scan-state' }, text || s.state),
-  );
-}
 
 /** Renders the check of `tripId` into `root`; returns what to stop when leaving. */
 export function tripPanel(root, { tripId, store }) {
@@ -116,7 +72,7 @@ export function tripPanel(root, { tripId, store }) {
     const flags = flagged(all).length;
     counts.textContent = `${plural(all.length, 'boarding')} on this phone; ${waiting} waiting to sync${flags ? `; ${flags} flagged` : ''}.`;
     counts.dataset.pending = String(waiting);
-    syncButton.disabled = waiting === 0 || syncing;
+    syncButton.disabled = waiting === 0 || syncing || !isOnline();
     mount(list, all.slice().reverse().map(scanItem));
   }
 
@@ -212,10 +168,14 @@ export function tripPanel(root, { tripId, store }) {
   };
 
   downloadButton.addEventListener('click', guarded(downloadButton, download));
-  syncButton.addEventListener('click', guarded(syncButton, syncNow));
+  // syncNow disables the button itself while it runs (and while nothing is queued).
+  syncButton.addEventListener('click', () => syncNow().catch((e) => box.error(e)));
   pasteForm.addEventListener('submit', (e) => {
     e.preventDefault();
-    guarded(checkButton, () => check(paste.control.value))();
+    guarded(checkButton, async () => {
+      await check(paste.control.value);
+      paste.control.value = '';
+    })();
   });
   fileInput.addEventListener('change', async () => {
     const file = fileInput.files?.[0];
