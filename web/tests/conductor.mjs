@@ -9,13 +9,18 @@
 //   against the signature and the manifest and queued, while another device boards the third
 //   through the API; back online, the queue syncs by itself: the second is boarded with this
 //   phone's device name (checked through the API), the third is flagged as boarded before by
-//   the other device.
+//   the other device. Last, on a second phone whose camera is Chromium's fake capture device
+//   playing a video of the fourth ticket's QR code (no download this time), Start camera reads
+//   the code and boards it.
 //
 // Environment: BASE_URL, TRIP_ID, FROM, TO, DATE (as journey.mjs), CONDUCTOR_EMAIL,
 // CONDUCTOR_PASSWORD, ARTIFACT_DIR, CHROMIUM (see kit.mjs). Fails on any console error, page
 // error or CSP violation (the sync's expected 409 aside).
 import qrcode from 'qrcode-generator';
-import { BASE_URL, PASSWORD, assert, context, env, log, phoneNumber, registerByApi, run, shot, unique, watch } from './kit.mjs';
+import { chromium } from 'playwright-core';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { ARTIFACT_DIR, BASE_URL, PASSWORD, assert, context, env, log, phoneNumber, registerByApi, run, shot, unique, watch } from './kit.mjs';
 
 const TRIP_ID = Number(env('TRIP_ID'));
 const FROM = env('FROM');
@@ -70,6 +75,38 @@ async function qrPng(browser, text) {
   }
 }
 
+/**
+ * A one-frame Y4M video (640x480, 4:2:0) of the QR code of `text`, for Chromium's
+ * `--use-file-for-fake-video-capture`: the camera a headless browser can have.
+ */
+function qrVideo(text, file) {
+  const qr = qrcode(0, 'M');
+  qr.addData(text);
+  qr.make();
+  const [W, H] = [640, 480];
+  const n = qr.getModuleCount();
+  const cell = Math.floor(H / (n + 8));
+  const x0 = Math.floor((W - n * cell) / 2);
+  const y0 = Math.floor((H - n * cell) / 2);
+  const y = Buffer.alloc(W * H, 235); // white
+  for (let row = 0; row < n; row += 1) {
+    for (let col = 0; col < n; col += 1) {
+      if (!qr.isDark(row, col)) continue;
+      for (let dy = 0; dy < cell; dy += 1) y.fill(16, (y0 + row * cell + dy) * W + x0 + col * cell, (y0 + row * cell + dy) * W + x0 + (col + 1) * cell);
+    }
+  }
+  const chroma = Buffer.alloc((W / 2) * (H / 2) * 2, 128);
+  writeFileSync(file, Buffer.concat([Buffer.from(`YUV4MPEG2 W${W} H${H} F30:1 Ip A1:1 C420jpeg\nFRAME\n`), y, chroma]));
+  return file;
+}
+
+async function logIn(page) {
+  await page.goto(`${BASE_URL}/#/login`);
+  await page.getByLabel('Email or phone').fill(CONDUCTOR.email);
+  await page.getByRole('textbox', { name: 'Password', exact: true }).fill(CONDUCTOR.password);
+  await page.getByRole('button', { name: 'Log in', exact: true }).click();
+}
+
 async function scanImage(page, name, png) {
   await page.getByLabel('Scan an image').setInputFiles({ name, mimeType: 'image/png', buffer: png });
 }
@@ -84,13 +121,13 @@ run(async (browser) => {
   const token = await login(passenger.email, PASSWORD);
   const seats = await call('GET', `/api/bookings/trips/${TRIP_ID}/seats`);
   const free = seats.body.seats.filter((s) => s.status === 'available').map((s) => s.seat_id);
-  assert(free.length >= 3, `three free seats (got ${free})`);
+  assert(free.length >= 4, `four free seats (got ${free})`);
   const tickets = [];
-  for (const [i, name] of ['Karim Hossain', 'Nadia Islam', 'Sumon Das'].entries()) {
+  for (const [i, name] of ['Karim Hossain', 'Nadia Islam', 'Sumon Das', 'Farida Yasmin'].entries()) {
     tickets.push(await paidBooking(token, free[i], name));
   }
-  log(`three paid bookings of trip ${TRIP_ID}: seats ${free.slice(0, 3).join(', ')}`);
-  const [first, second, third] = tickets;
+  log(`four paid bookings of trip ${TRIP_ID}: seats ${free.slice(0, 4).join(', ')}`);
+  const [first, second, third, fourth] = tickets;
 
   // ---- The conductor's phone: log in, the Conductor link, the trip, download for offline ----
   const ctx = await context(browser, { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
@@ -98,10 +135,7 @@ run(async (browser) => {
   watch(page, 'C');
   // The third ticket's sync is refused on purpose: another device boarded it first.
   page.expected.push({ status: 409, path: '/api/tickets/board' });
-  await page.goto(`${BASE_URL}/#/login`);
-  await page.getByLabel('Email or phone').fill(CONDUCTOR.email);
-  await page.getByRole('textbox', { name: 'Password', exact: true }).fill(CONDUCTOR.password);
-  await page.getByRole('button', { name: 'Log in', exact: true }).click();
+  await logIn(page);
   const link = page.getByRole('link', { name: 'Conductor', exact: true });
   await link.waitFor();
   await link.click();
@@ -113,14 +147,14 @@ run(async (browser) => {
   await page.locator(`[data-testid="found-trips"] a[data-trip-id="${TRIP_ID}"]`).click();
   await page.getByRole('heading', { name: 'Check tickets' }).waitFor();
   await page.getByTestId('download').click();
-  await page.getByTestId('downloaded').filter({ hasText: '3 tickets' }).waitFor();
+  await page.getByTestId('downloaded').filter({ hasText: '4 tickets' }).waitFor();
   const device = await page.evaluate(() => JSON.parse(window.localStorage.getItem('railrush.conductor.device')));
   assert(/^phone-[a-z2-9]{6}$/.test(device || ''), `a device name kept in this browser (got ${device})`);
   log(`C downloaded trip ${TRIP_ID} for offline as device ${device}`);
 
   // ---- Online: scan the first ticket's QR image, boarded; again, refused ----
   const pngs = [];
-  for (const t of tickets) pngs.push(await qrPng(browser, t.ticket_qr));
+  for (const t of tickets.slice(0, 3)) pngs.push(await qrPng(browser, t.ticket_qr));
   await scanImage(page, 'ticket-1.png', pngs[0]);
   await result(page, 'boarded').waitFor();
   assert((await page.getByTestId('result').innerText()).includes('Karim Hossain'), 'the result names the passenger');
@@ -166,4 +200,29 @@ run(async (browser) => {
   assert(checked.body.device === device, `by this phone (got ${checked.body.device})`);
   log('C came back online: the second ticket synced as boarded by this phone, the third is flagged (boarded by coach-kha-phone)');
   await ctx.close();
+
+  // ---- A second phone scans the fourth ticket with its camera ----
+  const video = qrVideo(fourth.ticket_qr, path.join(ARTIFACT_DIR, 'camera-ticket-4.y4m'));
+  const cameraBrowser = await chromium.launch({
+    executablePath: env('CHROMIUM', '/usr/bin/chromium'),
+    headless: true,
+    args: ['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', `--use-file-for-fake-video-capture=${video}`],
+  });
+  try {
+    const phone = await context(cameraBrowser, { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
+    const page2 = await phone.newPage();
+    watch(page2, 'C2');
+    await logIn(page2);
+    await page2.getByRole('link', { name: 'Conductor', exact: true }).waitFor();
+    await page2.goto(`${BASE_URL}/#/conductor?trip=${TRIP_ID}`);
+    await page2.getByRole('button', { name: 'Start camera' }).click();
+    await result(page2, 'boarded').waitFor();
+    assert((await page2.getByTestId('result').innerText()).includes('Farida Yasmin'), 'the camera read the fourth ticket');
+    await listed(page2, fourth, 'boarded').waitFor();
+    await shot(page2, '44-conductor-camera');
+    await page2.getByRole('button', { name: 'Stop camera' }).click();
+    log('a second phone boarded the fourth ticket from its camera (a fake capture device playing its QR code)');
+  } finally {
+    await cameraBrowser.close();
+  }
 });

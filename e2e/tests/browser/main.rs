@@ -14,11 +14,12 @@
 //! pass is refused by select and the page goes back to the waiting room). Its screenshots go
 //! to `target/browser-artifacts/waiting-room/`.
 //!
-//! And a conductor's phone (`web/tests/conductor.mjs`, on a stack of its own): three tickets
-//! paid through the API, a conductor account made with auth-service's `admin grant`, the
+//! And a conductor's phone (`web/tests/conductor.mjs`, on a stack of its own): four tickets
+//! paid through the API, a conductor account made with auth-service's `admin grant`, a
 //! ticket's QR image scanned and boarded, a second scan refused, then two tickets checked and
 //! queued with the network cut and synced when it is back (one flagged: another device boarded
-//! it meanwhile). Its screenshots go to `target/browser-artifacts/conductor/`.
+//! it meanwhile), and a fourth read by a second phone's camera (Chromium's fake capture device
+//! playing a video of its QR code). Its screenshots go to `target/browser-artifacts/conductor/`.
 //!
 //! Needs `web/dist` and `web/node_modules` (`cd web && npm ci && npm run build`), Node.js and
 //! Chromium (`apt-get install chromium`); scripts/test.sh provides all of them. When one is
@@ -267,16 +268,18 @@ async fn conductor_boards_scanned_tickets_online_and_offline_and_syncs_in_chromi
             "41-conductor-refused",
             "42-conductor-offline-queued",
             "43-conductor-synced",
+            "44-conductor-camera",
         ],
     )
     .await;
-    // Two boardings by this phone and one by the other device, all recorded once.
+    // Two boardings by the first phone (one online, one synced), one by the other device (the
+    // ticket flagged on the phone), one by the second phone's camera: each ticket once.
     let db = stack.booking.db().await;
     let boarded: i64 = db
         .query_one("SELECT count(*) FROM boardings", &[])
         .await
         .unwrap()
         .get(0);
-    assert_eq!(boarded, 3);
+    assert_eq!(boarded, 4);
     stack.assert_consistent().await;
 }

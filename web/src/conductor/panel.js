@@ -48,13 +48,23 @@ export function tripPanel(root, { tripId, store }) {
   const video = h('video', { class: 'camera', hidden: true, 'aria-label': 'Camera view' });
   const cameraButton = h('button', { type: 'button', class: 'secondary', disabled: !cameraSupported() }, 'Start camera');
 
+  // The journey: the manifest's, else train-service's (read once, online).
+  let journey = manifest?.trip || null;
+  if (!journey && isOnline()) {
+    api('GET', `/api/trains/trips/${encodeURIComponent(tripId)}`)
+      .then((t) => {
+        journey = journey || { train: t.train, from: t.from, to: t.to, departs_at: t.departs_at };
+        paint();
+      })
+      .catch(() => {});
+  }
+
   function paint() {
     const m = manifest;
+    const j = m?.trip || journey;
     mount(
       summary,
-      m
-        ? h('p', { class: 'lead' }, `${m.trip.train.name} (${m.trip.train.number}), ${m.trip.from} → ${m.trip.to}, ${date(m.trip.departs_at)} ${clock(m.trip.departs_at)}`)
-        : h('p', { class: 'lead' }, `Trip ${tripId}`),
+      h('p', { class: 'lead' }, j ? `${j.train.name} (${j.train.number}), ${j.from} → ${j.to}, ${date(j.departs_at)} ${clock(j.departs_at)}` : `Trip ${tripId}`),
     );
     network.textContent = isOnline() ? 'Online: scans board at once.' : 'Offline: scans are checked on this phone and queued.';
     network.dataset.online = String(isOnline());
