@@ -1,6 +1,7 @@
 // What a conductor's phone keeps between visits, in localStorage (this browser, not only this
 // tab: the phone may be offline when the page is opened again): the device's name, each
-// downloaded trip's manifest (with its keys) and each trip's scans. Takes any Storage-like
+// downloaded trip's manifest (with its keys) and each trip's scans; a trip is forgotten two
+// days after its departure (unless boardings are still to sync), so the storage stays small. Takes any Storage-like
 // object (getItem/setItem/removeItem), so tests pass a Map-backed one; with none (a browser
 // that refuses storage), an in-memory one that lasts as long as the page.
 
@@ -85,6 +86,27 @@ export function conductorStore(storage = memoryStorage()) {
     trips() {
       const list = read(storage, key('trips'), []);
       return Array.isArray(list) ? list : [];
+    },
+    /**
+     * Forgets the trips that departed more than `keepHours` ago (their manifests and scans),
+     * except one with boardings still to sync. Returns the trip ids forgotten.
+     */
+    prune(now = Date.now(), keepHours = 48) {
+      const gone = [];
+      const kept = [];
+      for (const t of this.trips()) {
+        const departs = Date.parse(t.trip?.departs_at);
+        const unsynced = this.scans(t.trip_id).some((s) => s.state === 'queued');
+        if (departs + keepHours * 3600 * 1000 < now && !unsynced) {
+          storage.removeItem(key('manifest', t.trip_id));
+          storage.removeItem(key('scans', t.trip_id));
+          gone.push(t.trip_id);
+        } else {
+          kept.push(t);
+        }
+      }
+      if (gone.length) write(key('trips'), kept);
+      return gone;
     },
     /** This phone's scans of a trip (see queue.js). */
     scans(tripId) {

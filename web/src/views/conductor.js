@@ -97,6 +97,7 @@ export async function conductorView(ctx) {
     mount(main, pageTitle('Conductor'), h('p', { role: 'alert' }, 'This page is for the railway’s conductors and admins.'));
     return;
   }
+  store.prune();
   const tripId = Number(query.get('trip'));
   if (Number.isInteger(tripId) && tripId > 0) {
     const root = h('div', { class: 'conductor' });

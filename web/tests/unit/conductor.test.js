@@ -212,6 +212,22 @@ describe('the conductor store', () => {
     assert.equal(newDeviceName(() => 0), 'phone-aaaaaa');
   });
 
+  it('forgets trips two days after departure, unless boardings wait to sync', () => {
+    const storage = memoryStorage();
+    const store = conductorStore(storage);
+    const departed = (tripId) => ({ ...manifest([listed()], { tripId }), trip: { ...manifest([]).trip, departs_at: '2030-01-02T01:00:00Z' } });
+    store.saveManifest(departed(42));
+    store.saveManifest(departed(43));
+    store.saveScans(42, [entryFor(ticket, fixture.qr, { state: 'boarded', device: 'p' })]);
+    store.saveScans(43, [entryFor(ticket, fixture.qr, { state: 'queued', device: 'p' })]);
+    assert.deepEqual(store.prune(Date.parse('2030-01-04T00:59:00Z')), [], 'within two days');
+    assert.deepEqual(store.prune(Date.parse('2030-01-04T01:01:00Z')), [42]);
+    assert.equal(store.manifest(42), null);
+    assert.deepEqual(store.scans(42), []);
+    assert.deepEqual(store.trips().map((t) => t.trip_id), [43], 'kept: a boarding still to sync');
+    assert.notEqual(store.manifest(43), null);
+  });
+
   it('reads damaged entries as empty and reports a full storage', () => {
     const storage = memoryStorage();
     storage.setItem('railrush.conductor.scans.42', '{not json');
