@@ -236,3 +236,19 @@ export function describe(error) {
   }
   return error.message;
 }
+
+/** Whether `u` (the signed-in user by default) checks tickets: a conductor or an admin. */
+export function isStaff(u = user) {
+  const roles = Array.isArray(u?.roles) ? u.roles : [];
+  return roles.includes('conductor') || roles.includes('admin');
+}
+
+/** A trip's keys and tickets, to check it offline (conductor, admin). */
+export function tripManifest(tripId) {
+  return api('GET', `/api/tickets/trips/${encodeURIComponent(tripId)}/manifest`, { auth: true });
+}
+
+/** Boards a scanned ticket on `tripId` as `device` (conductor, admin). */
+export function boardTicket(qr, device, tripId) {
+  return api('POST', '/api/tickets/board', { auth: true, body: { qr, device, trip_id: Number(tripId) } });
+}

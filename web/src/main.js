@@ -3,7 +3,7 @@
 // user leaves it (live streams, timers).
 import './styles.css';
 import { h, mount } from './dom.js';
-import { currentUser, logout, onSessionChange, signedIn, whoAmI } from './api.js';
+import { currentUser, isStaff, logout, onSessionChange, signedIn, whoAmI } from './api.js';
 import { searchView } from './views/search.js';
 import { loginView, registerView } from './views/auth.js';
 import { tripView } from './views/trip.js';
@@ -19,6 +19,8 @@ const ROUTES = [
   { path: /^\/booking\/([0-9a-fA-F-]{36})$/, view: bookingView, nav: 'bookings', auth: true },
   { path: /^\/bookings$/, view: bookingsView, nav: 'bookings', auth: true },
   { path: /^\/inbox$/, view: inboxView, nav: 'inbox', auth: true },
+  // Loaded on first use (it carries the QR decoder); once loaded it works offline.
+  { path: /^\/conductor$/, view: (ctx) => import('./views/conductor.js').then((m) => m.conductorView(ctx)), nav: 'conductor', auth: true },
 ];
 
 const main = document.getElementById('main');
@@ -52,6 +54,7 @@ function renderNav() {
   const items = [navLink('search', '#/search', 'Search')];
   if (signedIn()) {
     items.push(navLink('bookings', '#/bookings', 'My bookings'), navLink('inbox', '#/inbox', 'Inbox'));
+    if (isStaff(user)) items.push(navLink('conductor', '#/conductor', 'Conductor'));
     items.push(
       h(
         'li',

@@ -364,6 +364,20 @@ fn ticket_routes(api: &mut Api) {
             Code::AlreadyBoarded,
             Code::NotBoardable,
         ]);
+    api.get("/trips/{trip_id}/manifest", tickets::trip_manifest)
+        .summary("A trip's keys and tickets, to check them offline (conductor or admin)")
+        .description(
+            "Every booking of the trip that was ever paid, with its status now (paid, \
+             cancelled, expired) and its boarding.",
+        )
+        .auth()
+        .path_param("trip_id", json!({ "type": "integer", "minimum": 1 }))
+        .answers(
+            200,
+            "The manifest",
+            Some(schema::<crate::tickets::manifest::Manifest>()),
+        )
+        .errors(&[Code::Forbidden, Code::NotFound]);
 }
 
 /// A trip or seat id from a path or body: positive, else 400 naming `field`.

@@ -1,16 +1,18 @@
-//! `/api/tickets`: the public keys that verify tickets offline, and check-in (verify, board)
-//! for the railway's staff.
+//! `/api/tickets`: the public keys that verify tickets offline, and check-in (verify, board,
+//! a trip's manifest for offline checks) for the railway's staff.
 
 use super::positive;
 use crate::state::BookingState;
+use crate::tickets::TicketTrain;
 use crate::tickets::checkin::{self, CheckinError};
+use crate::tickets::manifest::{self, Manifest, ManifestTrip};
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
 use servicekit::ApiError;
 use servicekit::auth::{AuthUser, Role};
 use servicekit::error::Code;
-use servicekit::http::JsonBody;
+use servicekit::http::{Id, JsonBody};
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct VerifyRequest {
@@ -173,4 +175,37 @@ pub async fn board(
             Err(e.into())
         }
     }
+}
+
+/// `GET /api/tickets/trips/{trip_id}/manifest` (conductor, admin): the keys and every ticket
+/// of the trip, to check it offline. 404 for a trip train-service does not know.
+pub async fn trip_manifest(
+    state: web::Data<BookingState>,
+    caller: AuthUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    require_staff(&caller)?;
+    let trip_id = positive(Id::parse(&path, "trip_id")?, "trip_id")?;
+    let trip = state.inventory.trip(trip_id).await?;
+    let generated_at = chrono::Utc::now();
+    let tickets = manifest::tickets(&state.db.get().await?, trip_id).await?;
+    let answer = Manifest {
+        trip_id,
+        generated_at,
+        trip: ManifestTrip {
+            train: TicketTrain {
+                number: trip.train.number.clone(),
+                name: trip.train.name.clone(),
+            },
+            from: trip.from.clone(),
+            to: trip.to.clone(),
+            departs_at: trip.departs_at,
+        },
+        valid_hours_after_departure: state.tickets.settings.valid_hours_after_departure,
+        keys: state.tickets.keys.public(),
+        tickets,
+    };
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(answer))
 }

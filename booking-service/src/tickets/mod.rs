@@ -2,10 +2,12 @@
 //! "Tickets"). A paid booking's ticket is signed once, when the payment is applied, and kept
 //! in `bookings.ticket_qr`, so its text is the same on every read and survives key rotation
 //! (the key that signed it stays listed among `tickets.previous_public_key_paths`).
-//! `checkin` verifies and boards a scanned ticket against the booking's current state.
+//! `checkin` verifies and boards a scanned ticket against the booking's current state;
+//! `manifest` lists a trip's tickets for a conductor's phone to check them offline.
 
 pub mod checkin;
 pub mod keys;
+pub mod manifest;
 
 use crate::settings::TicketSettings;
 use chrono::{DateTime, SubsecRound, Utc};

@@ -372,3 +372,120 @@ async fn only_staff_check_tickets() {
     let checked = verify(&app, &staff("admin"), body).await;
     assert_eq!(checked["state"], "valid");
 }
+
+async fn manifest(app: &BookingApp, who: Option<&User>, trip: i64) -> reqwest::Response {
+    let mut req = app.request(
+        reqwest::Method::GET,
+        &format!("/api/tickets/trips/{trip}/manifest"),
+    );
+    if let Some(who) = who {
+        req = req.bearer_auth(&who.token);
+    }
+    req.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_trips_manifest_lists_every_ticket_ever_paid_with_its_state_boarding_and_the_keys() {
+    let app = spawn_app().await;
+    let conductor = staff("conductor");
+    let (boarded, _) = paid(&app, &[1, 2]).await;
+    let (cancelled, owner) = paid(&app, &[3]).await;
+    let (valid, _) = paid(&app, &[4]).await;
+    // Confirmed but never paid: no ticket, not listed.
+    let unpaid = app.book(&user(), &[5]).await;
+    let board = json!({"qr": qr(&boarded), "device": "coach-a"});
+    let first = ok(post(&app, Some(&conductor), "/api/tickets/board", board).await).await;
+    let path = format!(
+        "/api/bookings/{}/cancel",
+        cancelled["booking_id"].as_str().unwrap()
+    );
+    ok(post(&app, Some(&owner), &path, json!({})).await).await;
+
+    let before = chrono::Utc::now();
+    let got = ok(manifest(&app, Some(&conductor), app.trip).await).await;
+    assert_eq!(got["trip_id"], app.trip);
+    let generated: chrono::DateTime<chrono::Utc> =
+        got["generated_at"].as_str().unwrap().parse().unwrap();
+    assert!(generated >= before - chrono::Duration::seconds(1), "{got}");
+    assert_eq!(got["valid_hours_after_departure"], 24);
+    assert_eq!(got["keys"], app.get_json("/api/tickets/keys").await["keys"]);
+    // The journey, as the tickets print it.
+    let ticket: Ticket = {
+        let payload = parts(&qr(&valid)).1;
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+    };
+    assert_eq!(got["trip"]["train"]["number"], ticket.train.number.as_str());
+    assert_eq!(got["trip"]["from"], "DHK");
+    assert_eq!(got["trip"]["to"], "CTG");
+    let departs: chrono::DateTime<chrono::Utc> =
+        got["trip"]["departs_at"].as_str().unwrap().parse().unwrap();
+    assert_eq!(departs, ticket.departs_at);
+
+    let tickets = got["tickets"].as_array().unwrap();
+    let of = |b: &Value| {
+        tickets
+            .iter()
+            .find(|t| t["booking_id"] == b["booking_id"])
+            .cloned()
+    };
+    assert_eq!(tickets.len(), 3, "{got}");
+    assert!(of(&unpaid).is_none(), "an unpaid booking has no ticket");
+    let t = of(&boarded).unwrap();
+    assert_eq!(
+        t,
+        json!({
+            "booking_id": boarded["booking_id"], "status": "paid", "seat_ids": [1, 2],
+            "passengers": ["Passenger 0", "Passenger 1"],
+            "boarded_at": first["boarded_at"], "device": "coach-a",
+        })
+    );
+    let t = of(&cancelled).unwrap();
+    assert_eq!(
+        (&t["status"], &t["seat_ids"], &t["boarded_at"], &t["device"]),
+        (&json!("cancelled"), &json!([3]), &Value::Null, &Value::Null)
+    );
+    let t = of(&valid).unwrap();
+    assert_eq!(
+        (&t["status"], &t["boarded_at"]),
+        (&json!("paid"), &Value::Null)
+    );
+    // In booking id order, so two downloads compare equal.
+    let ids: Vec<&str> = tickets
+        .iter()
+        .map(|t| t["booking_id"].as_str().unwrap())
+        .collect();
+    let mut sorted = ids.clone();
+    sorted.sort_unstable();
+    assert_eq!(ids, sorted);
+
+    // An admin reads it too; another trip's manifest has none of these tickets.
+    let admin = ok(manifest(&app, Some(&staff("admin")), app.trip).await).await;
+    assert_eq!(admin["tickets"], got["tickets"]);
+    let other = ok(manifest(&app, Some(&conductor), app.departed_trip).await).await;
+    assert_eq!(other["tickets"], json!([]));
+}
+
+#[tokio::test]
+async fn the_manifest_is_for_staff_and_refuses_unknown_and_malformed_trips() {
+    let app = spawn_app().await;
+    let (_, rahim) = paid(&app, &[1]).await;
+    let res = manifest(&app, Some(&rahim), app.trip).await;
+    assert_error(res, StatusCode::FORBIDDEN, "forbidden").await;
+    let res = manifest(&app, None, app.trip).await;
+    assert_error(res, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    let conductor = staff("conductor");
+    let res = manifest(&app, Some(&conductor), 987_654_321).await;
+    assert_error(res, StatusCode::NOT_FOUND, "not_found").await;
+    for bad in ["0", "-3", "abc", "1.5"] {
+        let res = app
+            .request(
+                reqwest::Method::GET,
+                &format!("/api/tickets/trips/{bad}/manifest"),
+            )
+            .bearer_auth(&conductor.token)
+            .send()
+            .await
+            .unwrap();
+        assert_error(res, StatusCode::BAD_REQUEST, "invalid_request").await;
+    }
+}

@@ -14,6 +14,13 @@
 //! pass is refused by select and the page goes back to the waiting room). Its screenshots go
 //! to `target/browser-artifacts/waiting-room/`.
 //!
+//! And a conductor's phone (`web/tests/conductor.mjs`, on a stack of its own): four tickets
+//! paid through the API, a conductor account made with auth-service's `admin grant`, a
+//! ticket's QR image scanned and boarded, a second scan refused, then two tickets checked and
+//! queued with the network cut and synced when it is back (one flagged: another device boarded
+//! it meanwhile), and a fourth read by a second phone's camera (Chromium's fake capture device
+//! playing a video of its QR code). Its screenshots go to `target/browser-artifacts/conductor/`.
+//!
 //! Needs `web/dist` and `web/node_modules` (`cd web && npm ci && npm run build`), Node.js and
 //! Chromium (`apt-get install chromium`); scripts/test.sh provides all of them. When one is
 //! missing the test fails and says which, rather than skipping.
@@ -225,5 +232,54 @@ async fn passenger_goes_through_a_sales_waiting_room_in_chromium_and_pays_with_t
     )
     .await;
     // One booking, paid, one ticket: the pass took nothing out of the services' agreement.
+    stack.assert_consistent().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn conductor_boards_scanned_tickets_online_and_offline_and_syncs_in_chromium() {
+    let web = web_dir();
+    let stack = Stack::start(Options::default()).await;
+    let gateway = Gateway::start(&stack.upstreams(), &web.join("dist"), Profile::Default)
+        .await
+        .unwrap();
+    // A real conductor: an account made a conductor as the operator's command does.
+    let conductor = stack.passenger().await;
+    let pool = servicekit::db::pool(&stack.auth.env.database).unwrap();
+    auth_service::admin::grant(&pool, &conductor.email, servicekit::auth::Role::Conductor)
+        .await
+        .unwrap();
+    let trip = trip_of(&stack, &gateway).await;
+    journey(
+        "tests/conductor.mjs",
+        &[
+            ("BASE_URL", gateway.url.clone()),
+            ("TRIP_ID", stack.trip.to_string()),
+            ("FROM", trip["from"].as_str().unwrap().to_owned()),
+            ("TO", trip["to"].as_str().unwrap().to_owned()),
+            ("DATE", service_date(&trip)),
+            ("CONDUCTOR_EMAIL", conductor.email.clone()),
+            ("CONDUCTOR_PASSWORD", "correct horse battery".to_owned()),
+            ("JOURNEY_TIMEOUT_MS", "150000".to_owned()),
+        ],
+        &repo_root().join("target/browser-artifacts/conductor"),
+        &gateway,
+        &[
+            "40-conductor-boarded",
+            "41-conductor-refused",
+            "42-conductor-offline-queued",
+            "43-conductor-synced",
+            "44-conductor-camera",
+        ],
+    )
+    .await;
+    // Two boardings by the first phone (one online, one synced), one by the other device (the
+    // ticket flagged on the phone), one by the second phone's camera: each ticket once.
+    let db = stack.booking.db().await;
+    let boarded: i64 = db
+        .query_one("SELECT count(*) FROM boardings", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(boarded, 4);
     stack.assert_consistent().await;
 }
