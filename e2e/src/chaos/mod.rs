@@ -141,6 +141,8 @@ pub async fn run(options: Options) -> anyhow::Result<Summary> {
     let admin = uuid::Uuid::new_v4();
     let admin_key = servicekit::testing::keys()?.private.clone();
     let mut cancelled: Vec<i64> = Vec::new();
+    let mut bookings: Vec<passengers::Mine> =
+        passengers.iter().map(|_| Default::default()).collect();
     for round in 1..=options.rounds {
         if options.stop.is_cancelled() {
             println!("chaos: stopped before round {round}");
@@ -150,10 +152,11 @@ pub async fn run(options: Options) -> anyhow::Result<Summary> {
         let stop = CancellationToken::new();
         let tasks: Vec<_> = passengers
             .iter()
-            .map(|p| {
+            .zip(bookings.iter_mut())
+            .map(|(p, mine)| {
                 let (driver, p, stop) = (driver.clone(), p.clone(), stop.clone());
-                let seed = rng.random();
-                tokio::spawn(async move { driver.run(p, seed, stop).await })
+                let (mine, seed) = (std::mem::take(mine), rng.random());
+                tokio::spawn(async move { driver.run(p, mine, seed, stop).await })
             })
             .collect();
         let mut kinds: Vec<Kind> = match options.faults {
@@ -195,8 +198,8 @@ pub async fn run(options: Options) -> anyhow::Result<Summary> {
         }
         tokio::time::sleep(Duration::from_secs(2)).await;
         stop.cancel();
-        for task in tasks {
-            task.await?;
+        for (task, mine) in tasks.into_iter().zip(bookings.iter_mut()) {
+            *mine = task.await?;
         }
         if let Some(task) = cancelling {
             task.await?;

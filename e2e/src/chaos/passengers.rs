@@ -214,9 +214,15 @@ impl Driver {
     /// The passenger's loop until `stop`: choose free seats, hold them, confirm (most with a
     /// card that pays, some with one declined), now and then retry a declined payment or
     /// cancel a booking.
-    pub async fn run(&self, mut who: Passenger, seed: u64, stop: CancellationToken) {
+    /// `mine` is what the passenger booked in earlier rounds; the loop returns it as it leaves it.
+    pub async fn run(
+        &self,
+        mut who: Passenger,
+        mut mine: Mine,
+        seed: u64,
+        stop: CancellationToken,
+    ) -> Mine {
         let mut rng = StdRng::seed_from_u64(seed);
-        let mut mine = Mine::default();
         while !stop.is_cancelled() {
             if who.since.elapsed() > TOKEN_AGE
                 && let Some(renewed) = self.login(who.index, &who.email).await
@@ -247,7 +253,7 @@ impl Driver {
                 Err(_) => self.trips.clone(),
             };
             if on_sale.is_empty() {
-                return;
+                return mine;
             }
             let open: Vec<i64> = on_sale
                 .iter()
@@ -308,6 +314,7 @@ impl Driver {
             }
             tokio::time::sleep(Duration::from_millis(rng.random_range(200..1000))).await;
         }
+        mine
     }
 
     async fn free_seats(
@@ -565,9 +572,10 @@ struct MyBooking {
     seats: usize,
 }
 
-/// The passenger's bookings, to keep under the 4-seat rule of each trip.
+/// The passenger's bookings, to keep under the 4-seat rule of each trip; kept from round to
+/// round (a passenger that forgot its bookings would run into the rule everywhere).
 #[derive(Default)]
-struct Mine(Vec<MyBooking>);
+pub struct Mine(Vec<MyBooking>);
 
 impl Mine {
     fn seats_on(&self, trip: i64) -> usize {
