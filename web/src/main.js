@@ -3,12 +3,13 @@
 // user leaves it (live streams, timers).
 import './styles.css';
 import { h, mount } from './dom.js';
-import { currentUser, logout, onSessionChange, signedIn, whoAmI } from './api.js';
+import { currentUser, hasRole, logout, onSessionChange, signedIn, whoAmI } from './api.js';
 import { searchView } from './views/search.js';
 import { loginView, registerView } from './views/auth.js';
 import { tripView } from './views/trip.js';
 import { bookingView, bookingsView } from './views/bookings.js';
 import { inboxView } from './views/inbox.js';
+import { consoleView } from './views/console.js';
 import { announce } from './ui.js';
 
 const ROUTES = [
@@ -19,6 +20,7 @@ const ROUTES = [
   { path: /^\/booking\/([0-9a-fA-F-]{36})$/, view: bookingView, nav: 'bookings', auth: true },
   { path: /^\/bookings$/, view: bookingsView, nav: 'bookings', auth: true },
   { path: /^\/inbox$/, view: inboxView, nav: 'inbox', auth: true },
+  { path: /^\/console$/, view: consoleView, nav: 'console', auth: true },
 ];
 
 const main = document.getElementById('main');
@@ -52,6 +54,8 @@ function renderNav() {
   const items = [navLink('search', '#/search', 'Search')];
   if (signedIn()) {
     items.push(navLink('bookings', '#/bookings', 'My bookings'), navLink('inbox', '#/inbox', 'Inbox'));
+    // The operator console's link only for an admin (the roles of /api/auth/me).
+    if (hasRole(user, 'admin')) items.push(navLink('console', '#/console', 'Console'));
     items.push(
       h(
         'li',
