@@ -202,6 +202,7 @@ const HISTORY = {
   paid: 'Paid, ticket issued',
   cancelled: 'Cancelled',
   expired: 'Expired unpaid',
+  refunded: 'Refunded',
   boarded: 'Boarded',
 };
 
@@ -233,7 +234,7 @@ export function parkedDone(action, n, queue) {
 /** "3 parked messages in 2 queues", "Nothing parked". */
 export function parkedSummary(queues) {
   const total = queues.reduce((n, q) => n + (q.count || 0), 0);
-  if (total === 0) return queues.length ? `Nothing parked (${plural(queues.length, 'queue')})` : 'Nothing parked';
+  if (total === 0) return 'Nothing parked';
   const busy = queues.filter((q) => q.count > 0).length;
   return `${plural(total, 'parked message')} in ${plural(busy, 'queue')}`;
 }

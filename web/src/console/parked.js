@@ -19,7 +19,13 @@ function queueView(service, queue, reload, msg) {
   const chosen = new Set();
   const boxes = [];
   const rows = (queue.messages || []).map((m) => {
-    const box = h('input', { type: 'checkbox', 'aria-label': `Choose message ${m.message_id}`, value: m.message_id });
+    // A message without an event id can only go with the whole queue.
+    const box = h('input', {
+      type: 'checkbox',
+      'aria-label': m.message_id ? `Choose message ${m.message_id}` : 'A message without an id (replay or drop all)',
+      value: m.message_id || '',
+      disabled: !m.message_id,
+    });
     box.addEventListener('change', () => {
       if (box.checked) chosen.add(m.message_id);
       else chosen.delete(m.message_id);
@@ -33,7 +39,11 @@ function queueView(service, queue, reload, msg) {
       h('td', {}, h('code', {}, m.type || '—')),
       h('td', {}, m.reason || '—'),
       h('td', {}, m.parked_at ? stamp(m.parked_at) : '—'),
-      h('td', {}, h('details', {}, h('summary', {}, h('code', {}, m.message_id)), h('pre', { class: 'console-body' }, bodyText(m.body)))),
+      h(
+        'td',
+        {},
+        h('details', {}, h('summary', {}, h('code', {}, m.message_id || 'no id'), m.times_parked > 1 ? ` · parked ${m.times_parked} times` : ''), h('pre', { class: 'console-body' }, bodyText(m.body))),
+      ),
     );
   });
   const replay = h('button', { type: 'button', class: 'secondary', 'data-action': 'replay' }, 'Replay chosen');
@@ -127,7 +137,15 @@ function serviceView(service) {
       const list = body.queues || [];
       summary.textContent = parkedSummary(list);
       el.dataset.total = String(list.reduce((n, q) => n + (q.count || 0), 0));
-      mount(queues, list.map((q) => queueView(service, q, load, msg)));
+      // Queues with messages in full; the empty ones in a line.
+      const empty = list.filter((q) => !q.count);
+      mount(
+        queues,
+        list.filter((q) => q.count > 0).map((q) => queueView(service, q, load, msg)),
+        empty.length
+          ? h('p', { class: 'muted', 'data-testid': 'empty-queues' }, 'Nothing parked in ', empty.map((q, i) => [i ? ', ' : '', h('code', {}, q.queue)]), '.')
+          : null,
+      );
     } catch (err) {
       summary.textContent = 'Could not read the parked messages.';
       msg.error(err);

@@ -238,7 +238,7 @@ function tripCard(first, panel) {
     h(
       'article',
       { 'aria-labelledby': headingId },
-      h('div', { class: 'trip-head' }, h('h3', { id: headingId }, `${first.train_name} `, h('span', { class: 'muted' }, `trip ${first.trip_id}`)), badge),
+      h('div', { class: 'trip-head' }, h('h3', { id: headingId }, `${first.train_name} `, h('span', { class: 'muted' }, `${first.train_number ? `(${first.train_number}) ` : ''}trip ${first.trip_id}`)), badge),
       times,
       numbers,
       recent,
