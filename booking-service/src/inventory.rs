@@ -7,9 +7,13 @@
 //! be reached then, the cached copy keeps serving and is tried again [`REFRESH_AFTER`]
 //! later. Unknown trips are remembered briefly so a flood of bad ids does not become a flood
 //! of lookups. Failures are [`InventoryError`]: an unknown trip (404), or train-service out
-//! of reach with nothing cached (503).
+//! of reach with nothing cached (503). The railway's closing of a trip's sales
+//! (`sales_closed`) travels the same way as a moved opening.
+//!
+//! [`Inventory::trips_on`] lists a date's trips with their seats per class for the admin
+//! sales overview (not cached: it is asked every few seconds by a few operators).
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
 use servicekit::ApiError;
 use servicekit::error::Code;
@@ -40,6 +44,9 @@ pub struct TripInventory {
     pub departs_at: DateTime<Utc>,
     /// Selecting before this is 409 `sales_not_open`.
     pub sales_open_at: DateTime<Utc>,
+    /// The railway closed the trip's sales: selecting is 409 `sales_closed`.
+    #[serde(default)]
+    pub sales_closed: bool,
     pub train: TrainRef,
     /// Station codes.
     pub from: String,
@@ -68,6 +75,31 @@ impl TripInventory {
             .filter(|s| s.seat_id == seat_id)
             .or_else(|| self.seats.iter().find(|s| s.seat_id == seat_id))
     }
+}
+
+/// A trip of a date as train-service's `GET /internal/trips?date=` lists it.
+#[derive(Clone, Debug, Deserialize)]
+pub struct DayTrip {
+    pub trip_id: i64,
+    pub train: TrainRef,
+    pub from: String,
+    pub to: String,
+    pub departs_at: DateTime<Utc>,
+    pub sales_open_at: DateTime<Utc>,
+    #[serde(default)]
+    pub sales_closed: bool,
+    pub classes: Vec<DayClass>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct DayClass {
+    pub class: String,
+    pub seats_total: i64,
+}
+
+#[derive(Deserialize)]
+struct DayTrips {
+    trips: Vec<DayTrip>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -175,6 +207,28 @@ impl Inventory {
             }
         }
         result
+    }
+
+    /// The trips of `date` (train-service's service date: the departure's date in
+    /// Asia/Dhaka), by departure.
+    pub async fn trips_on(&self, date: NaiveDate) -> Result<Vec<DayTrip>, InventoryError> {
+        let url = format!("{}/internal/trips", self.base_url);
+        let unavailable = |e: reqwest::Error| InventoryError::Unavailable(e.into());
+        let res = self
+            .client
+            .get(&url)
+            .query(&[("date", date.format("%Y-%m-%d").to_string())])
+            .send()
+            .await
+            .map_err(unavailable)?;
+        if res.status() != reqwest::StatusCode::OK {
+            return Err(InventoryError::Unavailable(anyhow::anyhow!(
+                "train-service answered {}",
+                res.status()
+            )));
+        }
+        let day: DayTrips = res.json().await.map_err(unavailable)?;
+        Ok(day.trips)
     }
 
     async fn fetch(&self, trip_id: i64) -> Result<Entry, InventoryError> {

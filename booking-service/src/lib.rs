@@ -3,6 +3,7 @@
 //! the booking's side of the saga: payment outcomes and the sweeper that expires unpaid
 //! bookings; and the waiting room of a sale (`queue`, `docs/api.md`, "The fair rush").
 
+mod admin;
 mod cancel;
 mod expiries;
 mod holds;
@@ -14,6 +15,7 @@ mod markers;
 pub mod payments;
 pub mod queue;
 mod reconcile;
+pub mod refunds;
 mod routes;
 
 pub use routes::api;

@@ -1,9 +1,9 @@
 //! The booking-service binary: seat holds, confirmation, the live seat map and bookings
 //! (`serve`, the default), or applies its migrations (`migrate`).
 
-use booking_service::payments;
 use booking_service::settings::Settings;
 use booking_service::startup;
+use booking_service::{payments, refunds};
 use servicekit::cli::{self, Binary, Parts};
 use std::process::ExitCode;
 
@@ -14,10 +14,10 @@ const BINARY: Binary = Binary {
             outbox, serves the live seat map and the caller's bookings, follows payment \
             outcomes and expires unpaid bookings.",
     examples: "\
-booking-service               serve on APP_HTTP__PORT, run the payment consumer and the sweeper
+booking-service               serve on APP_HTTP__PORT, run the payment and refund consumers and the sweeper
 booking-service migrate       apply pending migrations to APP_DATABASE__URL and exit
 booking-service parked list   the messages its consumers gave up on (then parked replay|drop)",
-    queues: &[payments::QUEUE],
+    queues: &[payments::QUEUE, refunds::QUEUE],
 };
 
 fn main() -> ExitCode {

@@ -9,6 +9,7 @@ use crate::queue::admitter::{self, QueueMetrics};
 use crate::queue::pass::PassKey;
 use crate::queue::room::Rooms;
 use crate::queue::sales::SalesSource;
+use crate::refunds::Refunds;
 use crate::seats::SeatStore;
 use crate::settings::{QueueSettings, Settings};
 use crate::state::{BookingMetrics, BookingState};
@@ -78,6 +79,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         markers::watch(pg, seats, markers_every, stop)
     });
     kernel.consume(PaymentResults(state.clone()))?;
+    kernel.consume(Refunds::new(state.clone(), kernel.metrics().registry())?)?;
     let (s, t, c) = (state.clone(), state.clone(), state.clone());
     kernel.spawn("sweeper", move |stop| sweeper::run(s, stop));
     let (e, r) = (state.clone(), state.clone());

@@ -49,7 +49,7 @@ impl BookingState {
 
 pub struct BookingMetrics {
     /// Seat selections by outcome: held, taken, limit, invalid, unavailable, not_open,
-    /// no_pass, cancelled (the trip was).
+    /// closed (the railway closed the sales), no_pass, cancelled (the trip was).
     pub selects: IntCounterVec,
     /// Confirmations by outcome: confirmed, conflict (the unique index fired), expired,
     /// cancelled (the trip was).
@@ -75,6 +75,7 @@ const SELECT_OUTCOMES: &[&str] = &[
     "invalid",
     "unavailable",
     "not_open",
+    "closed",
     "no_pass",
     "cancelled",
 ];

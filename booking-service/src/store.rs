@@ -97,6 +97,38 @@ pub async fn list_own(db: &impl GenericClient, user: Uuid) -> Result<Vec<Booking
         .collect()
 }
 
+/// Which bookings the admin lookup asks for (`GET /api/bookings/admin/bookings`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Lookup {
+    Booking(Uuid),
+    TicketCode(String),
+    User(Uuid),
+}
+
+/// Any user's bookings matching `by`, newest first, at most `limit`.
+pub async fn find_any(
+    db: &impl GenericClient,
+    by: &Lookup,
+    limit: i64,
+) -> Result<Vec<Booking>, DbError> {
+    let order = "ORDER BY b.created_at DESC, b.id DESC LIMIT $2";
+    let rows = match by {
+        Lookup::Booking(id) => {
+            let sql = format!("{SELECT} WHERE b.id = $1 {order}");
+            db.query(&sql, &[id, &limit]).await?
+        }
+        Lookup::TicketCode(code) => {
+            let sql = format!("{SELECT} WHERE b.ticket_code = $1 {order}");
+            db.query(&sql, &[code, &limit]).await?
+        }
+        Lookup::User(user) => {
+            let sql = format!("{SELECT} WHERE b.user_id = $1 {order}");
+            db.query(&sql, &[user, &limit]).await?
+        }
+    };
+    rows.iter().map(booking).collect()
+}
+
 pub struct NewBooking<'a> {
     pub id: Uuid,
     pub hold_id: Uuid,

@@ -43,7 +43,10 @@ pub async fn booking(
     train: &TestApp,
     configure: impl FnOnce(&mut booking_service::settings::Settings),
 ) -> TestApp {
-    env.track_consumer_queues(&[booking_service::payments::QUEUE]);
+    env.track_consumer_queues(&[
+        booking_service::payments::QUEUE,
+        booking_service::refunds::QUEUE,
+    ]);
     let mut s = settings!(booking_service, env, redis);
     s.booking.train_service_url = train.address.clone();
     s.booking.seats_exchange = format!("test.{}.seats", env.id);

@@ -1,16 +1,21 @@
 //! The railway's calls on bookings (role `admin`): cancel a whole trip, and watch the
-//! cancellation's progress (`crate::trip_cancel`).
+//! cancellation's progress (`crate::trip_cancel`); the operator console's sales overview and
+//! booking lookup (`crate::admin`).
 
 use super::positive;
 use crate::state::BookingState;
+use crate::store::Lookup;
 use crate::trip_cancel::store::{self, Progress};
 use actix_web::{HttpResponse, web};
 use anyhow::anyhow;
+use chrono::NaiveDate;
 use serde::Deserialize;
+use serde_json::json;
 use servicekit::ApiError;
 use servicekit::auth::AuthUser;
 use servicekit::db::DbError;
 use servicekit::http::{Id, JsonBody};
+use uuid::Uuid;
 
 /// The longest reason, in characters.
 const REASON_MAX: usize = 500;
@@ -84,4 +89,152 @@ pub async fn cancellation(
         .await?
         .ok_or_else(|| ApiError::not_found("this trip was never cancelled"))?;
     Ok(HttpResponse::Ok().json(progress))
+}
+
+#[derive(Deserialize)]
+pub struct SalesQuery {
+    date: Option<String>,
+}
+
+/// A real calendar date written `YYYY-MM-DD`.
+fn date_param(value: Option<&str>) -> Result<NaiveDate, ApiError> {
+    let value = value.ok_or_else(|| ApiError::invalid_field("date", "date is required"))?;
+    let well_formed = value.len() == 10
+        && value.bytes().enumerate().all(|(i, b)| {
+            if i == 4 || i == 7 {
+                b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        });
+    well_formed
+        .then(|| NaiveDate::parse_from_str(value, "%Y-%m-%d").ok())
+        .flatten()
+        .ok_or_else(|| ApiError::invalid_field("date", "date must be a real date as YYYY-MM-DD"))
+}
+
+/// `GET /admin/sales?date=YYYY-MM-DD`: the date's trips with live numbers
+/// (`crate::admin::sales`).
+pub async fn sales(
+    state: web::Data<BookingState>,
+    caller: AuthUser,
+    query: web::Query<SalesQuery>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_admin()?;
+    let date = date_param(query.date.as_deref())?;
+    let overview = crate::admin::sales::overview(&state, date).await?;
+    Ok(HttpResponse::Ok().json(overview))
+}
+
+#[derive(Deserialize)]
+pub struct LookupQuery {
+    booking_id: Option<String>,
+    ticket_code: Option<String>,
+    user_id: Option<String>,
+}
+
+/// The longest ticket code accepted (codes are far shorter).
+const TICKET_CODE_MAX: usize = 64;
+
+fn uuid_param(raw: &str, field: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(raw.trim())
+        .map_err(|_| ApiError::invalid_field(field, format!("{field} must be a UUID")))
+}
+
+/// Exactly one of the three parameters, parsed.
+fn lookup_of(q: &LookupQuery) -> Result<Lookup, ApiError> {
+    match (&q.booking_id, &q.ticket_code, &q.user_id) {
+        (Some(id), None, None) => Ok(Lookup::Booking(uuid_param(id, "booking_id")?)),
+        (None, None, Some(id)) => Ok(Lookup::User(uuid_param(id, "user_id")?)),
+        (None, Some(code), None) => {
+            let code = code.trim();
+            if code.is_empty() || code.chars().count() > TICKET_CODE_MAX {
+                return Err(ApiError::invalid_field(
+                    "ticket_code",
+                    format!("a ticket code has 1 to {TICKET_CODE_MAX} characters"),
+                ));
+            }
+            Ok(Lookup::TicketCode(code.to_owned()))
+        }
+        _ => Err(ApiError::invalid_field(
+            "booking_id",
+            "give exactly one of booking_id, ticket_code or user_id",
+        )),
+    }
+}
+
+/// `GET /admin/bookings?booking_id=|ticket_code=|user_id=`: any passenger's bookings, newest
+/// first, at most 50, with their history (`crate::admin::lookup`).
+pub async fn bookings(
+    state: web::Data<BookingState>,
+    caller: AuthUser,
+    query: web::Query<LookupQuery>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_admin()?;
+    let by = lookup_of(&query)?;
+    let bookings = crate::admin::lookup::find(&state.db.get().await?, &by).await?;
+    Ok(HttpResponse::Ok().json(json!({ "bookings": bookings })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(
+        booking_id: Option<&str>,
+        ticket_code: Option<&str>,
+        user_id: Option<&str>,
+    ) -> LookupQuery {
+        LookupQuery {
+            booking_id: booking_id.map(str::to_owned),
+            ticket_code: ticket_code.map(str::to_owned),
+            user_id: user_id.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn a_lookup_takes_exactly_one_well_formed_parameter() {
+        let id = Uuid::new_v4();
+        let s = id.to_string();
+        assert_eq!(
+            lookup_of(&query(Some(&s), None, None)).unwrap(),
+            Lookup::Booking(id)
+        );
+        assert_eq!(
+            lookup_of(&query(None, None, Some(&s))).unwrap(),
+            Lookup::User(id)
+        );
+        assert_eq!(
+            lookup_of(&query(None, Some(" ABC123 "), None)).unwrap(),
+            Lookup::TicketCode("ABC123".into())
+        );
+        for bad in [
+            query(None, None, None),
+            query(Some(&s), Some("ABC"), None),
+            query(Some(&s), None, Some(&s)),
+            query(Some("nope"), None, None),
+            query(None, None, Some("12")),
+            query(None, Some("  "), None),
+            query(None, Some(&"x".repeat(65)), None),
+        ] {
+            assert!(lookup_of(&bad).is_err());
+        }
+    }
+
+    #[test]
+    fn a_sales_date_is_a_real_date() {
+        assert_eq!(
+            date_param(Some("2026-12-10")).unwrap(),
+            NaiveDate::from_ymd_opt(2026, 12, 10).unwrap()
+        );
+        for bad in [
+            None,
+            Some("2026-2-10"),
+            Some("2026-02-30"),
+            Some("20261210"),
+            Some(""),
+        ] {
+            assert!(date_param(bad).is_err());
+        }
+    }
 }

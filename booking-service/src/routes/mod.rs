@@ -58,6 +58,7 @@ pub fn api() -> Api {
             Code::TripDeparted,
             Code::TripCancelled,
             Code::SalesNotOpen,
+            Code::SalesClosed,
             Code::SeatUnavailable,
             Code::SeatLimitReached,
             Code::QueuePassRequired,
@@ -165,7 +166,8 @@ pub fn api() -> Api {
     api
 }
 
-/// The railway's calls (role `admin`): cancelling a trip and its progress.
+/// The railway's calls (role `admin`): cancelling a trip and its progress, the sales
+/// overview and the booking lookup of the operator console.
 fn admin_routes(api: &mut Api) {
     let progress = || Some(schema::<crate::trip_cancel::store::Progress>());
     api.post("/admin/trips/{trip_id}/cancel", admin::cancel_trip)
@@ -190,6 +192,43 @@ fn admin_routes(api: &mut Api) {
         .auth()
         .answers(200, "The cancellation", progress())
         .errors(&[Code::Forbidden, Code::NotFound]);
+    api.get("/admin/sales", admin::sales)
+        .summary("A date's trips with live sales: sold, held, free per class, boarded (admin)")
+        .description(
+            "The trips whose service date (the departure's date in Asia/Dhaka) is `date`, \
+             by departure. `sold` counts the seats of confirmed or paid bookings, `held` the \
+             seats held in Redis now, `free` = total - sold - held.",
+        )
+        .auth()
+        .query(
+            "date",
+            true,
+            json!({ "type": "string", "format": "date" }),
+            "YYYY-MM-DD",
+        )
+        .answers(
+            200,
+            "The overview",
+            Some(schema::<crate::admin::sales::SalesOverview>()),
+        )
+        .errors(&[Code::Forbidden]);
+    let text = json!({ "type": "string" });
+    api.get("/admin/bookings", admin::bookings)
+        .summary("Any passenger's bookings with their history, newest first, at most 50 (admin)")
+        .description("Exactly one of `booking_id`, `ticket_code`, `user_id`; otherwise 400.")
+        .auth()
+        .query("booking_id", false, uuid(), "A booking's id")
+        .query("ticket_code", false, text, "A paid booking's ticket code")
+        .query("user_id", false, uuid(), "The passenger's user id")
+        .answers(
+            200,
+            "The bookings",
+            Some(wrapped(
+                "bookings",
+                array(schema::<crate::admin::lookup::AdminBooking>()),
+            )),
+        )
+        .errors(&[Code::Forbidden]);
 }
 
 const PASS_TEXT: &str =

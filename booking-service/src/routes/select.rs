@@ -57,6 +57,8 @@ pub enum SelectError {
     TripCancelled,
     #[error("this trip's seats are not on sale yet")]
     SalesNotOpen(DateTime<Utc>),
+    #[error("sales of this trip are closed")]
+    SalesClosed,
     #[error("some of these seats are already taken")]
     SeatsTaken(Vec<i32>),
     #[error("a passenger may hold or own at most {0} seats of a trip")]
@@ -82,6 +84,7 @@ impl From<SelectError> for ApiError {
             SelectError::TripCancelled => ApiError::new(Code::TripCancelled, message),
             SelectError::SalesNotOpen(opens_at) => ApiError::new(Code::SalesNotOpen, message)
                 .with_details(json!({ "opens_at": opens_at })),
+            SelectError::SalesClosed => ApiError::new(Code::SalesClosed, message),
             SelectError::SeatsTaken(seat_ids) => ApiError::new(Code::SeatUnavailable, message)
                 .with_details(json!({ "seat_ids": seat_ids })),
             SelectError::SeatLimitReached(_) => ApiError::new(Code::SeatLimitReached, message),
@@ -147,6 +150,11 @@ async fn hold(
     if trip.sales_open_at > Utc::now() {
         outcome("not_open");
         return Err(SelectError::SalesNotOpen(trip.sales_open_at));
+    }
+    // The railway closed the sales (as of the cached inventory, like the opening).
+    if trip.sales_closed {
+        outcome("closed");
+        return Err(SelectError::SalesClosed);
     }
     // The waiting room's gate: a local check of the pass, no store round trip.
     state

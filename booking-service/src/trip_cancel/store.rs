@@ -31,6 +31,9 @@ pub struct Progress {
     pub left: i64,
     /// Cancelled bookings that had been paid: each one's refund is asked of payment-service.
     pub refunds_requested: i64,
+    /// The trip's cancelled bookings whose refund payment-service reports done
+    /// (`payment.refunded`, `crate::refunds`).
+    pub refunds_completed: i64,
     /// Every booking is cancelled and the trip's holds are freed.
     pub done: bool,
     pub finished_at: Option<DateTime<Utc>>,
@@ -88,24 +91,35 @@ fn progress_of(row: &Row) -> Progress {
         cancelled,
         left,
         refunds_requested: row.get(5),
+        refunds_completed: row.get(8),
         done: finished_at.is_some(),
         finished_at,
     }
 }
 
+const PROGRESS: &str = "SELECT c.trip_id, c.reason, c.requested_at, c.requested_by, c.cancelled, \
+            c.refunds_requested, c.finished_at, \
+            (SELECT count(DISTINCT s.booking_id) FROM booking_seats s \
+             WHERE s.trip_id = c.trip_id AND s.live), \
+            (SELECT count(*) FROM bookings b WHERE b.trip_id = c.trip_id \
+             AND b.refunded_at IS NOT NULL AND b.status = 'cancelled') \
+     FROM trip_cancellations c";
+
 /// The cancellation of `trip` and its progress; `None` when the trip was never cancelled.
 pub async fn progress(db: &impl GenericClient, trip: i64) -> Result<Option<Progress>, DbError> {
-    let row = db
-        .query_opt(
-            "SELECT c.trip_id, c.reason, c.requested_at, c.requested_by, c.cancelled, \
-                    c.refunds_requested, c.finished_at, \
-                    (SELECT count(DISTINCT s.booking_id) FROM booking_seats s \
-                     WHERE s.trip_id = c.trip_id AND s.live) \
-             FROM trip_cancellations c WHERE c.trip_id = $1",
-            &[&trip],
-        )
-        .await?;
+    let sql = format!("{PROGRESS} WHERE c.trip_id = $1");
+    let row = db.query_opt(&sql, &[&trip]).await?;
     Ok(row.as_ref().map(progress_of))
+}
+
+/// The cancellations among `trips`, with their progress (the admin sales overview).
+pub async fn progress_of_trips(
+    db: &impl GenericClient,
+    trips: &[i64],
+) -> Result<Vec<Progress>, DbError> {
+    let sql = format!("{PROGRESS} WHERE c.trip_id = ANY($1)");
+    let rows = db.query(&sql, &[&trips]).await?;
+    Ok(rows.iter().map(progress_of).collect())
 }
 
 /// The cancelled trips select must refuse: those not departed an hour ago (select refuses

@@ -1,6 +1,6 @@
-use booking_service::payments;
 use booking_service::settings::Settings;
 use booking_service::startup;
+use booking_service::{payments, refunds};
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
@@ -69,7 +69,7 @@ pub async fn spawn_unready_app_with(configure: impl FnOnce(&mut Settings)) -> Bo
     settings.booking.seats_exchange = format!("test.{}.seats", env.id);
     settings.booking.marker_check_ms = 200;
     env.track_exchange(&settings.booking.seats_exchange);
-    env.track_consumer_queues(&[payments::QUEUE]);
+    env.track_consumer_queues(&[payments::QUEUE, refunds::QUEUE]);
     configure(&mut settings);
     let app = TestApp::spawn_unready(env, startup::build(settings.clone())).await;
     let inventory = train
@@ -235,7 +235,7 @@ impl BookingApp {
         }
     }
 
-    /// Waits until the payment-outcome consumer has declared its queue.
+    /// Waits until the consumers (payment outcomes, refunds) have declared their queues.
     pub async fn payments_ready(&self) {
         self.wait_for_consumers().await;
     }

@@ -1,6 +1,7 @@
 //! booking-service against the real PostgreSQL, Redis and RabbitMQ.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail by panicking.
 
+mod admin_console;
 mod bookings;
 mod cli;
 mod confirm;

@@ -75,7 +75,7 @@ pub const SERVICES: &[ServiceSpec] = &[
     ServiceSpec {
         name: "booking-service",
         database: "railrush_booking",
-        queues: &["booking.payment-results"],
+        queues: &["booking.payment-results", "booking.refunds"],
         env: |cx| {
             vars(&[
                 (

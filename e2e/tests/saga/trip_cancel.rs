@@ -75,6 +75,17 @@ async fn a_cancelled_trip_refunds_every_paid_booking_once_and_tells_every_passen
         assert_eq!(payment["amount"], booking["amount"]);
     }
     stack.booking_until(&selim, &unpaid, "cancelled").await;
+    // booking-service hears payment-service's payment.refunded: both refunds completed.
+    let progress = poll("both refunds to be completed", || async {
+        let p = stack.booking.with_token(&admin).get_json(&path).await;
+        if p["refunds_completed"] == 2 {
+            Ok(p)
+        } else {
+            Err(p)
+        }
+    })
+    .await;
+    assert_eq!(progress["refunds_requested"], 2);
 
     // A late retry changes nothing.
     let (status, again) = cancel(&stack, &admin).await;

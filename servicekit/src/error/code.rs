@@ -78,6 +78,8 @@ codes! {
     TripCancelled => CONFLICT, "trip_cancelled";
     /// Selecting before the trip's `sales_open_at` (`details.opens_at`).
     SalesNotOpen => CONFLICT, "sales_not_open";
+    /// The railway closed the trip's sales (a hold taken before may still be confirmed).
+    SalesClosed => CONFLICT, "sales_closed";
     /// Some of the seats are taken (`details.seat_ids`).
     SeatUnavailable => CONFLICT, "seat_unavailable";
     /// The caller would hold or own more seats of the trip than allowed.

@@ -210,3 +210,23 @@ pub async fn sales_open_at(
         },
     })
 }
+
+/// Closes (or reopens) one trip's sales; the trip's route, or `None` for an unknown trip.
+pub async fn sales_closed(
+    db: &impl GenericClient,
+    trip_id: i64,
+    closed: bool,
+) -> Result<Option<super::Route>, DbError> {
+    let row = db
+        .query_opt(
+            "UPDATE trips SET sales_closed = $2 WHERE trip_id = $1 \
+             RETURNING from_station, to_station, service_date",
+            &[&trip_id, &closed],
+        )
+        .await?;
+    Ok(row.map(|r| super::Route {
+        from: r.get(0),
+        to: r.get(1),
+        date: r.get(2),
+    }))
+}

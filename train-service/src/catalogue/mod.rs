@@ -35,6 +35,8 @@ pub struct Trip {
     pub arrives_at: DateTime<Utc>,
     /// When its seats go on sale (selecting earlier is 409 `sales_not_open`).
     pub sales_open_at: DateTime<Utc>,
+    /// The railway closed its sales (selecting is 409 `sales_closed` until reopened).
+    pub sales_closed: bool,
     pub classes: Vec<ClassAvailability>,
 }
 

@@ -9,7 +9,7 @@ use servicekit::db::DbError;
 use tokio_postgres::Row;
 
 const TRIP_COLUMNS: &str = "SELECT t.trip_id, tr.number, tr.name, t.from_station, t.to_station, \
-     t.departs_at, t.arrives_at, c.class, c.fare, c.seats_total, c.seats_sold, t.sales_open_at \
+     t.departs_at, t.arrives_at, c.class, c.fare, c.seats_total, c.seats_sold, t.sales_open_at, t.sales_closed \
      FROM trips t JOIN trains tr ON tr.id = t.train_id \
      JOIN trip_classes c ON c.trip_id = t.trip_id";
 
@@ -53,6 +53,14 @@ pub async fn search(db: &impl GenericClient, route: &Route) -> Result<Vec<Trip>,
     let rows = db
         .query(&sql, &[&route.from, &route.to, &route.date])
         .await?;
+    group_trips(&rows)
+}
+
+/// Every trip of `date` (its service date, the departure's date in
+/// [`super::SERVICE_TIME_ZONE`]), sorted by departure.
+pub async fn on_date(db: &impl GenericClient, date: NaiveDate) -> Result<Vec<Trip>, DbError> {
+    let sql = format!("{TRIP_COLUMNS} WHERE t.service_date = $1 ORDER BY t.departs_at, t.trip_id");
+    let rows = db.query(&sql, &[&date]).await?;
     group_trips(&rows)
 }
 
@@ -137,6 +145,7 @@ fn group_trips(rows: &[Row]) -> Result<Vec<Trip>, DbError> {
                 departs_at: r.get(5),
                 arrives_at: r.get(6),
                 sales_open_at: r.get(11),
+                sales_closed: r.get(12),
                 classes: vec![class],
             }),
         }

@@ -249,13 +249,20 @@ pub async fn create_trip(
     Ok(HttpResponse::Created().json(trip))
 }
 
+/// Either field or both; at least one.
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct SalesBody {
-    sales_open_at: DateTime<Utc>,
+    /// The moment the trip's seats go on sale (before its departure).
+    sales_open_at: Option<DateTime<Utc>>,
+    /// `true` closes the trip's sales (select answers 409 `sales_closed`), `false` reopens
+    /// them.
+    sales_closed: Option<bool>,
 }
 
-/// `PUT /api/trains/admin/trips/{trip_id}/sales`: moves one trip's opening. booking-service
-/// sees the change within its inventory refresh (see its `inventory` module).
+/// `PUT /api/trains/admin/trips/{trip_id}/sales`: moves one trip's opening, closes or
+/// reopens its sales, or both (in one transaction: nothing changes when a part is refused).
+/// booking-service sees the change within its inventory refresh (see its `inventory`
+/// module).
 #[tracing::instrument(skip(user, state, body))]
 pub async fn move_sales(
     user: AuthUser,
@@ -265,23 +272,48 @@ pub async fn move_sales(
 ) -> Result<HttpResponse, ApiError> {
     user.require_admin()?;
     let trip_id = domain::trip_id(&trip_id)?;
-    let db = state.db.get().await?;
-    let route = match create::sales_open_at(&db, trip_id, body.sales_open_at).await? {
-        SalesMove::Moved(route) => route,
-        SalesMove::NoSuchTrip => return Err(ApiError::not_found("no such trip")),
-        SalesMove::AfterDeparture => {
-            return Err(ApiError::invalid_field(
-                "sales_open_at",
-                "sales_open_at must be before the trip's departure",
-            ));
-        }
-    };
-    let trip = trips::trip(&db, trip_id)
+    if body.sales_open_at.is_none() && body.sales_closed.is_none() {
+        return Err(ApiError::invalid_field(
+            "sales_open_at",
+            "give sales_open_at, sales_closed or both",
+        ));
+    }
+    let mut db = state.db.get().await?;
+    let tx = db.transaction().await?;
+    let mut route = None;
+    if let Some(at) = body.sales_open_at {
+        route = match create::sales_open_at(&tx, trip_id, at).await? {
+            SalesMove::Moved(route) => Some(route),
+            SalesMove::NoSuchTrip => return Err(ApiError::not_found("no such trip")),
+            SalesMove::AfterDeparture => {
+                return Err(ApiError::invalid_field(
+                    "sales_open_at",
+                    "sales_open_at must be before the trip's departure",
+                ));
+            }
+        };
+    }
+    if let Some(closed) = body.sales_closed {
+        route = Some(
+            create::sales_closed(&tx, trip_id, closed)
+                .await?
+                .ok_or_else(|| ApiError::not_found("no such trip"))?,
+        );
+    }
+    let trip = trips::trip(&tx, trip_id)
         .await?
         .ok_or_else(|| ApiError::not_found("no such trip"))?;
+    tx.commit().await?;
     drop(db);
-    invalidate(&state, &route).await;
-    tracing::info!(trip_id, sales_open_at = %body.sales_open_at, "sales opening moved");
+    if let Some(route) = route.as_ref() {
+        invalidate(&state, route).await;
+    }
+    tracing::info!(
+        trip_id,
+        sales_open_at = ?body.sales_open_at,
+        sales_closed = ?body.sales_closed,
+        "trip sales changed"
+    );
     Ok(HttpResponse::Ok().json(trip))
 }
 

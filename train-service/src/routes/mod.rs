@@ -64,16 +64,34 @@ pub fn api() -> Api {
         .summary("A trip with its coaches, seats and fares")
         .answers(200, "TripDetail", Some(object()));
     api.put("/admin/trips/{trip_id}/sales", admin::move_sales)
-        .summary("Move a trip's sales opening (admin)")
+        .summary("Move a trip's sales opening, close or reopen its sales (admin)")
+        .description(
+            "Takes `sales_open_at`, `sales_closed` or both (at least one). While \
+             `sales_closed` is true booking-service refuses new holds with 409 `sales_closed`.",
+        )
         .auth()
         .body(schema::<admin::SalesBody>())
-        .answers(200, "The trip with its new sales_open_at", Some(object()))
-        .errors(&[Code::Forbidden]);
+        .answers(
+            200,
+            "The trip with its sales_open_at and sales_closed",
+            Some(object()),
+        )
+        .errors(&[Code::Forbidden, Code::NotFound]);
     // Not under /api: the gateway never routes it; booking-service reads it.
     api.prefix("")
         .get("/internal/trips/{trip_id}/inventory", trips::inventory)
         .summary("A trip's seats and fares for booking-service (internal)")
         .answers(200, "The inventory", Some(object()))
+        .internal();
+    api.get("/internal/trips", trips::on_date)
+        .summary("The trips of a service date with their seats per class (internal)")
+        .query(
+            "date",
+            true,
+            json!({ "type": "string", "format": "date" }),
+            "YYYY-MM-DD, the departure's date in Asia/Dhaka",
+        )
+        .answers(200, "The trips", Some(wrapped("trips", array(object()))))
         .internal();
     api.get("/internal/sales", trips::sales)
         .summary("The sales: trips grouped by their opening, with seats in all and sold (internal)")

@@ -33,7 +33,7 @@ fn station_param(value: Option<&String>, field: &str) -> Result<String, ApiError
 }
 
 /// A real calendar date written `YYYY-MM-DD`.
-fn date_param(value: Option<&String>) -> Result<NaiveDate, ApiError> {
+pub(crate) fn date_param(value: Option<&String>) -> Result<NaiveDate, ApiError> {
     let value = value.ok_or_else(|| ApiError::invalid_field("date", "date is required"))?;
     let well_formed = value.len() == 10
         && value.bytes().enumerate().all(|(i, b)| {

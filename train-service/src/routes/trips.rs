@@ -1,6 +1,7 @@
 //! `GET /api/trains/trips/{trip_id}` (TripDetail), the internal
-//! `GET /internal/trips/{trip_id}/inventory` that booking-service fetches once per trip, and
-//! the internal `GET /internal/sales` that booking-service's waiting room follows.
+//! `GET /internal/trips/{trip_id}/inventory` that booking-service fetches once per trip, the
+//! internal `GET /internal/sales` that booking-service's waiting room follows, and the
+//! internal `GET /internal/trips?date=` that booking-service's sales overview reads.
 
 use crate::catalogue::{TrainRef, Trip, TripSeat, trips};
 use crate::domain::{self, SeatClass};
@@ -37,6 +38,7 @@ struct Inventory {
     departs_at: DateTime<Utc>,
     arrives_at: DateTime<Utc>,
     sales_open_at: DateTime<Utc>,
+    sales_closed: bool,
     from: String,
     to: String,
     train: TrainRef,
@@ -88,6 +90,7 @@ pub async fn inventory(
         departs_at: trip.departs_at,
         arrives_at: trip.arrives_at,
         sales_open_at: trip.sales_open_at,
+        sales_closed: trip.sales_closed,
         from: trip.from,
         to: trip.to,
         train: trip.train,
@@ -104,4 +107,22 @@ pub async fn sales(state: web::Data<TrainState>) -> Result<HttpResponse, ApiErro
     let since = Utc::now() - chrono::Duration::days(1);
     let sales = trips::sales(&db, since).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "sales": sales })))
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct DayQuery {
+    date: Option<String>,
+}
+
+/// `GET /internal/trips?date=YYYY-MM-DD`: every trip of that service date (the departure's
+/// date in Asia/Dhaka) as `Trip`, seats per class included, by departure.
+#[tracing::instrument(skip(state))]
+pub async fn on_date(
+    state: web::Data<TrainState>,
+    query: web::Query<DayQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let date = super::search::date_param(query.date.as_ref())?;
+    let db = state.db.get().await?;
+    let trips = trips::on_date(&db, date).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "date": date, "trips": trips })))
 }

@@ -9,6 +9,7 @@ mod errors;
 mod health;
 mod helpers;
 mod sales;
+mod sales_closed;
 mod search;
 mod seed;
 mod trips;
