@@ -31,6 +31,30 @@ pub struct Notification {
     pub created_at: DateTime<Utc>,
 }
 
+/// A notification as the railway looks it up: the inbox entry, whom it went to and the
+/// booking it is about (`null` for one about no booking, such as an OTP).
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct LoggedNotification {
+    pub id: Uuid,
+    #[schema(example = "ticket")]
+    pub kind: String,
+    #[schema(example = "email")]
+    pub channel: String,
+    pub to: String,
+    pub subject: String,
+    pub body: String,
+    pub created_at: DateTime<Utc>,
+    pub user_id: Uuid,
+    pub booking_id: Option<Uuid>,
+}
+
+/// What [`lookup`] finds notifications by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lookup {
+    Booking(Uuid),
+    User(Uuid),
+}
+
 pub async fn upsert_contact(db: &impl GenericClient, user: &UserRegistered) -> Result<(), DbError> {
     db.execute(
         "INSERT INTO contacts (user_id, name, email, phone) VALUES ($1, $2, $3, $4) \
@@ -122,6 +146,37 @@ pub async fn inbox(
             subject: r.get(4),
             body: r.get(5),
             created_at: r.get(6),
+        })
+        .collect())
+}
+
+/// The newest `limit` notifications about a booking or sent to a user, newest first.
+pub async fn lookup(
+    db: &impl GenericClient,
+    by: Lookup,
+    limit: i64,
+) -> Result<Vec<LoggedNotification>, DbError> {
+    let (column, id) = match by {
+        Lookup::Booking(id) => ("booking_id", id),
+        Lookup::User(id) => ("user_id", id),
+    };
+    let sql = format!(
+        "SELECT id, kind, channel, recipient, subject, body, created_at, user_id, booking_id \
+         FROM notifications WHERE {column} = $1 ORDER BY created_at DESC, id DESC LIMIT $2"
+    );
+    let rows = db.query(&sql, &[&id, &limit]).await?;
+    Ok(rows
+        .iter()
+        .map(|r| LoggedNotification {
+            id: r.get(0),
+            kind: r.get(1),
+            channel: r.get(2),
+            to: r.get(3),
+            subject: r.get(4),
+            body: r.get(5),
+            created_at: r.get(6),
+            user_id: r.get(7),
+            booking_id: r.get(8),
         })
         .collect())
 }

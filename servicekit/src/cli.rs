@@ -473,6 +473,7 @@ mod tests {
                     reason: Some("rejected".into()),
                     parked_at: at,
                     times_parked: 1,
+                    body: serde_json::Value::Null,
                 },
                 ParkedMessage {
                     event_id: None,
@@ -480,6 +481,7 @@ mod tests {
                     reason: Some("delivery_limit".into()),
                     parked_at: None,
                     times_parked: 2,
+                    body: serde_json::Value::Null,
                 },
             ],
         };

@@ -543,6 +543,11 @@ impl Api {
         self
     }
 
+    /// The prefix of the routes registered next.
+    pub fn current_prefix(&self) -> &str {
+        &self.prefix
+    }
+
     method!(get, "get", get);
     method!(post, "post", post);
     method!(put, "put", put);

@@ -4,8 +4,9 @@
 //!
 //! [`Parked`] holds the broker and the queues a service consumes (names as in its
 //! `Subscription`s, before the broker's `amqp.queue_prefix`); the command line
-//! (`<service> parked list|replay|drop`, [`crate::cli::ParkedCommand`]) and, later, an HTTP
-//! admin route call the same three functions:
+//! (`<service> parked list|replay|drop`, [`crate::cli::ParkedCommand`]) and the HTTP admin
+//! routes ([`routes`]: `GET <prefix>/admin/parked`, `POST <prefix>/admin/parked/{queue}/replay`
+//! and `.../drop`) call the same three functions:
 //!
 //! - [`Parked::list`]: how many messages a parking queue holds and, for the first ones, the
 //!   event id and type, the first death's reason (`rejected`: the handler refused it;
@@ -37,12 +38,30 @@ use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Channel, Confirmation, ErrorKind};
 use uuid::Uuid;
 
+pub mod routes;
+
+pub use routes::routes;
+
 /// Which parked messages an operation takes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Which {
-    /// Every parked message whose event id is this (copies of one event included).
+    /// Every parked message whose event id is this (copies of one event included); none
+    /// is [`ParkedError::NotFound`].
     Event(Uuid),
+    /// Every parked message whose event id is one of these; none is not an error (the
+    /// count says how many were taken).
+    Events(Vec<Uuid>),
     All,
+}
+
+impl Which {
+    fn wants(&self, event_id: Option<Uuid>) -> bool {
+        match self {
+            Which::All => true,
+            Which::Event(id) => event_id == Some(*id),
+            Which::Events(ids) => event_id.is_some_and(|id| ids.contains(&id)),
+        }
+    }
 }
 
 /// One parked message as [`Parked::list`] shows it. Fields the message does not carry
@@ -57,6 +76,8 @@ pub struct ParkedMessage {
     pub parked_at: Option<DateTime<Utc>>,
     /// How many times it was dead-lettered (replayed and parked again).
     pub times_parked: u64,
+    /// The message's body: its JSON (the event envelope), else its bytes as text.
+    pub body: serde_json::Value,
 }
 
 /// A parking queue's messages.
@@ -209,11 +230,7 @@ impl Parked {
                 let Some(got) = get(&channel, &parking).await? else {
                     break;
                 };
-                let wanted = match which {
-                    Which::All => true,
-                    Which::Event(id) => describe(&got.delivery).event_id == Some(id),
-                };
-                if wanted {
+                if which.wants(describe(&got.delivery).event_id) {
                     action(got.delivery).await?;
                     done += 1;
                 }
@@ -354,6 +371,9 @@ fn number(value: Option<&AMQPValue>) -> Option<u64> {
 fn describe(delivery: &lapin::message::Delivery) -> ParkedMessage {
     let properties = &delivery.properties;
     let envelope = serde_json::from_slice::<serde_json::Value>(&delivery.data).ok();
+    let body = envelope.clone().unwrap_or_else(|| {
+        serde_json::Value::String(String::from_utf8_lossy(&delivery.data).into_owned())
+    });
     let from_body = |field: &str| {
         envelope
             .as_ref()
@@ -405,5 +425,6 @@ fn describe(delivery: &lapin::message::Delivery) -> ParkedMessage {
             .iter()
             .filter_map(|d| number(header(d, "count")))
             .sum(),
+        body,
     }
 }

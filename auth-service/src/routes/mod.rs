@@ -1,5 +1,6 @@
 //! The `/api/auth` routes of `docs/api.md`.
 
+mod admin;
 mod login;
 mod nid;
 mod otp;
@@ -14,7 +15,7 @@ use actix_web::HttpResponse;
 use actix_web::http::header;
 use serde_json::json;
 use servicekit::error::Code;
-use servicekit::openapi::{Api, schema, uuid, wrapped};
+use servicekit::openapi::{Api, array, schema, uuid, wrapped};
 use std::net::IpAddr;
 
 /// Every route of auth-service, registered once for actix and the OpenAPI document.
@@ -92,6 +93,33 @@ pub fn api() -> Api {
         .body(schema::<roles::RolesRequest>())
         .answers(200, "The account with its new roles", user())
         .errors(&[Code::Forbidden, Code::LastAdmin]);
+    api.get("/admin/users", admin::users)
+        .summary("Find an account by phone, e-mail or id (admin)")
+        .description(
+            "Exactly one of `phone` (E.164; its `+` may be sent as `%2B`), `email` and \
+             `user_id`. `users` holds the account found (as `GET /api/auth/me` shows it, with \
+             its roles), or is empty.",
+        )
+        .auth()
+        .query(
+            "phone",
+            false,
+            json!({ "type": "string", "example": "+8801712345678" }),
+            "The account's phone",
+        )
+        .query(
+            "email",
+            false,
+            json!({ "type": "string", "format": "email" }),
+            "The account's e-mail address (any case)",
+        )
+        .query("user_id", false, uuid(), "The account's id")
+        .answers(
+            200,
+            "The account found, or none",
+            Some(wrapped("users", array(schema::<User>()))),
+        )
+        .errors(&[Code::Forbidden]);
     api
 }
 

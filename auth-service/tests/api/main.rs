@@ -1,6 +1,7 @@
 //! auth-service against the real PostgreSQL, Redis and RabbitMQ.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail by panicking.
 
+mod admin_users;
 mod cli;
 mod errors;
 mod fake_nid;

@@ -154,6 +154,7 @@ pub fn api() -> Api {
         .answers(200, "Booking with status cancelled", booking())
         .errors(&[Code::NotCancellable]);
     admin_routes(&mut api);
+    servicekit::parked::routes(&mut api, "/api/bookings");
     queue_routes(&mut api);
     ticket_routes(&mut api);
     // Not under /api: the gateway never routes it; payment-service reads it.

@@ -10,6 +10,7 @@ mod failover;
 mod faults;
 mod helpers;
 mod live;
+mod parked;
 mod queue;
 mod races;
 mod saga;

@@ -1,6 +1,7 @@
 //! notification-service against the real PostgreSQL and RabbitMQ.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail by panicking.
 
+mod admin;
 mod bookings;
 mod cli;
 mod delivery;

@@ -66,10 +66,12 @@ impl Payment {
 }
 
 mod attempts;
+mod history;
 
 pub use attempts::{
     Attempt, ChargeResult, attempt_with_key, close_attempt, has_open_attempt, open_attempt,
 };
+pub use history::{AttemptView, history};
 
 type Result<T> = std::result::Result<T, DbError>;
 
@@ -81,6 +83,13 @@ pub async fn find_own(
 ) -> Result<Option<Payment>> {
     let sql = format!("SELECT {COLUMNS} FROM payments WHERE booking_id = $1 AND user_id = $2");
     let row = db.query_opt(&sql, &[&booking_id, &user_id]).await?;
+    Ok(row.as_ref().map(Payment::from_row))
+}
+
+/// The payment for `booking_id`, whoever owns it (the railway's admin view).
+pub async fn find(db: &impl GenericClient, booking_id: Uuid) -> Result<Option<Payment>> {
+    let sql = format!("SELECT {COLUMNS} FROM payments WHERE booking_id = $1");
+    let row = db.query_opt(&sql, &[&booking_id]).await?;
     Ok(row.as_ref().map(Payment::from_row))
 }
 
@@ -151,7 +160,8 @@ pub async fn close(db: &impl GenericClient, payment_id: Uuid) -> Result<()> {
 /// Makes the event `key` the owner of the payment's refund.
 pub async fn claim_refund(db: &impl GenericClient, payment_id: Uuid, key: Uuid) -> Result<()> {
     db.execute(
-        "UPDATE payments SET refund_key = $2, updated_at = now() WHERE payment_id = $1",
+        "UPDATE payments SET refund_key = $2, refund_requested_at = now(), updated_at = now() \
+         WHERE payment_id = $1",
         &[&payment_id, &key],
     )
     .await?;
@@ -164,8 +174,8 @@ pub async fn mark_refunded(
     refund_id: &str,
 ) -> Result<u64> {
     db.execute(
-        "UPDATE payments SET status = 'refunded', refund_id = $2, updated_at = now() \
-         WHERE payment_id = $1 AND status = 'succeeded'",
+        "UPDATE payments SET status = 'refunded', refund_id = $2, refunded_at = now(), \
+         updated_at = now() WHERE payment_id = $1 AND status = 'succeeded'",
         &[&payment_id, &refund_id],
     )
     .await

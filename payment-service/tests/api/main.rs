@@ -1,6 +1,7 @@
 //! payment-service against the real PostgreSQL and RabbitMQ.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail by panicking.
 
+mod admin;
 mod booking_service;
 mod charges;
 mod cli;

@@ -6,8 +6,9 @@
 //! ([`Kernel::spawn`]), the pruning of its bookkeeping tables ([`Kernel::retention`]) and,
 //! where it publishes, the outbox relay ([`Kernel::outbox`]), then
 //! hands its routes to [`Kernel::serve`]. The kernel registers metrics and readiness for every
-//! store, the JWT verifier and the idempotency store as app data, and the common routes and
-//! middleware ([`app::base`]).
+//! store, the JWT verifier and the idempotency store as app data (and, for a service that
+//! consumes, the [`Parked`] of its queues), and the common routes and middleware
+//! ([`app::base`]).
 //!
 //! The resulting [`Application`] is the same in `main` and in tests: `port()`,
 //! `run_until_stopped()`, and a [`StopHandle`]. Stopping (SIGINT/SIGTERM, or
@@ -36,6 +37,7 @@ use crate::idempotency::IdempotencyStore;
 use crate::metrics::Metrics;
 use crate::openapi::{self, Api};
 use crate::outbox::OutboxRelay;
+use crate::parked::Parked;
 use crate::retention::Pruner;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::web;
@@ -53,6 +55,9 @@ pub struct Kernel {
     verifier: Option<web::Data<JwtVerifier>>,
     idempotency: Option<web::Data<IdempotencyStore>>,
     api: Option<Api>,
+    /// The queues [`Kernel::consume`] reads, as their subscriptions name them: `serve`
+    /// registers their [`Parked`] as app data for [`crate::parked::routes`].
+    consumed: Vec<&'static str>,
 }
 
 impl Kernel {
@@ -69,6 +74,7 @@ impl Kernel {
             verifier: None,
             idempotency: None,
             api: None,
+            consumed: Vec::new(),
         })
     }
 
@@ -144,6 +150,7 @@ impl Kernel {
     /// Consumes `handler`'s subscription.
     pub fn consume<H: Handler>(&mut self, handler: H) -> anyhow::Result<()> {
         let broker = self.require_broker()?;
+        self.consumed.push(handler.subscription().queue);
         consumer::start(&self.tasks, &broker, &self.metrics, handler);
         Ok(())
     }
@@ -199,6 +206,11 @@ impl Kernel {
         let routes = Arc::new(routes);
         let document = web::Data::new(openapi::Served(serde_json::to_string(&document)?));
         let broker = self.readiness.broker.clone();
+        // The parking queues of what this service consumes (the admin parked routes).
+        let parked = broker
+            .as_ref()
+            .filter(|_| !self.consumed.is_empty())
+            .map(|b| web::Data::new(Parked::new(b.clone(), &self.consumed)));
         let common = app::Common {
             metrics: self.metrics,
             readiness: self.readiness,
@@ -210,6 +222,9 @@ impl Kernel {
             }
             if let Some(idempotency) = &idempotency {
                 cfg.app_data(idempotency.clone());
+            }
+            if let Some(parked) = &parked {
+                cfg.app_data(parked.clone());
             }
             cfg.app_data(document.clone());
             routes.configure(cfg);

@@ -13,6 +13,8 @@
 //! - Tokens and users signed with the test keys ([`keys`], [`user`]), the broker side
 //!   ([`Listener`], [`publish`], [`queue_depth`]), the error shape ([`assert_error`]), and
 //!   private servers ([`servers`]), and private stores a chaos run restarts ([`stores`]).
+//! - The parked-message admin routes of a consuming service, checked with a poison message
+//!   ([`parked::check_parked_routes`]).
 
 mod app;
 mod broker;
@@ -22,6 +24,7 @@ mod eventually;
 mod http;
 mod keys;
 pub mod metrics;
+pub mod parked;
 pub mod servers;
 pub mod stores;
 

@@ -1,4 +1,8 @@
-//! `GET /api/notifications`: the caller's inbox, newest first.
+//! `GET /api/notifications`: the caller's inbox, newest first; and the railway's calls
+//! (role `admin`): a booking's or a user's notifications ([`admin`]) and the parked messages
+//! of the consumers (`servicekit::parked::routes`).
+
+mod admin;
 
 use crate::store;
 use actix_web::{HttpResponse, web};
@@ -7,7 +11,8 @@ use serde_json::json;
 use servicekit::ApiError;
 use servicekit::auth::AuthUser;
 use servicekit::db::PgPool;
-use servicekit::openapi::{Api, array, wrapped};
+use servicekit::error::Code;
+use servicekit::openapi::{Api, array, schema, uuid, wrapped};
 
 const DEFAULT_LIMIT: i64 = 50;
 const MAX_LIMIT: i64 = 200;
@@ -34,6 +39,36 @@ pub fn api() -> Api {
             "The notifications",
             Some(wrapped("notifications", array(json!({ "type": "object" })))),
         );
+    api.get("/admin", admin::lookup)
+        .summary("The notifications of a booking or of a user, newest first (admin)")
+        .description(
+            "Exactly one of `booking_id` and `user_id`. Each notification has the inbox's \
+             fields plus `user_id` and `booking_id` (null for one about no booking, an OTP).",
+        )
+        .auth()
+        .query(
+            "booking_id",
+            false,
+            uuid(),
+            "The booking the notifications are about",
+        )
+        .query("user_id", false, uuid(), "The user they were sent to")
+        .query(
+            "limit",
+            false,
+            json!({ "type": "integer", "minimum": 1, "maximum": MAX_LIMIT }),
+            "At most this many (default 50)",
+        )
+        .answers(
+            200,
+            "The notifications",
+            Some(wrapped(
+                "notifications",
+                array(schema::<store::LoggedNotification>()),
+            )),
+        )
+        .errors(&[Code::Forbidden]);
+    servicekit::parked::routes(&mut api, "/api/notifications");
     api
 }
 
@@ -43,7 +78,7 @@ pub struct ListQuery {
     limit: Option<String>,
 }
 
-fn limit(raw: Option<&str>) -> Result<i64, ApiError> {
+pub(crate) fn limit(raw: Option<&str>) -> Result<i64, ApiError> {
     let Some(raw) = raw else {
         return Ok(DEFAULT_LIMIT);
     };
