@@ -197,11 +197,11 @@ export function lookupPlan(input) {
 export const queryOf = (params) => new URLSearchParams(params).toString();
 
 const HISTORY = {
-  created: 'Booking confirmed (seats taken, awaiting payment)',
-  confirmed: 'Booking confirmed (seats taken, awaiting payment)',
-  paid: 'Paid, ticket issued',
+  created: 'Confirmed',
+  confirmed: 'Confirmed',
+  paid: 'Paid',
   cancelled: 'Cancelled',
-  expired: 'Expired unpaid',
+  expired: 'Expired',
   refunded: 'Refunded',
   boarded: 'Boarded',
 };

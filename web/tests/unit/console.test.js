@@ -219,7 +219,8 @@ describe('the booking lookup plan', () => {
   });
 
   it('writes history entries in words, outbox events by their type', () => {
-    assert.equal(historyText({ kind: 'paid', detail: null }), 'Paid, ticket issued');
+    assert.equal(historyText({ kind: 'paid', detail: null }), 'Paid');
+    assert.equal(historyText({ kind: 'confirmed', detail: '' }), 'Confirmed');
     assert.equal(historyText({ kind: 'booking.confirmed', detail: 'sent' }), 'booking.confirmed · sent');
     assert.equal(historyText({ kind: 'cancelled', detail: 'Flood' }), 'Cancelled · Flood');
   });
