@@ -237,10 +237,36 @@ export function describe(error) {
   return error.message;
 }
 
+// ---- The railway's side (role admin) -----------------------------------------------------
+/** Whether `who` (a User as `/api/auth/me` answers it) has the role `role`. */
+export const hasRole = (who, role) => Array.isArray(who?.roles) && who.roles.includes(role);
+
+/** The operator console's calls (docs/api.md, admin additions); each needs the admin role. */
+export const admin = {
+  sales: (date) => api('GET', `/api/bookings/admin/sales?date=${encodeURIComponent(date)}`, { auth: true }),
+  /** `change`: {sales_open_at} and/or {sales_closed}; answers the Trip. */
+  setSales: (tripId, change) => api('PUT', `/api/trains/admin/trips/${tripId}/sales`, { auth: true, body: change }),
+  cancelTrip: (tripId, reason) =>
+    api('POST', `/api/bookings/admin/trips/${tripId}/cancel`, { auth: true, body: { reason }, idempotent: true }),
+  cancellation: (tripId) => api('GET', `/api/bookings/admin/trips/${tripId}/cancellation`, { auth: true }),
+  /** `query`: one of booking_id, ticket_code, user_id (a query string). */
+  bookings: (query) => api('GET', `/api/bookings/admin/bookings?${query}`, { auth: true }),
+  /** `query`: one of phone, email, user_id (a query string). */
+  users: (query) => api('GET', `/api/auth/admin/users?${query}`, { auth: true }),
+  payment: (bookingId) => api('GET', `/api/payments/${bookingId}`, { auth: true }),
+  attempts: (bookingId) => api('GET', `/api/payments/admin/bookings/${bookingId}/attempts`, { auth: true }),
+  notifications: (bookingId) =>
+    api('GET', `/api/notifications/admin?booking_id=${encodeURIComponent(bookingId)}`, { auth: true }),
+  /** `service`: bookings, payments or notifications. */
+  parked: (service) => api('GET', `/api/${service}/admin/parked`, { auth: true }),
+  /** `action`: replay or drop; `body`: {message_ids} or {all: true}. */
+  parkedAction: (service, queue, action, body) =>
+    api('POST', `/api/${service}/admin/parked/${encodeURIComponent(queue)}/${action}`, { auth: true, body }),
+};
+
 /** Whether `u` (the signed-in user by default) checks tickets: a conductor or an admin. */
 export function isStaff(u = user) {
-  const roles = Array.isArray(u?.roles) ? u.roles : [];
-  return roles.includes('conductor') || roles.includes('admin');
+  return hasRole(u, 'conductor') || hasRole(u, 'admin');
 }
 
 /** A trip's keys and tickets, to check it offline (conductor, admin). */

@@ -3,12 +3,13 @@
 // user leaves it (live streams, timers).
 import './styles.css';
 import { h, mount } from './dom.js';
-import { currentUser, isStaff, logout, onSessionChange, signedIn, whoAmI } from './api.js';
+import { currentUser, hasRole, isStaff, logout, onSessionChange, signedIn, whoAmI } from './api.js';
 import { searchView } from './views/search.js';
 import { loginView, registerView } from './views/auth.js';
 import { tripView } from './views/trip.js';
 import { bookingView, bookingsView } from './views/bookings.js';
 import { inboxView } from './views/inbox.js';
+import { consoleView } from './views/console.js';
 import { announce } from './ui.js';
 
 const ROUTES = [
@@ -21,6 +22,7 @@ const ROUTES = [
   { path: /^\/inbox$/, view: inboxView, nav: 'inbox', auth: true },
   // Loaded on first use (it carries the QR decoder); once loaded it works offline.
   { path: /^\/conductor$/, view: (ctx) => import('./views/conductor.js').then((m) => m.conductorView(ctx)), nav: 'conductor', auth: true },
+  { path: /^\/console$/, view: consoleView, nav: 'console', auth: true },
 ];
 
 const main = document.getElementById('main');
@@ -55,6 +57,8 @@ function renderNav() {
   if (signedIn()) {
     items.push(navLink('bookings', '#/bookings', 'My bookings'), navLink('inbox', '#/inbox', 'Inbox'));
     if (isStaff(user)) items.push(navLink('conductor', '#/conductor', 'Conductor'));
+    // The operator console's link only for an admin (the roles of /api/auth/me).
+    if (hasRole(user, 'admin')) items.push(navLink('console', '#/console', 'Console'));
     items.push(
       h(
         'li',

@@ -14,6 +14,12 @@
 //! pass is refused by select and the page goes back to the waiting room). Its screenshots go
 //! to `target/browser-artifacts/waiting-room/`.
 //!
+//! And the railway's operator console (`web/tests/console.mjs`, on a stack of its own): an
+//! admin made with auth-service's `admin create` logs in, watches a passenger's booking
+//! raise the trip's sold count without a reload, closes and reopens its sales, cancels the
+//! trip and watches every booking cancelled and the paid one refunded, finds the booking by
+//! its ticket code with its history, and drops a malformed event the test parked in
+//! booking-service. Its screenshots go to `target/browser-artifacts/console/`.
 //! And a conductor's phone (`web/tests/conductor.mjs`, on a stack of its own): four tickets
 //! paid through the API, a conductor account made with auth-service's `admin grant`, a
 //! ticket's QR image scanned and boarded, a second scan refused, then two tickets checked and
@@ -281,5 +287,63 @@ async fn conductor_boards_scanned_tickets_online_and_offline_and_syncs_in_chromi
         .unwrap()
         .get(0);
     assert_eq!(boarded, 4);
+    stack.assert_consistent().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn admin_follows_sales_and_cancels_a_trip_in_the_console_in_chromium() {
+    let web = web_dir();
+    // booking-service applies a closed or reopened sale within its inventory refresh (5 s):
+    // the journey waits for it.
+    let stack = Stack::start(Options::default()).await;
+    let gateway = Gateway::start(&stack.upstreams(), &web.join("dist"), Profile::Default)
+        .await
+        .unwrap();
+    // The admin as an operator makes one: `auth-service admin create`, on the stack's database.
+    let email = format!("ops-{}@example.com", uuid::Uuid::new_v4().simple());
+    let password = "console admin password";
+    let pool = servicekit::db::pool(&stack.auth.env.database).unwrap();
+    auth_service::admin::create(
+        &pool,
+        auth_service::admin::NewAdmin {
+            email: email.clone(),
+            password: Some(password.into()),
+            name: "Ops Team".to_owned(),
+            phone: None,
+        },
+    )
+    .await
+    .unwrap();
+    // A malformed event booking-service parks, for the console's parked-messages panel.
+    stack
+        .booking
+        .publish(
+            "payment.succeeded",
+            &serde_json::json!({"booking_id": "not a uuid"}),
+        )
+        .await;
+    let trip = trip_of(&stack, &gateway).await;
+    journey(
+        "tests/console.mjs",
+        &[
+            ("BASE_URL", gateway.url.clone()),
+            ("TRIP_ID", stack.trip.to_string()),
+            ("DATE", service_date(&trip)),
+            ("ADMIN_EMAIL", email),
+            ("ADMIN_PASSWORD", password.to_owned()),
+            ("ADMIN_NAME", "Ops Team".to_owned()),
+            ("JOURNEY_TIMEOUT_MS", "180000".to_owned()),
+        ],
+        &repo_root().join("target/browser-artifacts/console"),
+        &gateway,
+        &[
+            "30-console-sales",
+            "31-console-cancellation",
+            "32-console-booking",
+            "33-console-parked",
+        ],
+    )
+    .await;
+    // The cancelled trip left the services agreeing (bookings cancelled, the paid one refunded).
     stack.assert_consistent().await;
 }
