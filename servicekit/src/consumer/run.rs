@@ -5,7 +5,7 @@ use super::{HandleError, Handler, Meta, Outcomes, Subscription, topology};
 use crate::amqp::{Broker, Envelope};
 use crate::metrics::{ConsumerMetrics, Metrics};
 use crate::service::Tasks;
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use lapin::message::Delivery;
 use lapin::options::{
     BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
@@ -18,8 +18,15 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-/// How long a stopping consumer waits for the broker to confirm its cancellation.
+/// How long a stopping consumer waits for the broker to confirm its cancellation, and how long
+/// a subscription's set-up or a delivery's ack may take before the attempt is given up.
+/// lapin's promises can stay unresolved for good when the connection dies under them (its own
+/// recovery gives up without failing them): the chaos harness (seed 2036) found
+/// booking-service's `booking.payment-results` consumer waiting for ever after a broker link
+/// was cut, 311 payment results left unread.
 const BROKER_CALL_LIMIT: Duration = Duration::from_secs(5);
+/// How often a subscription checks that its channel is still open.
+const CHANNEL_CHECK: Duration = Duration::from_secs(1);
 
 /// A subscription resolved against a broker: the full queue name and where it reports.
 #[derive(Clone, Debug)]
@@ -176,22 +183,29 @@ async fn consume<H: Handler>(
     if !broker.wait_connected(Duration::from_secs(1)).await {
         anyhow::bail!("the broker is not connected");
     }
-    let channel = broker.channel().await?;
-    topology::declare(&channel, broker.exchange(), spec).await?;
-    channel
-        .basic_qos(spec.prefetch, BasicQosOptions::default())
-        .await?;
     let tag = format!("{}-{}", spec.queue, Uuid::new_v4().simple());
-    let mut deliveries = channel
-        .basic_consume(
-            spec.queue.as_str().into(),
-            tag.as_str().into(),
-            BasicConsumeOptions::default(),
-            FieldTable::default(),
-        )
-        .await?;
+    let subscribe = async {
+        let channel = broker.channel().await?;
+        topology::declare(&channel, broker.exchange(), spec).await?;
+        channel
+            .basic_qos(spec.prefetch, BasicQosOptions::default())
+            .await?;
+        let deliveries = channel
+            .basic_consume(
+                spec.queue.as_str().into(),
+                tag.as_str().into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+        anyhow::Ok((channel, deliveries))
+    };
+    let (channel, mut deliveries) = tokio::time::timeout(BROKER_CALL_LIMIT, subscribe)
+        .await
+        .map_err(|_| anyhow::anyhow!("the broker did not answer the subscription"))??;
     tracing::info!(queue = %spec.queue, "consuming");
     let mut in_flight = JoinSet::new();
+    let mut check = tokio::time::interval(CHANNEL_CHECK);
     let outcome = loop {
         tokio::select! {
             () = stop.cancelled() => {
@@ -209,6 +223,10 @@ async fn consume<H: Handler>(
                 None => break Err(anyhow::anyhow!("the consumer was cancelled by the broker")),
             },
             Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
+            // A channel whose connection died without ending the stream.
+            _ = check.tick() => if !channel.status().connected() {
+                break Err(anyhow::anyhow!("the channel is closed"));
+            },
         }
     };
     while in_flight.join_next().await.is_some() {}
@@ -255,10 +273,10 @@ async fn settle<H: Handler>(delivery: Delivery, shared: Arc<Shared<H>>) {
             Err(e) => e.label(),
         });
     }
-    let settled = match result {
+    let settle = match result {
         Ok(_) => {
             count("acked");
-            delivery.ack(BasicAckOptions::default()).await
+            delivery.ack(BasicAckOptions::default()).boxed()
         }
         Err(HandleError::Retry(error)) => {
             let attempt = delivery_count(&delivery);
@@ -276,7 +294,7 @@ async fn settle<H: Handler>(delivery: Delivery, shared: Arc<Shared<H>>) {
                     requeue: true,
                     ..Default::default()
                 })
-                .await
+                .boxed()
         }
         Err(HandleError::Reject(error)) => {
             tracing::error!(queue = %spec.queue, error = format!("{error:#}"), "poison message: parking it");
@@ -287,11 +305,18 @@ async fn settle<H: Handler>(delivery: Delivery, shared: Arc<Shared<H>>) {
                     requeue: false,
                     ..Default::default()
                 })
-                .await
+                .boxed()
         }
     };
-    if let Err(error) = settled {
-        tracing::warn!(%error, "could not settle a delivery; the broker will redeliver it");
+    let settled = tokio::time::timeout(BROKER_CALL_LIMIT, settle).await;
+    match settled {
+        Ok(Ok(_)) => {}
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "could not settle a delivery; the broker will redeliver it");
+        }
+        Err(_) => tracing::warn!(
+            "the broker did not answer a delivery's settlement; it will redeliver it"
+        ),
     }
     if let Some(m) = &spec.metrics {
         m.processing_seconds
