@@ -172,6 +172,23 @@ fn missing_field(message: &str) -> Option<String> {
     rest.split('`').next().map(str::to_owned)
 }
 
+/// A query's `date`: a real calendar date written `YYYY-MM-DD`, else 400 naming `date`.
+pub fn date_param(value: Option<&str>) -> Result<chrono::NaiveDate, ApiError> {
+    let value = value.ok_or_else(|| ApiError::invalid_field("date", "date is required"))?;
+    let well_formed = value.len() == 10
+        && value.bytes().enumerate().all(|(i, b)| {
+            if i == 4 || i == 7 {
+                b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        });
+    well_formed
+        .then(|| chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d").ok())
+        .flatten()
+        .ok_or_else(|| ApiError::invalid_field("date", "date must be a real date as YYYY-MM-DD"))
+}
+
 /// A numeric id taken from a path or a query string, parsed one strict way: ASCII digits
 /// only (no sign, no leading `+`, no spaces), within `i64`. Everything else is 400
 /// `invalid_request` naming the parameter, so what a gateway pattern like `[0-9]+` sees is
@@ -366,5 +383,29 @@ mod id_tests {
         assert_eq!(ok.map(|q| q.trip_id).ok(), Some(Id(7)));
         let plus = actix_web::web::Query::<Query>::from_query("trip_id=%2B7");
         assert!(plus.is_err());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::date_param;
+    use chrono::NaiveDate;
+
+    #[test]
+    fn a_date_is_a_real_date_written_yyyy_mm_dd() {
+        assert_eq!(
+            date_param(Some("2026-12-10")).ok(),
+            NaiveDate::from_ymd_opt(2026, 12, 10)
+        );
+        for bad in [
+            None,
+            Some("2026-2-10"),
+            Some("2026-02-30"),
+            Some("20261210"),
+            Some("2026-12-10x"),
+            Some(""),
+        ] {
+            assert!(date_param(bad).is_err(), "{bad:?}");
+        }
     }
 }

@@ -8,7 +8,6 @@ use crate::store::Lookup;
 use crate::trip_cancel::store::{self, Progress};
 use actix_web::{HttpResponse, web};
 use anyhow::anyhow;
-use chrono::NaiveDate;
 use serde::Deserialize;
 use serde_json::json;
 use servicekit::ApiError;
@@ -96,23 +95,6 @@ pub struct SalesQuery {
     date: Option<String>,
 }
 
-/// A real calendar date written `YYYY-MM-DD`.
-fn date_param(value: Option<&str>) -> Result<NaiveDate, ApiError> {
-    let value = value.ok_or_else(|| ApiError::invalid_field("date", "date is required"))?;
-    let well_formed = value.len() == 10
-        && value.bytes().enumerate().all(|(i, b)| {
-            if i == 4 || i == 7 {
-                b == b'-'
-            } else {
-                b.is_ascii_digit()
-            }
-        });
-    well_formed
-        .then(|| NaiveDate::parse_from_str(value, "%Y-%m-%d").ok())
-        .flatten()
-        .ok_or_else(|| ApiError::invalid_field("date", "date must be a real date as YYYY-MM-DD"))
-}
-
 /// `GET /admin/sales?date=YYYY-MM-DD`: the date's trips with live numbers
 /// (`crate::admin::sales`).
 pub async fn sales(
@@ -121,7 +103,7 @@ pub async fn sales(
     query: web::Query<SalesQuery>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
-    let date = date_param(query.date.as_deref())?;
+    let date = servicekit::http::date_param(query.date.as_deref())?;
     let overview = crate::admin::sales::overview(&state, date).await?;
     Ok(HttpResponse::Ok().json(overview))
 }
@@ -218,23 +200,6 @@ mod tests {
             query(None, Some(&"x".repeat(65)), None),
         ] {
             assert!(lookup_of(&bad).is_err());
-        }
-    }
-
-    #[test]
-    fn a_sales_date_is_a_real_date() {
-        assert_eq!(
-            date_param(Some("2026-12-10")).unwrap(),
-            NaiveDate::from_ymd_opt(2026, 12, 10).unwrap()
-        );
-        for bad in [
-            None,
-            Some("2026-2-10"),
-            Some("2026-02-30"),
-            Some("20261210"),
-            Some(""),
-        ] {
-            assert!(date_param(bad).is_err());
         }
     }
 }

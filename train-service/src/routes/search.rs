@@ -5,7 +5,6 @@ use crate::domain;
 use crate::search_cache::Lookup;
 use crate::state::TrainState;
 use actix_web::{HttpResponse, web};
-use chrono::NaiveDate;
 use serde::Deserialize;
 use serde_json::json;
 use servicekit::ApiError;
@@ -32,27 +31,10 @@ fn station_param(value: Option<&String>, field: &str) -> Result<String, ApiError
         .map_err(|m| ApiError::invalid_field(field, m))
 }
 
-/// A real calendar date written `YYYY-MM-DD`.
-pub(crate) fn date_param(value: Option<&String>) -> Result<NaiveDate, ApiError> {
-    let value = value.ok_or_else(|| ApiError::invalid_field("date", "date is required"))?;
-    let well_formed = value.len() == 10
-        && value.bytes().enumerate().all(|(i, b)| {
-            if i == 4 || i == 7 {
-                b == b'-'
-            } else {
-                b.is_ascii_digit()
-            }
-        });
-    well_formed
-        .then(|| NaiveDate::parse_from_str(value, "%Y-%m-%d").ok())
-        .flatten()
-        .ok_or_else(|| ApiError::invalid_field("date", "date must be a real date as YYYY-MM-DD"))
-}
-
 fn parse_route(q: &SearchQuery) -> Result<Route, ApiError> {
     let from = station_param(q.from.as_ref(), "from")?;
     let to = station_param(q.to.as_ref(), "to")?;
-    let date = date_param(q.date.as_ref())?;
+    let date = servicekit::http::date_param(q.date.as_deref())?;
     if from == to {
         return Err(ApiError::invalid_field("to", "from and to must differ"));
     }

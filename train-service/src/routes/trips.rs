@@ -121,7 +121,7 @@ pub async fn on_date(
     state: web::Data<TrainState>,
     query: web::Query<DayQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let date = super::search::date_param(query.date.as_ref())?;
+    let date = servicekit::http::date_param(query.date.as_deref())?;
     let db = state.db.get().await?;
     let trips = trips::on_date(&db, date).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "date": date, "trips": trips })))
