@@ -414,19 +414,29 @@ where
 
 /// Runs `main` on a multi-threaded tokio runtime; success, or 1 after printing the error in
 /// one line.
+///
+/// A failure exits while the runtime still runs: dropping it would cancel the tasks that
+/// a half-built service left behind (a broker connection attempt among them), and lapin's
+/// I/O thread panics when its task is cancelled under it, which would print a backtrace
+/// beside the one-line error.
 fn block_on(main: impl Future<Output = anyhow::Result<()>>) -> ExitCode {
-    let outcome = tokio::runtime::Builder::new_multi_thread()
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(anyhow::Error::from)
-        .and_then(|runtime| runtime.block_on(main));
-    match outcome {
+    {
+        Ok(runtime) => runtime,
+        Err(error) => fail(&error.into()),
+    };
+    match runtime.block_on(main) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("{}", one_line(&error));
-            ExitCode::FAILURE
-        }
+        Err(error) => fail(&error),
     }
+}
+
+/// Prints `error` in one line and exits with status 1 at once (stdout is flushed).
+fn fail(error: &anyhow::Error) -> ! {
+    eprintln!("{}", one_line(error));
+    std::process::exit(1)
 }
 
 /// `error: ` and the cause chain joined by `: `, on one line whatever the causes contain.
