@@ -10,6 +10,8 @@
 # BENCH_PG_PORT picks another PostgreSQL on 127.0.0.1 (bench/profile-saga.sh runs a private
 # one with pg_stat_statements); BENCH_ON_START and BENCH_ON_END are shell commands saga-bench
 # runs around its timed phase, with BENCH_PIDS="auth=PID train=PID ..." in their environment.
+# BENCH_BIN_DIR runs the release binaries of another build instead of building this tree's
+# (an A/B against the previous commit: its target/release, or a copy of it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bookings=${1:-3000}
@@ -45,8 +47,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-cargo build --release -q -p auth-service -p train-service -p booking-service \
-  -p payment-service -p notification-service -p e2e --bins
+bin=${BENCH_BIN_DIR:-target/release}
+if [ -z "${BENCH_BIN_DIR:-}" ]; then
+  cargo build --release -q -p auth-service -p train-service -p booking-service \
+    -p payment-service -p notification-service -p e2e --bins
+fi
 openssl genpkey -algorithm ed25519 -out "$work/private.pem" 2>/dev/null
 openssl pkey -in "$work/private.pem" -pubout -out "$work/public.pem"
 openssl rand -hex 32 >"$work/otp.secret"
@@ -69,10 +74,10 @@ env_of() {
   esac
 }
 mapfile -t train_env < <(env_of train)
-env "${train_env[@]}" target/release/train-service seed --trains "$trains" --days 3 >/dev/null
+env "${train_env[@]}" "$bin/train-service" seed --trains "$trains" --days 3 >/dev/null
 for s in "${services[@]}"; do
   mapfile -t e < <(env_of "$s")
-  env "${e[@]}" "target/release/$s-service" >"$work/$s.log" 2>&1 &
+  env "${e[@]}" "$bin/$s-service" >"$work/$s.log" 2>&1 &
   pids+=($!)
 done
 for s in "${services[@]}"; do
@@ -89,10 +94,10 @@ hooks=()
 [ -n "${BENCH_ON_START:-}" ] && hooks+=(--on-start "$BENCH_ON_START")
 [ -n "${BENCH_ON_END:-}" ] && hooks+=(--on-end "$BENCH_ON_END")
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem/{print $2}') GiB; $(date -u +%F)"
-target/release/saga-bench \
+"$bin/saga-bench" \
   --auth "http://127.0.0.1:${port[auth]}" --train "http://127.0.0.1:${port[train]}" \
   --booking "http://127.0.0.1:${port[booking]}" \
   --booking-db "$pg/bench_${run}_booking" \
   --notification-db "$pg/bench_${run}_notification" \
   --bookings "$bookings" --concurrency "$concurrency" --users "$users" "${hooks[@]}"
-RAILRUSH_PG_BASE_URL="$pg" RAILRUSH_DB_PREFIX="bench_${run}_" target/release/railrush-check --settle 60
+RAILRUSH_PG_BASE_URL="$pg" RAILRUSH_DB_PREFIX="bench_${run}_" "$bin/railrush-check" --settle 60

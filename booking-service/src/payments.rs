@@ -17,6 +17,7 @@ use servicekit::amqp::Envelope;
 use servicekit::consumer::{
     HandleError, Handler, Meta, Outcomes, Subscription, decode, first_delivery,
 };
+use servicekit::db::Prepared;
 use servicekit::events::{self, BookingPaid, BookingRefundDue, Passenger, PaymentOutcome};
 use servicekit::outbox;
 use std::sync::Arc;
@@ -65,7 +66,7 @@ async fn apply(
     // The trip's summary (for the ticket) comes from the inventory cache or train-service;
     // fetch it before taking the booking's row lock.
     let trip_id: Option<i64> = client
-        .query_opt("SELECT trip_id FROM bookings WHERE id = $1", &[&id])
+        .query_opt_prepared("SELECT trip_id FROM bookings WHERE id = $1", &[&id])
         .await?
         .map(|r| r.get(0));
     let Some(trip_id) = trip_id else {
@@ -93,7 +94,7 @@ async fn apply(
         return Ok("duplicate");
     }
     let row = tx
-        .query_one(
+        .query_one_prepared(
             "SELECT status, user_id, passengers, amount, currency FROM bookings WHERE id = $1 FOR UPDATE",
             &[&id],
         )
@@ -121,7 +122,7 @@ async fn apply(
                     issued_at: paid_at,
                 })
                 .map_err(HandleError::Reject)?;
-            tx.execute(
+            tx.execute_prepared(
                 "UPDATE bookings SET status = 'paid', ticket_code = $2, paid_at = $3, \
                  ticket_qr = $4, payment_failure = NULL, updated_at = now() WHERE id = $1",
                 &[&id, &code, &paid_at, &qr],
@@ -154,7 +155,7 @@ async fn apply(
             "refund_due"
         }
         (false, "confirmed") => {
-            tx.execute(
+            tx.execute_prepared(
                 "UPDATE bookings SET payment_failure = $2, updated_at = now() WHERE id = $1",
                 &[&id, &outcome.failure],
             )

@@ -13,6 +13,7 @@ use servicekit::amqp::Envelope;
 use servicekit::consumer::{
     HandleError, Handler, Meta, Outcomes, Subscription, decode, first_delivery,
 };
+use servicekit::db::Prepared;
 use servicekit::events::{self, PaymentRefunded};
 use std::sync::Arc;
 
@@ -72,7 +73,7 @@ async fn apply(state: &BookingState, event: &Envelope) -> Result<&'static str, H
         return Ok("duplicate");
     }
     let row = tx
-        .query_opt(
+        .query_opt_prepared(
             "UPDATE bookings SET refunded_at = COALESCE(refunded_at, now()) \
              WHERE id = $1 RETURNING refunded_at = now()",
             &[&id],

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 use serde::Serialize;
-use servicekit::db::DbError;
+use servicekit::db::{DbError, Prepared};
 use servicekit::events::{BookedSeat, Passenger};
 use tokio_postgres::Row;
 use uuid::Uuid;
@@ -57,7 +57,7 @@ pub async fn find_own(
     user: Uuid,
 ) -> Result<Option<Booking>, DbError> {
     let sql = format!("{SELECT} WHERE b.id = $1 AND b.user_id = $2");
-    db.query_opt(&sql, &[&id, &user])
+    db.query_opt_prepared(&sql, &[&id, &user])
         .await?
         .as_ref()
         .map(booking)
@@ -70,7 +70,7 @@ pub async fn summary(
     id: Uuid,
 ) -> Result<Option<servicekit::internal::BookingSummary>, DbError> {
     let row = db
-        .query_opt(
+        .query_opt_prepared(
             "SELECT id, user_id, status, amount, currency, payment_due_at, created_at \
              FROM bookings WHERE id = $1",
             &[&id],
@@ -90,7 +90,7 @@ pub async fn summary(
 pub async fn list_own(db: &impl GenericClient, user: Uuid) -> Result<Vec<Booking>, DbError> {
     let sql =
         format!("{SELECT} WHERE b.user_id = $1 ORDER BY b.created_at DESC, b.id DESC LIMIT 200");
-    db.query(&sql, &[&user])
+    db.query_prepared(&sql, &[&user])
         .await?
         .iter()
         .map(booking)
@@ -146,7 +146,7 @@ pub struct NewBooking<'a> {
 /// `bookings_hold_key`.
 pub async fn insert(db: &impl GenericClient, b: &NewBooking<'_>) -> Result<(), DbError> {
     let passengers = serde_json::to_value(b.passengers).unwrap_or_default();
-    db.execute(
+    db.execute_prepared(
         "INSERT INTO bookings (id, hold_id, user_id, trip_id, status, passengers, amount, currency, payment_due_at) \
          VALUES ($1, $2, $3, $4, 'confirmed', $5, $6, $7, $8)",
         &[&b.id, &b.hold_id, &b.user_id, &b.trip_id, &passengers, &b.amount, &b.currency, &b.payment_due_at],
@@ -157,7 +157,7 @@ pub async fn insert(db: &impl GenericClient, b: &NewBooking<'_>) -> Result<(), D
     let coaches: Vec<&str> = b.seats.iter().map(|s| s.coach.as_str()).collect();
     let classes: Vec<&str> = b.seats.iter().map(|s| s.class.as_str()).collect();
     let fares: Vec<i64> = b.seats.iter().map(|s| s.fare).collect();
-    db.execute(
+    db.execute_prepared(
         "INSERT INTO booking_seats (booking_id, trip_id, seat_id, label, coach, class, fare) \
          SELECT $1, $2, * FROM unnest($3::int[], $4::text[], $5::text[], $6::text[], $7::bigint[])",
         &[&b.id, &b.trip_id, &ids, &labels, &coaches, &classes, &fares],
@@ -169,7 +169,7 @@ pub async fn insert(db: &impl GenericClient, b: &NewBooking<'_>) -> Result<(), D
 /// The seats of a booking.
 pub async fn seats(db: &impl GenericClient, booking: Uuid) -> Result<Vec<BookedSeat>, DbError> {
     let rows = db
-        .query(
+        .query_prepared(
             "SELECT seat_id, label, coach, class, fare FROM booking_seats WHERE booking_id = $1 ORDER BY seat_id",
             &[&booking],
         )
@@ -200,7 +200,7 @@ pub async fn end(
     to: &str,
 ) -> Result<Option<String>, DbError> {
     let row = db
-        .query_opt(
+        .query_opt_prepared(
             "UPDATE bookings b SET status = $3, updated_at = now() \
              FROM (SELECT id, status FROM bookings WHERE id = $1 FOR UPDATE) old \
              WHERE b.id = old.id AND ($2::uuid IS NULL OR b.user_id = $2) \
@@ -210,7 +210,7 @@ pub async fn end(
         )
         .await?;
     let Some(row) = row else { return Ok(None) };
-    db.execute(
+    db.execute_prepared(
         "UPDATE booking_seats SET live = false WHERE booking_id = $1",
         &[&id],
     )
@@ -225,13 +225,13 @@ pub async fn live_seats_of(
     user: Uuid,
     trip: i64,
 ) -> Result<usize, DbError> {
-    db.execute(
+    db.execute_prepared(
         "SELECT pg_advisory_xact_lock(hashtextextended($1::text || ':' || $2::text, 0))",
         &[&user.to_string(), &trip.to_string()],
     )
     .await?;
     let row = db
-        .query_one(
+        .query_one_prepared(
             "SELECT count(*) FROM booking_seats s JOIN bookings b ON b.id = s.booking_id \
              WHERE b.user_id = $1 AND s.trip_id = $2 AND s.live",
             &[&user, &trip],
@@ -243,7 +243,7 @@ pub async fn live_seats_of(
 /// Every live (confirmed or paid) seat with its booking and owner, for rebuilding markers.
 pub async fn live_seats(db: &impl GenericClient) -> Result<Vec<(i64, i32, Uuid, Uuid)>, DbError> {
     let rows = db
-        .query(
+        .query_prepared(
             "SELECT s.trip_id, s.seat_id, b.id, b.user_id FROM booking_seats s \
              JOIN bookings b ON b.id = s.booking_id WHERE s.live ORDER BY s.trip_id",
             &[],

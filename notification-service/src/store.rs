@@ -6,7 +6,7 @@ use crate::channel::Message;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 use serde::Serialize;
-use servicekit::db::DbError;
+use servicekit::db::{DbError, Prepared};
 use servicekit::events::UserRegistered;
 use uuid::Uuid;
 
@@ -56,7 +56,7 @@ pub enum Lookup {
 }
 
 pub async fn upsert_contact(db: &impl GenericClient, user: &UserRegistered) -> Result<(), DbError> {
-    db.execute(
+    db.execute_prepared(
         "INSERT INTO contacts (user_id, name, email, phone) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (user_id) DO UPDATE SET name = EXCLUDED.name, email = EXCLUDED.email, \
          phone = EXCLUDED.phone, updated_at = now()",
@@ -68,7 +68,7 @@ pub async fn upsert_contact(db: &impl GenericClient, user: &UserRegistered) -> R
 
 pub async fn contact(db: &impl GenericClient, user_id: Uuid) -> Result<Option<Contact>, DbError> {
     let row = db
-        .query_opt(
+        .query_opt_prepared(
             "SELECT user_id, name, email, phone FROM contacts WHERE user_id = $1",
             &[&user_id],
         )
@@ -88,7 +88,7 @@ pub async fn already_processed(
     event_id: Uuid,
 ) -> Result<bool, DbError> {
     let row = db
-        .query_opt(
+        .query_opt_prepared(
             "SELECT 1 FROM processed_events WHERE consumer = $1 AND event_id = $2",
             &[&consumer, &event_id],
         )
@@ -103,7 +103,7 @@ pub async fn insert_notification(
     message: &Message,
 ) -> Result<bool, DbError> {
     let inserted = db
-        .execute(
+        .execute_prepared(
             "INSERT INTO notifications \
              (id, user_id, kind, channel, recipient, subject, body, event_id, booking_id) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (event_id, kind) DO NOTHING",
@@ -130,7 +130,7 @@ pub async fn inbox(
     limit: i64,
 ) -> Result<Vec<Notification>, DbError> {
     let rows = db
-        .query(
+        .query_prepared(
             "SELECT id, kind, channel, recipient, subject, body, created_at FROM notifications \
              WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2",
             &[&user_id, &limit],

@@ -11,8 +11,11 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 
 mod error;
 
+use deadpool_postgres::GenericClient;
 pub use deadpool_postgres::{Object as Client, Pool as PgPool};
 pub use error::{DbError, is_connection_lost};
+use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
 
 /// The server's address and options from `settings`, with the connect timeout applied.
 fn config(settings: &DatabaseSettings) -> anyhow::Result<tokio_postgres::Config> {
@@ -125,4 +128,80 @@ macro_rules! migrations {
             $crate::db::migrate(pool, migrations()).await
         }
     };
+}
+
+/// Statements prepared once per connection and then only bound and executed.
+///
+/// tokio-postgres prepares a statement given as text on every call: a round trip to parse,
+/// analyse and describe it before the one that runs it, and the server plans it afresh each
+/// time. These methods take the statement from the connection's cache (deadpool-postgres's
+/// `prepare_cached`), so a hot statement costs one round trip and, after its first few runs,
+/// no planning. For statements whose text is fixed (not built per call), on the paths every
+/// booking takes.
+pub trait Prepared: GenericClient {
+    /// Like `execute`, with the statement prepared once per connection.
+    fn execute_prepared(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> impl Future<Output = Result<u64, tokio_postgres::Error>> + Send;
+
+    /// Like `query`, with the statement prepared once per connection.
+    fn query_prepared(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> impl Future<Output = Result<Vec<Row>, tokio_postgres::Error>> + Send;
+
+    /// Like `query_one`, with the statement prepared once per connection.
+    fn query_one_prepared(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> impl Future<Output = Result<Row, tokio_postgres::Error>> + Send;
+
+    /// Like `query_opt`, with the statement prepared once per connection.
+    fn query_opt_prepared(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> impl Future<Output = Result<Option<Row>, tokio_postgres::Error>> + Send;
+}
+
+impl<C: GenericClient> Prepared for C {
+    async fn execute_prepared(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<u64, tokio_postgres::Error> {
+        let statement = self.prepare_cached(sql).await?;
+        self.execute(&statement, params).await
+    }
+
+    async fn query_prepared(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, tokio_postgres::Error> {
+        let statement = self.prepare_cached(sql).await?;
+        self.query(&statement, params).await
+    }
+
+    async fn query_one_prepared(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Row, tokio_postgres::Error> {
+        let statement = self.prepare_cached(sql).await?;
+        self.query_one(&statement, params).await
+    }
+
+    async fn query_opt_prepared(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<Row>, tokio_postgres::Error> {
+        let statement = self.prepare_cached(sql).await?;
+        self.query_opt(&statement, params).await
+    }
 }

@@ -28,7 +28,7 @@
 //! ```
 
 use crate::amqp::{Broker, BrokerError, Envelope};
-use crate::db::PgPool;
+use crate::db::{PgPool, Prepared};
 use crate::service::Tasks;
 use deadpool_postgres::GenericClient;
 use futures_util::future::join_all;
@@ -54,7 +54,7 @@ pub async fn enqueue(
     event: &Envelope,
     request_id: Option<&str>,
 ) -> Result<(), tokio_postgres::Error> {
-    tx.execute(
+    tx.execute_prepared(
         "INSERT INTO outbox (event_id, kind, payload, occurred_at, request_id) VALUES ($1, $2, $3, $4, $5)",
         &[&event.event_id, &event.kind, &event.payload, &event.occurred_at, &request_id],
     )
@@ -208,7 +208,7 @@ async fn relay_batch(
 ) -> anyhow::Result<usize> {
     let mut client = pool.get().await?;
     if let Ok(row) = client
-        .query_one("SELECT count(*) FROM outbox WHERE sent_at IS NULL", &[])
+        .query_one_prepared("SELECT count(*) FROM outbox WHERE sent_at IS NULL", &[])
         .await
     {
         metrics.backlog.set(row.get(0));
@@ -218,7 +218,7 @@ async fn relay_batch(
     }
     let tx = client.transaction().await?;
     let rows = tx
-        .query(
+        .query_prepared(
             "SELECT id, event_id, kind, payload, occurred_at, request_id FROM outbox \
              WHERE sent_at IS NULL AND kind <> ALL($2) ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
             &[&BATCH, &set_aside.waiting(Instant::now())],
@@ -251,7 +251,7 @@ async fn relay_batch(
         .zip(&results)
         .filter_map(|((id, _, _), r)| r.is_ok().then_some(*id))
         .collect();
-    tx.execute(
+    tx.execute_prepared(
         "UPDATE outbox SET sent_at = now() WHERE id = ANY($1)",
         &[&sent],
     )

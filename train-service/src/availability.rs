@@ -15,7 +15,7 @@ use servicekit::amqp::Envelope;
 use servicekit::consumer::{
     HandleError, Handler, Meta, Outcomes, Subscription, decode, first_delivery,
 };
-use servicekit::db::PgPool;
+use servicekit::db::{PgPool, Prepared};
 use servicekit::events::{self, BookedSeat, BookingConfirmed, BookingReleased};
 use std::collections::BTreeMap;
 use uuid::Uuid;
@@ -119,7 +119,7 @@ impl Availability {
         }
         let counts = match parsed.change {
             Change::Sold => {
-                tx.execute(
+                tx.execute_prepared(
                     "INSERT INTO counted_bookings (booking_id, trip_id, released) \
                      VALUES ($1, $2, false) ON CONFLICT DO NOTHING",
                     &[&parsed.booking_id, &parsed.trip_id],
@@ -128,7 +128,7 @@ impl Availability {
                     == 1
             }
             Change::Released => tx
-                .query_opt(
+                .query_opt_prepared(
                     "INSERT INTO counted_bookings (booking_id, trip_id, released) \
                      VALUES ($1, $2, true) ON CONFLICT (booking_id) DO UPDATE \
                      SET released = true, updated_at = now() WHERE NOT counted_bookings.released \
@@ -143,7 +143,7 @@ impl Availability {
             let classes: Vec<&str> = parsed.per_class.keys().map(|c| c.as_str()).collect();
             let deltas: Vec<i32> = parsed.per_class.values().map(|n| n * sign).collect();
             let updated = tx
-                .execute(
+                .execute_prepared(
                     "UPDATE trip_classes tc SET seats_sold = tc.seats_sold + d.n \
                      FROM unnest($2::text[], $3::int[]) AS d(class, n) \
                      WHERE tc.trip_id = $1 AND tc.class = d.class",

@@ -8,7 +8,7 @@
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 use serde::Serialize;
-use servicekit::db::DbError;
+use servicekit::db::{DbError, Prepared};
 use std::collections::HashSet;
 use tokio_postgres::Row;
 use uuid::Uuid;
@@ -48,10 +48,10 @@ pub async fn request(
     by: Uuid,
     departs_at: DateTime<Utc>,
 ) -> Result<bool, DbError> {
-    tx.execute(&format!("SELECT pg_advisory_xact_lock({LOCK})"), &[&trip])
+    tx.execute_prepared(&format!("SELECT pg_advisory_xact_lock({LOCK})"), &[&trip])
         .await?;
     let n = tx
-        .execute(
+        .execute_prepared(
             "INSERT INTO trip_cancellations (trip_id, reason, requested_by, departs_at) \
              VALUES ($1, $2, $3, $4) ON CONFLICT (trip_id) DO NOTHING",
             &[&trip, &reason, &by, &departs_at],
@@ -64,13 +64,13 @@ pub async fn request(
 /// lock shared until the transaction ends (two statements: the second one's snapshot is
 /// taken after the lock is held, so it sees a cancellation that committed meanwhile).
 pub async fn confirm_refused(tx: &impl GenericClient, trip: i64) -> Result<bool, DbError> {
-    tx.execute(
+    tx.execute_prepared(
         &format!("SELECT pg_advisory_xact_lock_shared({LOCK})"),
         &[&trip],
     )
     .await?;
     let row = tx
-        .query_one(
+        .query_one_prepared(
             "SELECT EXISTS (SELECT 1 FROM trip_cancellations WHERE trip_id = $1)",
             &[&trip],
         )
@@ -126,7 +126,7 @@ pub async fn progress_of_trips(
 /// departed trips by itself).
 pub async fn not_departed(db: &impl GenericClient) -> Result<HashSet<i64>, DbError> {
     let rows = db
-        .query(
+        .query_prepared(
             "SELECT trip_id FROM trip_cancellations WHERE departs_at > now() - interval '1 hour'",
             &[],
         )
@@ -143,7 +143,7 @@ pub struct Pending {
 
 pub async fn unfinished(db: &impl GenericClient) -> Result<Vec<Pending>, DbError> {
     let rows = db
-        .query(
+        .query_prepared(
             "SELECT trip_id, reason, requested_at FROM trip_cancellations \
              WHERE finished_at IS NULL ORDER BY requested_at LIMIT 50",
             &[],
@@ -177,7 +177,7 @@ pub async fn live_batch(
     limit: i64,
 ) -> Result<Vec<LiveBooking>, DbError> {
     let rows = tx
-        .query(
+        .query_prepared(
             "SELECT b.id, b.user_id, b.amount, b.currency, \
                     array(SELECT s.seat_id FROM booking_seats s WHERE s.booking_id = b.id ORDER BY s.seat_id) \
              FROM bookings b \
@@ -206,7 +206,7 @@ pub async fn count(
     cancelled: i64,
     refunds: i64,
 ) -> Result<(), DbError> {
-    tx.execute(
+    tx.execute_prepared(
         "UPDATE trip_cancellations SET cancelled = cancelled + $2, \
          refunds_requested = refunds_requested + $3 WHERE trip_id = $1",
         &[&trip, &cancelled, &refunds],
@@ -219,7 +219,7 @@ pub async fn count(
 /// whether it did.
 pub async fn finish(db: &impl GenericClient, trip: i64) -> Result<bool, DbError> {
     let n = db
-        .execute(
+        .execute_prepared(
             "UPDATE trip_cancellations SET finished_at = now() \
              WHERE trip_id = $1 AND finished_at IS NULL \
                AND NOT EXISTS (SELECT 1 FROM booking_seats WHERE trip_id = $1 AND live)",

@@ -3,6 +3,7 @@
 
 use super::{FAILED, Result, SUCCEEDED};
 use deadpool_postgres::GenericClient;
+use servicekit::db::Prepared;
 use uuid::Uuid;
 
 /// An attempt of a payment: its number and, once the gateway answered, its outcome.
@@ -20,7 +21,7 @@ pub async fn attempt_with_key(
     key: &str,
 ) -> Result<Option<Attempt>> {
     let row = db
-        .query_opt(
+        .query_opt_prepared(
             "SELECT attempt, idempotency_key, outcome FROM payment_attempts \
              WHERE payment_id = $1 AND idempotency_key = $2",
             &[&payment_id, &key],
@@ -36,7 +37,7 @@ pub async fn attempt_with_key(
 /// Whether an attempt of the payment still waits for the gateway's answer.
 pub async fn has_open_attempt(db: &impl GenericClient, payment_id: Uuid) -> Result<bool> {
     let row = db
-        .query_one(
+        .query_one_prepared(
             "SELECT EXISTS (SELECT 1 FROM payment_attempts WHERE payment_id = $1 AND outcome IS NULL)",
             &[&payment_id],
         )
@@ -47,14 +48,14 @@ pub async fn has_open_attempt(db: &impl GenericClient, payment_id: Uuid) -> Resu
 /// Opens the next attempt under `key`; returns its number.
 pub async fn open_attempt(db: &impl GenericClient, payment_id: Uuid, key: &str) -> Result<i32> {
     let row = db
-        .query_one(
+        .query_one_prepared(
             "UPDATE payments SET attempts = attempts + 1, updated_at = now() \
              WHERE payment_id = $1 RETURNING attempts",
             &[&payment_id],
         )
         .await?;
     let attempt: i32 = row.get(0);
-    db.execute(
+    db.execute_prepared(
         "INSERT INTO payment_attempts (payment_id, attempt, idempotency_key) VALUES ($1, $2, $3)",
         &[&payment_id, &attempt, &key],
     )
@@ -81,13 +82,13 @@ pub async fn close_attempt(
         ChargeResult::Succeeded { charge_id } => (SUCCEEDED, SUCCEEDED, Some(charge_id), None),
         ChargeResult::Failed { code } => (FAILED, code.as_str(), None, Some(code)),
     };
-    db.execute(
+    db.execute_prepared(
         "UPDATE payment_attempts SET outcome = $3, failure = $4, gateway_ms = $5, \
          completed_at = now() WHERE payment_id = $1 AND attempt = $2",
         &[&payment_id, &attempt, &outcome, &failure, &gateway_ms],
     )
     .await?;
-    db.execute(
+    db.execute_prepared(
         "UPDATE payments SET status = $2, charge_id = $3, failure = $4, updated_at = now() \
          WHERE payment_id = $1 AND status = 'pending'",
         &[&payment_id, &status, &charge_id, &failure],

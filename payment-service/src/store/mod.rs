@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 use serde::Serialize;
-use servicekit::db::DbError;
+use servicekit::db::{DbError, Prepared};
 use servicekit::events::BookingConfirmed;
 use tokio_postgres::Row;
 use uuid::Uuid;
@@ -82,14 +82,16 @@ pub async fn find_own(
     user_id: Uuid,
 ) -> Result<Option<Payment>> {
     let sql = format!("SELECT {COLUMNS} FROM payments WHERE booking_id = $1 AND user_id = $2");
-    let row = db.query_opt(&sql, &[&booking_id, &user_id]).await?;
+    let row = db
+        .query_opt_prepared(&sql, &[&booking_id, &user_id])
+        .await?;
     Ok(row.as_ref().map(Payment::from_row))
 }
 
 /// The payment for `booking_id`, whoever owns it (the railway's admin view).
 pub async fn find(db: &impl GenericClient, booking_id: Uuid) -> Result<Option<Payment>> {
     let sql = format!("SELECT {COLUMNS} FROM payments WHERE booking_id = $1");
-    let row = db.query_opt(&sql, &[&booking_id]).await?;
+    let row = db.query_opt_prepared(&sql, &[&booking_id]).await?;
     Ok(row.as_ref().map(Payment::from_row))
 }
 
@@ -101,19 +103,21 @@ pub async fn lock_own(
 ) -> Result<Option<Payment>> {
     let sql =
         format!("SELECT {COLUMNS} FROM payments WHERE booking_id = $1 AND user_id = $2 FOR UPDATE");
-    let row = db.query_opt(&sql, &[&booking_id, &user_id]).await?;
+    let row = db
+        .query_opt_prepared(&sql, &[&booking_id, &user_id])
+        .await?;
     Ok(row.as_ref().map(Payment::from_row))
 }
 
 pub async fn lock_by_booking(db: &impl GenericClient, booking_id: Uuid) -> Result<Option<Payment>> {
     let sql = format!("SELECT {COLUMNS} FROM payments WHERE booking_id = $1 FOR UPDATE");
-    let row = db.query_opt(&sql, &[&booking_id]).await?;
+    let row = db.query_opt_prepared(&sql, &[&booking_id]).await?;
     Ok(row.as_ref().map(Payment::from_row))
 }
 
 /// Creates the pending payment of a confirmed booking; a no-op when it exists.
 pub async fn insert_pending(db: &impl GenericClient, booking: &BookingConfirmed) -> Result<()> {
-    db.execute(
+    db.execute_prepared(
         "INSERT INTO payments (payment_id, booking_id, user_id, amount, currency, status, token, \
          payment_due_at) VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7) \
          ON CONFLICT (booking_id) DO NOTHING",
@@ -137,7 +141,7 @@ pub async fn fail_without_charge(
     payment_id: Uuid,
     code: &str,
 ) -> Result<()> {
-    db.execute(
+    db.execute_prepared(
         "UPDATE payments SET status = 'failed', failure = $2, updated_at = now() \
          WHERE payment_id = $1 AND status = 'pending'",
         &[&payment_id, &code],
@@ -148,7 +152,7 @@ pub async fn fail_without_charge(
 
 /// Marks the booking of the payment as no longer payable.
 pub async fn close(db: &impl GenericClient, payment_id: Uuid) -> Result<()> {
-    db.execute(
+    db.execute_prepared(
         "UPDATE payments SET closed_at = coalesce(closed_at, now()), updated_at = now() \
          WHERE payment_id = $1",
         &[&payment_id],
@@ -159,7 +163,7 @@ pub async fn close(db: &impl GenericClient, payment_id: Uuid) -> Result<()> {
 
 /// Makes the event `key` the owner of the payment's refund.
 pub async fn claim_refund(db: &impl GenericClient, payment_id: Uuid, key: Uuid) -> Result<()> {
-    db.execute(
+    db.execute_prepared(
         "UPDATE payments SET refund_key = $2, refund_requested_at = now(), updated_at = now() \
          WHERE payment_id = $1",
         &[&payment_id, &key],
@@ -173,7 +177,7 @@ pub async fn mark_refunded(
     payment_id: Uuid,
     refund_id: &str,
 ) -> Result<u64> {
-    db.execute(
+    db.execute_prepared(
         "UPDATE payments SET status = 'refunded', refund_id = $2, refunded_at = now(), \
          updated_at = now() WHERE payment_id = $1 AND status = 'succeeded'",
         &[&payment_id, &refund_id],
@@ -184,7 +188,7 @@ pub async fn mark_refunded(
 
 /// Sets a failed payment pending again with a new token (the retry endpoint).
 pub async fn reopen(db: &impl GenericClient, payment_id: Uuid, token: &str) -> Result<()> {
-    db.execute(
+    db.execute_prepared(
         "UPDATE payments SET status = 'pending', token = $2, failure = NULL, updated_at = now() \
          WHERE payment_id = $1",
         &[&payment_id, &token],
@@ -196,7 +200,7 @@ pub async fn reopen(db: &impl GenericClient, payment_id: Uuid, token: &str) -> R
 /// Whether `consumer` already applied `event_id`.
 pub async fn is_processed(db: &impl GenericClient, consumer: &str, event_id: Uuid) -> Result<bool> {
     let row = db
-        .query_one(
+        .query_one_prepared(
             "SELECT EXISTS (SELECT 1 FROM processed_events WHERE consumer = $1 AND event_id = $2)",
             &[&consumer, &event_id],
         )

@@ -35,6 +35,7 @@ pub use run::{QueueSpec, start};
 pub use topology::declare;
 
 use crate::amqp::Envelope;
+use crate::db::Prepared;
 use deadpool_postgres::GenericClient;
 use prometheus::IntCounterVec;
 use serde::de::DeserializeOwned;
@@ -217,7 +218,7 @@ pub async fn first_delivery(
     event_id: Uuid,
 ) -> Result<bool, tokio_postgres::Error> {
     let inserted = tx
-        .execute(
+        .execute_prepared(
             "INSERT INTO processed_events (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
             &[&consumer, &event_id],
         )

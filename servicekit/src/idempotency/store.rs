@@ -7,7 +7,7 @@
 //! the lease (the process died, or the answer could not be written). A row with a status is
 //! an answer, kept 24 hours from `created_at`.
 
-use crate::db::{DbError, PgPool};
+use crate::db::{DbError, PgPool, Prepared};
 use actix_web::http::StatusCode;
 use deadpool_postgres::GenericClient;
 use std::time::Duration;
@@ -58,7 +58,7 @@ impl IdempotencyStore {
     ) -> Result<Claim, DbError> {
         let db = self.db.get().await?;
         let claimed = db
-            .query_opt(
+            .query_opt_prepared(
                 "INSERT INTO idempotency_keys (scope, key, request_hash) VALUES ($1, $2, $3) \
                  ON CONFLICT (scope, key) DO UPDATE \
                    SET request_hash = EXCLUDED.request_hash, status = NULL, body = NULL, \
@@ -82,7 +82,7 @@ impl IdempotencyStore {
             return Ok(Claim::Claimed);
         }
         let row = db
-            .query_opt(
+            .query_opt_prepared(
                 "SELECT request_hash, status, body, content_type FROM idempotency_keys \
                  WHERE scope = $1 AND key = $2",
                 &[&scope, &key],
@@ -112,7 +112,7 @@ impl IdempotencyStore {
         self.db
             .get()
             .await?
-            .execute(
+            .execute_prepared(
                 "UPDATE idempotency_keys SET created_at = now() \
                  WHERE scope = $1 AND key = $2 AND request_hash = $3 AND status IS NULL",
                 &[&scope, &key, &fingerprint],
@@ -126,7 +126,7 @@ impl IdempotencyStore {
         self.db
             .get()
             .await?
-            .execute(
+            .execute_prepared(
                 "DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2",
                 &[&scope, &key],
             )
@@ -145,7 +145,7 @@ pub(super) async fn record(
     body: &[u8],
     content_type: Option<&str>,
 ) -> Result<(), DbError> {
-    db.execute(
+    db.execute_prepared(
         "UPDATE idempotency_keys SET status = $3, body = $4, content_type = $5 \
          WHERE scope = $1 AND key = $2",
         &[
