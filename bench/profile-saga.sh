@@ -31,10 +31,12 @@ if [ "$(id -u)" = 0 ]; then chown postgres: "$pgdir"; as_pg=(runuser -u postgres
 "${as_pg[@]}" "$bin/postgres" -D "$pgdir/data" -p "$port" -c listen_addresses=127.0.0.1 \
   -c unix_socket_directories="$pgdir" -c max_connections=200 -c shared_buffers=128MB \
   -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all \
+  -c pg_stat_statements.track_planning=on \
   >"$pgdir/postgres.log" 2>&1 &
 postmaster=$!
 cleanup() {
-  kill -INT "$postmaster" 2>/dev/null || true
+  # SIGINT (fast shutdown) to the postmaster itself: runuser does not pass it on.
+  kill -INT "$(head -1 "$pgdir/data/postmaster.pid" 2>/dev/null)" "$postmaster" 2>/dev/null || true
   wait "$postmaster" 2>/dev/null || true
   rm -rf "$pgdir"
 }
@@ -50,7 +52,10 @@ cat >"$out/cpu-snapshot.sh" <<EOF
 ticks() { local t=0; for p in "\$@"; do
   [ -r /proc/\$p/stat ] && t=\$(( t + \$(awk '{print \$14 + \$15}' /proc/\$p/stat) )); done; echo \$t; }
 for kv in \$BENCH_PIDS; do echo "\${kv%%=*}-service \$(ticks "\${kv#*=}")"; done
-echo "postgresql \$(ticks $postmaster \$(ps --ppid $postmaster -o pid= ))"
+# PostgreSQL: the postmaster (runuser's child when run as root: the pid file names it),
+# its live backends, and the backends that already ended (its cutime + cstime).
+pm=\$(head -1 "$pgdir/data/postmaster.pid")
+echo "postgresql \$(( \$(ticks \$pm \$(ps --ppid \$pm -o pid=)) + \$(awk '{print \$16 + \$17}' /proc/\$pm/stat) ))"
 echo "redis \$(ticks \$(pgrep -x redis-server))"
 echo "rabbitmq \$(ticks \$(pgrep -f beam.smp))"
 EOF
@@ -78,9 +83,12 @@ for s in auth booking payment notification; do
 done >"$out/outbox"
 q -F "\$(printf '\t')" -c "SELECT regexp_replace(d.datname, '^bench_[0-9]+_', ''), s.calls,
     round(s.total_exec_time::numeric, 1), round(s.mean_exec_time::numeric, 3), s.rows,
+    round(s.total_plan_time::numeric, 1), s.plans,
     regexp_replace(left(s.query, 160), '[[:space:]]+', ' ', 'g')
   FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
-  WHERE s.calls > 0 ORDER BY s.total_exec_time DESC LIMIT 30" postgres >"$out/statements.tsv"
+  WHERE s.calls > 0 ORDER BY s.total_exec_time + s.total_plan_time DESC LIMIT 30" postgres >"$out/statements.tsv"
+q -c "SELECT sum(plans), sum(calls), round(sum(total_plan_time)::numeric, 1),
+    round(sum(total_exec_time)::numeric, 1) FROM pg_stat_statements" postgres >"$out/statements-total"
 EOF
 chmod +x "$out/start.sh" "$out/end.sh"
 export BENCH_PG_PORT=$port BENCH_ON_START="$out/start.sh" BENCH_ON_END="$out/end.sh"
@@ -106,8 +114,9 @@ perf script -i "$out/perf.data" 2>/dev/null | inferno-collapse-perf | inferno-fl
   echo "Messages published per booking (outbox rows):"
   awk -v n="$bookings" '{ printf "  %-22s %6.2f\n", $1, $2 / n }' "$out/outbox"
   echo
-  echo "Statements by total time (ms per booking | calls per booking | mean ms | rows | service | statement):"
-  awk -F '\t' -v n="$bookings" '{ printf "  %7.3f  %5.2f  %7.3f  %8d  %-12s %s\n", $3 / n, $2 / n, $4, $5, $1, $6 }' "$out/statements.tsv"
+  echo "Statements, all: $(awk -F'|' -v n="$bookings" '{ printf "%.1f calls and %.1f plans per booking; planning %.2f ms, executing %.2f ms per booking", $2 / n, $1 / n, $3 / n, $4 / n }' "$out/statements-total")"
+  echo "Statements by total time (exec ms per booking | plan ms per booking | calls per booking | mean exec ms | rows | service | statement):"
+  awk -F '\t' -v n="$bookings" '{ printf "  %7.3f  %7.3f  %5.2f  %7.3f  %8d  %-12s %s\n", $3 / n, $6 / n, $2 / n, $4, $5, $1, $8 }' "$out/statements.tsv"
   echo
   echo "perf samples by process: $out/perf-by-process.txt; flame graph: $out/flame.svg"
 } | tee "$out/report.txt"

@@ -80,9 +80,10 @@ fn real_ip_directives(gw: &Gateway) -> Vec<String> {
         .collect()
 }
 
-/// The access log is written as each request ends; give the last lines a moment.
+/// The access log is buffered and flushed at least every second (nginx.conf); give the last
+/// lines up to 5 s.
 async fn wait_for_log_lines(gw: &Gateway, lines: usize) {
-    for _ in 0..100 {
+    for _ in 0..250 {
         if gw.access_log().lines().count() >= lines {
             return;
         }
