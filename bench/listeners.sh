@@ -21,6 +21,8 @@
 # Run it under `flock /work/bench.lock` on a shared machine; it builds first (release).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib/private.sh
+. bench/lib/private.sh
 listeners=${1:-20000}
 processes=${2:-$(((listeners + 4999) / 5000))}
 replicas=${3:-$(((listeners + 7999) / 8000))}
@@ -30,20 +32,11 @@ secs=${SECS:-20}
 run=$$
 work=$(mktemp -d)
 chmod 755 "$work" # root's nginx runs its workers as an unprivileged user
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  for db in "bench_train_$run" "bench_booking_$run"; do
-    psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
-  done
-  redis-cli -h 127.0.0.1 --scan --pattern "bench:$run:*" | xargs -r redis-cli -h 127.0.0.1 unlink >/dev/null || true
-  if command -v rabbitmqctl >/dev/null; then
-    for q in $(rabbitmqctl -q list_queues name 2>/dev/null | grep "^bench\.$run\." || true); do
-      rabbitmqctl -q delete_queue "$q" >/dev/null 2>&1 || true
-    done
-  fi
+  bench_drop_private "$run" 5432 "bench_train_$run" "bench_booking_$run"
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -64,22 +57,18 @@ done
 common=(APP_REDIS__KEY_PREFIX="bench:$run:" APP_AMQP__EXCHANGE="bench.$run.events"
         APP_AMQP__QUEUE_PREFIX="bench.$run." APP_JWT__PUBLIC_KEY_PATH="$work/public.pem"
         APP_LOG__FORMAT=json RUST_LOG=warn)
-train_port=$(free_port)
+train_port=$(bench_free_port)
 train_env=("${common[@]}" APP_HTTP__PORT="$train_port"
            APP_DATABASE__URL="postgres://postgres@127.0.0.1:5432/bench_train_$run")
 env "${train_env[@]}" target/release/train-service seed >/dev/null
 env "${train_env[@]}" target/release/train-service >"$work/train.log" 2>&1 & pids+=($!)
 
-ready() {
-  for _ in $(seq 1 150); do curl -fs "http://127.0.0.1:$1/health/ready" >/dev/null && return 0; sleep 0.2; done
-  echo "service on $1 never became ready"; tail -20 "$work"/*.log; exit 1
-}
-ready "$train_port"
+bench_ready "$train_port" "$work"/*.log
 # The first replica migrates the database before the others start.
 booking_ports=()
 booking_pids=()
 for i in $(seq 1 "$replicas"); do
-  port=$(free_port)
+  port=$(bench_free_port)
   env "${common[@]}" APP_HTTP__PORT="$port" \
     APP_DATABASE__URL="postgres://postgres@127.0.0.1:5432/bench_booking_$run" \
     APP_BOOKING__TRAIN_SERVICE_URL="http://127.0.0.1:$train_port" \
@@ -87,11 +76,11 @@ for i in $(seq 1 "$replicas"); do
     target/release/booking-service >"$work/booking-$i.log" 2>&1 & pids+=($!)
   booking_pids+=($!)
   booking_ports+=("$port")
-  [ "$i" -gt 1 ] || ready "$port"
+  [ "$i" -gt 1 ] || bench_ready "$port" "$work"/*.log
 done
-for port in "${booking_ports[@]}"; do ready "$port"; done
+for port in "${booking_ports[@]}"; do bench_ready "$port" "$work"/*.log; done
 
-gateway_port=$(free_port)
+gateway_port=$(bench_free_port)
 upstream=$(printf '127.0.0.1:%s,' "${booking_ports[@]}")
 unused="127.0.0.1:9" # auth, payment and notification are not part of this bench
 env NGINX_ERROR_LOG=logs/error.log NGINX_ACCESS_LOG=logs/access.log GATEWAY_PORT="$gateway_port" \
@@ -110,7 +99,7 @@ trip=$(curl -fs "http://127.0.0.1:$train_port/api/trains/search?from=DHK&to=CTG&
   | python3 -c 'import json,sys; print(json.load(sys.stdin)["trips"][0]["trip_id"])')
 target/release/examples/mint_tokens "$work/private.pem" 1000 >"$work/tokens"
 
-spread="for p in ${booking_ports[*]}; do printf 'replica :%s ' \$p; curl -fs http://127.0.0.1:\$p/metrics | grep -E '^[a-z_]*live_listeners ' || echo; done >&2"
+spread="for p in ${booking_ports[*]}; do printf 'replica :%s ' \$p; curl -fs http://127.0.0.1:\$p/metrics | grep -E '^[a-z_]*live_listeners' || echo; done >&2"
 echo "== machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(date -u +%FT%TZ)" >&2
 echo "== listeners: $listeners in $processes processes, trip $trip, $replicas booking-service replicas, nginx workers $workers, nginx from ${BENCH_NGINX_FROM:-this tree}, $rate selects/s for ${secs}s a phase" >&2
 target/release/listen-bench run --gateway "http://127.0.0.1:$gateway_port" --trip "$trip" \
