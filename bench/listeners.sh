@@ -29,17 +29,8 @@ replicas=${3:-$(((listeners + 7999) / 8000))}
 rate=${RATE:-10}
 secs=${SECS:-20}
 
-run=$$
-work=$(mktemp -d)
+bench_private train booking
 chmod 755 "$work" # root's nginx runs its workers as an unprivileged user
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  bench_drop_private "$run" 5432 "bench_train_$run" "bench_booking_$run"
-  rm -rf "$work"
-}
-trap cleanup EXIT
 
 cargo build --release -q -p train-service -p booking-service --bins --examples
 cargo build --release -q -p e2e --bin listen-bench
@@ -50,9 +41,6 @@ if [ -n "${BENCH_NGINX_FROM:-}" ]; then
 fi
 openssl genpkey -algorithm ed25519 -out "$work/private.pem" 2>/dev/null
 openssl pkey -in "$work/private.pem" -pubout -out "$work/public.pem"
-for db in "bench_train_$run" "bench_booking_$run"; do
-  psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE $db" >/dev/null
-done
 
 common=(APP_REDIS__KEY_PREFIX="bench:$run:" APP_AMQP__EXCHANGE="bench.$run.events"
         APP_AMQP__QUEUE_PREFIX="bench.$run." APP_JWT__PUBLIC_KEY_PATH="$work/public.pem"

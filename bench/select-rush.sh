@@ -19,25 +19,13 @@ need() { command -v "$1" >/dev/null || { s=""; [ "$(id -u)" = 0 ] || s=sudo; $s 
 need wrk wrk
 need openssl openssl
 
-run=$$
-work=$(mktemp -d)
+bench_private train booking
 train_port=$(bench_free_port)
 booking_port=$(bench_free_port)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  bench_drop_private "$run" 5432 "bench_train_$run" "bench_booking_$run"
-  rm -rf "$work"
-}
-trap cleanup EXIT
 
 cargo build --release -q -p train-service -p booking-service --bins --examples
 openssl genpkey -algorithm ed25519 -out "$work/private.pem" 2>/dev/null
 openssl pkey -in "$work/private.pem" -pubout -out "$work/public.pem"
-for db in "bench_train_$run" "bench_booking_$run"; do
-  psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE $db" >/dev/null
-done
 
 common=(APP_REDIS__KEY_PREFIX="bench:$run:" APP_AMQP__EXCHANGE="bench.$run.events"
         APP_AMQP__QUEUE_PREFIX="bench.$run." APP_JWT__PUBLIC_KEY_PATH="$work/public.pem"

@@ -42,3 +42,27 @@ bench_drop_private() {
     done
   fi
 }
+
+# bench_private NAME...: starts a run: run=$$, work=a new temporary directory, pids=() (add
+# every process started), the databases bench_NAME_RUN for each NAME (created here), and an
+# EXIT trap that stops the processes and drops everything of the run.
+bench_private() {
+  run=$$
+  work=$(mktemp -d)
+  pids=()
+  bench_databases=()
+  local name
+  for name in "$@"; do bench_databases+=("bench_${name}_$run"); done
+  trap bench_private_cleanup EXIT
+  for name in "${bench_databases[@]}"; do
+    psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE $name" >/dev/null
+  done
+}
+
+bench_private_cleanup() {
+  local p
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  bench_drop_private "$run" 5432 "${bench_databases[@]}"
+  rm -rf "$work"
+}
