@@ -14,6 +14,8 @@
 # (an A/B against the previous commit: its target/release, or a copy of it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib/private.sh
+. bench/lib/private.sh
 bookings=${1:-3000}
 concurrency=${2:-64}
 users=${3:-200}
@@ -23,26 +25,14 @@ pg="postgres://postgres@127.0.0.1:$pg_port"
 
 run=$$
 work=$(mktemp -d)
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 services=(auth train booking payment notification)
 declare -A port
-for s in "${services[@]}"; do port[$s]=$(free_port); done
+for s in "${services[@]}"; do port[$s]=$(bench_free_port); done
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  for s in "${services[@]}"; do
-    psql -h 127.0.0.1 -p "$pg_port" -U postgres -qc "DROP DATABASE IF EXISTS bench_${run}_$s WITH (FORCE)" >/dev/null 2>&1 || true
-  done
-  redis-cli -h 127.0.0.1 --scan --pattern "bench:$run:*" | xargs -r redis-cli -h 127.0.0.1 unlink >/dev/null || true
-  if command -v rabbitmqctl >/dev/null; then
-    for q in $(rabbitmqctl -q list_queues name 2>/dev/null | grep "^bench\.$run\." || true); do
-      rabbitmqctl -q delete_queue "$q" >/dev/null 2>&1 || true
-    done
-    for x in "bench.$run.events" "bench.$run.events.dlx" "bench.$run.seats"; do
-      rabbitmqctl -q eval "rabbit_exchange:delete(rabbit_misc:r(<<\"/\">>, exchange, <<\"$x\">>), false, <<\"bench\">>)." >/dev/null 2>&1 || true
-    done
-  fi
+  bench_drop_private "$run" "$pg_port" $(printf "bench_${run}_%s " "${services[@]}")
   rm -rf "$work"
 }
 trap cleanup EXIT

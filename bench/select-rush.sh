@@ -9,6 +9,8 @@
 # BENCH_AFTER=release releases every hold instead of confirming it (see bench/select.lua).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib/private.sh
+. bench/lib/private.sh
 duration=${1:-30}
 connections=${2:-256}
 users=${3:-5000}
@@ -17,34 +19,13 @@ need() { command -v "$1" >/dev/null || { s=""; [ "$(id -u)" = 0 ] || s=sudo; $s 
 need wrk wrk
 need openssl openssl
 
-run=$$
-work=$(mktemp -d)
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-train_port=$(free_port)
-booking_port=$(free_port)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  for db in "bench_train_$run" "bench_booking_$run"; do
-    psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
-  done
-  redis-cli -h 127.0.0.1 --scan --pattern "bench:$run:*" | xargs -r redis-cli -h 127.0.0.1 unlink >/dev/null || true
-  if command -v rabbitmqctl >/dev/null; then
-    for q in $(rabbitmqctl -q list_queues name 2>/dev/null | grep "^bench\.$run\." || true); do
-      rabbitmqctl -q delete_queue "$q" >/dev/null 2>&1 || true
-    done
-  fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
+bench_private train booking
+train_port=$(bench_free_port)
+booking_port=$(bench_free_port)
 
 cargo build --release -q -p train-service -p booking-service --bins --examples
 openssl genpkey -algorithm ed25519 -out "$work/private.pem" 2>/dev/null
 openssl pkey -in "$work/private.pem" -pubout -out "$work/public.pem"
-for db in "bench_train_$run" "bench_booking_$run"; do
-  psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE $db" >/dev/null
-done
 
 common=(APP_REDIS__KEY_PREFIX="bench:$run:" APP_AMQP__EXCHANGE="bench.$run.events"
         APP_AMQP__QUEUE_PREFIX="bench.$run." APP_JWT__PUBLIC_KEY_PATH="$work/public.pem"
@@ -59,10 +40,7 @@ booking_env=("${common[@]}" APP_HTTP__PORT="$booking_port"
 env "${train_env[@]}" target/release/train-service seed >/dev/null
 env "${train_env[@]}" target/release/train-service >"$work/train.log" 2>&1 & pids+=($!)
 env "${booking_env[@]}" target/release/booking-service >"$work/booking.log" 2>&1 & pids+=($!)
-for port in "$train_port" "$booking_port"; do
-  for _ in $(seq 1 150); do curl -fs "http://127.0.0.1:$port/health/ready" >/dev/null && break; sleep 0.2; done
-  curl -fs "http://127.0.0.1:$port/health/ready" >/dev/null || { echo "service on $port never became ready"; tail -20 "$work"/*.log; exit 1; }
-done
+for port in "$train_port" "$booking_port"; do bench_ready "$port" "$work"/*.log; done
 
 tomorrow=$(date -u -d tomorrow +%F)
 trips=$(curl -fs "http://127.0.0.1:$train_port/api/trains/search?from=DHK&to=CTG&date=$tomorrow" \

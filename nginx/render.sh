@@ -14,7 +14,9 @@
 #   required (non-empty):
 #     NGINX_ERROR_LOG NGINX_ACCESS_LOG GATEWAY_PORT AUTH_UPSTREAM TRAIN_UPSTREAM
 #     BOOKING_UPSTREAM PAYMENT_UPSTREAM NOTIFICATION_UPSTREAM WEB_ROOT
-#   (their meaning is in the templates' headers), plus every KEY of the profile. A profile
+#   (their meaning is in the templates' headers), plus every KEY of the profile. Each
+#   *_UPSTREAM is host:port, or several separated by commas (a service's replicas): the
+#   template's `server ${X_UPSTREAM};` line then renders as one `server` line each. A profile
 #   key's value is the profile's, unless the environment sets that KEY (a test's slower
 #   rate, an operator's override). `envsubst` is given that explicit list, so nginx's own
 #   $variables stay as they are.
@@ -119,6 +121,27 @@ for f in $fixed; do
   [ -n "$value" ] || die "$f is not set (the caller sets every one of:" $fixed")"
   export "$f"
   list="$list \${$f}"
+done
+
+# An upstream of several replicas (see the rules above): "a:1,b:2" renders the template's
+# `server ${X_UPSTREAM};` as `server a:1;` and `server b:2;` on lines of their own.
+for f in AUTH_UPSTREAM TRAIN_UPSTREAM BOOKING_UPSTREAM PAYMENT_UPSTREAM NOTIFICATION_UPSTREAM; do
+  eval "value=\$$f"
+  case "$value" in
+    ,* | *, | *,,* | *[!A-Za-z0-9.:/_,[\]-]*)
+      die "$f: '$value' is not host:port or a comma-separated list of them" ;;
+  esac
+  servers=''
+  set -f
+  old_ifs=$IFS
+  IFS=,
+  for server in $value; do
+    servers="${servers:+$servers;
+    server }$server"
+  done
+  IFS=$old_ifs
+  set +f
+  export "$f=$servers"
 done
 
 # The trusted proxies (see the rules above) become REAL_IP_DIRECTIVES.

@@ -1,7 +1,10 @@
 //! Live seat changes: every replica publishes the changes it makes to a fanout exchange and
 //! relays everything the exchange carries to its own Server-Sent-Events listeners, so a
-//! browser connected to any replica sees every change.
+//! browser connected to any replica sees every change. Each change is rendered as
+//! Server-Sent Events once per replica ([`LiveChange`]); every listener writes the same
+//! bytes, so a replica's cost per change does not grow with a formatting per listener.
 
+use actix_web::web::Bytes;
 use futures_util::StreamExt;
 use lapin::ExchangeKind;
 use prometheus::IntGauge;
@@ -26,12 +29,33 @@ pub struct SeatChange {
     pub seats: Vec<SeatStatus>,
 }
 
+impl SeatChange {
+    /// The change as listeners receive it: one `event: seat` per seat, `data: {"seat_id",
+    /// "status"}`.
+    pub fn to_sse(&self) -> Bytes {
+        let mut out = String::new();
+        for seat in &self.seats {
+            let data = serde_json::json!({ "seat_id": seat.seat_id, "status": seat.status });
+            out.push_str(&format!("event: seat\ndata: {data}\n\n"));
+        }
+        Bytes::from(out)
+    }
+}
+
+/// A change of one trip, rendered once for every listener of the replica.
+#[derive(Debug)]
+pub struct LiveChange {
+    pub trip_id: i64,
+    /// What each listener of the trip writes ([`SeatChange::to_sse`]).
+    pub sse: Bytes,
+}
+
 #[derive(Clone)]
 pub struct LiveFeed {
     broker: Broker,
     exchange: String,
     declared: Arc<AtomicBool>,
-    tx: broadcast::Sender<Arc<SeatChange>>,
+    tx: broadcast::Sender<Arc<LiveChange>>,
 }
 
 impl LiveFeed {
@@ -72,7 +96,7 @@ impl LiveFeed {
         Ok(())
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<SeatChange>> {
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<LiveChange>> {
         self.tx.subscribe()
     }
 
@@ -118,9 +142,42 @@ impl LiveFeed {
         while let Some(delivery) = consumer.next().await {
             let delivery = delivery?;
             if let Ok(change) = serde_json::from_slice::<SeatChange>(&delivery.data) {
-                let _ = self.tx.send(Arc::new(change));
+                let _ = self.tx.send(Arc::new(LiveChange {
+                    trip_id: change.trip_id,
+                    sse: change.to_sse(),
+                }));
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_change_renders_one_seat_event_per_seat_in_order() {
+        let change = SeatChange {
+            trip_id: 7,
+            seats: vec![
+                SeatStatus {
+                    seat_id: 3,
+                    status: "held".to_owned(),
+                },
+                SeatStatus {
+                    seat_id: 4,
+                    status: "held".to_owned(),
+                },
+            ],
+        };
+
+        assert_eq!(
+            change.to_sse(),
+            Bytes::from_static(
+                b"event: seat\ndata: {\"seat_id\":3,\"status\":\"held\"}\n\n\
+                  event: seat\ndata: {\"seat_id\":4,\"status\":\"held\"}\n\n"
+            )
+        );
     }
 }

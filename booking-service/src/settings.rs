@@ -62,7 +62,11 @@ pub struct BookingSettings {
     pub marker_check_ms: u64,
     /// How often the sweeper looks for confirmed bookings past their payment due time.
     pub sweep_interval_ms: u64,
-    /// Live seat-map streams one replica serves at once; past it, 503 `unavailable`.
+    /// Live seat-map streams one replica serves at once; past it, 503 `unavailable`. Each is
+    /// an open file (its connection from the gateway), and a process may hold 20,000: the
+    /// default leaves 5,000 for requests, pools and the broker, so a replica full of
+    /// listeners refuses more instead of failing to open anything else. More viewers take
+    /// more replicas (docs/architecture.md, "Live seat maps at scale").
     pub max_live_listeners: usize,
     /// How often lapsed holds are looked for in Redis and announced `available`.
     pub expiry_sweep_ms: u64,
@@ -88,7 +92,7 @@ impl Default for BookingSettings {
             seats_exchange: "railrush.seats".into(),
             marker_check_ms: 2_000,
             sweep_interval_ms: 1_000,
-            max_live_listeners: 20_000,
+            max_live_listeners: 15_000,
             expiry_sweep_ms: 250,
             reconcile_ms: 1_000,
             reconcile_full_ms: 60_000,

@@ -1,12 +1,13 @@
 //! What checks the platform as a whole: the consistency check run after any test or load run
 //! ([`consistency`]), a TCP proxy that tests cut to make a store unreachable ([`proxy`]),
 //! and the real nginx gateway started for tests ([`gateway`]); passengers signed up for the
-//! load drivers ([`signup`]). With the feature `chaos`, the
+//! load drivers ([`signup`]) and their latency figures ([`bench`]). With the feature `chaos`, the
 //! chaos harness ([`chaos`], the `chaos` binary, `bench/chaos.sh`). With the feature `stack`
 //! (the test targets' own), the services started in-process for a test ([`services`]) and
 //! the whole platform on them ([`stack`]). The end-to-end saga tests are in `tests/saga`,
 //! the gateway's tests in `tests/gateway`.
 
+pub mod bench;
 #[cfg(feature = "chaos")]
 pub mod chaos;
 pub mod consistency;

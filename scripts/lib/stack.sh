@@ -37,6 +37,9 @@
 #   RAILRUSH_GATEWAY_PROFILE  the gateway's limits: default, or load (raised, for benchmarks
 #                         only); see nginx/profiles/
 #   RAILRUSH_BIN_DIR      where the service binaries are (default <cargo target dir>/release)
+#   RAILRUSH_BOOKING_UPSTREAM  the gateway's booking-service replicas, host:port separated by
+#                         commas (default 127.0.0.1:8083, the stack's one; list replicas
+#                         started beside it, e.g. 127.0.0.1:8083,127.0.0.1:8093)
 
 RAILRUSH_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 RAILRUSH_LOCAL="$RAILRUSH_ROOT/.local"
@@ -611,6 +614,7 @@ rr_render_gateway() {
         var="$(printf '%s' "${name%-service}" | tr '[:lower:]-' '[:upper:]_')_UPSTREAM"
         vars+=("$var=127.0.0.1:${entry##*:}")
     done
+    [ -z "${RAILRUSH_BOOKING_UPSTREAM:-}" ] || vars+=("BOOKING_UPSTREAM=$RAILRUSH_BOOKING_UPSTREAM")
     env "${vars[@]}" sh "$RAILRUSH_ROOT/nginx/render.sh" "$RAILRUSH_GATEWAY_PROFILE" "$RAILRUSH_NGINX_PREFIX" \
         || rr_die "the gateway configuration was not rendered (RAILRUSH_GATEWAY_PROFILE=$RAILRUSH_GATEWAY_PROFILE: default or load)"
     # When nginx runs as root its workers run as an unprivileged user that must reach the

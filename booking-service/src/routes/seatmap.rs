@@ -62,12 +62,7 @@ pub async fn events(
                 }
                 change = rx.recv() => match change {
                     Ok(change) if change.trip_id == trip_id => {
-                        let mut out = String::new();
-                        for seat in &change.seats {
-                            let data = json!({ "seat_id": seat.seat_id, "status": seat.status });
-                            out.push_str(&format!("event: seat\ndata: {data}\n\n"));
-                        }
-                        return Some((Ok(web::Bytes::from(out)), (rx, heartbeat)));
+                        return Some((Ok(change.sse.clone()), (rx, heartbeat)));
                     }
                     Ok(_) => {}
                     // A slow reader missed changes: tell it to reload the map.

@@ -16,6 +16,7 @@
 use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
 use clap::Parser;
+use e2e::bench::summary_ms as millis;
 use futures_util::{StreamExt, stream};
 use serde_json::{Value, json};
 use std::collections::HashSet;
@@ -103,24 +104,6 @@ fn main() -> ExitCode {
         let report = run(args).await?;
         println!("{report}");
         Ok(())
-    })
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
-
-fn millis(mut v: Vec<f64>) -> Value {
-    v.sort_by(f64::total_cmp);
-    json!({
-        "n": v.len(),
-        "p50_ms": percentile(&v, 0.50),
-        "p99_ms": percentile(&v, 0.99),
-        "max_ms": v.last().copied().unwrap_or(0.0),
     })
 }
 

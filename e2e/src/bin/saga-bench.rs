@@ -11,6 +11,7 @@
 
 use anyhow::{Context, bail};
 use clap::Parser;
+use e2e::bench::{hook, percentile};
 use futures_util::{StreamExt, stream};
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -56,19 +57,6 @@ struct Args {
     /// deadline passed), before the results are printed
     #[arg(long, value_name = "COMMAND")]
     on_end: Option<String>,
-}
-
-/// Runs `command` with `sh -c`, failing when it fails.
-fn hook(command: Option<&str>) -> anyhow::Result<()> {
-    let Some(command) = command else {
-        return Ok(());
-    };
-    let status = std::process::Command::new("sh")
-        .args(["-c", command])
-        .status()
-        .with_context(|| format!("running {command:?}"))?;
-    anyhow::ensure!(status.success(), "{command:?} failed: {status}");
-    Ok(())
 }
 
 const EXAMPLES: &str = "\
@@ -176,14 +164,6 @@ async fn connect(url: &str) -> anyhow::Result<tokio_postgres::Client> {
     let (c, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
     tokio::spawn(conn);
     Ok(c)
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
 }
 
 fn main() -> ExitCode {

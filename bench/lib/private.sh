@@ -1,0 +1,68 @@
+# shellcheck shell=bash
+# bench/lib/private.sh: what the bench scripts that run release builds of the services on
+# private stores share (select-rush.sh, saga-rush.sh, listeners.sh). A run names everything
+# it makes after its RUN id on the shared PostgreSQL, Redis and RabbitMQ: its databases, the
+# Redis keys bench:RUN:*, the queues bench.RUN.* and the exchanges bench.RUN.events(.dlx) and
+# bench.RUN.seats; bench_drop_private removes them all.
+
+# A free TCP port on 127.0.0.1.
+bench_free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# bench_ready PORT LOG...: waits up to 30 s for the service on PORT to answer /health/ready;
+# otherwise prints the tails of LOG... and exits.
+bench_ready() {
+  local port=$1
+  shift
+  for _ in $(seq 1 150); do
+    curl -fs "http://127.0.0.1:$port/health/ready" >/dev/null && return 0
+    sleep 0.2
+  done
+  echo "service on $port never became ready"
+  tail -20 "$@"
+  exit 1
+}
+
+# bench_drop_private RUN PG_PORT DATABASE...: drops the run's databases, Redis keys, queues
+# and exchanges (best effort: a cleanup never fails the run).
+bench_drop_private() {
+  local run=$1 pg_port=$2 db q x
+  shift 2
+  for db in "$@"; do
+    psql -h 127.0.0.1 -p "$pg_port" -U postgres -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
+  done
+  redis-cli -h 127.0.0.1 --scan --pattern "bench:$run:*" | xargs -r redis-cli -h 127.0.0.1 unlink >/dev/null || true
+  if command -v rabbitmqctl >/dev/null; then
+    for q in $(rabbitmqctl -q list_queues name 2>/dev/null | grep "^bench\.$run\." || true); do
+      rabbitmqctl -q delete_queue "$q" >/dev/null 2>&1 || true
+    done
+    for x in "bench.$run.events" "bench.$run.events.dlx" "bench.$run.seats"; do
+      rabbitmqctl -q eval "rabbit_exchange:delete(rabbit_misc:r(<<\"/\">>, exchange, <<\"$x\">>), false, <<\"bench\">>)." >/dev/null 2>&1 || true
+    done
+  fi
+}
+
+# bench_private NAME...: starts a run: run=$$, work=a new temporary directory, pids=() (add
+# every process started), the databases bench_NAME_RUN for each NAME (created here), and an
+# EXIT trap that stops the processes and drops everything of the run.
+bench_private() {
+  run=$$
+  work=$(mktemp -d)
+  pids=()
+  bench_databases=()
+  local name
+  for name in "$@"; do bench_databases+=("bench_${name}_$run"); done
+  trap bench_private_cleanup EXIT
+  for name in "${bench_databases[@]}"; do
+    psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE $name" >/dev/null
+  done
+}
+
+bench_private_cleanup() {
+  local p
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  bench_drop_private "$run" 5432 "${bench_databases[@]}"
+  rm -rf "$work"
+}
