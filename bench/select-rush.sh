@@ -7,6 +7,17 @@
 # was sold twice and prints the answer mix, throughput and latency percentiles.
 #   bench/select-rush.sh [duration_seconds=30] [connections=256] [users=5000]
 # BENCH_AFTER=release releases every hold instead of confirming it (see bench/select.lua).
+#
+# Through the gateway, side by side: CONNECTIONS may be a list ("64 256"), and BENCH_TARGETS
+# (default "direct") the targets measured one after the other at each count:
+#   direct    booking-service itself
+#   gateway   an nginx gateway rendered from this tree's nginx/ (the `load` profile) in
+#             front of the same booking-service
+#   base      the same from the templates of another checkout, BENCH_BASE=<its root> (e.g. a
+#             git worktree of the previous commit): the gateway A/B in one run
+# A 5 s warm-up against booking-service comes first (the trips sell out and the holds won are
+# confirmed in it). Each step prints one `step:` line (target, connections, requests/s, p50,
+# p99); the last lines repeat them as a table with each one's share of the direct rate.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=bench/lib/private.sh
@@ -18,6 +29,9 @@ users=${3:-5000}
 need() { command -v "$1" >/dev/null || { s=""; [ "$(id -u)" = 0 ] || s=sudo; $s apt-get update -qq && $s apt-get install -y -qq "$2"; }; }
 need wrk wrk
 need openssl openssl
+targets=${BENCH_TARGETS:-direct}
+case " $targets " in *" gateway "*|*" base "*) need nginx nginx-light; need envsubst gettext-base ;; esac
+case " $targets " in *" base "*) [ -x "${BENCH_BASE:-}/nginx/render.sh" ] || { echo "base: set BENCH_BASE to a checkout with nginx/render.sh" >&2; exit 2; } ;; esac
 
 bench_private train booking
 train_port=$(bench_free_port)
@@ -50,11 +64,60 @@ seats=$(curl -fs "http://127.0.0.1:$train_port/api/trains/trips/${trips%%,*}" \
 for t in ${trips//,/ }; do curl -fs -o /dev/null "http://127.0.0.1:$booking_port/api/bookings/trips/$t/seats"; done
 target/release/examples/mint_tokens "$work/private.pem" "$users" >"$work/tokens"
 
+# A gateway in front of this booking-service: the templates of checkout $1 rendered with the
+# load profile into $work/gw-$2 on port $3 (every other upstream points at booking-service
+# too; only /api/bookings is measured), in the foreground under the run's clean-up.
+start_gateway() {
+  local root=$1 name=$2 port=$3 prefix="$work/gw-$2"
+  NGINX_ERROR_LOG=logs/error.log NGINX_ACCESS_LOG=logs/access.log GATEWAY_PORT="$port" \
+    AUTH_UPSTREAM="127.0.0.1:$booking_port" TRAIN_UPSTREAM="127.0.0.1:$train_port" \
+    BOOKING_UPSTREAM="127.0.0.1:$booking_port" PAYMENT_UPSTREAM="127.0.0.1:$booking_port" \
+    NOTIFICATION_UPSTREAM="127.0.0.1:$booking_port" WEB_ROOT="$work" \
+    "$root/nginx/render.sh" load "$prefix" >/dev/null
+  nginx -p "$prefix/" -e "$prefix/logs/error.log" -c "$prefix/conf/nginx.conf" -g 'daemon off;' &
+  pids+=($!)
+  for _ in $(seq 1 50); do curl -s -o /dev/null "http://127.0.0.1:$port/api" && return 0; sleep 0.1; done
+  echo "the $name gateway did not start"; cat "$prefix/logs/error.log"; exit 1
+}
+declare -A url=([direct]="http://127.0.0.1:$booking_port")
+for target in $targets; do
+  case $target in
+    direct) ;;
+    gateway|base)
+      port=$(bench_free_port)
+      root=$PWD; [ "$target" = base ] && root=$BENCH_BASE
+      start_gateway "$root" "$target" "$port"
+      url[$target]="http://127.0.0.1:$port" ;;
+    *) echo "unknown target $target (direct, gateway, base)" >&2; exit 2 ;;
+  esac
+done
+
 echo "== machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(date -u +%FT%TZ)"
-echo "== select rush: trips $trips ($seats seats each), $users users, $connections connections, ${duration}s (wrk on the same machine)"
+echo "== select rush: trips $trips ($seats seats each), $users users, connections $connections, targets $targets, ${duration}s a step (wrk on the same machine)"
 BENCH_TOKENS="$work/tokens" BENCH_TRIPS="$trips" BENCH_SEATS="$seats" \
-  wrk -t2 -c"$connections" -d"${duration}s" --timeout 10s --latency -s bench/select.lua \
-  "http://127.0.0.1:$booking_port"
+  wrk -t2 -c64 -d5s --timeout 10s -s bench/select.lua "${url[direct]}" >/dev/null
+steps=()
+for c in $connections; do
+  for target in $targets; do
+    echo "== $target, $c connections: ${url[$target]}"
+    BENCH_TOKENS="$work/tokens" BENCH_TRIPS="$trips" BENCH_SEATS="$seats" \
+      wrk -t2 -c"$c" -d"${duration}s" --timeout 10s --latency -s bench/select.lua \
+      "${url[$target]}" | tee "$work/wrk.out"
+    rate=$(sed -n 's/^requests\/s=//p' "$work/wrk.out")
+    p50=$(grep -o 'p50=[0-9.]*ms' "$work/wrk.out" | cut -d= -f2)
+    p99=$(grep -o 'p99=[0-9.]*ms' "$work/wrk.out" | cut -d= -f2)
+    steps+=("$target $c $rate $p50 $p99")
+    echo "step: $target connections=$c requests/s=$rate p50=$p50 p99=$p99"
+  done
+done
+echo "== steps (share: requests/s against direct at the same connections)"
+printf '%-8s %11s %11s %10s %10s %6s\n' target connections requests/s p50 p99 share
+for step in "${steps[@]}"; do
+  read -r target c rate p50 p99 <<<"$step"
+  direct=$(printf '%s\n' "${steps[@]}" | awk -v c="$c" '$1 == "direct" && $2 == c {print $3}')
+  share=$( [ -n "$direct" ] && awk -v r="$rate" -v d="$direct" 'BEGIN {printf "%.0f%%", 100 * r / d}' || echo -)
+  printf '%-8s %11s %11s %10s %10s %6s\n' "$target" "$c" "$rate" "$p50" "$p99" "$share"
+done
 
 echo "== server-side latency of select (booking-service's own histogram; excludes wrk and the kernel)"
 curl -fs "http://127.0.0.1:$booking_port/metrics" | python3 -c '
