@@ -415,7 +415,7 @@ mod tests {
             conf.contains(&format!("zone=seats:10m   rate={seats};")),
             "{conf}"
         );
-        assert!(conf.contains("listen 18080;"), "{conf}");
+        assert!(conf.contains("listen 18080 reuseport;"), "{conf}");
         assert!(conf.contains("root \"/srv/web\";"), "{conf}");
     }
 }
