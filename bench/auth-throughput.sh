@@ -5,6 +5,8 @@
 #   bench/auth-throughput.sh [duration_seconds=20] [connections=16]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib/private.sh
+. bench/lib/private.sh
 duration=${1:-20}
 connections=${2:-16}
 
@@ -14,7 +16,7 @@ command -v openssl >/dev/null
 db="bench_auth_$$"
 prefix="bench:$$:"
 keys=$(mktemp -d)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(bench_free_port)
 openssl genpkey -algorithm ed25519 -out "$keys/private.pem" 2>/dev/null
 openssl pkey -in "$keys/private.pem" -pubout -out "$keys/public.pem"
 

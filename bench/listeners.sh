@@ -18,7 +18,7 @@
 # BENCH_NGINX_FROM=<git revision> renders the gateway from that revision's nginx/ instead of
 # this tree's (the side-by-side run with an earlier sizing; an nginx/ that cannot list
 # replicas needs replicas=1).
-# Run it under `flock /work/bench.lock` on a shared machine; it builds first (release).
+# Run it alone on the machine (it measures delays); it builds first (release).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=bench/lib/private.sh
@@ -30,15 +30,10 @@ rate=${RATE:-10}
 secs=${SECS:-20}
 
 bench_private train booking
-chmod 755 "$work" # root's nginx runs its workers as an unprivileged user
 
 cargo build --release -q -p train-service -p booking-service --bins --examples
 cargo build --release -q -p e2e --bin listen-bench
-nginx_dir=nginx
-if [ -n "${BENCH_NGINX_FROM:-}" ]; then
-  git archive "$BENCH_NGINX_FROM" nginx | tar -x -C "$work"
-  nginx_dir="$work/nginx"
-fi
+nginx_dir=$(bench_nginx_dir "${BENCH_NGINX_FROM:-}")
 openssl genpkey -algorithm ed25519 -out "$work/private.pem" 2>/dev/null
 openssl pkey -in "$work/private.pem" -pubout -out "$work/public.pem"
 
@@ -70,17 +65,8 @@ for port in "${booking_ports[@]}"; do bench_ready "$port" "$work"/*.log; done
 
 gateway_port=$(bench_free_port)
 upstream=$(printf '127.0.0.1:%s,' "${booking_ports[@]}")
-unused="127.0.0.1:9" # auth, payment and notification are not part of this bench
-env NGINX_ERROR_LOG=logs/error.log NGINX_ACCESS_LOG=logs/access.log GATEWAY_PORT="$gateway_port" \
-  AUTH_UPSTREAM="$unused" TRAIN_UPSTREAM="127.0.0.1:$train_port" BOOKING_UPSTREAM="${upstream%,}" \
-  PAYMENT_UPSTREAM="$unused" NOTIFICATION_UPSTREAM="$unused" WEB_ROOT="$work" \
-  sh "$nginx_dir/render.sh" load "$work/gateway"
-nginx_args=(-p "$work/gateway/" -e "$work/gateway/logs/error.log" -c "$work/gateway/conf/nginx.conf")
-nginx "${nginx_args[@]}" -t -q
-nginx "${nginx_args[@]}" -g 'daemon off;' & pids+=($!)
-nginx_master=$!
-for _ in $(seq 1 50); do curl -s -o /dev/null "http://127.0.0.1:$gateway_port/" && break; sleep 0.1; done
-workers=$(pgrep -P "$nginx_master" -f "worker process" | paste -sd,)
+bench_gateway "$nginx_dir" gateway "$gateway_port" "127.0.0.1:$train_port" "${upstream%,}"
+workers=$(pgrep -P "$bench_gateway_pid" -f "worker process" | paste -sd,)
 
 tomorrow=$(date -u -d tomorrow +%F)
 trip=$(curl -fs "http://127.0.0.1:$train_port/api/trains/search?from=DHK&to=CTG&date=$tomorrow" \

@@ -14,6 +14,8 @@
 # Redis and RabbitMQ are the shared servers: their CPU includes whatever else uses them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib/private.sh
+. bench/lib/private.sh
 out="$PWD/target/profile/saga-$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$out"
 command -v perf >/dev/null || { echo "perf is missing (Debian: linux-perf)" >&2; exit 2; }
@@ -24,7 +26,7 @@ fi
 # ---- A private PostgreSQL with pg_stat_statements -------------------------------------------
 bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
 pgdir=$(mktemp -d /tmp/railrush-profile-pg.XXXXXX)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(bench_free_port)
 as_pg=()
 if [ "$(id -u)" = 0 ]; then chown postgres: "$pgdir"; as_pg=(runuser -u postgres --); fi
 "${as_pg[@]}" "$bin/initdb" -D "$pgdir/data" -U postgres -A trust -E UTF8 >/dev/null

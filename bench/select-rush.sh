@@ -13,8 +13,8 @@
 #   direct    booking-service itself
 #   gateway   an nginx gateway rendered from this tree's nginx/ (the `load` profile) in
 #             front of the same booking-service
-#   base      the same from the templates of another checkout, BENCH_BASE=<its root> (e.g. a
-#             git worktree of the previous commit): the gateway A/B in one run
+#   base      the same from the templates of git revision BENCH_NGINX_FROM (e.g. HEAD~1):
+#             the gateway A/B in one run (bench/listeners.sh takes the same variable)
 # A 5 s warm-up against booking-service comes first (the trips sell out and the holds won are
 # confirmed in it). Each step prints one `step:` line (target, connections, requests/s, p50,
 # p99); the last lines repeat them as a table with each one's share of the direct rate.
@@ -31,7 +31,7 @@ need wrk wrk
 need openssl openssl
 targets=${BENCH_TARGETS:-direct}
 case " $targets " in *" gateway "*|*" base "*) need nginx nginx-light; need envsubst gettext-base ;; esac
-case " $targets " in *" base "*) [ -x "${BENCH_BASE:-}/nginx/render.sh" ] || { echo "base: set BENCH_BASE to a checkout with nginx/render.sh" >&2; exit 2; } ;; esac
+case " $targets " in *" base "*) [ -n "${BENCH_NGINX_FROM:-}" ] || { echo "base: set BENCH_NGINX_FROM to a git revision" >&2; exit 2; } ;; esac
 
 bench_private train booking
 train_port=$(bench_free_port)
@@ -64,29 +64,15 @@ seats=$(curl -fs "http://127.0.0.1:$train_port/api/trains/trips/${trips%%,*}" \
 for t in ${trips//,/ }; do curl -fs -o /dev/null "http://127.0.0.1:$booking_port/api/bookings/trips/$t/seats"; done
 target/release/examples/mint_tokens "$work/private.pem" "$users" >"$work/tokens"
 
-# A gateway in front of this booking-service: the templates of checkout $1 rendered with the
-# load profile into $work/gw-$2 on port $3 (every other upstream points at booking-service
-# too; only /api/bookings is measured), in the foreground under the run's clean-up.
-start_gateway() {
-  local root=$1 name=$2 port=$3 prefix="$work/gw-$2"
-  NGINX_ERROR_LOG=logs/error.log NGINX_ACCESS_LOG=logs/access.log GATEWAY_PORT="$port" \
-    AUTH_UPSTREAM="127.0.0.1:$booking_port" TRAIN_UPSTREAM="127.0.0.1:$train_port" \
-    BOOKING_UPSTREAM="127.0.0.1:$booking_port" PAYMENT_UPSTREAM="127.0.0.1:$booking_port" \
-    NOTIFICATION_UPSTREAM="127.0.0.1:$booking_port" WEB_ROOT="$work" \
-    "$root/nginx/render.sh" load "$prefix" >/dev/null
-  nginx -p "$prefix/" -e "$prefix/logs/error.log" -c "$prefix/conf/nginx.conf" -g 'daemon off;' &
-  pids+=($!)
-  for _ in $(seq 1 50); do curl -s -o /dev/null "http://127.0.0.1:$port/api" && return 0; sleep 0.1; done
-  echo "the $name gateway did not start"; cat "$prefix/logs/error.log"; exit 1
-}
 declare -A url=([direct]="http://127.0.0.1:$booking_port")
 for target in $targets; do
   case $target in
     direct) ;;
     gateway|base)
+      # Only /api/bookings is measured; the gateway's other upstreams are not called.
       port=$(bench_free_port)
-      root=$PWD; [ "$target" = base ] && root=$BENCH_BASE
-      start_gateway "$root" "$target" "$port"
+      dir=nginx; [ "$target" = base ] && dir=$(bench_nginx_dir "$BENCH_NGINX_FROM")
+      bench_gateway "$dir" "gw-$target" "$port" "127.0.0.1:$train_port" "127.0.0.1:$booking_port"
       url[$target]="http://127.0.0.1:$port" ;;
     *) echo "unknown target $target (direct, gateway, base)" >&2; exit 2 ;;
   esac

@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # bench/lib/private.sh: what the bench scripts that run release builds of the services on
-# private stores share (select-rush.sh, saga-rush.sh, listeners.sh). A run names everything
+# private stores share (select-rush.sh, saga-rush.sh, listeners.sh; profile-saga.sh and
+# auth-throughput.sh take their free port from here). A run names everything
 # it makes after its RUN id on the shared PostgreSQL, Redis and RabbitMQ: its databases, the
 # Redis keys bench:RUN:*, the queues bench.RUN.* and the exchanges bench.RUN.events(.dlx) and
 # bench.RUN.seats; bench_drop_private removes them all.
@@ -65,4 +66,40 @@ bench_private_cleanup() {
   wait 2>/dev/null || true
   bench_drop_private "$run" 5432 "${bench_databases[@]}"
   rm -rf "$work"
+}
+
+# bench_nginx_dir [REV]: the nginx/ directory a bench renders its gateway from: this tree's,
+# or with REV (a git revision) that revision's templates, extracted into $work/nginx-REV.
+bench_nginx_dir() {
+  [ -n "${1:-}" ] || { echo nginx; return; }
+  mkdir -p "$work/nginx-$1"
+  git archive "$1" nginx | tar -x -C "$work/nginx-$1"
+  echo "$work/nginx-$1/nginx"
+}
+
+# bench_gateway NGINX_DIR NAME PORT TRAIN BOOKING: renders NGINX_DIR's templates with the
+# load profile into $work/NAME on PORT (TRAIN and BOOKING are host:port; BOOKING may list
+# replicas, separated by commas; the other services point at a closed port, as no bench here
+# calls them), checks the result with nginx -t, starts nginx in the foreground under the
+# run's clean-up (bench_gateway_pid is its master) and waits until it answers.
+bench_gateway() {
+  local dir=$1 name=$2 port=$3 train=$4 booking=$5 unused=127.0.0.1:9
+  local prefix="$work/$name"
+  chmod 755 "$work" # root's nginx runs its workers as an unprivileged user
+  env NGINX_ERROR_LOG=logs/error.log NGINX_ACCESS_LOG=logs/access.log GATEWAY_PORT="$port" \
+    AUTH_UPSTREAM="$unused" TRAIN_UPSTREAM="$train" BOOKING_UPSTREAM="$booking" \
+    PAYMENT_UPSTREAM="$unused" NOTIFICATION_UPSTREAM="$unused" WEB_ROOT="$work" \
+    sh "$dir/render.sh" load "$prefix" >/dev/null
+  local args=(-p "$prefix/" -e "$prefix/logs/error.log" -c "$prefix/conf/nginx.conf")
+  nginx "${args[@]}" -t -q
+  nginx "${args[@]}" -g 'daemon off;' &
+  pids+=($!)
+  bench_gateway_pid=$!
+  for _ in $(seq 1 50); do
+    curl -s -o /dev/null "http://127.0.0.1:$port/api" && return 0
+    sleep 0.1
+  done
+  echo "the $name gateway did not answer on $port"
+  cat "$prefix/logs/error.log"
+  exit 1
 }
