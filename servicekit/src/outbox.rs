@@ -42,6 +42,9 @@ use uuid::Uuid;
 
 const BATCH: i64 = 200;
 const IDLE_POLL: Duration = Duration::from_millis(500);
+/// How often the backlog gauge is read (a count of the unsent rows): not at every batch,
+/// which under load is every event.
+const BACKLOG_READ: Duration = Duration::from_secs(1);
 /// How long a stopping relay keeps publishing what is left.
 const FINAL_FLUSH: Duration = Duration::from_secs(5);
 /// The first and the longest wait before an unroutable event type is tried again.
@@ -163,8 +166,13 @@ async fn run(
 ) {
     let mut backoff = Duration::from_millis(100);
     let mut set_aside = SetAside::default();
+    let mut backlog_read: Option<Instant> = None;
     while !stop.is_cancelled() {
-        match relay_batch(&pool, &broker, &metrics, &mut set_aside).await {
+        let read_backlog = backlog_read.is_none_or(|at| at.elapsed() >= BACKLOG_READ);
+        if read_backlog {
+            backlog_read = Some(Instant::now());
+        }
+        match relay_batch(&pool, &broker, &metrics, &mut set_aside, read_backlog).await {
             Ok(n) if n as i64 == BATCH => continue,
             Ok(_) => {
                 backoff = Duration::from_millis(100);
@@ -186,7 +194,7 @@ async fn run(
     // Stopping: what was committed last goes out now if the broker takes it within the
     // grace period; anything left waits in the table for the next start.
     let drained = tokio::time::timeout(FINAL_FLUSH, async {
-        while let Ok(n) = relay_batch(&pool, &broker, &metrics, &mut set_aside).await {
+        while let Ok(n) = relay_batch(&pool, &broker, &metrics, &mut set_aside, false).await {
             if n == 0 {
                 break;
             }
@@ -198,18 +206,20 @@ async fn run(
     }
 }
 
-/// Publishes one batch; returns how many rows it handled (sent, or returned by the broker and
-/// set aside with their type).
+/// Publishes one batch, after reading the backlog gauge when `read_backlog`; returns how many
+/// rows it handled (sent, or returned by the broker and set aside with their type).
 async fn relay_batch(
     pool: &PgPool,
     broker: &Broker,
     metrics: &RelayMetrics,
     set_aside: &mut SetAside,
+    read_backlog: bool,
 ) -> anyhow::Result<usize> {
     let mut client = pool.get().await?;
-    if let Ok(row) = client
-        .query_one_prepared("SELECT count(*) FROM outbox WHERE sent_at IS NULL", &[])
-        .await
+    if read_backlog
+        && let Ok(row) = client
+            .query_one_prepared("SELECT count(*) FROM outbox WHERE sent_at IS NULL", &[])
+            .await
     {
         metrics.backlog.set(row.get(0));
     }
