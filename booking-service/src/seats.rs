@@ -69,23 +69,25 @@ static SELECT: LazyLock<Script> = LazyLock::new(|| {
     )
 });
 
-/// Sets KEYS[3..] to ARGV[2] where they still equal ARGV[1] (or are gone), adding ARGV[4..]
-/// to the user set KEYS[1], which then never expires, and removes ARGV[3] from the expiry
-/// set KEYS[2]. Used to turn a hold into booked markers. Returns how many.
+/// Sets KEYS[4..] to ARGV[2] where they still equal ARGV[1] (or are gone), adding ARGV[4..]
+/// to the user set KEYS[1], which then never expires, removes ARGV[3] from the expiry set
+/// KEYS[2] and deletes the hold record KEYS[3]. Used to turn a hold into booked markers.
+/// Returns how many seats.
 static REPLACE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
         local done = 0
-        for i = 3, #KEYS do
+        for i = 4, #KEYS do
             local v = redis.call('GET', KEYS[i])
             if v == false or v == ARGV[1] then
                 redis.call('SET', KEYS[i], ARGV[2])
-                redis.call('SADD', KEYS[1], ARGV[1 + i])
+                redis.call('SADD', KEYS[1], ARGV[i])
                 done = done + 1
             end
         end
         redis.call('PERSIST', KEYS[1])
         redis.call('ZREM', KEYS[2], ARGV[3])
+        redis.call('DEL', KEYS[3])
         return done
     ",
     )
@@ -242,11 +244,12 @@ impl SeatStore {
         .await
     }
 
-    /// Replaces `from` (or a vanished key) with `to` on the seats and drops the hold's
-    /// `expiry` entry; returns how many seats changed.
+    /// Replaces `from` (or a vanished key) with `to` on the seats of `hold` and drops the
+    /// hold's `expiry` entry and its record, in one round trip; returns how many seats
+    /// changed.
     pub async fn replace(
         &self,
-        trip: i64,
+        (trip, hold): (i64, Uuid),
         seats: &[i32],
         user: Uuid,
         (from, to): (&str, &str),
@@ -255,7 +258,7 @@ impl SeatStore {
         bounded(async {
             let mut conn = self.pool.get().await?;
             let mut inv = REPLACE.key(self.user_key(trip, user));
-            inv.key(self.expiry_key(trip));
+            inv.key(self.expiry_key(trip)).key(self.hold_key(hold));
             for &s in seats {
                 inv.key(self.seat_key(trip, s));
             }

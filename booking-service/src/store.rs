@@ -6,7 +6,9 @@ use deadpool_postgres::GenericClient;
 use serde::Serialize;
 use servicekit::db::{DbError, Prepared};
 use servicekit::events::{BookedSeat, Passenger};
-use tokio_postgres::Row;
+use std::sync::LazyLock;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Row, Statement};
 use uuid::Uuid;
 
 /// `Booking` of `docs/api.md`.
@@ -139,28 +141,53 @@ pub struct NewBooking<'a> {
     pub amount: i64,
     pub currency: &'a str,
     pub payment_due_at: DateTime<Utc>,
+    /// Given by the service (to microseconds), so the answer is known before the insert.
+    pub created_at: DateTime<Utc>,
 }
 
-/// Inserts the booking and its seats. A seat already live in another booking is a
-/// [`DbError::UniqueViolation`] of `booking_seats_live_key`; a hold already confirmed, of
-/// `bookings_hold_key`.
+impl NewBooking<'_> {
+    /// The booking as [`find_own`] will read it once inserted.
+    pub fn answer(&self) -> Booking {
+        let mut seat_ids: Vec<i32> = self.seats.iter().map(|s| s.seat_id).collect();
+        seat_ids.sort_unstable();
+        Booking {
+            booking_id: self.id,
+            trip_id: self.trip_id,
+            seat_ids,
+            passengers: self.passengers.to_vec(),
+            status: "confirmed".to_owned(),
+            amount: self.amount,
+            currency: self.currency.to_owned(),
+            payment_due_at: self.payment_due_at,
+            ticket_code: None,
+            created_at: self.created_at,
+            ticket_qr: None,
+        }
+    }
+}
+
+/// Inserts the booking and its seats in one statement. A seat already live in another
+/// booking is a [`DbError::UniqueViolation`] of `booking_seats_live_key`; a hold already
+/// confirmed, of `bookings_hold_key`.
 pub async fn insert(db: &impl GenericClient, b: &NewBooking<'_>) -> Result<(), DbError> {
     let passengers = serde_json::to_value(b.passengers).unwrap_or_default();
-    db.execute_prepared(
-        "INSERT INTO bookings (id, hold_id, user_id, trip_id, status, passengers, amount, currency, payment_due_at) \
-         VALUES ($1, $2, $3, $4, 'confirmed', $5, $6, $7, $8)",
-        &[&b.id, &b.hold_id, &b.user_id, &b.trip_id, &passengers, &b.amount, &b.currency, &b.payment_due_at],
-    )
-    .await?;
     let ids: Vec<i32> = b.seats.iter().map(|s| s.seat_id).collect();
     let labels: Vec<&str> = b.seats.iter().map(|s| s.label.as_str()).collect();
     let coaches: Vec<&str> = b.seats.iter().map(|s| s.coach.as_str()).collect();
     let classes: Vec<&str> = b.seats.iter().map(|s| s.class.as_str()).collect();
     let fares: Vec<i64> = b.seats.iter().map(|s| s.fare).collect();
     db.execute_prepared(
-        "INSERT INTO booking_seats (booking_id, trip_id, seat_id, label, coach, class, fare) \
-         SELECT $1, $2, * FROM unnest($3::int[], $4::text[], $5::text[], $6::text[], $7::bigint[])",
-        &[&b.id, &b.trip_id, &ids, &labels, &coaches, &classes, &fares],
+        "WITH b AS ( \
+           INSERT INTO bookings (id, hold_id, user_id, trip_id, status, passengers, amount, currency, \
+                                 payment_due_at, created_at) \
+           VALUES ($1, $2, $3, $4, 'confirmed', $5, $6, $7, $8, $9) RETURNING id) \
+         INSERT INTO booking_seats (booking_id, trip_id, seat_id, label, coach, class, fare) \
+         SELECT b.id, $4, u.* FROM b, \
+           unnest($10::int[], $11::text[], $12::text[], $13::text[], $14::bigint[]) AS u",
+        &[
+            &b.id, &b.hold_id, &b.user_id, &b.trip_id, &passengers, &b.amount, &b.currency,
+            &b.payment_due_at, &b.created_at, &ids, &labels, &coaches, &classes, &fares,
+        ],
     )
     .await?;
     Ok(())
@@ -218,26 +245,72 @@ pub async fn end(
     Ok(Some(row.get(0)))
 }
 
-/// How many live seats `user` owns on `trip`, serialising that user's confirmations on the
-/// trip for the rest of the transaction.
-pub async fn live_seats_of(
-    db: &impl GenericClient,
-    user: Uuid,
-    trip: i64,
-) -> Result<usize, DbError> {
-    db.execute_prepared(
-        "SELECT pg_advisory_xact_lock(hashtextextended($1::text || ':' || $2::text, 0))",
-        &[&user.to_string(), &trip.to_string()],
-    )
-    .await?;
-    let row = db
-        .query_one_prepared(
-            "SELECT count(*) FROM booking_seats s JOIN bookings b ON b.id = s.booking_id \
-             WHERE b.user_id = $1 AND s.trip_id = $2 AND s.live",
-            &[&user, &trip],
-        )
-        .await?;
-    Ok(usize::try_from(row.get::<_, i64>(0)).unwrap_or(usize::MAX))
+/// Confirm's guard, in its transaction: the trip's cancellation lock (shared), then the
+/// passenger's lock on the trip (serialising that passenger's confirmations of the trip for
+/// the rest of the transaction), then one read of whether the trip is cancelled and how many
+/// live seats the passenger owns on it. The read's snapshot is taken after both locks are
+/// held, so it sees what the previous holder committed.
+pub struct ConfirmGuard {
+    trip_lock: Statement,
+    user_lock: Statement,
+    read: Statement,
+}
+
+/// What [`ConfirmGuard::check`] read.
+pub struct Guarded {
+    pub trip_cancelled: bool,
+    pub live_seats: usize,
+}
+
+static TRIP_LOCK: LazyLock<String> = LazyLock::new(crate::trip_cancel::store::confirm_lock_sql);
+
+impl ConfirmGuard {
+    /// The guard's statements from the connection's cache (a round trip only the first time
+    /// on a connection).
+    pub async fn prepare(tx: &impl GenericClient) -> Result<Self, DbError> {
+        let (trip_lock, user_lock, read) = tokio::try_join!(
+            tx.prepare_cached(&TRIP_LOCK),
+            tx.prepare_cached(
+                "SELECT pg_advisory_xact_lock(hashtextextended($1::text || ':' || $2::text, 0))"
+            ),
+            tx.prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM trip_cancellations WHERE trip_id = $1), \
+                   (SELECT count(*) FROM booking_seats s JOIN bookings b ON b.id = s.booking_id \
+                    WHERE b.user_id = $2 AND s.trip_id = $1 AND s.live)"
+            ),
+        )?;
+        Ok(Self {
+            trip_lock,
+            user_lock,
+            read,
+        })
+    }
+
+    /// Runs the guard. Its three statements are sent together when this future is first
+    /// polled, in order, so statements the caller pipelines after it (polled after it, as in
+    /// `tokio::join!(biased; guard.check(..), insert(..))`) run after the locks and the read:
+    /// the caller checks [`Guarded`] before it commits and rolls back otherwise.
+    pub async fn check(
+        &self,
+        tx: &impl GenericClient,
+        user: Uuid,
+        trip: i64,
+    ) -> Result<Guarded, DbError> {
+        let (user_text, trip_text) = (user.to_string(), trip.to_string());
+        let trip_lock: [&(dyn ToSql + Sync); 1] = [&trip];
+        let user_lock: [&(dyn ToSql + Sync); 2] = [&user_text, &trip_text];
+        let read: [&(dyn ToSql + Sync); 2] = [&trip, &user];
+        let (_, _, row) = tokio::try_join!(
+            biased;
+            tx.execute(&self.trip_lock, &trip_lock),
+            tx.execute(&self.user_lock, &user_lock),
+            tx.query_one(&self.read, &read),
+        )?;
+        Ok(Guarded {
+            trip_cancelled: row.get(0),
+            live_seats: usize::try_from(row.get::<_, i64>(1)).unwrap_or(usize::MAX),
+        })
+    }
 }
 
 /// Every live (confirmed or paid) seat with its booking and owner, for rebuilding markers.

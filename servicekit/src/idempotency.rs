@@ -205,14 +205,16 @@ async fn guarded(
 pub struct Claimed {
     scope: String,
     key: String,
-    /// Set once the handler has written the answer itself.
+    /// Set once the handler has written the answer itself and committed it.
     kept: Arc<AtomicBool>,
 }
 
 impl Claimed {
     /// Writes `status` and the JSON `body` as the key's answer through `tx`, the handler's
-    /// transaction, so that the answer commits with the effect or not at all; the guard then
-    /// writes nothing more. Returns the response to send.
+    /// transaction, so that the answer commits with the effect or not at all; returns the
+    /// response to send. Call [`Claimed::committed`] once `tx` has committed: the guard then
+    /// writes nothing more. Until then it records whatever the handler answers, so a refusal
+    /// that rolls `tx` back (this write with it) is kept as the key's answer.
     pub async fn keep(
         &self,
         tx: &impl GenericClient,
@@ -231,10 +233,14 @@ impl Claimed {
             Some(content_type),
         )
         .await?;
-        self.kept.store(true, Ordering::SeqCst);
         Ok(HttpResponse::build(status)
             .insert_header((header::CONTENT_TYPE, content_type))
             .body(body))
+    }
+
+    /// The transaction that [`Claimed::keep`] wrote the answer in has committed.
+    pub fn committed(&self) {
+        self.kept.store(true, Ordering::SeqCst);
     }
 }
 

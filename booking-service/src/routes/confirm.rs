@@ -5,7 +5,6 @@ use crate::reconcile;
 use crate::seats;
 use crate::state::BookingState;
 use crate::store::{self, NewBooking};
-use crate::trip_cancel;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use anyhow::{Context, anyhow};
@@ -171,7 +170,7 @@ pub async fn confirm(
     let written = state
         .seats
         .replace(
-            hold.trip_id,
+            (hold.trip_id, hold.hold_id),
             &hold.seat_ids,
             caller.id,
             (&hold_value, &booked),
@@ -180,7 +179,6 @@ pub async fn confirm(
         .await;
     let n = hold.seat_ids.len();
     reconcile::unless_all(&state, hold.trip_id, written, n, "writing booked markers").await;
-    let _ = holds::delete(&state.seats, hold.hold_id).await;
     state.live.publish(hold.trip_id, &hold.seat_ids, "booked");
     Ok(response)
 }
@@ -245,18 +243,7 @@ async fn book(
     )
     .context("encoding booking.confirmed")?;
 
-    let mut db = state.db.get().await.map_err(DbError::from)?;
-    let tx = db.transaction().await.map_err(DbError::from)?;
-    // The database decides: a hold taken before this replica knew of the cancellation.
-    if trip_cancel::store::confirm_refused(&tx, hold.trip_id).await? {
-        return Err(ConfirmError::TripCancelled);
-    }
-    // The seat rule's final guard (Redis counts it on select, but Redis can forget).
-    let owned = store::live_seats_of(&tx, user, hold.trip_id).await?;
     let limit = usize::try_from(state.settings.max_seats_per_user).unwrap_or(4);
-    if owned + seats.len() > limit {
-        return Err(ConfirmError::SeatLimitReached(limit));
-    }
     let new = NewBooking {
         id: booking_id,
         hold_id: hold.hold_id,
@@ -267,8 +254,42 @@ async fn book(
         amount,
         currency: &trip.currency,
         payment_due_at: due,
+        created_at: Utc::now().trunc_subsecs(6),
     };
-    match store::insert(&tx, &new).await {
+    let booking = new.answer();
+
+    let mut db = state.db.get().await.map_err(DbError::from)?;
+    let tx = db.transaction().await.map_err(DbError::from)?;
+    // One flight: the guard's locks and read, the booking, its event and the kept answer are
+    // sent together and run in this order; the guard's verdict is checked before the commit
+    // (a refusal rolls the writes back).
+    let guard = store::ConfirmGuard::prepare(&tx).await?;
+    let keep = async {
+        match &claimed {
+            Some(claimed) => claimed
+                .keep(&tx, StatusCode::CREATED, &booking)
+                .await
+                .map(Some),
+            None => Ok(None),
+        }
+    };
+    let (guarded, inserted, enqueued, kept) = tokio::join!(
+        biased;
+        guard.check(&tx, user, hold.trip_id),
+        store::insert(&tx, &new),
+        outbox::enqueue(&tx, &event, Some(&request_id.0)),
+        keep,
+    );
+    let guarded = guarded?;
+    // The database decides: a hold taken before this replica knew of the cancellation.
+    if guarded.trip_cancelled {
+        return Err(ConfirmError::TripCancelled);
+    }
+    // The seat rule's final guard (Redis counts it on select, but Redis can forget).
+    if guarded.live_seats + seats.len() > limit {
+        return Err(ConfirmError::SeatLimitReached(limit));
+    }
+    match inserted {
         Ok(()) => {}
         Err(e) if e.is_unique_violation("booking_seats_live_key") => {
             state.metrics.oversell_guard.inc();
@@ -280,20 +301,15 @@ async fn book(
         }
         Err(e) => return Err(e.into()),
     }
-    outbox::enqueue(&tx, &event, Some(&request_id.0))
-        .await
-        .map_err(DbError::from)?;
-    let booking = store::find_own(&tx, booking_id, user)
-        .await?
-        .ok_or_else(|| anyhow!("the booking just written is not there"))?;
-    let response = match claimed {
-        Some(claimed) => claimed
-            .keep(&tx, StatusCode::CREATED, &booking)
-            .await
-            .map_err(ConfirmError::Answer)?,
+    enqueued.map_err(DbError::from)?;
+    let response = match kept.map_err(ConfirmError::Answer)? {
+        Some(response) => response,
         None => HttpResponse::Created().json(booking),
     };
     tx.commit().await.map_err(DbError::from)?;
+    if let Some(claimed) = &claimed {
+        claimed.committed();
+    }
     state.relay.wake();
     Ok((booking_id, response))
 }

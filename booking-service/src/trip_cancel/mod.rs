@@ -4,7 +4,7 @@
 //!
 //! - **nothing more is sold**: select answers 409 `trip_cancelled` from the in-memory set
 //!   kept here (no store round trip on the hot path), and confirm asks the database in its
-//!   own transaction ([`store::confirm_refused`]) under a per-trip lock the cancellation
+//!   own transaction (`crate::store::ConfirmGuard`) under a per-trip lock the cancellation
 //!   takes exclusively, so a hold taken before this replica's set knew is never confirmed;
 //! - **every live booking is cancelled** by [`job`], in batches, each exactly like the
 //!   passenger's own cancel (`crate::cancel`, with the railway's reason): its seats freed,

@@ -60,22 +60,11 @@ pub async fn request(
     Ok(n == 1)
 }
 
-/// Confirm's guard, in its transaction: whether `trip` is cancelled, after taking the trip's
-/// lock shared until the transaction ends (two statements: the second one's snapshot is
-/// taken after the lock is held, so it sees a cancellation that committed meanwhile).
-pub async fn confirm_refused(tx: &impl GenericClient, trip: i64) -> Result<bool, DbError> {
-    tx.execute_prepared(
-        &format!("SELECT pg_advisory_xact_lock_shared({LOCK})"),
-        &[&trip],
-    )
-    .await?;
-    let row = tx
-        .query_one_prepared(
-            "SELECT EXISTS (SELECT 1 FROM trip_cancellations WHERE trip_id = $1)",
-            &[&trip],
-        )
-        .await?;
-    Ok(row.get(0))
+/// The statement confirm runs first in its transaction (`crate::store::ConfirmGuard`): the
+/// trip's lock, shared, until the transaction ends. Its next statement's snapshot is taken
+/// after the lock is held, so it sees a cancellation that committed meanwhile.
+pub fn confirm_lock_sql() -> String {
+    format!("SELECT pg_advisory_xact_lock_shared({LOCK})")
 }
 
 fn progress_of(row: &Row) -> Progress {

@@ -169,6 +169,61 @@ async fn a_confirm_keeps_its_answer_in_the_bookings_own_transaction() {
     assert_eq!(again.json::<Value>().await.unwrap(), first);
 }
 
+/// The answer of a keyed confirm is written in the same flight as its booking, before the
+/// database's guards are read. A confirm the guard refuses (here the railway cancelled the
+/// trip and this replica does not know yet) rolls that write back, and the refusal becomes
+/// the key's answer: a retry replays it instead of 409 `idempotency_key_in_use`.
+#[tokio::test]
+async fn a_keyed_confirm_refused_by_the_databases_guard_replays_its_refusal() {
+    let app = spawn_app().await;
+    let rahim = user();
+    let hold = app.hold(&rahim, &[9]).await;
+    app.db()
+        .await
+        .execute(
+            "INSERT INTO trip_cancellations (trip_id, reason, requested_by, departs_at) \
+             VALUES ($1, 'flooding', gen_random_uuid(), now() + interval '1 day')",
+            &[&app.trip],
+        )
+        .await
+        .unwrap();
+    let body = json!({"hold_id": hold["hold_id"], "passengers": [{"name": "Rahim"}], "payment_token": "tok_visa"});
+    let send = || {
+        app.client
+            .post(app.url("/api/bookings/seats/confirm"))
+            .bearer_auth(&rahim.token)
+            .header("Idempotency-Key", "confirm-refused")
+            .json(&body)
+            .send()
+    };
+
+    assert_error(
+        send().await.unwrap(),
+        StatusCode::CONFLICT,
+        "trip_cancelled",
+    )
+    .await;
+    let again = send().await.unwrap();
+
+    assert_eq!(
+        again
+            .headers()
+            .get("idempotent-replayed")
+            .map(|v| v.as_bytes()),
+        Some(&b"true"[..]),
+        "the retry did not replay the refusal"
+    );
+    assert_error(again, StatusCode::CONFLICT, "trip_cancelled").await;
+    let bookings: i64 = app
+        .db()
+        .await
+        .query_one("SELECT count(*) FROM bookings", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(bookings, 0);
+}
+
 #[tokio::test]
 async fn confirming_someone_elses_or_an_unknown_hold_is_404() {
     let app = spawn_app().await;
