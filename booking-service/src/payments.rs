@@ -21,6 +21,7 @@ use servicekit::db::Prepared;
 use servicekit::events::{self, BookingPaid, BookingRefundDue, Passenger, PaymentOutcome};
 use servicekit::outbox;
 use std::sync::Arc;
+use tokio_postgres::types::ToSql;
 
 /// Name under which applied events are recorded in `processed_events`.
 pub const CONSUMER: &str = "booking.payment-results";
@@ -90,23 +91,29 @@ async fn apply(
     };
 
     let tx = client.transaction().await?;
-    if !first_delivery(&tx, CONSUMER, event.event_id).await? {
+    // One flight: the delivery's record, the booking's row (locked) and its seats; a
+    // duplicate rolls back what it read.
+    let by_id: [&(dyn ToSql + Sync); 1] = [&id];
+    let (first, row, seats) = tokio::join!(
+        biased;
+        first_delivery(&tx, CONSUMER, event.event_id),
+        tx.query_one_prepared(
+            "SELECT status, user_id, passengers, amount, currency FROM bookings WHERE id = $1 FOR UPDATE",
+            &by_id,
+        ),
+        store::seats(&tx, id),
+    );
+    if !first? {
         return Ok("duplicate");
     }
-    let row = tx
-        .query_one_prepared(
-            "SELECT status, user_id, passengers, amount, currency FROM bookings WHERE id = $1 FOR UPDATE",
-            &[&id],
-        )
-        .await
-        ?;
+    let row = row?;
     let status: String = row.get(0);
     let label = match (succeeded, status.as_str()) {
         (true, "confirmed") => {
             let code = lifecycle::ticket_code();
             let trip =
                 trip.ok_or_else(|| HandleError::retry(anyhow::anyhow!("no trip summary")))?;
-            let seats = store::seats(&tx, id).await?;
+            let seats = seats?;
             let passengers: Vec<Passenger> =
                 serde_json::from_value(row.get(2)).map_err(|e| HandleError::Reject(e.into()))?;
             let paid_at = chrono::Utc::now().trunc_subsecs(0);
@@ -122,12 +129,6 @@ async fn apply(
                     issued_at: paid_at,
                 })
                 .map_err(HandleError::Reject)?;
-            tx.execute_prepared(
-                "UPDATE bookings SET status = 'paid', ticket_code = $2, paid_at = $3, \
-                 ticket_qr = $4, payment_failure = NULL, updated_at = now() WHERE id = $1",
-                &[&id, &code, &paid_at, &qr],
-            )
-            .await?;
             let paid = BookingPaid {
                 booking_id: id,
                 user_id: row.get(1),
@@ -139,7 +140,21 @@ async fn apply(
                 currency: row.get(4),
                 ticket_code: code,
             };
-            enqueue(&tx, events::BOOKING_PAID, &paid, request_id).await?;
+            let event = Envelope::new(events::BOOKING_PAID, &paid)
+                .map_err(|e| HandleError::Reject(e.into()))?;
+            // One flight: the booking paid and its event.
+            let params: [&(dyn ToSql + Sync); 4] = [&id, &paid.ticket_code, &paid_at, &qr];
+            let (updated, enqueued) = tokio::join!(
+                biased;
+                tx.execute_prepared(
+                    "UPDATE bookings SET status = 'paid', ticket_code = $2, paid_at = $3, \
+                     ticket_qr = $4, payment_failure = NULL, updated_at = now() WHERE id = $1",
+                    &params,
+                ),
+                outbox::enqueue(&tx, &event, request_id),
+            );
+            updated?;
+            enqueued?;
             "paid"
         }
         (true, "paid") => "already_paid",

@@ -112,10 +112,16 @@ impl Notifier {
         }
         let mut db = self.db.get().await?;
         let tx = db.transaction().await?;
-        if !first_delivery(&tx, consumer, message.event_id).await? {
+        // One flight: the delivery's record and the message; a duplicate rolls it back.
+        let (first, inserted) = tokio::join!(
+            biased;
+            first_delivery(&tx, consumer, message.event_id),
+            store::insert_notification(&tx, message),
+        );
+        if !first? {
             return Ok(Outcome::Duplicate);
         }
-        store::insert_notification(&tx, message).await?;
+        inserted?;
         tx.commit().await?;
         Ok(Outcome::Notified)
     }

@@ -153,20 +153,29 @@ pub(crate) async fn charge(
 async fn begin(worker: &Worker, event: &Envelope, command: &Command) -> Result<Plan, HandleError> {
     let mut client = worker.client().await?;
     let tx = client.transaction().await?;
-    if store::is_processed(&tx, CONSUMER, event.event_id).await? {
+    let key = event.event_id.to_string();
+    let confirmed = match command {
+        Command::Confirmed(booking) => Some(booking),
+        Command::Retry(_) => None,
+    };
+    let state = store::charge_state(
+        &tx,
+        (CONSUMER, event.event_id),
+        confirmed,
+        command.booking_id(),
+        &key,
+    )
+    .await?;
+    if state.processed {
         return Ok(Plan::Skip("duplicate"));
     }
-    if let Command::Confirmed(booking) = command {
-        store::insert_pending(&tx, booking).await?;
-    }
-    let Some(payment) = store::lock_by_booking(&tx, command.booking_id()).await? else {
+    let Some(payment) = state.payment else {
         return Err(HandleError::Reject(anyhow::anyhow!(
             "a retry for booking {} which has no payment",
             command.booking_id()
         )));
     };
-    let key = event.event_id.to_string();
-    if let Some(attempt) = store::attempt_with_key(&tx, payment.payment_id, &key).await? {
+    if let Some(attempt) = state.attempt {
         if attempt.outcome.is_some() {
             return skip(tx, event, "duplicate").await;
         }
@@ -178,10 +187,8 @@ async fn begin(worker: &Worker, event: &Envelope, command: &Command) -> Result<P
             attempt: attempt.attempt,
         })));
     }
-    let first_of_booking = matches!(command, Command::Confirmed(_));
-    if payment.status != PENDING
-        || (first_of_booking && payment.attempts > 0)
-        || store::has_open_attempt(&tx, payment.payment_id).await?
+    let first_of_booking = confirmed.is_some();
+    if payment.status != PENDING || (first_of_booking && payment.attempts > 0) || state.open_attempt
     {
         // Another event charges (or charged) this payment.
         return skip(tx, event, "duplicate").await;
@@ -216,19 +223,7 @@ async fn finish(
     elapsed: Duration,
 ) -> Result<&'static str, HandleError> {
     let payment = &due.payment;
-    let mut client = worker.client().await?;
-    let tx = client.transaction().await?;
-    if !first_delivery(&tx, CONSUMER, event.event_id).await? {
-        // A concurrent delivery of the same event recorded this answer already.
-        worker
-            .metrics
-            .charges
-            .with_label_values(&["duplicate"])
-            .inc();
-        return Ok("duplicate");
-    }
     let gateway_ms = i32::try_from(elapsed.as_millis()).unwrap_or(i32::MAX);
-    store::close_attempt(&tx, payment.payment_id, due.attempt, result, gateway_ms).await?;
     let (kind, failure, label) = match result {
         ChargeResult::Succeeded { .. } => (events::PAYMENT_SUCCEEDED, None, "succeeded"),
         ChargeResult::Failed { code } => {
@@ -251,7 +246,27 @@ async fn finish(
         payment_due_at: payment.payment_due_at,
     };
     let envelope = Envelope::new(kind, &outcome).map_err(HandleError::retry)?;
-    outbox::enqueue(&tx, &envelope, meta.request_id.as_deref()).await?;
+    let mut client = worker.client().await?;
+    let tx = client.transaction().await?;
+    // One flight: the delivery's record, the attempt's answer and the outcome event; a
+    // duplicate rolls the rest back.
+    let (first, closed, enqueued) = tokio::join!(
+        biased;
+        first_delivery(&tx, CONSUMER, event.event_id),
+        store::close_attempt(&tx, payment.payment_id, due.attempt, result, gateway_ms),
+        outbox::enqueue(&tx, &envelope, meta.request_id.as_deref()),
+    );
+    if !first? {
+        // A concurrent delivery of the same event recorded this answer already.
+        worker
+            .metrics
+            .charges
+            .with_label_values(&["duplicate"])
+            .inc();
+        return Ok("duplicate");
+    }
+    closed?;
+    enqueued?;
     tx.commit().await?;
     worker.relay.wake();
     worker.metrics.charges.with_label_values(&[label]).inc();

@@ -114,30 +114,41 @@ impl Availability {
         };
         let mut client = self.db.get().await?;
         let tx = client.transaction().await?;
-        if !first_delivery(&tx, CONSUMER, event.event_id).await? {
+        // One flight: the delivery's record, the booking's count and the trip's route; then
+        // the trip's classes, whose row lock is held only from there to the commit.
+        let count = async {
+            Ok::<_, tokio_postgres::Error>(match parsed.change {
+                Change::Sold => {
+                    tx.execute_prepared(
+                        "INSERT INTO counted_bookings (booking_id, trip_id, released) \
+                         VALUES ($1, $2, false) ON CONFLICT DO NOTHING",
+                        &[&parsed.booking_id, &parsed.trip_id],
+                    )
+                    .await?
+                        == 1
+                }
+                Change::Released => tx
+                    .query_opt_prepared(
+                        "INSERT INTO counted_bookings (booking_id, trip_id, released) \
+                         VALUES ($1, $2, true) ON CONFLICT (booking_id) DO UPDATE \
+                         SET released = true, updated_at = now() WHERE NOT counted_bookings.released \
+                         RETURNING xmax <> 0",
+                        &[&parsed.booking_id, &parsed.trip_id],
+                    )
+                    .await?
+                    .is_some_and(|row| row.get::<_, bool>(0)),
+            })
+        };
+        let (first, counts, route) = tokio::join!(
+            biased;
+            first_delivery(&tx, CONSUMER, event.event_id),
+            count,
+            trips::route_of(&tx, parsed.trip_id),
+        );
+        if !first? {
             return Ok("duplicate");
         }
-        let counts = match parsed.change {
-            Change::Sold => {
-                tx.execute_prepared(
-                    "INSERT INTO counted_bookings (booking_id, trip_id, released) \
-                     VALUES ($1, $2, false) ON CONFLICT DO NOTHING",
-                    &[&parsed.booking_id, &parsed.trip_id],
-                )
-                .await?
-                    == 1
-            }
-            Change::Released => tx
-                .query_opt_prepared(
-                    "INSERT INTO counted_bookings (booking_id, trip_id, released) \
-                     VALUES ($1, $2, true) ON CONFLICT (booking_id) DO UPDATE \
-                     SET released = true, updated_at = now() WHERE NOT counted_bookings.released \
-                     RETURNING xmax <> 0",
-                    &[&parsed.booking_id, &parsed.trip_id],
-                )
-                .await?
-                .is_some_and(|row| row.get::<_, bool>(0)),
-        };
+        let counts = counts?;
         let route = if counts {
             let sign = if parsed.change == Change::Sold { 1 } else { -1 };
             let classes: Vec<&str> = parsed.per_class.keys().map(|c| c.as_str()).collect();
@@ -156,7 +167,7 @@ impl Availability {
                     parsed.trip_id
                 )));
             }
-            trips::route_of(&tx, parsed.trip_id).await?
+            route?
         } else {
             None
         };

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 use serde::Serialize;
 use servicekit::db::{DbError, Prepared};
-use servicekit::events::BookingConfirmed;
+use std::sync::LazyLock;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
@@ -66,11 +66,11 @@ impl Payment {
 }
 
 mod attempts;
+mod charge;
 mod history;
 
-pub use attempts::{
-    Attempt, ChargeResult, attempt_with_key, close_attempt, has_open_attempt, open_attempt,
-};
+pub use attempts::{Attempt, ChargeResult, close_attempt, open_attempt};
+pub use charge::{ChargeState, charge_state};
 pub use history::{AttemptView, history};
 
 type Result<T> = std::result::Result<T, DbError>;
@@ -109,30 +109,15 @@ pub async fn lock_own(
     Ok(row.as_ref().map(Payment::from_row))
 }
 
-pub async fn lock_by_booking(db: &impl GenericClient, booking_id: Uuid) -> Result<Option<Payment>> {
-    let sql = format!("SELECT {COLUMNS} FROM payments WHERE booking_id = $1 FOR UPDATE");
-    let row = db.query_opt_prepared(&sql, &[&booking_id]).await?;
-    Ok(row.as_ref().map(Payment::from_row))
-}
+/// The payment of a booking, locked: `lock_by_booking`'s statement.
+static LOCK_BY_BOOKING: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {COLUMNS} FROM payments WHERE booking_id = $1 FOR UPDATE"));
 
-/// Creates the pending payment of a confirmed booking; a no-op when it exists.
-pub async fn insert_pending(db: &impl GenericClient, booking: &BookingConfirmed) -> Result<()> {
-    db.execute_prepared(
-        "INSERT INTO payments (payment_id, booking_id, user_id, amount, currency, status, token, \
-         payment_due_at) VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7) \
-         ON CONFLICT (booking_id) DO NOTHING",
-        &[
-            &Uuid::now_v7(),
-            &booking.booking_id,
-            &booking.user_id,
-            &booking.amount,
-            &booking.currency,
-            &booking.payment_token,
-            &booking.payment_due_at,
-        ],
-    )
-    .await?;
-    Ok(())
+pub async fn lock_by_booking(db: &impl GenericClient, booking_id: Uuid) -> Result<Option<Payment>> {
+    let row = db
+        .query_opt_prepared(&LOCK_BY_BOOKING, &[&booking_id])
+        .await?;
+    Ok(row.as_ref().map(Payment::from_row))
 }
 
 /// Fails a payment without charging (the booking is closed).
@@ -197,13 +182,14 @@ pub async fn reopen(db: &impl GenericClient, payment_id: Uuid, token: &str) -> R
     Ok(())
 }
 
+/// Whether a consumer already applied an event: `is_processed`'s statement.
+const PROCESSED: &str =
+    "SELECT EXISTS (SELECT 1 FROM processed_events WHERE consumer = $1 AND event_id = $2)";
+
 /// Whether `consumer` already applied `event_id`.
 pub async fn is_processed(db: &impl GenericClient, consumer: &str, event_id: Uuid) -> Result<bool> {
     let row = db
-        .query_one_prepared(
-            "SELECT EXISTS (SELECT 1 FROM processed_events WHERE consumer = $1 AND event_id = $2)",
-            &[&consumer, &event_id],
-        )
+        .query_one_prepared(PROCESSED, &[&consumer, &event_id])
         .await?;
     Ok(row.get(0))
 }

@@ -5,7 +5,7 @@ use super::{ClassAvailability, Route, Station, TrainRef, Trip, TripSeat};
 use crate::domain::SeatClass;
 use chrono::NaiveDate;
 use deadpool_postgres::GenericClient;
-use servicekit::db::DbError;
+use servicekit::db::{DbError, Prepared};
 use tokio_postgres::Row;
 
 const TRIP_COLUMNS: &str = "SELECT t.trip_id, tr.number, tr.name, t.from_station, t.to_station, \
@@ -101,7 +101,7 @@ pub async fn seats(db: &impl GenericClient, trip_id: i64) -> Result<Vec<TripSeat
 /// The route (search key) of a trip, for cache invalidation.
 pub async fn route_of(db: &impl GenericClient, trip_id: i64) -> Result<Option<Route>, DbError> {
     let row = db
-        .query_opt(
+        .query_opt_prepared(
             "SELECT from_station, to_station, service_date FROM trips WHERE trip_id = $1",
             &[&trip_id],
         )
