@@ -1,6 +1,9 @@
 //! Live seat changes: every replica publishes the changes it makes to a fanout exchange and
 //! relays everything the exchange carries to its own Server-Sent-Events listeners, so a
-//! browser connected to any replica sees every change. Each change is rendered as
+//! browser connected to any replica sees every change. A replica coalesces what it changes
+//! within [`COALESCE`] into one message (the changes of each trip merged in order), so a
+//! rush of selects costs the broker a message per replica and window, not one per select,
+//! and each listener one write per window. Each trip's changes are rendered as
 //! Server-Sent Events once per replica ([`LiveChange`]); every listener writes the same
 //! bytes, so a replica's cost per change does not grow with a formatting per listener.
 
@@ -11,10 +14,10 @@ use prometheus::IntGauge;
 use serde::{Deserialize, Serialize};
 use servicekit::amqp::{self, Broker};
 use servicekit::metrics::Metrics;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
-use tokio::sync::broadcast;
+use tokio::sync::{Notify, broadcast};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -42,6 +45,69 @@ impl SeatChange {
     }
 }
 
+/// How long a replica gathers its changes before it publishes them: the most a change waits
+/// for its message.
+pub const COALESCE: Duration = Duration::from_millis(50);
+/// Changes waiting to be published beyond this are dropped (the broker is not taking them;
+/// the seat map endpoint stays the truth).
+const MAX_PENDING: usize = 20_000;
+
+/// This replica's changes not yet published, merged per trip in the order they were made.
+#[derive(Default)]
+struct Pending {
+    changes: Mutex<Vec<SeatChange>>,
+    ready: Notify,
+}
+
+impl Pending {
+    fn push(&self, trip_id: i64, seats: &[i32], status: &str) {
+        let mut changes = self.changes.lock().unwrap_or_else(PoisonError::into_inner);
+        let waiting: usize = changes.iter().map(|c| c.seats.len()).sum();
+        if waiting >= MAX_PENDING {
+            tracing::debug!(trip_id, "seat change not published: too many waiting");
+            return;
+        }
+        let was_empty = changes.is_empty();
+        let seats = seats.iter().map(|&seat_id| SeatStatus {
+            seat_id,
+            status: status.to_owned(),
+        });
+        match changes.iter_mut().find(|c| c.trip_id == trip_id) {
+            Some(change) => change.seats.extend(seats),
+            None => changes.push(SeatChange {
+                trip_id,
+                seats: seats.collect(),
+            }),
+        }
+        drop(changes);
+        if was_empty {
+            self.ready.notify_one();
+        }
+    }
+
+    fn take(&self) -> Vec<SeatChange> {
+        std::mem::take(&mut *self.changes.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+/// What one message of the exchange carries: the changes of a window (or, from a replica of
+/// an earlier version, one change).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Message {
+    Batch(Vec<SeatChange>),
+    One(SeatChange),
+}
+
+impl Message {
+    fn changes(self) -> Vec<SeatChange> {
+        match self {
+            Self::Batch(changes) => changes,
+            Self::One(change) => vec![change],
+        }
+    }
+}
+
 /// A change of one trip, rendered once for every listener of the replica.
 #[derive(Debug)]
 pub struct LiveChange {
@@ -55,6 +121,7 @@ pub struct LiveFeed {
     broker: Broker,
     exchange: String,
     declared: Arc<AtomicBool>,
+    pending: Arc<Pending>,
     tx: broadcast::Sender<Arc<LiveChange>>,
 }
 
@@ -66,13 +133,40 @@ impl LiveFeed {
             broker,
             exchange: exchange.to_owned(),
             declared: Arc::new(AtomicBool::new(false)),
+            pending: Arc::default(),
             tx,
         }
     }
 
-    /// Relays the fanout exchange to local listeners until `stop`, resubscribing after any
-    /// interruption.
+    /// Until `stop`: relays the fanout exchange to local listeners, resubscribing after any
+    /// interruption, and publishes this replica's changes every [`COALESCE`].
     pub async fn run(self, stop: CancellationToken) {
+        tokio::join!(self.relay_until(&stop), self.publish_until(&stop));
+    }
+
+    async fn publish_until(&self, stop: &CancellationToken) {
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = self.pending.ready.notified() => {}
+            }
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = tokio::time::sleep(COALESCE) => {}
+            }
+            let changes = self.pending.take();
+            if changes.is_empty() {
+                continue;
+            }
+            if let Ok(body) = serde_json::to_vec(&changes)
+                && let Err(error) = self.broker.notify(&self.exchange, &body).await
+            {
+                tracing::debug!(%error, "seat changes not published");
+            }
+        }
+    }
+
+    async fn relay_until(&self, stop: &CancellationToken) {
         while !stop.is_cancelled() {
             tokio::select! {
                 () = stop.cancelled() => return,
@@ -104,30 +198,13 @@ impl LiveFeed {
         self.tx.receiver_count()
     }
 
-    /// Publishes a change for every replica (best effort: a live map is a convenience, the
-    /// seat map endpoint is the truth).
+    /// Publishes a change for every replica within [`COALESCE`] (best effort: a live map is
+    /// a convenience, the seat map endpoint is the truth).
     pub fn publish(&self, trip_id: i64, seats: &[i32], status: &str) {
         if !self.declared.load(Ordering::Relaxed) || seats.is_empty() {
             return;
         }
-        let change = SeatChange {
-            trip_id,
-            seats: seats
-                .iter()
-                .map(|&seat_id| SeatStatus {
-                    seat_id,
-                    status: status.to_owned(),
-                })
-                .collect(),
-        };
-        let (broker, exchange) = (self.broker.clone(), self.exchange.clone());
-        tokio::spawn(async move {
-            if let Ok(body) = serde_json::to_vec(&change)
-                && let Err(error) = broker.notify(&exchange, &body).await
-            {
-                tracing::debug!(%error, "seat change not published");
-            }
-        });
+        self.pending.push(trip_id, seats, status);
     }
 
     async fn relay(&self) -> anyhow::Result<()> {
@@ -141,7 +218,10 @@ impl LiveFeed {
         self.declared.store(true, Ordering::Relaxed);
         while let Some(delivery) = consumer.next().await {
             let delivery = delivery?;
-            if let Ok(change) = serde_json::from_slice::<SeatChange>(&delivery.data) {
+            let Ok(message) = serde_json::from_slice::<Message>(&delivery.data) else {
+                continue;
+            };
+            for change in message.changes() {
                 let _ = self.tx.send(Arc::new(LiveChange {
                     trip_id: change.trip_id,
                     sse: change.to_sse(),
@@ -179,5 +259,61 @@ mod tests {
                   event: seat\ndata: {\"seat_id\":4,\"status\":\"held\"}\n\n"
             )
         );
+    }
+
+    fn statuses(change: &SeatChange) -> Vec<(i32, &str)> {
+        change
+            .seats
+            .iter()
+            .map(|s| (s.seat_id, s.status.as_str()))
+            .collect()
+    }
+
+    #[test]
+    fn a_window_merges_each_trips_changes_in_the_order_they_were_made() {
+        let pending = Pending::default();
+        pending.push(7, &[3, 4], "held");
+        pending.push(9, &[1], "held");
+        pending.push(7, &[3], "booked");
+
+        let changes = pending.take();
+
+        assert_eq!(changes.len(), 2);
+        assert_eq!(changes[0].trip_id, 7);
+        assert_eq!(
+            statuses(&changes[0]),
+            [(3, "held"), (4, "held"), (3, "booked")]
+        );
+        assert_eq!(changes[1].trip_id, 9);
+        assert_eq!(statuses(&changes[1]), [(1, "held")]);
+        assert!(pending.take().is_empty(), "taken changes are gone");
+    }
+
+    #[test]
+    fn a_window_past_its_bound_drops_further_changes() {
+        let pending = Pending::default();
+        let seats: Vec<i32> = (0..i32::try_from(MAX_PENDING).unwrap()).collect();
+        pending.push(1, &seats, "held");
+        pending.push(2, &[1], "held");
+
+        let changes = pending.take();
+
+        assert_eq!(changes.len(), 1);
+        assert_eq!(changes[0].seats.len(), MAX_PENDING);
+    }
+
+    #[test]
+    fn a_message_is_a_window_of_changes_or_one_change_from_an_earlier_replica() {
+        let batch = br#"[{"trip_id":7,"seats":[{"seat_id":3,"status":"held"}]},
+                         {"trip_id":8,"seats":[{"seat_id":1,"status":"booked"}]}]"#;
+        let one = br#"{"trip_id":9,"seats":[{"seat_id":2,"status":"available"}]}"#;
+
+        let batch = serde_json::from_slice::<Message>(batch).unwrap().changes();
+        let one = serde_json::from_slice::<Message>(one).unwrap().changes();
+
+        assert_eq!(batch.iter().map(|c| c.trip_id).collect::<Vec<_>>(), [7, 8]);
+        assert_eq!(statuses(&batch[1]), [(1, "booked")]);
+        assert_eq!(one.len(), 1);
+        assert_eq!(statuses(&one[0]), [(2, "available")]);
     }
 }
