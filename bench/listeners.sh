@@ -17,7 +17,9 @@
 # Environment: RATE (selects a second, 10), SECS (seconds of each phase, 20);
 # BENCH_NGINX_FROM=<git revision> renders the gateway from that revision's nginx/ instead of
 # this tree's (the side-by-side run with an earlier sizing; an nginx/ that cannot list
-# replicas needs replicas=1).
+# replicas needs replicas=1); BENCH_BIN_DIR runs the train-service and booking-service
+# binaries of another build (an A/B against the previous commit: its target/release, or a
+# copy of it), with this tree's listen-bench and token minting.
 # Run it alone on the machine (it measures delays); it builds first (release).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,6 +35,7 @@ bench_private train booking
 
 cargo build --release -q -p train-service -p booking-service --bins --examples
 cargo build --release -q -p e2e --bin listen-bench
+bin=${BENCH_BIN_DIR:-target/release}
 nginx_dir=$(bench_nginx_dir "${BENCH_NGINX_FROM:-}")
 openssl genpkey -algorithm ed25519 -out "$work/private.pem" 2>/dev/null
 openssl pkey -in "$work/private.pem" -pubout -out "$work/public.pem"
@@ -43,8 +46,8 @@ common=(APP_REDIS__KEY_PREFIX="bench:$run:" APP_AMQP__EXCHANGE="bench.$run.event
 train_port=$(bench_free_port)
 train_env=("${common[@]}" APP_HTTP__PORT="$train_port"
            APP_DATABASE__URL="postgres://postgres@127.0.0.1:5432/bench_train_$run")
-env "${train_env[@]}" target/release/train-service seed >/dev/null
-env "${train_env[@]}" target/release/train-service >"$work/train.log" 2>&1 & pids+=($!)
+env "${train_env[@]}" "$bin/train-service" seed >/dev/null
+env "${train_env[@]}" "$bin/train-service" >"$work/train.log" 2>&1 & pids+=($!)
 
 bench_ready "$train_port" "$work"/*.log
 # The first replica migrates the database before the others start.
@@ -56,7 +59,7 @@ for i in $(seq 1 "$replicas"); do
     APP_DATABASE__URL="postgres://postgres@127.0.0.1:5432/bench_booking_$run" \
     APP_BOOKING__TRAIN_SERVICE_URL="http://127.0.0.1:$train_port" \
     APP_BOOKING__SEATS_EXCHANGE="bench.$run.seats" APP_USER_LIMITS__ENABLED=false \
-    target/release/booking-service >"$work/booking-$i.log" 2>&1 & pids+=($!)
+    "$bin/booking-service" >"$work/booking-$i.log" 2>&1 & pids+=($!)
   booking_pids+=($!)
   booking_ports+=("$port")
   [ "$i" -gt 1 ] || bench_ready "$port" "$work"/*.log
@@ -75,7 +78,7 @@ target/release/examples/mint_tokens "$work/private.pem" 1000 >"$work/tokens"
 
 spread="for p in ${booking_ports[*]}; do printf 'replica :%s ' \$p; curl -fs http://127.0.0.1:\$p/metrics | grep -E '^[a-z_]*live_listeners' || echo; done >&2"
 echo "== machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(date -u +%FT%TZ)" >&2
-echo "== listeners: $listeners in $processes processes, trip $trip, $replicas booking-service replicas, nginx workers $workers, nginx from ${BENCH_NGINX_FROM:-this tree}, $rate selects/s for ${secs}s a phase" >&2
+echo "== listeners: $listeners in $processes processes, trip $trip, $replicas booking-service replicas, nginx workers $workers, nginx from ${BENCH_NGINX_FROM:-this tree}, services from $bin, $rate selects/s for ${secs}s a phase" >&2
 target/release/listen-bench run --gateway "http://127.0.0.1:$gateway_port" --trip "$trip" \
   --tokens "$work/tokens" --listeners "$listeners" --processes "$processes" \
   --rate "$rate" --secs "$secs" \
