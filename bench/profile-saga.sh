@@ -12,6 +12,7 @@
 #   perf-by-process.txt, statements.tsv, cpu.tsv
 #   bench/profile-saga.sh [bookings=3000] [concurrency=64] [users=200] [trains=20]
 # Redis and RabbitMQ are the shared servers: their CPU includes whatever else uses them.
+# BENCH_BIN_DIR passes on to saga-rush.sh: profile another build's binaries (an A/B).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=bench/lib/private.sh
