@@ -140,8 +140,6 @@ async fn apply(
                 currency: row.get(4),
                 ticket_code: code,
             };
-            let event = Envelope::new(events::BOOKING_PAID, &paid)
-                .map_err(|e| HandleError::Reject(e.into()))?;
             // One flight: the booking paid and its event.
             let params: [&(dyn ToSql + Sync); 4] = [&id, &paid.ticket_code, &paid_at, &qr];
             let (updated, enqueued) = tokio::join!(
@@ -151,7 +149,7 @@ async fn apply(
                      ticket_qr = $4, payment_failure = NULL, updated_at = now() WHERE id = $1",
                     &params,
                 ),
-                outbox::enqueue(&tx, &event, request_id),
+                enqueue(&tx, events::BOOKING_PAID, &paid, request_id),
             );
             updated?;
             enqueued?;
