@@ -1,4 +1,4 @@
-use crate::helpers::{assert_error, spawn_app, user};
+use crate::helpers::{BookingApp, User, assert_error, spawn_app, user};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use servicekit::testing::{WAIT, poll};
@@ -77,24 +77,17 @@ async fn confirm_honours_idempotency_keys() {
     let rahim = user();
     let hold = app.hold(&rahim, &[3]).await;
     let body = json!({"hold_id": hold["hold_id"], "passengers": [{"name": "Rahim"}], "payment_token": "tok_visa"});
-    let send = |body: Value| {
-        app.client
-            .post(app.url("/api/bookings/seats/confirm"))
-            .bearer_auth(&rahim.token)
-            .header("Idempotency-Key", "confirm-1")
-            .json(&body)
-            .send()
-    };
-    let first = send(body.clone()).await.unwrap();
+    let send = |body: Value| confirm_with_key(&app, &rahim, "confirm-1", body);
+    let first = send(body.clone()).await;
     assert_eq!(first.status(), StatusCode::CREATED);
     let first: Value = first.json().await.unwrap();
-    let again = send(body.clone()).await.unwrap();
+    let again = send(body.clone()).await;
     assert_eq!(again.status(), StatusCode::CREATED);
     assert_eq!(again.json::<Value>().await.unwrap(), first);
     let mut other = body.clone();
     other["passengers"] = json!([{"name": "Someone Else"}]);
     assert_error(
-        send(other).await.unwrap(),
+        send(other).await,
         StatusCode::CONFLICT,
         "idempotency_key_reused",
     )
@@ -109,15 +102,7 @@ async fn confirm_honours_idempotency_keys() {
     assert_eq!(bookings, 1);
     // Another user's identical key is their own.
     let karim = user();
-    let theirs = app
-        .client
-        .post(app.url("/api/bookings/seats/confirm"))
-        .bearer_auth(&karim.token)
-        .header("Idempotency-Key", "confirm-1")
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let theirs = confirm_with_key(&app, &karim, "confirm-1", body).await;
     assert_error(theirs, StatusCode::NOT_FOUND, "not_found").await;
 }
 
@@ -147,19 +132,12 @@ async fn a_confirm_keeps_its_answer_in_the_bookings_own_transaction() {
     let rahim = user();
     let hold = app.hold(&rahim, &[7]).await;
     let body = json!({"hold_id": hold["hold_id"], "passengers": [{"name": "Rahim"}], "payment_token": "tok_visa"});
-    let send = || {
-        app.client
-            .post(app.url("/api/bookings/seats/confirm"))
-            .bearer_auth(&rahim.token)
-            .header("Idempotency-Key", "confirm-tx")
-            .json(&body)
-            .send()
-    };
-    let first = send().await.unwrap();
+    let send = || confirm_with_key(&app, &rahim, "confirm-tx", body.clone());
+    let first = send().await;
     assert_eq!(first.status(), StatusCode::CREATED);
     let first: Value = first.json().await.unwrap();
     assert_eq!(first["status"], "confirmed");
-    let again = send().await.unwrap();
+    let again = send().await;
     assert_eq!(
         again.status(),
         StatusCode::CREATED,
@@ -188,22 +166,10 @@ async fn a_keyed_confirm_refused_by_the_databases_guard_replays_its_refusal() {
         .await
         .unwrap();
     let body = json!({"hold_id": hold["hold_id"], "passengers": [{"name": "Rahim"}], "payment_token": "tok_visa"});
-    let send = || {
-        app.client
-            .post(app.url("/api/bookings/seats/confirm"))
-            .bearer_auth(&rahim.token)
-            .header("Idempotency-Key", "confirm-refused")
-            .json(&body)
-            .send()
-    };
+    let send = || confirm_with_key(&app, &rahim, "confirm-refused", body.clone());
 
-    assert_error(
-        send().await.unwrap(),
-        StatusCode::CONFLICT,
-        "trip_cancelled",
-    )
-    .await;
-    let again = send().await.unwrap();
+    assert_error(send().await, StatusCode::CONFLICT, "trip_cancelled").await;
+    let again = send().await;
 
     assert_eq!(
         again
@@ -299,4 +265,21 @@ async fn confirm_validates_passengers_and_the_payment_token() {
         .unwrap()
         .get(0);
     assert_eq!(bookings, 0);
+}
+
+/// `POST /api/bookings/seats/confirm` with `body` as `who`, under `Idempotency-Key: key`.
+async fn confirm_with_key(
+    app: &BookingApp,
+    who: &User,
+    key: &str,
+    body: Value,
+) -> reqwest::Response {
+    app.client
+        .post(app.url("/api/bookings/seats/confirm"))
+        .bearer_auth(&who.token)
+        .header("Idempotency-Key", key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
 }
