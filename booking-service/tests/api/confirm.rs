@@ -92,14 +92,7 @@ async fn confirm_honours_idempotency_keys() {
         "idempotency_key_reused",
     )
     .await;
-    let bookings: i64 = app
-        .db()
-        .await
-        .query_one("SELECT count(*) FROM bookings", &[])
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(bookings, 1);
+    assert_eq!(bookings(&app).await, 1);
     // Another user's identical key is their own.
     let karim = user();
     let theirs = confirm_with_key(&app, &karim, "confirm-1", body).await;
@@ -180,14 +173,7 @@ async fn a_keyed_confirm_refused_by_the_databases_guard_replays_its_refusal() {
         "the retry did not replay the refusal"
     );
     assert_error(again, StatusCode::CONFLICT, "trip_cancelled").await;
-    let bookings: i64 = app
-        .db()
-        .await
-        .query_one("SELECT count(*) FROM bookings", &[])
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(bookings, 0);
+    assert_eq!(bookings(&app).await, 0);
 }
 
 #[tokio::test]
@@ -257,14 +243,7 @@ async fn confirm_validates_passengers_and_the_payment_token() {
         let err = assert_error(res, StatusCode::BAD_REQUEST, "invalid_request").await;
         assert_eq!(err["error"]["details"]["field"], field, "{body}");
     }
-    let bookings: i64 = app
-        .db()
-        .await
-        .query_one("SELECT count(*) FROM bookings", &[])
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(bookings, 0);
+    assert_eq!(bookings(&app).await, 0);
 }
 
 /// `POST /api/bookings/seats/confirm` with `body` as `who`, under `Idempotency-Key: key`.
@@ -282,4 +261,14 @@ async fn confirm_with_key(
         .send()
         .await
         .unwrap()
+}
+
+/// How many bookings the service's database holds.
+async fn bookings(app: &BookingApp) -> i64 {
+    app.db()
+        .await
+        .query_one("SELECT count(*) FROM bookings", &[])
+        .await
+        .unwrap()
+        .get(0)
 }
