@@ -83,6 +83,13 @@ impl Tasks {
         self.work.token.is_cancelled()
     }
 
+    /// Tells every task of both phases to stop, at once and without waiting for them: for
+    /// an application that is going away without its graceful stop (a test's, dropped).
+    pub fn cancel(&self) {
+        self.work.token.cancel();
+        self.flush.token.cancel();
+    }
+
     /// Stops the first phase and waits for it, then the second. Idempotent.
     pub async fn shutdown(&self) {
         self.work.stop().await;

@@ -34,6 +34,16 @@ pub struct TestApp {
     running: Mutex<Option<JoinHandle<std::io::Result<()>>>>,
 }
 
+/// A test's service goes away with its test: its tasks are told to stop before its env
+/// (when this holds the last reference) deletes the test's queues. A consumer still running
+/// on a multi-threaded test runtime would otherwise see its queue deleted, subscribe again
+/// and declare it anew, and the broker would keep it after the test.
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.tasks.cancel();
+    }
+}
+
 impl TestApp {
     /// Starts the application `app` builds (a service's `startup::build` on settings made
     /// from `env`) and returns once its `/health/ready` says every dependency answers and
