@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::Barrier;
 use tokio::task::JoinSet;
 
@@ -25,7 +25,16 @@ pub struct FakeUpstream {
 
 impl FakeUpstream {
     pub async fn start() -> Self {
-        let listener = TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
+        // An accept queue for the largest burst a test sends at once (the load profile's
+        // test: about 2,400 connections). With tokio's default of 1,024, a busy machine's
+        // slower accept loop dropped SYNs, nginx's connect waited for the retransmissions
+        // past its 5 s timeout, and the test got a 502.
+        // SO_REUSEADDR as `TcpListener::bind` sets it: a test binds the address again after
+        // `stop` (a service coming back).
+        let socket = TcpSocket::new_v4().unwrap();
+        socket.set_reuseaddr(true).unwrap();
+        socket.bind(([127, 0, 0, 1], 0).into()).unwrap();
+        let listener = socket.listen(4096).unwrap();
         let addr = listener.local_addr().unwrap().to_string();
         let hits = Arc::new(AtomicUsize::new(0));
         let counter = hits.clone();
