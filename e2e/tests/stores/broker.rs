@@ -30,4 +30,8 @@ async fn a_handshake_the_broker_never_answers_is_given_up_and_tried_again() {
         "the broker link never came back after a stalled handshake"
     );
     broker.close().await;
+    // The exchange the link declared is this test's own.
+    servicekit::testing::delete_exchanges(&[settings.exchange])
+        .await
+        .unwrap();
 }

@@ -255,6 +255,12 @@ async fn delete_redis_prefix(prefix: &str) -> anyhow::Result<()> {
     }
 }
 
+/// Deletes `exchanges` from the test broker: for a test that declares its own outside a
+/// [`TestEnv`] (a bare `Broker`).
+pub async fn delete_exchanges(exchanges: &[String]) -> anyhow::Result<()> {
+    delete_amqp(exchanges, &[]).await
+}
+
 async fn delete_amqp(exchanges: &[String], queues: &[String]) -> anyhow::Result<()> {
     if exchanges.is_empty() && queues.is_empty() {
         return Ok(());
