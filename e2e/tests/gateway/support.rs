@@ -27,8 +27,9 @@ impl FakeUpstream {
     pub async fn start() -> Self {
         // An accept queue for the largest burst a test sends at once (the load profile's
         // test: about 2,400 connections). With tokio's default of 1,024, a busy machine's
-        // slower accept loop dropped SYNs, nginx's connect waited for the retransmissions
-        // past its 5 s timeout, and the test got a 502.
+        // slower accept loop can drop SYNs, and nginx's connect then waits for their
+        // retransmission past its 5 s timeout: a 502 (seen once, after 5.04 s).
+        //
         // SO_REUSEADDR as `TcpListener::bind` sets it: a test binds the address again after
         // `stop` (a service coming back).
         let socket = TcpSocket::new_v4().unwrap();
