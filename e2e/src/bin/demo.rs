@@ -19,6 +19,7 @@
 
 use anyhow::{Context, bail};
 use clap::{Parser, ValueEnum};
+use e2e::bench::percentile;
 use futures_util::StreamExt;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -332,14 +333,6 @@ async fn trip_with_free_seats(
     bail!("no trip of the next 8 days has {seats} free seats")
 }
 
-fn percentile_ms(sorted: &[Duration], p: f64) -> u128 {
-    if sorted.is_empty() {
-        return 0;
-    }
-    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)].as_millis()
-}
-
 async fn flash_sale(api: &Api, tokens: &[String]) -> anyhow::Result<()> {
     let (trip, label, free) = trip_with_free_seats(api, &tokens[0], 100, &[]).await?;
     let seats: Vec<i64> = free.into_iter().take(100).collect();
@@ -410,7 +403,8 @@ async fn flash_sale(api: &Api, tokens: &[String]) -> anyhow::Result<()> {
             None => without += 1,
         }
     }
-    waits.sort();
+    let mut waits: Vec<f64> = waits.iter().map(|w| w.as_secs_f64() * 1e3).collect();
+    waits.sort_by(f64::total_cmp);
     let sold: HashSet<i64> = bookings.iter().map(|b| b.2).collect();
     println!(
         "sold {} bookings in {:.2} s; {} passengers without a seat; {conflicts} picks \
@@ -420,9 +414,9 @@ async fn flash_sale(api: &Api, tokens: &[String]) -> anyhow::Result<()> {
         without
     );
     println!(
-        "time from 'buy' to a confirmed booking: p50 {} ms, p99 {} ms ({})",
-        percentile_ms(&waits, 0.5),
-        percentile_ms(&waits, 0.99),
+        "time from 'buy' to a confirmed booking: p50 {:.0} ms, p99 {:.0} ms ({})",
+        percentile(&waits, 0.5).floor(),
+        percentile(&waits, 0.99).floor(),
         api.counts()
     );
     let pairs: Vec<(String, String)> = bookings
