@@ -49,6 +49,8 @@ pub struct ConsumerMetrics {
     pub queue_depth: IntGaugeVec,
     /// Messages waiting in the queue's parking queue `<queue>.parked`.
     pub parked: IntGaugeVec,
+    /// Events handled together, for batched subscriptions.
+    pub batch_size: HistogramVec,
 }
 
 /// The outcomes of [`ConsumerMetrics::messages`].
@@ -99,15 +101,25 @@ impl ConsumerMetrics {
             ),
             &["queue"],
         )?;
+        let batch_size = HistogramVec::new(
+            HistogramOpts::new(
+                "consumer_batch_size",
+                "Events handled together by a batched consumer, by queue",
+            )
+            .buckets(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0]),
+            &["queue"],
+        )?;
         registry.register(Box::new(messages.clone()))?;
         registry.register(Box::new(processing_seconds.clone()))?;
         registry.register(Box::new(queue_depth.clone()))?;
         registry.register(Box::new(parked.clone()))?;
+        registry.register(Box::new(batch_size.clone()))?;
         Ok(Self {
             messages,
             processing_seconds,
             queue_depth,
             parked,
+            batch_size,
         })
     }
 

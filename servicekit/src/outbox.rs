@@ -65,6 +65,27 @@ pub async fn enqueue(
     .map(|_| ())
 }
 
+/// Writes `events` (each with its request id) to the outbox inside the caller's
+/// transaction, in one statement.
+pub async fn enqueue_all(
+    tx: &impl GenericClient,
+    events: &[(Envelope, Option<&str>)],
+) -> Result<(), tokio_postgres::Error> {
+    let ids: Vec<Uuid> = events.iter().map(|(e, _)| e.event_id).collect();
+    let kinds: Vec<&str> = events.iter().map(|(e, _)| e.kind.as_str()).collect();
+    let payloads: Vec<&serde_json::Value> = events.iter().map(|(e, _)| &e.payload).collect();
+    let occurred: Vec<chrono::DateTime<chrono::Utc>> =
+        events.iter().map(|(e, _)| e.occurred_at).collect();
+    let request_ids: Vec<Option<&str>> = events.iter().map(|(_, r)| *r).collect();
+    tx.execute_prepared(
+        "INSERT INTO outbox (event_id, kind, payload, occurred_at, request_id) \
+         SELECT * FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::timestamptz[], $5::text[])",
+        &[&ids, &kinds, &payloads, &occurred, &request_ids],
+    )
+    .await
+    .map(|_| ())
+}
+
 /// Handle to the relay: call [`OutboxRelay::wake`] after committing an event so it goes
 /// out at once instead of at the next poll.
 #[derive(Clone)]

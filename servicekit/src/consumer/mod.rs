@@ -7,6 +7,11 @@
 //! rest: spawning, decoding the envelope, counting outcomes, retry and park decisions, and a
 //! clean stop (no new deliveries, in-flight ones finished and acked).
 //!
+//! A [batched](Subscription::batched) subscription hands the deliveries that arrived while
+//! the previous batch ran to [`Handler::handle_batch`] at once, one batch at a time, and
+//! settles each by its own result after the batch: a handler can apply many events in one
+//! transaction ([`first_deliveries`] records them in one statement).
+//!
 //! A handler returns `Ok(label)` (acked; `label` is counted in the handler's [`Outcomes`]),
 //! [`HandleError::Retry`] (requeued after a back-off; the queue's delivery limit parks a
 //! message that keeps failing) or [`HandleError::Reject`] (parked at once: poison). Store
@@ -37,6 +42,7 @@ pub use topology::declare;
 use crate::amqp::Envelope;
 use crate::db::Prepared;
 use deadpool_postgres::GenericClient;
+use futures_util::future::join_all;
 use prometheus::IntCounterVec;
 use serde::de::DeserializeOwned;
 use std::future::Future;
@@ -57,6 +63,10 @@ pub struct Subscription {
     pub delivery_limit: u32,
     /// How often the queue-depth gauges are read from the broker.
     pub depth_refresh: Duration,
+    /// The most deliveries handed to [`Handler::handle_batch`] at once; 1 (the default)
+    /// hands each delivery to [`Handler::handle`] as it arrives, many at a time. Above 1 the
+    /// consumer runs one batch at a time, made of what arrived while the previous one ran.
+    pub batch: u16,
 }
 
 impl Subscription {
@@ -67,7 +77,15 @@ impl Subscription {
             prefetch: 32,
             delivery_limit: 5,
             depth_refresh: Duration::from_secs(5),
+            batch: 1,
         }
+    }
+
+    /// Hands up to `batch` deliveries at once to [`Handler::handle_batch`] (see
+    /// [`Subscription::batch`]); the prefetch should leave room for more than one batch.
+    pub const fn batched(mut self, batch: u16) -> Self {
+        self.batch = batch;
+        self
     }
 
     pub const fn prefetch(mut self, prefetch: u16) -> Self {
@@ -129,6 +147,22 @@ pub trait Handler: Send + Sync + 'static {
         event: Envelope,
         meta: Meta,
     ) -> impl Future<Output = Result<&'static str, HandleError>> + Send;
+
+    /// Applies several events, for a [batched](Subscription::batched) subscription: one
+    /// result per event, in their order (a result missing is retried). Each delivery is
+    /// settled by its own result, after the whole batch is handled: an implementation that
+    /// commits the batch in one transaction acks nothing before that commit. By default the
+    /// events are handled one by one, all at once.
+    fn handle_batch(
+        &self,
+        events: Vec<(Envelope, Meta)>,
+    ) -> impl Future<Output = Vec<Result<&'static str, HandleError>>> + Send {
+        join_all(
+            events
+                .into_iter()
+                .map(|(event, meta)| self.handle(event, meta)),
+        )
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -224,4 +258,22 @@ pub async fn first_delivery(
         )
         .await?;
     Ok(inserted == 1)
+}
+
+/// Records that `consumer` applied each of `event_ids` (one statement); returns how many were
+/// first deliveries (the others had been applied before). Call inside the effect's
+/// transaction; a batch that needs every event to be new rolls back when this is short.
+pub async fn first_deliveries(
+    tx: &impl GenericClient,
+    consumer: &str,
+    event_ids: &[Uuid],
+) -> Result<usize, tokio_postgres::Error> {
+    let inserted = tx
+        .execute_prepared(
+            "INSERT INTO processed_events (consumer, event_id) \
+             SELECT $1, e FROM unnest($2::uuid[]) AS e ON CONFLICT DO NOTHING",
+            &[&consumer, &event_ids],
+        )
+        .await?;
+    Ok(usize::try_from(inserted).unwrap_or(usize::MAX))
 }

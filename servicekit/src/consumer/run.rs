@@ -5,6 +5,7 @@ use super::{HandleError, Handler, Meta, Outcomes, Subscription, topology};
 use crate::amqp::{Broker, Envelope};
 use crate::metrics::{ConsumerMetrics, Metrics};
 use crate::service::Tasks;
+use futures_util::future::join_all;
 use futures_util::{FutureExt, StreamExt};
 use lapin::message::Delivery;
 use lapin::options::{
@@ -13,7 +14,7 @@ use lapin::options::{
 };
 use lapin::types::{AMQPValue, FieldTable};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -45,6 +46,8 @@ pub struct QueueSpec {
     pub metrics: Option<ConsumerMetrics>,
     /// How often the queue-depth gauges are read from the broker.
     pub depth_refresh: Duration,
+    /// The most deliveries handled as one batch (see [`Subscription::batch`]).
+    pub batch: u16,
 }
 
 impl QueueSpec {
@@ -61,6 +64,7 @@ impl QueueSpec {
             delivery_limit: subscription.delivery_limit,
             metrics: None,
             depth_refresh: subscription.depth_refresh,
+            batch: subscription.batch,
         }
     }
 
@@ -206,6 +210,7 @@ async fn consume<H: Handler>(
     tracing::info!(queue = %spec.queue, "consuming");
     let mut in_flight = JoinSet::new();
     let mut check = tokio::time::interval(CHANNEL_CHECK);
+    let batch = usize::from(spec.batch.max(1));
     let outcome = loop {
         tokio::select! {
             () = stop.cancelled() => {
@@ -215,9 +220,29 @@ async fn consume<H: Handler>(
                 let _ = tokio::time::timeout(BROKER_CALL_LIMIT, cancel).await;
                 break Ok(());
             }
-            next = deliveries.next() => match next {
-                Some(Ok(delivery)) => {
+            // A batched consumer runs one batch at a time: what arrives meanwhile waits in
+            // the prefetch and makes the next batch.
+            next = deliveries.next(), if batch == 1 || in_flight.is_empty() => match next {
+                Some(Ok(delivery)) if batch == 1 => {
                     in_flight.spawn(settle(delivery, shared.clone()));
+                }
+                Some(Ok(delivery)) => {
+                    let mut taken = vec![delivery];
+                    let mut failed = None;
+                    while taken.len() < batch {
+                        match deliveries.next().now_or_never() {
+                            Some(Some(Ok(delivery))) => taken.push(delivery),
+                            Some(Some(Err(e))) => {
+                                failed = Some(e);
+                                break;
+                            }
+                            Some(None) | None => break,
+                        }
+                    }
+                    in_flight.spawn(settle_batch(taken, shared.clone()));
+                    if let Some(e) = failed {
+                        break Err(e.into());
+                    }
                 }
                 Some(Err(e)) => break Err(e.into()),
                 None => break Err(anyhow::anyhow!("the consumer was cancelled by the broker")),
@@ -246,26 +271,88 @@ fn request_id(delivery: &Delivery) -> Option<String> {
 
 /// Handles one delivery and acks, requeues or parks it.
 async fn settle<H: Handler>(delivery: Delivery, shared: Arc<Shared<H>>) {
+    let started = Instant::now();
+    let result = match received(&delivery, &shared.spec) {
+        Ok((event, meta)) => shared.handler.handle(event, meta).await,
+        Err(e) => Err(e),
+    };
+    finish(delivery, result, &shared, started).await;
+}
+
+/// Handles `deliveries` as one batch ([`Handler::handle_batch`]), then acks, requeues or
+/// parks each by its own result; a delivery that is not an event envelope is parked without
+/// reaching the handler.
+async fn settle_batch<H: Handler>(deliveries: Vec<Delivery>, shared: Arc<Shared<H>>) {
+    let started = Instant::now();
+    let mut results: Vec<Option<Result<&'static str, HandleError>>> =
+        Vec::with_capacity(deliveries.len());
+    let mut events = Vec::with_capacity(deliveries.len());
+    for delivery in &deliveries {
+        match received(delivery, &shared.spec) {
+            Ok(event) => {
+                events.push(event);
+                results.push(None);
+            }
+            Err(e) => results.push(Some(Err(e))),
+        }
+    }
+    if let Some(m) = &shared.spec.metrics {
+        m.batch_size
+            .with_label_values(&[shared.spec.queue.as_str()])
+            .observe(events.len() as f64);
+    }
+    let mut handled = if events.is_empty() {
+        Vec::new()
+    } else {
+        shared.handler.handle_batch(events).await
+    }
+    .into_iter();
+    let settled = deliveries
+        .into_iter()
+        .zip(results)
+        .map(|(delivery, result)| {
+            let result = result.unwrap_or_else(|| {
+                handled.next().unwrap_or_else(|| {
+                    Err(HandleError::Retry(anyhow::anyhow!(
+                        "the handler returned no result for this event"
+                    )))
+                })
+            });
+            finish(delivery, result, &shared, started)
+        });
+    join_all(settled.collect::<Vec<_>>()).await;
+}
+
+/// Counts a delivery in and reads its event; one that is not an event envelope can never
+/// be handled (rejected).
+fn received(delivery: &Delivery, spec: &QueueSpec) -> Result<(Envelope, Meta), HandleError> {
+    if let Some(m) = &spec.metrics {
+        m.count(&spec.queue, "received");
+        if delivery.redelivered {
+            m.count(&spec.queue, "redelivered");
+        }
+    }
+    let meta = Meta {
+        request_id: request_id(delivery),
+        redelivered: delivery.redelivered,
+    };
+    serde_json::from_slice::<Envelope>(&delivery.data)
+        .map(|envelope| (envelope, meta))
+        .map_err(|e| HandleError::Reject(anyhow::anyhow!("not an event envelope: {e}")))
+}
+
+/// Counts `result` and acks, requeues (after a back-off) or parks `delivery` by it.
+async fn finish<H: Handler>(
+    delivery: Delivery,
+    result: Result<&'static str, HandleError>,
+    shared: &Shared<H>,
+    started: Instant,
+) {
     let spec = &shared.spec;
-    let started = std::time::Instant::now();
     let count = |outcome: &str| {
         if let Some(m) = &spec.metrics {
             m.count(&spec.queue, outcome);
         }
-    };
-    count("received");
-    if delivery.redelivered {
-        count("redelivered");
-    }
-    let meta = Meta {
-        request_id: request_id(&delivery),
-        redelivered: delivery.redelivered,
-    };
-    let result = match serde_json::from_slice::<Envelope>(&delivery.data) {
-        Ok(envelope) => shared.handler.handle(envelope, meta).await,
-        Err(e) => Err(HandleError::Reject(anyhow::anyhow!(
-            "not an event envelope: {e}"
-        ))),
     };
     if let Some(outcomes) = &shared.outcomes {
         outcomes.count(match &result {

@@ -237,6 +237,7 @@ pub async fn park(amqp: &AmqpSettings, queue: &str, event: &Envelope) -> anyhow:
         delivery_limit: 5,
         metrics: None,
         depth_refresh: Duration::from_secs(5),
+        batch: 1,
     };
     let parking = spec.parking_queue();
     let before = queue_depth(&parking).await?;

@@ -1,9 +1,10 @@
 //! servicekit's own behaviour, through services built with its kernel against the real
 //! PostgreSQL, Redis and RabbitMQ, each test in its own `TestEnv`: stopping under load,
-//! consumer outcomes, the HTTP error shape and extractors, health, idempotency, retention and
-//! parked messages.
+//! consumer outcomes, batched consumers, the HTTP error shape and extractors, health,
+//! idempotency, retention and parked messages.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail by panicking.
 
+mod batch;
 mod consumer;
 mod health;
 mod http;
