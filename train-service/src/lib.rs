@@ -5,7 +5,7 @@
 pub mod availability;
 pub mod catalogue;
 pub mod domain;
-mod metrics;
+pub mod metrics;
 mod routes;
 
 pub use routes::api;

@@ -6,6 +6,7 @@ use crate::domain::SeatClass;
 use chrono::NaiveDate;
 use deadpool_postgres::GenericClient;
 use servicekit::db::{DbError, Prepared};
+use std::collections::HashMap;
 use tokio_postgres::Row;
 
 const TRIP_COLUMNS: &str = "SELECT t.trip_id, tr.number, tr.name, t.from_station, t.to_station, \
@@ -111,6 +112,30 @@ pub async fn route_of(db: &impl GenericClient, trip_id: i64) -> Result<Option<Ro
         to: r.get(1),
         date: r.get::<_, NaiveDate>(2),
     }))
+}
+
+/// The routes of `trip_ids` that exist, by trip.
+pub async fn routes_of(
+    db: &impl GenericClient,
+    trip_ids: &[i64],
+) -> Result<HashMap<i64, Route>, DbError> {
+    let rows = db
+        .query_prepared(
+            "SELECT trip_id, from_station, to_station, service_date FROM trips WHERE trip_id = ANY($1)",
+            &[&trip_ids],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let route = Route {
+                from: r.get(1),
+                to: r.get(2),
+                date: r.get::<_, NaiveDate>(3),
+            };
+            (r.get::<_, i64>(0), route)
+        })
+        .collect())
 }
 
 fn class_of(row: &Row, idx: usize) -> Result<SeatClass, DbError> {

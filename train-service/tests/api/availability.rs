@@ -1,8 +1,12 @@
 use crate::helpers::{Catalogue, TestApp, eventually, seat, service_date, spawn_app_with};
 use serde_json::{Value, json};
 use servicekit::amqp::Envelope;
+use servicekit::cache::Keys;
+use servicekit::consumer::{HandleError, Handler, Meta};
 use servicekit::events::{self, BookedSeat, BookingConfirmed, BookingReleased};
-use train_service::availability;
+use train_service::availability::{self, Availability};
+use train_service::metrics::TrainMetrics;
+use train_service::search_cache::SearchCache;
 use uuid::Uuid;
 
 fn confirmed(booking_id: Uuid, trip_id: i64, seats: Vec<BookedSeat>) -> Value {
@@ -252,4 +256,126 @@ async fn a_malformed_event_is_parked_and_the_consumer_keeps_going() {
         .unwrap()
         .get(0);
     assert_eq!(n, 1, "rejected events are not recorded as processed");
+}
+
+/// The service's consumer, on its own pools, to hand it batches directly: through the
+/// broker a batch is whatever arrived while the previous one ran.
+fn consumer(app: &TestApp) -> Availability {
+    let redis = &app.env.redis;
+    Availability {
+        db: servicekit::db::pool(&app.env.database).unwrap(),
+        cache: SearchCache::new(
+            servicekit::cache::pool(redis).unwrap(),
+            Keys::new(redis.key_prefix.clone()),
+            600,
+            redis.timeout(),
+        ),
+        metrics: TrainMetrics::register(&prometheus::Registry::new()).unwrap(),
+    }
+}
+
+fn batch(events: &[&Envelope]) -> Vec<(Envelope, Meta)> {
+    events
+        .iter()
+        .map(|e| {
+            let meta = Meta {
+                request_id: None,
+                redelivered: false,
+            };
+            ((*e).clone(), meta)
+        })
+        .collect()
+}
+
+/// The labels of `results`, or `Err` for each failure.
+fn labels(results: Vec<Result<&'static str, HandleError>>) -> Vec<Result<&'static str, String>> {
+    results
+        .into_iter()
+        .map(|r| r.map_err(|e| e.label().to_owned()))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_batch_is_applied_in_one_transaction_with_the_counts_of_one_event_at_a_time() {
+    let app = spawn_app().await;
+    let trip_id = app.seeded_trips().await[0]["trip_id"].as_i64().unwrap();
+    app.get_json(&search_path()).await;
+    let handler = consumer(&app);
+    let (a, b, c) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    let a_seats = vec![seat(221, "SHOVAN"), seat(222, "SHOVAN"), seat(56, "AC_S")];
+    let confirm_a = Envelope::new(
+        events::BOOKING_CONFIRMED,
+        &confirmed(a, trip_id, a_seats.clone()),
+    )
+    .unwrap();
+    let confirm_b = Envelope::new(
+        events::BOOKING_CONFIRMED,
+        &confirmed(b, trip_id, vec![seat(223, "SHOVAN")]),
+    )
+    .unwrap();
+    // An expiry overtaking its confirmation: never counted.
+    let expire_c = Envelope::new(
+        events::BOOKING_EXPIRED,
+        &released(c, trip_id, vec![seat(57, "AC_S")]),
+    )
+    .unwrap();
+    let other = Envelope::new(events::BOOKING_PAID, &json!({})).unwrap();
+    let results = handler
+        .handle_batch(batch(&[&confirm_a, &other, &confirm_b, &expire_c]))
+        .await;
+    assert_eq!(
+        labels(results),
+        vec![Ok("applied"), Ok("ignored"), Ok("applied"), Ok("duplicate")]
+    );
+    let seats = available(&app, trip_id).await;
+    assert_eq!((&seats["SHOVAN"], &seats["AC_S"]), (&json!(52), &json!(54)));
+    // One transaction: every record carries its start time.
+    let db = app.db().await;
+    let row = db
+        .query_one(
+            "SELECT count(*), count(DISTINCT processed_at) FROM processed_events",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!((row.get::<_, i64>(0), row.get::<_, i64>(1)), (3, 1));
+    wait_for_search(&app, 0, 4, 52).await;
+
+    // A batch that cannot be applied as one (a duplicate delivery, a class that does not
+    // exist): each event on its own, as one delivery would be.
+    let cancel_a =
+        Envelope::new(events::BOOKING_CANCELLED, &released(a, trip_id, a_seats)).unwrap();
+    let no_class = Envelope::new(
+        events::BOOKING_CONFIRMED,
+        &confirmed(Uuid::new_v4(), trip_id, vec![seat(1, "FIRST")]),
+    )
+    .unwrap();
+    let confirm_c = Envelope::new(
+        events::BOOKING_CONFIRMED,
+        &confirmed(c, trip_id, vec![seat(57, "AC_S")]),
+    )
+    .unwrap();
+    let confirm_d = Envelope::new(
+        events::BOOKING_CONFIRMED,
+        &confirmed(Uuid::new_v4(), trip_id, vec![seat(58, "AC_S")]),
+    )
+    .unwrap();
+    let results = handler
+        .handle_batch(batch(&[
+            &confirm_b, &cancel_a, &no_class, &confirm_c, &confirm_d,
+        ]))
+        .await;
+    assert_eq!(
+        labels(results),
+        vec![
+            Ok("duplicate"),
+            Ok("applied"),
+            Err("rejected".to_owned()),
+            Ok("duplicate"),
+            Ok("applied"),
+        ]
+    );
+    let seats = available(&app, trip_id).await;
+    assert_eq!((&seats["SHOVAN"], &seats["AC_S"]), (&json!(54), &json!(54)));
+    wait_for_search(&app, 0, 4, 54).await;
 }
