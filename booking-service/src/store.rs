@@ -6,6 +6,7 @@ use deadpool_postgres::GenericClient;
 use serde::Serialize;
 use servicekit::db::{DbError, Prepared};
 use servicekit::events::{BookedSeat, Passenger};
+use std::collections::HashMap;
 use std::sync::LazyLock;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Row, Statement};
@@ -201,16 +202,37 @@ pub async fn seats(db: &impl GenericClient, booking: Uuid) -> Result<Vec<BookedS
             &[&booking],
         )
         .await?;
-    Ok(rows
-        .iter()
-        .map(|r| BookedSeat {
-            seat_id: r.get(0),
-            label: r.get(1),
-            coach: r.get(2),
-            class: r.get(3),
-            fare: r.get(4),
-        })
-        .collect())
+    Ok(rows.iter().map(|r| seat(r, 0)).collect())
+}
+
+/// The seat in `row`'s columns from `first` on: seat_id, label, coach, class, fare.
+fn seat(row: &Row, first: usize) -> BookedSeat {
+    BookedSeat {
+        seat_id: row.get(first),
+        label: row.get(first + 1),
+        coach: row.get(first + 2),
+        class: row.get(first + 3),
+        fare: row.get(first + 4),
+    }
+}
+
+/// The seats of `bookings`, by booking (each in seat order).
+pub async fn seats_of(
+    db: &impl GenericClient,
+    bookings: &[Uuid],
+) -> Result<HashMap<Uuid, Vec<BookedSeat>>, DbError> {
+    let rows = db
+        .query_prepared(
+            "SELECT booking_id, seat_id, label, coach, class, fare FROM booking_seats \
+             WHERE booking_id = ANY($1) ORDER BY booking_id, seat_id",
+            &[&bookings],
+        )
+        .await?;
+    let mut seats: HashMap<Uuid, Vec<BookedSeat>> = HashMap::new();
+    for r in &rows {
+        seats.entry(r.get(0)).or_default().push(seat(r, 1));
+    }
+    Ok(seats)
 }
 
 /// Whether a booking of `status` is live (holds its seats): `confirmed` or `paid`.

@@ -223,3 +223,92 @@ async fn a_malformed_payment_event_is_parked_and_later_ones_still_apply() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn payments_that_arrive_together_are_applied_in_one_transaction_with_a_ticket_each() {
+    let app = spawn_app().await;
+    app.payments_ready().await;
+    let mut paid = app.listen("booking.paid").await;
+    let mut bookings = Vec::new();
+    for seat in 1..=6 {
+        let passenger = user();
+        let booking = app.book(&passenger, &[seat]).await;
+        bookings.push((passenger, booking));
+    }
+    // The first payment waits on its booking's row lock, held here, while the other five
+    // arrive: they make the consumer's next batch.
+    let mut db = app.db().await;
+    let lock = db.transaction().await.unwrap();
+    let first: Uuid = bookings[0].1["booking_id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    lock.execute("SELECT 1 FROM bookings WHERE id = $1 FOR UPDATE", &[&first])
+        .await
+        .unwrap();
+    let (passenger, booking) = &bookings[0];
+    app.publish(
+        "payment.succeeded",
+        &outcome(booking, passenger.id, None, 1),
+    )
+    .await;
+    let watcher = app.db().await;
+    eventually("the first payment to wait for the lock", || async {
+        let waiting: i64 = watcher
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        waiting == 1
+    })
+    .await;
+    for (passenger, booking) in &bookings[1..] {
+        app.publish(
+            "payment.succeeded",
+            &outcome(booking, passenger.id, None, 1),
+        )
+        .await;
+    }
+    // Every delivery is in the consumer's hands before the lock goes.
+    let queue = app.queue(booking_service::payments::QUEUE);
+    eventually("the five in the consumer's prefetch", || async {
+        app.queue_depth(&queue).await == 0
+    })
+    .await;
+    lock.rollback().await.unwrap();
+
+    let mut codes = std::collections::HashSet::new();
+    for (passenger, booking) in &bookings {
+        let done = app
+            .booking_until(passenger, &booking["booking_id"], |b| b["status"] == "paid")
+            .await;
+        assert!(codes.insert(done["ticket_code"].as_str().unwrap().to_owned()));
+        assert!(done["ticket_qr"].as_str().is_some_and(|qr| !qr.is_empty()));
+    }
+    let mut announced = std::collections::HashMap::new();
+    for _ in &bookings {
+        let event = paid.next_json(WAIT).await.unwrap();
+        let p = &event["payload"];
+        assert_eq!(p["seats"].as_array().unwrap().len(), 1);
+        assert_eq!(p["trip"]["to"], "CTG");
+        announced.insert(p["booking_id"].clone(), p["ticket_code"].clone());
+    }
+    for (_, booking) in &bookings {
+        let code = &announced[&booking["booking_id"]];
+        assert!(codes.contains(code.as_str().unwrap()));
+    }
+    // The five after the first were recorded in one transaction (one start time).
+    let row = watcher
+        .query_one(
+            "SELECT count(*), count(DISTINCT processed_at) FROM processed_events WHERE consumer = $1",
+            &[&booking_service::payments::CONSUMER],
+        )
+        .await
+        .unwrap();
+    assert_eq!((row.get::<_, i64>(0), row.get::<_, i64>(1)), (6, 2));
+}
