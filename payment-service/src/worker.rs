@@ -61,4 +61,20 @@ impl Handler for Consumer {
             Job::Refund => refunds::refund(&self.worker, &event, &meta).await,
         }
     }
+
+    async fn handle_batch(
+        &self,
+        events: Vec<(Envelope, Meta)>,
+    ) -> Vec<Result<&'static str, HandleError>> {
+        match self.job {
+            Job::Charge => charges::charge_all(&self.worker, &events).await,
+            // Not batched (its subscription takes one at a time): each on its own.
+            Job::Refund => {
+                let each = events
+                    .iter()
+                    .map(|(event, meta)| refunds::refund(&self.worker, event, meta));
+                futures_util::future::join_all(each).await
+            }
+        }
+    }
 }

@@ -44,10 +44,7 @@ pub async fn close_attempt(
     result: &ChargeResult,
     gateway_ms: i32,
 ) -> Result<()> {
-    let (status, outcome, charge_id, failure) = match result {
-        ChargeResult::Succeeded { charge_id } => (SUCCEEDED, SUCCEEDED, Some(charge_id), None),
-        ChargeResult::Failed { code } => (FAILED, code.as_str(), None, Some(code)),
-    };
+    let (status, outcome, charge_id, failure) = columns(result);
     let attempt_params: [&(dyn ToSql + Sync); 5] =
         [&payment_id, &attempt, &outcome, &failure, &gateway_ms];
     let payment_params: [&(dyn ToSql + Sync); 4] = [&payment_id, &status, &charge_id, &failure];
@@ -65,4 +62,57 @@ pub async fn close_attempt(
         ),
     )?;
     Ok(())
+}
+
+/// [`close_attempt`] for many: each `(payment_id, attempt, answer, gateway_ms)` recorded on
+/// its attempt and its payment, in two statements sent together.
+pub async fn close_attempts(
+    db: &impl GenericClient,
+    answers: &[(Uuid, i32, &ChargeResult, i32)],
+) -> Result<()> {
+    let payment_ids: Vec<Uuid> = answers.iter().map(|a| a.0).collect();
+    let attempts: Vec<i32> = answers.iter().map(|a| a.1).collect();
+    let gateway_ms: Vec<i32> = answers.iter().map(|a| a.3).collect();
+    let (mut statuses, mut outcomes, mut charge_ids, mut failures) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (_, _, result, _) in answers {
+        let (status, outcome, charge_id, failure) = columns(result);
+        statuses.push(status);
+        outcomes.push(outcome);
+        charge_ids.push(charge_id);
+        failures.push(failure);
+    }
+    let attempt_params: [&(dyn ToSql + Sync); 5] =
+        [&payment_ids, &attempts, &outcomes, &failures, &gateway_ms];
+    let payment_params: [&(dyn ToSql + Sync); 4] =
+        [&payment_ids, &statuses, &charge_ids, &failures];
+    tokio::try_join!(
+        db.execute_prepared(
+            "UPDATE payment_attempts a SET outcome = u.outcome, failure = u.failure, \
+             gateway_ms = u.ms, completed_at = now() \
+             FROM unnest($1::uuid[], $2::int[], $3::text[], $4::text[], $5::int[]) \
+               AS u(payment_id, attempt, outcome, failure, ms) \
+             WHERE a.payment_id = u.payment_id AND a.attempt = u.attempt",
+            &attempt_params,
+        ),
+        db.execute_prepared(
+            "UPDATE payments p SET status = u.status, charge_id = u.charge_id, \
+             failure = u.failure, updated_at = now() \
+             FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[]) \
+               AS u(payment_id, status, charge_id, failure) \
+             WHERE p.payment_id = u.payment_id AND p.status = 'pending'",
+            &payment_params,
+        ),
+    )?;
+    Ok(())
+}
+
+/// The payment's status, the attempt's outcome, the charge id and the failure of `result`.
+fn columns(result: &ChargeResult) -> (&'static str, &str, Option<&str>, Option<&str>) {
+    match result {
+        ChargeResult::Succeeded { charge_id } => {
+            (SUCCEEDED, SUCCEEDED, Some(charge_id.as_str()), None)
+        }
+        ChargeResult::Failed { code } => (FAILED, code.as_str(), None, Some(code.as_str())),
+    }
 }

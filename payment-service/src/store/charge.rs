@@ -2,7 +2,9 @@
 //! one flight: pipelined statements, sent together and run in order.
 
 use super::{Attempt, LOCK_BY_BOOKING, PROCESSED, Payment, Result};
+use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
+use servicekit::db::Prepared;
 use servicekit::events::BookingConfirmed;
 use tokio_postgres::types::ToSql;
 use uuid::Uuid;
@@ -91,4 +93,72 @@ pub async fn charge_state(
         }),
         open_attempt: open.get(0),
     })
+}
+
+/// A booking's first payment, to be created with its first attempt open (see
+/// [`open_first_attempts`]).
+pub struct FirstCharge<'a> {
+    pub payment_id: Uuid,
+    pub booking: &'a BookingConfirmed,
+    /// The attempt's idempotency key (the event's id).
+    pub key: String,
+}
+
+/// For the first `booking.confirmed` of bookings that have no payment yet: in one flight,
+/// whether `consumer` applied any of `event_ids`, and each booking's pending payment created
+/// with its first attempt open (one statement). `false` when any event was applied or any
+/// booking had a payment already; the caller then rolls back.
+pub async fn open_first_attempts(
+    tx: &impl GenericClient,
+    (consumer, event_ids): (&str, &[Uuid]),
+    charges: &[FirstCharge<'_>],
+) -> Result<bool> {
+    let payment_ids: Vec<Uuid> = charges.iter().map(|c| c.payment_id).collect();
+    let bookings: Vec<Uuid> = charges.iter().map(|c| c.booking.booking_id).collect();
+    let users: Vec<Uuid> = charges.iter().map(|c| c.booking.user_id).collect();
+    let amounts: Vec<i64> = charges.iter().map(|c| c.booking.amount).collect();
+    let currencies: Vec<&str> = charges
+        .iter()
+        .map(|c| c.booking.currency.as_str())
+        .collect();
+    let tokens: Vec<&str> = charges
+        .iter()
+        .map(|c| c.booking.payment_token.as_str())
+        .collect();
+    let due: Vec<DateTime<Utc>> = charges.iter().map(|c| c.booking.payment_due_at).collect();
+    let keys: Vec<&str> = charges.iter().map(|c| c.key.as_str()).collect();
+    let processed: [&(dyn ToSql + Sync); 2] = [&consumer, &event_ids];
+    let opened: [&(dyn ToSql + Sync); 8] = [
+        &payment_ids,
+        &bookings,
+        &users,
+        &amounts,
+        &currencies,
+        &tokens,
+        &due,
+        &keys,
+    ];
+    let (applied, opened) = tokio::try_join!(
+        biased;
+        tx.query_one_prepared(
+            "SELECT count(*) FROM processed_events WHERE consumer = $1 AND event_id = ANY($2)",
+            &processed,
+        ),
+        tx.query_prepared(
+            "WITH p AS (INSERT INTO payments (payment_id, booking_id, user_id, amount, currency, \
+                 status, token, payment_due_at, attempts) \
+               SELECT b.payment_id, b.booking_id, b.user_id, b.amount, b.currency, 'pending', \
+                 b.token, b.due, 1 \
+               FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::bigint[], $5::text[], \
+                 $6::text[], $7::timestamptz[]) AS b(payment_id, booking_id, user_id, amount, \
+                 currency, token, due) \
+               ON CONFLICT (booking_id) DO NOTHING RETURNING payment_id) \
+             INSERT INTO payment_attempts (payment_id, attempt, idempotency_key) \
+             SELECT p.payment_id, 1, k.key FROM p \
+               JOIN unnest($1::uuid[], $8::text[]) AS k(payment_id, key) USING (payment_id) \
+             RETURNING payment_id",
+            &opened,
+        ),
+    )?;
+    Ok(applied.get::<_, i64>(0) == 0 && opened.len() == charges.len())
 }

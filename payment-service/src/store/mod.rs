@@ -69,8 +69,8 @@ mod attempts;
 mod charge;
 mod history;
 
-pub use attempts::{Attempt, ChargeResult, close_attempt, open_attempt};
-pub use charge::{ChargeState, charge_state};
+pub use attempts::{Attempt, ChargeResult, close_attempt, close_attempts, open_attempt};
+pub use charge::{ChargeState, FirstCharge, charge_state, open_first_attempts};
 pub use history::{AttemptView, history};
 
 type Result<T> = std::result::Result<T, DbError>;

@@ -1,4 +1,4 @@
-use crate::helpers::{AMOUNT, attempts, listen, spawn_app, user};
+use crate::helpers::{AMOUNT, User, attempts, eventually, listen, spawn_app, user};
 use uuid::Uuid;
 
 #[tokio::test]
@@ -100,4 +100,116 @@ async fn an_unknown_token_fails_the_payment_with_invalid_token() {
     let payment = app.wait_status(booking, &alice, "failed").await;
     assert_eq!(payment["failure"], "invalid_token");
     assert_eq!(app.charges("invalid_token").await, 1.0);
+}
+
+/// Backends of the service's database waiting for a lock.
+async fn lock_waiters(db: &tokio_postgres::Client) -> i64 {
+    db.query_one(
+        "SELECT count(*) FROM pg_stat_activity \
+         WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        &[],
+    )
+    .await
+    .unwrap()
+    .get(0)
+}
+
+#[tokio::test]
+async fn confirmations_that_arrive_together_are_charged_as_one_batch_each_exactly_once() {
+    const DECLINED: usize = 6;
+    let app = spawn_app().await;
+    let mut announced = listen(&app.env).await;
+    let users: Vec<User> = (0..10).map(|_| user()).collect();
+    let bookings: Vec<Uuid> = (0..10).map(|_| Uuid::new_v4()).collect();
+    // The first four take the four batches the consumer runs at once, each waiting on its
+    // payment's booking key, taken here by a transaction left open.
+    let mut db = app.db().await;
+    let watcher = app.db().await;
+    let blocker = db.transaction().await.unwrap();
+    for booking in &bookings[..4] {
+        blocker
+            .execute(
+                "INSERT INTO payments (payment_id, booking_id, user_id, amount, currency, \
+                 status, token, payment_due_at) \
+                 VALUES ($1, $2, $3, 1, 'BDT', 'pending', 'tok_visa', now())",
+                &[&Uuid::new_v4(), booking, &Uuid::new_v4()],
+            )
+            .await
+            .unwrap();
+    }
+    let mut keys = Vec::new();
+    for (i, (booking, passenger)) in bookings.iter().zip(&users).enumerate() {
+        let token = if i == DECLINED {
+            "tok_chargeDeclined"
+        } else {
+            "tok_visa"
+        };
+        keys.push(app.confirm(*booking, passenger, token).await.event_id);
+        if i < 4 {
+            eventually("the charge to wait for its booking's key", || async {
+                lock_waiters(&watcher).await == i as i64 + 1
+            })
+            .await;
+        }
+    }
+    // The other six (one of them declined) wait in the consumer's prefetch, then make one
+    // batch.
+    let queue = app.queue(payment_service::charges::QUEUE);
+    eventually("the six in the consumer's prefetch", || async {
+        app.queue_depth(&queue).await == 0
+    })
+    .await;
+    blocker.rollback().await.unwrap();
+
+    let outcome = |i: usize| {
+        if i == DECLINED {
+            "card_declined"
+        } else {
+            "succeeded"
+        }
+    };
+    for (i, (booking, passenger)) in bookings.iter().zip(&users).enumerate() {
+        let status = if i == DECLINED { "failed" } else { "succeeded" };
+        app.wait_status(*booking, passenger, status).await;
+    }
+    let mut announced_once = std::collections::HashSet::new();
+    for _ in &bookings {
+        let event = announced
+            .next_json(servicekit::testing::WAIT)
+            .await
+            .unwrap();
+        assert_eq!(event["payload"]["attempts"], 1);
+        let booking = event["payload"]["booking_id"].as_str().unwrap().to_owned();
+        let i = bookings
+            .iter()
+            .position(|b| b.to_string() == booking)
+            .unwrap();
+        let kind = if i == DECLINED {
+            "payment.failed"
+        } else {
+            "payment.succeeded"
+        };
+        assert_eq!(event["type"], kind);
+        announced_once.insert(booking);
+    }
+    assert_eq!(announced_once.len(), bookings.len());
+    assert_eq!(app.gateway.distinct_charges(), bookings.len() - 1);
+    assert_eq!(app.charges("succeeded").await, bookings.len() as f64 - 1.0);
+    assert_eq!(app.charges("declined").await, 1.0);
+    for (i, (booking, key)) in bookings.iter().zip(&keys).enumerate() {
+        let rows = attempts(&watcher, *booking).await;
+        assert_eq!(
+            rows,
+            vec![(1, key.to_string(), Some(outcome(i).to_owned()))]
+        );
+    }
+    // Four answers recorded one by one, the six after them in one transaction.
+    let row = watcher
+        .query_one(
+            "SELECT count(*), count(DISTINCT processed_at) FROM processed_events WHERE consumer = $1",
+            &[&payment_service::charges::CONSUMER],
+        )
+        .await
+        .unwrap();
+    assert_eq!((row.get::<_, i64>(0), row.get::<_, i64>(1)), (10, 5));
 }

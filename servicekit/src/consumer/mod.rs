@@ -8,9 +8,10 @@
 //! clean stop (no new deliveries, in-flight ones finished and acked).
 //!
 //! A [batched](Subscription::batched) subscription hands the deliveries that arrived while
-//! the previous batch ran to [`Handler::handle_batch`] at once, one batch at a time, and
-//! settles each by its own result after the batch: a handler can apply many events in one
-//! transaction ([`first_deliveries`] records them in one statement).
+//! the previous batch ran to [`Handler::handle_batch`] at once, one batch at a time (or a
+//! few: [`Subscription::concurrent_batches`]), and settles each by its own result after the
+//! batch: a handler can apply many events in one transaction ([`first_deliveries`] records
+//! them in one statement).
 //!
 //! A handler returns `Ok(label)` (acked; `label` is counted in the handler's [`Outcomes`]),
 //! [`HandleError::Retry`] (requeued after a back-off; the queue's delivery limit parks a
@@ -65,8 +66,12 @@ pub struct Subscription {
     pub depth_refresh: Duration,
     /// The most deliveries handed to [`Handler::handle_batch`] at once; 1 (the default)
     /// hands each delivery to [`Handler::handle`] as it arrives, many at a time. Above 1 the
-    /// consumer runs one batch at a time, made of what arrived while the previous one ran.
+    /// consumer runs `batches` batches at a time, each made of what arrived while the others
+    /// ran.
     pub batch: u16,
+    /// Batches handled at once (1 by default): more when a batch waits on something slow
+    /// outside (a payment gateway), so that one slow call does not hold the queue.
+    pub batches: u16,
 }
 
 impl Subscription {
@@ -78,6 +83,7 @@ impl Subscription {
             delivery_limit: 5,
             depth_refresh: Duration::from_secs(5),
             batch: 1,
+            batches: 1,
         }
     }
 
@@ -85,6 +91,12 @@ impl Subscription {
     /// [`Subscription::batch`]); the prefetch should leave room for more than one batch.
     pub const fn batched(mut self, batch: u16) -> Self {
         self.batch = batch;
+        self
+    }
+
+    /// Runs up to `batches` batches at once (see [`Subscription::batches`]).
+    pub const fn concurrent_batches(mut self, batches: u16) -> Self {
+        self.batches = batches;
         self
     }
 

@@ -48,6 +48,8 @@ pub struct QueueSpec {
     pub depth_refresh: Duration,
     /// The most deliveries handled as one batch (see [`Subscription::batch`]).
     pub batch: u16,
+    /// Batches handled at once (see [`Subscription::batches`]).
+    pub batches: u16,
 }
 
 impl QueueSpec {
@@ -65,6 +67,7 @@ impl QueueSpec {
             metrics: None,
             depth_refresh: subscription.depth_refresh,
             batch: subscription.batch,
+            batches: subscription.batches,
         }
     }
 
@@ -211,6 +214,7 @@ async fn consume<H: Handler>(
     let mut in_flight = JoinSet::new();
     let mut check = tokio::time::interval(CHANNEL_CHECK);
     let batch = usize::from(spec.batch.max(1));
+    let batches = usize::from(spec.batches.max(1));
     let outcome = loop {
         tokio::select! {
             () = stop.cancelled() => {
@@ -220,9 +224,9 @@ async fn consume<H: Handler>(
                 let _ = tokio::time::timeout(BROKER_CALL_LIMIT, cancel).await;
                 break Ok(());
             }
-            // A batched consumer runs one batch at a time: what arrives meanwhile waits in
-            // the prefetch and makes the next batch.
-            next = deliveries.next(), if batch == 1 || in_flight.is_empty() => match next {
+            // A batched consumer runs `batches` batches at a time: what arrives meanwhile
+            // waits in the prefetch and makes the next batch.
+            next = deliveries.next(), if batch == 1 || in_flight.len() < batches => match next {
                 Some(Ok(delivery)) if batch == 1 => {
                     in_flight.spawn(settle(delivery, shared.clone()));
                 }

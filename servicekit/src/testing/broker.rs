@@ -238,6 +238,7 @@ pub async fn park(amqp: &AmqpSettings, queue: &str, event: &Envelope) -> anyhow:
         metrics: None,
         depth_refresh: Duration::from_secs(5),
         batch: 1,
+        batches: 1,
     };
     let parking = spec.parking_queue();
     let before = queue_depth(&parking).await?;

@@ -12,6 +12,10 @@
 //! unavailable is retried the same way until the queue's delivery limit parks the message
 //! (the payment then stays pending; replaying the parked message is safe).
 
+mod batch;
+
+pub(crate) use batch::charge_all;
+
 use crate::gateway::{ChargeRequest, GatewayError, INVALID_TOKEN, masked};
 use crate::store::{self, ChargeResult, PENDING, Payment};
 use crate::worker::Worker;
@@ -46,7 +50,14 @@ pub const SUBSCRIPTION: Subscription = Subscription::new(
     &[events::BOOKING_CONFIRMED, events::PAYMENT_RETRY_REQUESTED],
 )
 .delivery_limit(DELIVERY_LIMIT)
-.prefetch(16);
+.prefetch(BATCH * BATCHES * 2)
+.batched(BATCH)
+.concurrent_batches(BATCHES);
+
+/// The most charges opened and answered in one transaction each ([`charge_all`]).
+const BATCH: u16 = 16;
+/// Batches at once: a slow gateway answer holds its own batch, not the queue.
+const BATCHES: u16 = 4;
 
 enum Command {
     Confirmed(BookingConfirmed),
@@ -103,6 +114,17 @@ pub(crate) async fn charge(
             return Ok(label);
         }
     };
+    let (result, elapsed) = call_gateway(worker, event, &due).await?;
+    finish(worker, event, meta, &due, &result, elapsed).await
+}
+
+/// Charges `due` at the gateway under `event`'s id as the idempotency key; an unavailable
+/// gateway is retried (the attempt stays open and is resumed with the same key).
+async fn call_gateway(
+    worker: &Worker,
+    event: &Envelope,
+    due: &Due,
+) -> Result<(ChargeResult, Duration), HandleError> {
     let payment = &due.payment;
     let started = Instant::now();
     let answer = worker
@@ -145,7 +167,7 @@ pub(crate) async fn charge(
         ?result,
         "charge answered"
     );
-    finish(worker, event, meta, &due, &result, elapsed).await
+    Ok((result, elapsed))
 }
 
 /// Transaction A: creates the payment (first `booking.confirmed`), decides whether this
@@ -213,17 +235,12 @@ async fn skip(
     Ok(Plan::Skip(label))
 }
 
-/// Transaction B: the answer, the processed event and the outcome event, together.
-async fn finish(
-    worker: &Worker,
-    event: &Envelope,
-    meta: &Meta,
+/// The outcome event of `due`'s answered charge, and the label its charge is counted under.
+fn outcome_event(
     due: &Due,
     result: &ChargeResult,
-    elapsed: Duration,
-) -> Result<&'static str, HandleError> {
+) -> Result<(Envelope, &'static str), HandleError> {
     let payment = &due.payment;
-    let gateway_ms = i32::try_from(elapsed.as_millis()).unwrap_or(i32::MAX);
     let (kind, failure, label) = match result {
         ChargeResult::Succeeded { .. } => (events::PAYMENT_SUCCEEDED, None, "succeeded"),
         ChargeResult::Failed { code } => {
@@ -246,6 +263,21 @@ async fn finish(
         payment_due_at: payment.payment_due_at,
     };
     let envelope = Envelope::new(kind, &outcome).map_err(HandleError::retry)?;
+    Ok((envelope, label))
+}
+
+/// Transaction B: the answer, the processed event and the outcome event, together.
+async fn finish(
+    worker: &Worker,
+    event: &Envelope,
+    meta: &Meta,
+    due: &Due,
+    result: &ChargeResult,
+    elapsed: Duration,
+) -> Result<&'static str, HandleError> {
+    let payment = &due.payment;
+    let gateway_ms = i32::try_from(elapsed.as_millis()).unwrap_or(i32::MAX);
+    let (envelope, label) = outcome_event(due, result)?;
     let mut client = worker.client().await?;
     let tx = client.transaction().await?;
     // One flight: the delivery's record, the attempt's answer and the outcome event; a
