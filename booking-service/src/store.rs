@@ -296,9 +296,12 @@ impl ConfirmGuard {
                 "SELECT pg_advisory_xact_lock(hashtextextended($1::text || ':' || $2::text, 0))"
             ),
             tx.prepare_cached(
+                // The count starts from the passenger's bookings (a few, by `bookings_user_idx`),
+                // not from the trip's live seats: a plan cached while the tables were small
+                // chose the seats, which grow with every sale of the trip.
                 "SELECT EXISTS (SELECT 1 FROM trip_cancellations WHERE trip_id = $1), \
-                   (SELECT count(*) FROM booking_seats s JOIN bookings b ON b.id = s.booking_id \
-                    WHERE b.user_id = $2 AND s.trip_id = $1 AND s.live)"
+                   (SELECT count(*) FROM bookings b JOIN booking_seats s ON s.booking_id = b.id \
+                    WHERE b.user_id = $2 AND b.trip_id = $1 AND s.live)"
             ),
         )?;
         Ok(Self {
