@@ -7,7 +7,7 @@
 use crate::channel::{Channels, DeliveryError, Message};
 use crate::metrics::NotificationMetrics;
 use crate::store::{self, Contact};
-use servicekit::consumer::{HandleError, first_delivery};
+use servicekit::consumer::{HandleError, first_deliveries, first_delivery};
 use servicekit::db::PgPool;
 use servicekit::events::UserRegistered;
 use std::time::{Duration, Instant};
@@ -94,6 +94,13 @@ impl Notifier {
         consumer: &str,
         message: &Message,
     ) -> Result<Outcome, HandleError> {
+        self.deliver(message).await?;
+        self.record(consumer, message).await
+    }
+
+    /// Sends `message` through its medium's channel: a transient failure is retried, a
+    /// permanent one parks the event.
+    pub async fn deliver(&self, message: &Message) -> Result<(), HandleError> {
         let channel = self.channels.for_medium(message.medium);
         let delivered = channel.deliver(message).await;
         let outcome = match &delivered {
@@ -106,10 +113,14 @@ impl Notifier {
             .with_label_values(&[message.medium.as_str(), channel.name(), outcome])
             .inc();
         match delivered {
-            Ok(()) => {}
-            Err(e @ DeliveryError::Transient(_)) => return Err(HandleError::retry(e)),
-            Err(e @ DeliveryError::Permanent(_)) => return Err(HandleError::Reject(e.into())),
+            Ok(()) => Ok(()),
+            Err(e @ DeliveryError::Transient(_)) => Err(HandleError::retry(e)),
+            Err(e @ DeliveryError::Permanent(_)) => Err(HandleError::Reject(e.into())),
         }
+    }
+
+    /// Records the delivered `message` in the inbox, once.
+    pub async fn record(&self, consumer: &str, message: &Message) -> Result<Outcome, HandleError> {
         let mut db = self.db.get().await?;
         let tx = db.transaction().await?;
         // One flight: the delivery's record and the message; a duplicate rolls it back.
@@ -124,5 +135,28 @@ impl Notifier {
         inserted?;
         tx.commit().await?;
         Ok(Outcome::Notified)
+    }
+
+    /// Records the delivered `messages` in the inbox in one transaction when every one is a
+    /// first delivery; `false` (nothing recorded) otherwise.
+    pub async fn record_all(
+        &self,
+        consumer: &str,
+        messages: &[&Message],
+    ) -> Result<bool, HandleError> {
+        let event_ids: Vec<Uuid> = messages.iter().map(|m| m.event_id).collect();
+        let mut db = self.db.get().await?;
+        let tx = db.transaction().await?;
+        let (first, inserted) = tokio::join!(
+            biased;
+            first_deliveries(&tx, consumer, &event_ids),
+            store::insert_notifications(&tx, messages),
+        );
+        if first? != messages.len() {
+            return Ok(false);
+        }
+        inserted?;
+        tx.commit().await?;
+        Ok(true)
     }
 }

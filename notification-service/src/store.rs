@@ -8,6 +8,8 @@ use deadpool_postgres::GenericClient;
 use serde::Serialize;
 use servicekit::db::{DbError, Prepared};
 use servicekit::events::UserRegistered;
+use std::collections::{HashMap, HashSet};
+use tokio_postgres::Row;
 use uuid::Uuid;
 
 /// Where to reach a user.
@@ -73,12 +75,46 @@ pub async fn contact(db: &impl GenericClient, user_id: Uuid) -> Result<Option<Co
             &[&user_id],
         )
         .await?;
-    Ok(row.map(|r| Contact {
-        user_id: r.get(0),
-        name: r.get(1),
-        email: r.get(2),
-        phone: r.get(3),
-    }))
+    Ok(row.as_ref().map(contact_of))
+}
+
+/// A contact from a row of `user_id, name, email, phone`.
+fn contact_of(row: &Row) -> Contact {
+    Contact {
+        user_id: row.get(0),
+        name: row.get(1),
+        email: row.get(2),
+        phone: row.get(3),
+    }
+}
+
+/// The contacts of `user_ids` that are known, by user.
+pub async fn contacts(
+    db: &impl GenericClient,
+    user_ids: &[Uuid],
+) -> Result<HashMap<Uuid, Contact>, DbError> {
+    let rows = db
+        .query_prepared(
+            "SELECT user_id, name, email, phone FROM contacts WHERE user_id = ANY($1)",
+            &[&user_ids],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| (r.get(0), contact_of(r))).collect())
+}
+
+/// Which of `event_ids` `consumer` applied already.
+pub async fn processed_of(
+    db: &impl GenericClient,
+    consumer: &str,
+    event_ids: &[Uuid],
+) -> Result<HashSet<Uuid>, DbError> {
+    let rows = db
+        .query_prepared(
+            "SELECT event_id FROM processed_events WHERE consumer = $1 AND event_id = ANY($2)",
+            &[&consumer, &event_ids],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
 /// True when `consumer` already applied `event_id`.
@@ -121,6 +157,42 @@ pub async fn insert_notification(
         )
         .await?;
     Ok(inserted == 1)
+}
+
+/// [`insert_notification`] for many, in one statement; returns how many were new.
+pub async fn insert_notifications(
+    db: &impl GenericClient,
+    messages: &[&Message],
+) -> Result<u64, DbError> {
+    let ids: Vec<Uuid> = messages.iter().map(|m| m.id).collect();
+    let users: Vec<Uuid> = messages.iter().map(|m| m.user_id).collect();
+    let kinds: Vec<&str> = messages.iter().map(|m| m.kind.as_str()).collect();
+    let channels: Vec<&str> = messages.iter().map(|m| m.medium.as_str()).collect();
+    let recipients: Vec<&str> = messages.iter().map(|m| m.to.as_str()).collect();
+    let subjects: Vec<&str> = messages.iter().map(|m| m.subject.as_str()).collect();
+    let bodies: Vec<&str> = messages.iter().map(|m| m.body.as_str()).collect();
+    let events: Vec<Uuid> = messages.iter().map(|m| m.event_id).collect();
+    let bookings: Vec<Option<Uuid>> = messages.iter().map(|m| m.booking_id).collect();
+    Ok(db
+        .execute_prepared(
+            "INSERT INTO notifications \
+             (id, user_id, kind, channel, recipient, subject, body, event_id, booking_id) \
+             SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], \
+               $6::text[], $7::text[], $8::uuid[], $9::uuid[]) \
+             ON CONFLICT (event_id, kind) DO NOTHING",
+            &[
+                &ids,
+                &users,
+                &kinds,
+                &channels,
+                &recipients,
+                &subjects,
+                &bodies,
+                &events,
+                &bookings,
+            ],
+        )
+        .await?)
 }
 
 /// The newest `limit` entries of `user_id`'s inbox, newest first.

@@ -3,7 +3,7 @@
 
 use crate::helpers::{eventually, spawn_app, spawn_app_with, user};
 use serde_json::{Value, json};
-use servicekit::testing::{TestApp, WAIT, poll};
+use servicekit::testing::{TestApp, WAIT, lock_waiters, poll};
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -254,19 +254,7 @@ async fn payments_that_arrive_together_are_applied_in_one_transaction_with_a_tic
     )
     .await;
     let watcher = app.db().await;
-    eventually("the first payment to wait for the lock", || async {
-        let waiting: i64 = watcher
-            .query_one(
-                "SELECT count(*) FROM pg_stat_activity \
-                 WHERE datname = current_database() AND wait_event_type = 'Lock'",
-                &[],
-            )
-            .await
-            .unwrap()
-            .get(0);
-        waiting == 1
-    })
-    .await;
+    lock_waiters(&watcher, 1).await;
     for (passenger, booking) in &bookings[1..] {
         app.publish(
             "payment.succeeded",

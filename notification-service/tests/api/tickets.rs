@@ -2,8 +2,11 @@ use crate::helpers::{
     TestChannel, assert_error, eventually, paid, registered, registered_user, spawn_app,
     spawn_app_with,
 };
+use notification_service::consumers::TICKETS;
 use reqwest::StatusCode;
+use servicekit::amqp::Envelope;
 use servicekit::events;
+use servicekit::testing::lock_waiters;
 use uuid::Uuid;
 
 #[tokio::test]
@@ -109,4 +112,69 @@ async fn a_ticket_that_overtakes_the_registration_is_retried_until_the_contact_a
             .await,
         0
     );
+}
+
+#[tokio::test]
+async fn tickets_that_arrive_together_are_sent_each_and_recorded_in_one_transaction() {
+    let app = spawn_app().await;
+    let mut users = Vec::new();
+    for _ in 0..6 {
+        users.push(registered_user(&app).await);
+    }
+    let events: Vec<Envelope> = users
+        .iter()
+        .enumerate()
+        .map(|(i, u)| {
+            Envelope::new(events::BOOKING_PAID, &paid(u.user_id, &format!("RR-B{i}"))).unwrap()
+        })
+        .collect();
+    // The first ticket, once sent, waits to record its delivery: the record is taken here
+    // by a transaction left open. The five behind it make the consumer's next batch.
+    let mut db = app.db().await;
+    let watcher = app.db().await;
+    let blocker = db.transaction().await.unwrap();
+    blocker
+        .execute(
+            "INSERT INTO processed_events (consumer, event_id) VALUES ($1, $2)",
+            &[&TICKETS, &events[0].event_id],
+        )
+        .await
+        .unwrap();
+    app.publish_envelope(&events[0]).await;
+    lock_waiters(&watcher, 1).await;
+    for event in &events[1..] {
+        app.publish_envelope(event).await;
+    }
+    let queue = app.queue(TICKETS);
+    eventually("the five in the consumer's prefetch", || async {
+        app.queue_depth(&queue).await == 0
+    })
+    .await;
+    blocker.rollback().await.unwrap();
+
+    for (i, user) in users.iter().enumerate() {
+        let inbox = app.wait_inbox(user.user_id, 1).await;
+        assert_eq!(inbox[0]["to"], user.email);
+        assert!(
+            inbox[0]["body"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("RR-B{i}"))
+        );
+    }
+    let mut sent: Vec<Uuid> = app.channel.delivered().iter().map(|m| m.event_id).collect();
+    sent.sort();
+    let mut published: Vec<Uuid> = events.iter().map(|e| e.event_id).collect();
+    published.sort();
+    assert_eq!(sent, published, "each ticket sent once");
+    assert_eq!(app.events(TICKETS, "notified").await, 6.0);
+    // The first recorded on its own, the five behind it in one transaction.
+    let row = watcher
+        .query_one(
+            "SELECT count(*), count(DISTINCT processed_at) FROM processed_events WHERE consumer = $1",
+            &[&TICKETS],
+        )
+        .await
+        .unwrap();
+    assert_eq!((row.get::<_, i64>(0), row.get::<_, i64>(1)), (6, 2));
 }

@@ -1,4 +1,5 @@
 use crate::helpers::{AMOUNT, User, attempts, eventually, listen, spawn_app, user};
+use servicekit::testing::lock_waiters;
 use uuid::Uuid;
 
 #[tokio::test]
@@ -102,18 +103,6 @@ async fn an_unknown_token_fails_the_payment_with_invalid_token() {
     assert_eq!(app.charges("invalid_token").await, 1.0);
 }
 
-/// Backends of the service's database waiting for a lock.
-async fn lock_waiters(db: &tokio_postgres::Client) -> i64 {
-    db.query_one(
-        "SELECT count(*) FROM pg_stat_activity \
-         WHERE datname = current_database() AND wait_event_type = 'Lock'",
-        &[],
-    )
-    .await
-    .unwrap()
-    .get(0)
-}
-
 #[tokio::test]
 async fn confirmations_that_arrive_together_are_charged_as_one_batch_each_exactly_once() {
     const DECLINED: usize = 6;
@@ -146,10 +135,7 @@ async fn confirmations_that_arrive_together_are_charged_as_one_batch_each_exactl
         };
         keys.push(app.confirm(*booking, passenger, token).await.event_id);
         if i < 4 {
-            eventually("the charge to wait for its booking's key", || async {
-                lock_waiters(&watcher).await == i as i64 + 1
-            })
-            .await;
+            lock_waiters(&watcher, i as i64 + 1).await;
         }
     }
     // The other six (one of them declined) wait in the consumer's prefetch, then make one

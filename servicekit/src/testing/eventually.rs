@@ -64,6 +64,23 @@ where
     }
 }
 
+/// Waits until `n` connections to `db`'s database wait for a lock (a test holding a row
+/// or key in an open transaction, to line deliveries up behind it); panics after [`WAIT`].
+pub async fn lock_waiters(db: &tokio_postgres::Client, n: i64) {
+    eventually(&format!("{n} connection(s) waiting for a lock"), || async {
+        let waiting = db
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                &[],
+            )
+            .await
+            .map(|row| row.get::<_, i64>(0));
+        waiting.is_ok_and(|waiting| waiting == n)
+    })
+    .await;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
