@@ -115,6 +115,9 @@ Examples:
 
 Tokens issued before keep the role until they expire (APP_JWT__ACCESS_TTL_SECS).";
 
+#[global_allocator]
+static ALLOCATOR: servicekit::Allocator = servicekit::Allocator;
+
 fn main() -> ExitCode {
     cli::run(|cli: Cli| async move {
         let settings: Settings = servicekit::config::load("auth-service")?;

@@ -20,6 +20,9 @@ booking-service parked list   the messages its consumers gave up on (then parked
     queues: &[payments::QUEUE, refunds::QUEUE],
 };
 
+#[global_allocator]
+static ALLOCATOR: servicekit::Allocator = servicekit::Allocator;
+
 fn main() -> ExitCode {
     let parts = |s: &Settings| Parts {
         log: s.log.clone(),

@@ -20,6 +20,9 @@ notification-service parked list   the messages its consumers gave up on (then p
     queues: &consumers::NAMES,
 };
 
+#[global_allocator]
+static ALLOCATOR: servicekit::Allocator = servicekit::Allocator;
+
 fn main() -> ExitCode {
     let parts = |s: &Settings| Parts {
         log: s.log.clone(),

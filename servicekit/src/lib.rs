@@ -29,3 +29,9 @@ pub mod testing;
 pub mod tls;
 
 pub use error::ApiError;
+
+/// The services' memory allocator (mimalloc), set in each binary with
+/// `#[global_allocator] static ALLOCATOR: servicekit::Allocator = servicekit::Allocator;`.
+/// glibc's `malloc` and `free` were 9% of booking-service's CPU samples in the saga's
+/// profile (bench/profile-saga.sh); see BENCHMARKS.md.
+pub use mimalloc::MiMalloc as Allocator;

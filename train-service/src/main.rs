@@ -36,6 +36,9 @@ train-service migrate                      apply pending migrations to APP_DATAB
 train-service seed --trains 200 --days 3   seed 200 trains for today and the next 2 days
 train-service parked list                  the availability events its consumer gave up on";
 
+#[global_allocator]
+static ALLOCATOR: servicekit::Allocator = servicekit::Allocator;
+
 fn main() -> ExitCode {
     cli::run(|cli: Cli| async move {
         let settings: Settings = servicekit::config::load("train-service")?;
