@@ -15,6 +15,9 @@
 #             front of the same booking-service
 #   base      the same from the templates of git revision BENCH_NGINX_FROM (e.g. HEAD~1):
 #             the gateway A/B in one run (bench/listeners.sh takes the same variable)
+# BENCH_BIN_DIR runs the train-service and booking-service binaries of another build (an A/B
+# against the previous commit: its target/release, or a copy of it), with this tree's token
+# minting and gateway.
 # A 5 s warm-up against booking-service comes first (the trips sell out and the holds won are
 # confirmed in it). Each step prints one `step:` line (target, connections, requests/s, p50,
 # p99); the last lines repeat them as a table with each one's share of the direct rate.
@@ -38,6 +41,7 @@ train_port=$(bench_free_port)
 booking_port=$(bench_free_port)
 
 cargo build --release -q -p train-service -p booking-service --bins --examples
+bin=${BENCH_BIN_DIR:-target/release}
 openssl genpkey -algorithm ed25519 -out "$work/private.pem" 2>/dev/null
 openssl pkey -in "$work/private.pem" -pubout -out "$work/public.pem"
 
@@ -51,9 +55,9 @@ booking_env=("${common[@]}" APP_HTTP__PORT="$booking_port"
              APP_BOOKING__TRAIN_SERVICE_URL="http://127.0.0.1:$train_port"
              APP_BOOKING__SEATS_EXCHANGE="bench.$run.seats" APP_USER_LIMITS__ENABLED=false)
 
-env "${train_env[@]}" target/release/train-service seed >/dev/null
-env "${train_env[@]}" target/release/train-service >"$work/train.log" 2>&1 & pids+=($!)
-env "${booking_env[@]}" target/release/booking-service >"$work/booking.log" 2>&1 & pids+=($!)
+env "${train_env[@]}" "$bin/train-service" seed >/dev/null
+env "${train_env[@]}" "$bin/train-service" >"$work/train.log" 2>&1 & pids+=($!)
+env "${booking_env[@]}" "$bin/booking-service" >"$work/booking.log" 2>&1 & pids+=($!)
 for port in "$train_port" "$booking_port"; do bench_ready "$port" "$work"/*.log; done
 
 tomorrow=$(date -u -d tomorrow +%F)
