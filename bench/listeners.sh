@@ -43,7 +43,8 @@ openssl pkey -in "$work/private.pem" -pubout -out "$work/public.pem"
 common=(APP_REDIS__KEY_PREFIX="bench:$run:" APP_AMQP__EXCHANGE="bench.$run.events"
         APP_AMQP__QUEUE_PREFIX="bench.$run." APP_JWT__PUBLIC_KEY_PATH="$work/public.pem"
         APP_LOG__FORMAT=json RUST_LOG=warn)
-train_port=$(bench_free_port)
+read -ra free <<<"$(bench_free_ports $((replicas + 1)))"
+train_port=${free[0]}
 train_env=("${common[@]}" APP_HTTP__PORT="$train_port"
            APP_DATABASE__URL="postgres://postgres@127.0.0.1:5432/bench_train_$run")
 env "${train_env[@]}" "$bin/train-service" seed >/dev/null
@@ -54,7 +55,7 @@ bench_ready "$train_port" "$work"/*.log
 booking_ports=()
 booking_pids=()
 for i in $(seq 1 "$replicas"); do
-  port=$(bench_free_port)
+  port=${free[$i]}
   env "${common[@]}" APP_HTTP__PORT="$port" \
     APP_DATABASE__URL="postgres://postgres@127.0.0.1:5432/bench_booking_$run" \
     APP_BOOKING__TRAIN_SERVICE_URL="http://127.0.0.1:$train_port" \

@@ -27,7 +27,8 @@ run=$$
 work=$(mktemp -d)
 services=(auth train booking payment notification)
 declare -A port
-for s in "${services[@]}"; do port[$s]=$(bench_free_port); done
+read -ra free <<<"$(bench_free_ports "${#services[@]}")"
+for i in "${!services[@]}"; do port[${services[$i]}]=${free[$i]}; done
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done

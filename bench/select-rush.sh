@@ -37,8 +37,7 @@ case " $targets " in *" gateway "*|*" base "*) need nginx nginx-light; need envs
 case " $targets " in *" base "*) [ -n "${BENCH_NGINX_FROM:-}" ] || { echo "base: set BENCH_NGINX_FROM to a git revision" >&2; exit 2; } ;; esac
 
 bench_private train booking
-train_port=$(bench_free_port)
-booking_port=$(bench_free_port)
+read -r train_port booking_port <<<"$(bench_free_ports 2)"
 
 cargo build --release -q -p train-service -p booking-service --bins --examples
 bin=${BENCH_BIN_DIR:-target/release}

@@ -8,7 +8,32 @@
 
 # A free TCP port on 127.0.0.1.
 bench_free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+  bench_free_ports 1
+}
+
+# bench_free_ports N: N different ports free now, outside the kernel's ephemeral range (so no
+# outgoing connection takes one before its service binds it). Ports picked one call at a
+# time could come back twice before either is bound: a second service then fails to bind
+# while the first answers on its port (seen: saga-bench's sign-up answered 404 by another
+# service), so pick every port a script binds together in one call.
+bench_free_ports() {
+  python3 - "$1" <<'PY'
+import random, socket, sys
+ports, held = [], []
+while len(ports) < int(sys.argv[1]):
+    port = random.randint(20000, 32000)
+    if port in ports:
+        continue
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+    except OSError:
+        s.close()
+        continue
+    held.append(s)
+    ports.append(port)
+print(" ".join(map(str, ports)))
+PY
 }
 
 # bench_ready PORT LOG...: waits up to 30 s for the service on PORT to answer /health/ready;
