@@ -88,7 +88,9 @@ impl Subscription {
     }
 
     /// Hands up to `batch` deliveries at once to [`Handler::handle_batch`] (see
-    /// [`Subscription::batch`]); the prefetch should leave room for more than one batch.
+    /// [`Subscription::batch`]); the prefetch should leave room for more than one batch. A
+    /// batch ends when every delivery in it is settled, so a retried one's back-off (200 ms
+    /// times its returns) holds the batch's place that long.
     pub const fn batched(mut self, batch: u16) -> Self {
         self.batch = batch;
         self
