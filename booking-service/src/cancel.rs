@@ -48,7 +48,9 @@ pub async fn cancel(
     owner: Option<Uuid>,
     why: Why<'_>,
 ) -> Result<Option<bool>, CancelFailure> {
-    let Some(previous) = store::end(tx, target.booking_id, owner, "cancelled").await? else {
+    let by_trip = why.reason.is_some();
+    let Some(previous) = store::end(tx, target.booking_id, owner, "cancelled", by_trip).await?
+    else {
         return Ok(None);
     };
     let was_paid = previous == "paid";

@@ -241,21 +241,23 @@ pub fn is_live(status: &str) -> bool {
 }
 
 /// Ends a live booking (`cancelled` or `expired`) and frees its seats; returns the previous
-/// status, or `None` when it was not live (or not the caller's, with `user`).
+/// status, or `None` when it was not live (or not the caller's, with `user`). `by_trip`
+/// marks a booking the railway's cancellation of its trip ended.
 pub async fn end(
     db: &impl GenericClient,
     id: Uuid,
     user: Option<Uuid>,
     to: &str,
+    by_trip: bool,
 ) -> Result<Option<String>, DbError> {
     let row = db
         .query_opt_prepared(
-            "UPDATE bookings b SET status = $3, updated_at = now() \
+            "UPDATE bookings b SET status = $3, cancelled_by_trip = $4, updated_at = now() \
              FROM (SELECT id, status FROM bookings WHERE id = $1 FOR UPDATE) old \
              WHERE b.id = old.id AND ($2::uuid IS NULL OR b.user_id = $2) \
                AND old.status IN ('confirmed', 'paid') \
              RETURNING old.status",
-            &[&id, &user, &to],
+            &[&id, &user, &to, &by_trip],
         )
         .await?;
     let Some(row) = row else { return Ok(None) };

@@ -31,8 +31,9 @@ pub struct Progress {
     pub left: i64,
     /// Cancelled bookings that had been paid: each one's refund is asked of payment-service.
     pub refunds_requested: i64,
-    /// The trip's cancelled bookings whose refund payment-service reports done
-    /// (`payment.refunded`, `crate::refunds`).
+    /// The bookings this cancellation ended whose refund payment-service reports done
+    /// (`payment.refunded`, `crate::refunds`); not the refunds of passengers' own earlier
+    /// cancellations.
     pub refunds_completed: i64,
     /// Every booking is cancelled and the trip's holds are freed.
     pub done: bool,
@@ -91,7 +92,7 @@ const PROGRESS: &str = "SELECT c.trip_id, c.reason, c.requested_at, c.requested_
             (SELECT count(DISTINCT s.booking_id) FROM booking_seats s \
              WHERE s.trip_id = c.trip_id AND s.live), \
             (SELECT count(*) FROM bookings b WHERE b.trip_id = c.trip_id \
-             AND b.refunded_at IS NOT NULL AND b.status = 'cancelled') \
+             AND b.refunded_at IS NOT NULL AND b.cancelled_by_trip) \
      FROM trip_cancellations c";
 
 /// The cancellation of `trip` and its progress; `None` when the trip was never cancelled.

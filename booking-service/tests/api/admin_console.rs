@@ -301,6 +301,32 @@ async fn a_cancelled_trips_paid_booking_counts_as_refunded_once_payment_service_
     let admin = someone("admin");
     let (passenger, paid) = paid_booking(&app, &[1]).await;
     app.book(&user(), &[2]).await; // confirmed, never paid: no refund
+    // A passenger who cancelled their own paid booking earlier and got the money back: not
+    // one of the trip cancellation's refunds.
+    let (early, own) = paid_booking(&app, &[3]).await;
+    let own_id = own["booking_id"].as_str().unwrap();
+    let res = app
+        .with_token(&early.token)
+        .post_json(&format!("/api/bookings/{own_id}/cancel"), &json!({}))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    app.publish(
+        "payment.refunded",
+        &json!({
+            "payment_id": Uuid::new_v4(), "booking_id": own["booking_id"],
+            "user_id": early.id, "amount": own["amount"], "currency": "BDT",
+        }),
+    )
+    .await;
+    poll("the passenger's own refund to be recorded", || async {
+        let found = lookup(&app, &admin, &format!("booking_id={own_id}")).await;
+        if found[0]["refunded_at"].is_string() {
+            Ok(())
+        } else {
+            Err(found[0].clone())
+        }
+    })
+    .await;
 
     let path = format!("/api/bookings/admin/trips/{}/cancel", app.trip);
     let res = app
@@ -352,7 +378,7 @@ async fn a_cancelled_trips_paid_booking_counts_as_refunded_once_payment_service_
         }),
     )
     .await;
-    eventually("both refund events are applied", || async {
+    eventually("all three refund events applied", || async {
         app.db()
             .await
             .query_one(
@@ -362,7 +388,7 @@ async fn a_cancelled_trips_paid_booking_counts_as_refunded_once_payment_service_
             .await
             .unwrap()
             .get::<_, i64>(0)
-            == 2
+            == 3
     })
     .await;
     let again = app.with_token(&admin.token).get_json(&progress_path).await;
