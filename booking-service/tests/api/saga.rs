@@ -3,7 +3,7 @@
 
 use crate::helpers::{eventually, spawn_app, spawn_app_with, user};
 use serde_json::{Value, json};
-use servicekit::testing::{TestApp, WAIT, lock_waiters, poll};
+use servicekit::testing::{TestApp, WAIT, lock_waiters, poll, processed_transactions};
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -291,12 +291,6 @@ async fn payments_that_arrive_together_are_applied_in_one_transaction_with_a_tic
         assert!(codes.contains(code.as_str().unwrap()));
     }
     // The five after the first were recorded in one transaction (one start time).
-    let row = watcher
-        .query_one(
-            "SELECT count(*), count(DISTINCT processed_at) FROM processed_events WHERE consumer = $1",
-            &[&booking_service::payments::CONSUMER],
-        )
-        .await
-        .unwrap();
-    assert_eq!((row.get::<_, i64>(0), row.get::<_, i64>(1)), (6, 2));
+    let recorded = processed_transactions(&watcher, booking_service::payments::CONSUMER).await;
+    assert_eq!(recorded, (6, 2));
 }

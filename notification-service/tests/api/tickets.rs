@@ -6,7 +6,7 @@ use notification_service::consumers::TICKETS;
 use reqwest::StatusCode;
 use servicekit::amqp::Envelope;
 use servicekit::events;
-use servicekit::testing::lock_waiters;
+use servicekit::testing::{lock_waiters, processed_transactions};
 use uuid::Uuid;
 
 #[tokio::test]
@@ -169,12 +169,5 @@ async fn tickets_that_arrive_together_are_sent_each_and_recorded_in_one_transact
     assert_eq!(sent, published, "each ticket sent once");
     assert_eq!(app.events(TICKETS, "notified").await, 6.0);
     // The first recorded on its own, the five behind it in one transaction.
-    let row = watcher
-        .query_one(
-            "SELECT count(*), count(DISTINCT processed_at) FROM processed_events WHERE consumer = $1",
-            &[&TICKETS],
-        )
-        .await
-        .unwrap();
-    assert_eq!((row.get::<_, i64>(0), row.get::<_, i64>(1)), (6, 2));
+    assert_eq!(processed_transactions(&watcher, TICKETS).await, (6, 2));
 }

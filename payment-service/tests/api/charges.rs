@@ -1,5 +1,5 @@
 use crate::helpers::{AMOUNT, User, attempts, eventually, listen, spawn_app, user};
-use servicekit::testing::lock_waiters;
+use servicekit::testing::{lock_waiters, processed_transactions};
 use uuid::Uuid;
 
 #[tokio::test]
@@ -190,12 +190,6 @@ async fn confirmations_that_arrive_together_are_charged_as_one_batch_each_exactl
         );
     }
     // Four answers recorded one by one, the six after them in one transaction.
-    let row = watcher
-        .query_one(
-            "SELECT count(*), count(DISTINCT processed_at) FROM processed_events WHERE consumer = $1",
-            &[&payment_service::charges::CONSUMER],
-        )
-        .await
-        .unwrap();
-    assert_eq!((row.get::<_, i64>(0), row.get::<_, i64>(1)), (10, 5));
+    let recorded = processed_transactions(&watcher, payment_service::charges::CONSUMER).await;
+    assert_eq!(recorded, (10, 5));
 }

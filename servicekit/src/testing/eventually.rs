@@ -81,6 +81,22 @@ pub async fn lock_waiters(db: &tokio_postgres::Client, n: i64) {
     .await;
 }
 
+/// How many events `consumer` recorded in `db`'s `processed_events`, and in how many
+/// transactions: `processed_at` is its transaction's start, so a batch applied in one
+/// transaction shares one.
+pub async fn processed_transactions(db: &tokio_postgres::Client, consumer: &str) -> (i64, i64) {
+    match db
+        .query_one(
+            "SELECT count(*), count(DISTINCT processed_at) FROM processed_events WHERE consumer = $1",
+            &[&consumer],
+        )
+        .await
+    {
+        Ok(row) => (row.get(0), row.get(1)),
+        Err(e) => panic!("reading processed_events: {e}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

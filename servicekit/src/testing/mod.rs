@@ -31,7 +31,9 @@ pub mod stores;
 pub use app::{Requests, TestApp};
 pub use broker::{Listener, park, publish, publish_raw, queue_depth, wait_for_queue};
 pub use env::{TestEnv, admin_database_url, amqp_url, delete_exchanges, redis_url};
-pub use eventually::{WAIT, eventually, eventually_within, lock_waiters, poll};
+pub use eventually::{
+    WAIT, eventually, eventually_within, lock_waiters, poll, processed_transactions,
+};
 pub use http::{assert_error, scrape, wait_ready};
 pub use keys::{
     TestKeys, User, jwt_settings, keys, sign_claims, sign_legacy_token, sign_token, user,

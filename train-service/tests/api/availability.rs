@@ -4,6 +4,7 @@ use servicekit::amqp::Envelope;
 use servicekit::cache::Keys;
 use servicekit::consumer::{HandleError, Handler, Meta};
 use servicekit::events::{self, BookedSeat, BookingConfirmed, BookingReleased};
+use servicekit::testing::processed_transactions;
 use train_service::availability::{self, Availability};
 use train_service::metrics::TrainMetrics;
 use train_service::search_cache::SearchCache;
@@ -330,15 +331,8 @@ async fn a_batch_is_applied_in_one_transaction_with_the_counts_of_one_event_at_a
     let seats = available(&app, trip_id).await;
     assert_eq!((&seats["SHOVAN"], &seats["AC_S"]), (&json!(52), &json!(54)));
     // One transaction: every record carries its start time.
-    let db = app.db().await;
-    let row = db
-        .query_one(
-            "SELECT count(*), count(DISTINCT processed_at) FROM processed_events",
-            &[],
-        )
-        .await
-        .unwrap();
-    assert_eq!((row.get::<_, i64>(0), row.get::<_, i64>(1)), (3, 1));
+    let recorded = processed_transactions(&app.db().await, availability::CONSUMER).await;
+    assert_eq!(recorded, (3, 1));
     wait_for_search(&app, 0, 4, 52).await;
 
     // A batch that cannot be applied as one (a duplicate delivery, a class that does not
