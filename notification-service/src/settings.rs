@@ -114,7 +114,8 @@ impl Default for SmsSettings {
 pub struct DeliverySettings {
     /// Deliveries of one message before it is parked in `<queue>.parked`.
     pub delivery_limit: u32,
-    /// Unacked messages in flight per queue.
+    /// Unacked messages in flight per queue (at least 64 for `notification.tickets`, which
+    /// takes batches of 32).
     pub prefetch: u16,
     /// How long a message waits in its handler for the recipient's contact (its
     /// `user.registered` not consumed yet) before it is requeued.
