@@ -63,10 +63,22 @@ impl TestCa {
     }
 }
 
-/// A port nobody listens on right now on 127.0.0.1.
+/// A port nobody listens on right now on 127.0.0.1, for a server a test starts a moment
+/// later. Picked at random below the kernel's ephemeral range (32768 and up here), not by
+/// binding port 0: that range is where outgoing connections and every other port-0 pick take
+/// theirs, so such a port could be taken before the server binds it. Seen once in a full
+/// test run: a Redis Cluster node exited before it listened, as a server does whose port
+/// is taken.
 pub fn free_port() -> anyhow::Result<u16> {
-    let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
-    Ok(listener.local_addr()?.port())
+    use rand::Rng;
+    let mut rng = rand::rng();
+    for _ in 0..1_000 {
+        let port = rng.random_range(20_000..32_000);
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(port);
+        }
+    }
+    anyhow::bail!("no free port between 20000 and 32000 on 127.0.0.1")
 }
 
 /// A child process stopped with `signal` (then killed) on drop.
@@ -369,7 +381,10 @@ impl RedisCluster {
         let mut servers = Vec::new();
         for _ in 0..shards * (1 + replicas) {
             let port = free_port()?;
-            let bus = free_port()?;
+            let mut bus = free_port()?;
+            while bus == port {
+                bus = free_port()?;
+            }
             let mut child = Command::new("redis-server")
                 .args([
                     "--port",
