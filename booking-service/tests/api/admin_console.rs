@@ -56,6 +56,14 @@ async fn trip_sales(app: &BookingApp, admin: &User, date: NaiveDate) -> Value {
 }
 
 /// Books `seats` for a new passenger and plays payment-service's success.
+/// payment-service's `payment.refunded` for `booking` of `user` (a new payment id each time).
+fn refund(booking: &Value, user: Uuid) -> Value {
+    json!({
+        "payment_id": Uuid::new_v4(), "booking_id": booking["booking_id"],
+        "user_id": user, "amount": booking["amount"], "currency": "BDT",
+    })
+}
+
 async fn paid_booking(app: &BookingApp, seats: &[i32]) -> (User, Value) {
     let passenger = user();
     let booking = app.book(&passenger, seats).await;
@@ -310,14 +318,8 @@ async fn a_cancelled_trips_paid_booking_counts_as_refunded_once_payment_service_
         .post_json(&format!("/api/bookings/{own_id}/cancel"), &json!({}))
         .await;
     assert_eq!(res.status(), StatusCode::OK);
-    app.publish(
-        "payment.refunded",
-        &json!({
-            "payment_id": Uuid::new_v4(), "booking_id": own["booking_id"],
-            "user_id": early.id, "amount": own["amount"], "currency": "BDT",
-        }),
-    )
-    .await;
+    app.publish("payment.refunded", &refund(&own, early.id))
+        .await;
     poll("the passenger's own refund to be recorded", || async {
         let found = lookup(&app, &admin, &format!("booking_id={own_id}")).await;
         if found[0]["refunded_at"].is_string() {
@@ -344,14 +346,7 @@ async fn a_cancelled_trips_paid_booking_counts_as_refunded_once_payment_service_
     assert_eq!(done["refunds_completed"], 0);
 
     // payment-service's refund, delivered twice, and a second refund event of the booking.
-    let refunded = Envelope::new(
-        "payment.refunded",
-        &json!({
-            "payment_id": Uuid::new_v4(), "booking_id": paid["booking_id"],
-            "user_id": passenger.id, "amount": paid["amount"], "currency": "BDT",
-        }),
-    )
-    .unwrap();
+    let refunded = Envelope::new("payment.refunded", &refund(&paid, passenger.id)).unwrap();
     app.publish_envelope(&refunded).await;
     app.publish_envelope(&refunded).await;
     poll("the refund to be counted", || async {
@@ -370,14 +365,8 @@ async fn a_cancelled_trips_paid_booking_counts_as_refunded_once_payment_service_
     assert!(kinds(&found[0]).iter().any(|k| k == "refunded"));
     assert!(kinds(&found[0]).iter().any(|k| k == "booking.cancelled"));
 
-    app.publish(
-        "payment.refunded",
-        &json!({
-            "payment_id": Uuid::new_v4(), "booking_id": paid["booking_id"],
-            "user_id": passenger.id, "amount": paid["amount"], "currency": "BDT",
-        }),
-    )
-    .await;
+    app.publish("payment.refunded", &refund(&paid, passenger.id))
+        .await;
     eventually("all three refund events applied", || async {
         app.db()
             .await
