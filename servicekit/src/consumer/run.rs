@@ -14,6 +14,7 @@ use lapin::options::{
 };
 use lapin::types::{AMQPValue, FieldTable};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -215,6 +216,9 @@ async fn consume<H: Handler>(
     let mut check = tokio::time::interval(CHANNEL_CHECK);
     let batch = usize::from(spec.batch.max(1));
     let batches = usize::from(spec.batches.max(1));
+    // Set once a settlement on this channel failed: an ack of many at once would then also
+    // ack a delivery whose own settlement did not reach the broker.
+    let unsettled = Arc::new(AtomicBool::new(false));
     let outcome = loop {
         tokio::select! {
             () = stop.cancelled() => {
@@ -228,7 +232,7 @@ async fn consume<H: Handler>(
             // waits in the prefetch and makes the next batch.
             next = deliveries.next(), if batch == 1 || in_flight.len() < batches => match next {
                 Some(Ok(delivery)) if batch == 1 => {
-                    in_flight.spawn(settle(delivery, shared.clone()));
+                    in_flight.spawn(settle(delivery, shared.clone(), unsettled.clone()));
                 }
                 Some(Ok(delivery)) => {
                     let mut taken = vec![delivery];
@@ -243,7 +247,7 @@ async fn consume<H: Handler>(
                             Some(None) | None => break,
                         }
                     }
-                    in_flight.spawn(settle_batch(taken, shared.clone()));
+                    in_flight.spawn(settle_batch(taken, shared.clone(), unsettled.clone()));
                     if let Some(e) = failed {
                         break Err(e.into());
                     }
@@ -274,19 +278,28 @@ fn request_id(delivery: &Delivery) -> Option<String> {
 }
 
 /// Handles one delivery and acks, requeues or parks it.
-async fn settle<H: Handler>(delivery: Delivery, shared: Arc<Shared<H>>) {
+async fn settle<H: Handler>(
+    delivery: Delivery,
+    shared: Arc<Shared<H>>,
+    unsettled: Arc<AtomicBool>,
+) {
     let started = Instant::now();
     let result = match received(&delivery, &shared.spec) {
         Ok((event, meta)) => shared.handler.handle(event, meta).await,
         Err(e) => Err(e),
     };
-    finish(delivery, result, &shared, started).await;
+    finish(delivery, result, &shared, started, &unsettled).await;
 }
 
 /// Handles `deliveries` as one batch ([`Handler::handle_batch`]), then acks, requeues or
 /// parks each by its own result; a delivery that is not an event envelope is parked without
-/// reaching the handler.
-async fn settle_batch<H: Handler>(deliveries: Vec<Delivery>, shared: Arc<Shared<H>>) {
+/// reaching the handler. When the consumer runs one batch at a time and every event of the
+/// batch succeeded, one ack settles them all ([`ack_all`]).
+async fn settle_batch<H: Handler>(
+    deliveries: Vec<Delivery>,
+    shared: Arc<Shared<H>>,
+    unsettled: Arc<AtomicBool>,
+) {
     let started = Instant::now();
     let mut results: Vec<Option<Result<&'static str, HandleError>>> =
         Vec::with_capacity(deliveries.len());
@@ -311,20 +324,86 @@ async fn settle_batch<H: Handler>(deliveries: Vec<Delivery>, shared: Arc<Shared<
         shared.handler.handle_batch(events).await
     }
     .into_iter();
-    let settled = deliveries
+    let results: Vec<Result<&'static str, HandleError>> = results
         .into_iter()
-        .zip(results)
-        .map(|(delivery, result)| {
-            let result = result.unwrap_or_else(|| {
+        .map(|result| {
+            result.unwrap_or_else(|| {
                 handled.next().unwrap_or_else(|| {
                     Err(HandleError::Retry(anyhow::anyhow!(
                         "the handler returned no result for this event"
                     )))
                 })
-            });
-            finish(delivery, result, &shared, started)
-        });
+            })
+        })
+        .collect();
+    if shared.spec.batches <= 1
+        && deliveries.len() > 1
+        && results.iter().all(Result::is_ok)
+        && !unsettled.load(Ordering::Relaxed)
+    {
+        ack_all(&deliveries, &results, &shared, started, &unsettled).await;
+        return;
+    }
+    let settled = deliveries
+        .into_iter()
+        .zip(results)
+        .map(|(delivery, result)| finish(delivery, result, &shared, started, &unsettled));
     join_all(settled.collect::<Vec<_>>()).await;
+}
+
+/// Acks every delivery of a batch whose events all succeeded with one ack of the last one
+/// (`multiple`): on a channel that runs one batch at a time, every delivery before the batch
+/// is settled already (`unsettled` is false), so that ack settles exactly this batch. One
+/// ack instead of one each is one settlement for the quorum queue to apply.
+async fn ack_all<H: Handler>(
+    deliveries: &[Delivery],
+    results: &[Result<&'static str, HandleError>],
+    shared: &Shared<H>,
+    started: Instant,
+    unsettled: &AtomicBool,
+) {
+    let spec = &shared.spec;
+    for label in results.iter().flatten() {
+        if let Some(outcomes) = &shared.outcomes {
+            outcomes.count(label);
+        }
+        if let Some(m) = &spec.metrics {
+            m.count(&spec.queue, "acked");
+        }
+    }
+    if let Some(last) = deliveries.last() {
+        let ack = last.ack(BasicAckOptions { multiple: true });
+        settled(
+            tokio::time::timeout(BROKER_CALL_LIMIT, ack).await,
+            unsettled,
+        );
+    }
+    if let Some(m) = &spec.metrics {
+        let seconds = started.elapsed().as_secs_f64();
+        for _ in deliveries {
+            m.processing_seconds
+                .with_label_values(&[spec.queue.as_str()])
+                .observe(seconds);
+        }
+    }
+}
+
+/// Logs a settlement that did not reach the broker (it will redeliver) and marks the channel
+/// `unsettled`.
+fn settled<T, E: std::fmt::Display>(
+    outcome: Result<Result<T, E>, tokio::time::error::Elapsed>,
+    unsettled: &AtomicBool,
+) {
+    match outcome {
+        Ok(Ok(_)) => return,
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "could not settle a delivery; the broker will redeliver it");
+        }
+        Err(_) => tracing::warn!(
+            "the broker did not answer a delivery's settlement; it will redeliver it"
+        ),
+    }
+    unsettled.store(true, Ordering::Relaxed);
 }
 
 /// Counts a delivery in and reads its event; one that is not an event envelope can never
@@ -351,6 +430,7 @@ async fn finish<H: Handler>(
     result: Result<&'static str, HandleError>,
     shared: &Shared<H>,
     started: Instant,
+    unsettled: &AtomicBool,
 ) {
     let spec = &shared.spec;
     let count = |outcome: &str| {
@@ -399,16 +479,10 @@ async fn finish<H: Handler>(
                 .boxed()
         }
     };
-    let settled = tokio::time::timeout(BROKER_CALL_LIMIT, settle).await;
-    match settled {
-        Ok(Ok(_)) => {}
-        Ok(Err(error)) => {
-            tracing::warn!(%error, "could not settle a delivery; the broker will redeliver it");
-        }
-        Err(_) => tracing::warn!(
-            "the broker did not answer a delivery's settlement; it will redeliver it"
-        ),
-    }
+    settled(
+        tokio::time::timeout(BROKER_CALL_LIMIT, settle).await,
+        unsettled,
+    );
     if let Some(m) = &spec.metrics {
         m.processing_seconds
             .with_label_values(&[spec.queue.as_str()])

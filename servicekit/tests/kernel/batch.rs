@@ -1,6 +1,7 @@
 //! A batched subscription: the deliveries that arrive while a batch is handled make the next
 //! one (never more than the batch's size), and each delivery is settled by its own result, as
-//! a lone one would be: acked, parked at once, or redelivered until the delivery limit.
+//! a lone one would be: acked, parked at once, or redelivered until the delivery limit; a
+//! batch that all succeeded is acked at once.
 
 use crate::support::{self, Running, depth, eventually, migrations, publish_all, queue};
 use serde::Deserialize;
@@ -70,56 +71,91 @@ impl Handler for Batched {
     }
 }
 
+/// The batched consumer, running on its own queue.
+struct Consumer {
+    env: TestEnv,
+    queue: String,
+    app: Running,
+    batches: Arc<Mutex<Vec<Vec<Uuid>>>>,
+}
+
+impl Consumer {
+    async fn start() -> Self {
+        let env = TestEnv::new("kernel").await.unwrap();
+        let queue = queue(&env, QUEUE);
+        let mut kernel = Kernel::new(support::SERVICE, &support::http()).unwrap();
+        kernel.postgres(&env.database, migrations()).await.unwrap();
+        kernel.broker(&env.amqp);
+        let batches = Arc::new(Mutex::new(Vec::new()));
+        kernel
+            .consume(Batched {
+                batches: batches.clone(),
+            })
+            .unwrap();
+        let app = Running::start(kernel.serve(|_| {}).unwrap());
+        wait_for_queue(&queue).await.unwrap();
+        Self {
+            env,
+            queue,
+            app,
+            batches,
+        }
+    }
+
+    /// Publishes a slow event and waits until the consumer holds it, so that what is
+    /// published next arrives during that batch; returns it.
+    async fn hold(&self) -> Envelope {
+        let slow = event("slow");
+        self.publish(std::slice::from_ref(&slow)).await;
+        eventually("the slow event to be taken", || async {
+            !self.batches.lock().unwrap().is_empty()
+        })
+        .await;
+        slow
+    }
+
+    async fn publish(&self, events: &[Envelope]) {
+        publish_all(&self.env.amqp.exchange, events).await;
+    }
+
+    async fn messages(&self, outcome: &str) -> f64 {
+        let labels = [("queue", self.queue.as_str()), ("outcome", outcome)];
+        self.app.metric("consumer_messages_total", &labels).await
+    }
+
+    fn batches(&self) -> Vec<Vec<Uuid>> {
+        self.batches.lock().unwrap().clone()
+    }
+}
+
+fn event(act: &str) -> Envelope {
+    Envelope::new(KIND, &json!({ "act": act })).unwrap()
+}
+
 #[tokio::test]
 async fn what_arrives_during_a_batch_makes_the_next_and_each_delivery_is_settled_by_its_own_result()
 {
-    let env = TestEnv::new("kernel").await.unwrap();
-    let queue = queue(&env, QUEUE);
-    let parking = format!("{queue}.parked");
-    let mut kernel = Kernel::new(support::SERVICE, &support::http()).unwrap();
-    kernel.postgres(&env.database, migrations()).await.unwrap();
-    kernel.broker(&env.amqp);
-    let batches = Arc::new(Mutex::new(Vec::new()));
-    kernel
-        .consume(Batched {
-            batches: batches.clone(),
-        })
-        .unwrap();
-    let app = Running::start(kernel.serve(|_| {}).unwrap());
-    wait_for_queue(&queue).await.unwrap();
-
-    let event = |act: &str| Envelope::new(KIND, &json!({ "act": act })).unwrap();
-    let slow = event("slow");
-    publish_all(&env.amqp.exchange, std::slice::from_ref(&slow)).await;
-    eventually("the slow event to be taken", || async {
-        !batches.lock().unwrap().is_empty()
-    })
-    .await;
+    let c = Consumer::start().await;
+    let parking = format!("{}.parked", c.queue);
+    let slow = c.hold().await;
     // While the slow batch runs: 6 that succeed, one poison, one that keeps failing.
     let rest: Vec<Envelope> = ["ok", "ok", "reject", "ok", "retry", "ok", "ok", "ok"]
         .iter()
         .map(|act| event(act))
         .collect();
-    publish_all(&env.amqp.exchange, &rest).await;
+    c.publish(&rest).await;
 
-    let acked = || async {
-        app.metric(
-            "consumer_messages_total",
-            &[("queue", &queue), ("outcome", "acked")],
-        )
-        .await
-    };
     eventually("the slow and the 6 good events acked", || async {
-        acked().await == 7.0
+        c.messages("acked").await == 7.0
     })
     .await;
     eventually("the poison and the failing event parked", || async {
         depth(&parking).await == 2
     })
     .await;
-    assert_eq!(depth(&queue).await, 0);
+    assert_eq!(depth(&c.queue).await, 0);
 
-    let batches = batches.lock().unwrap().clone();
+    let batches = c.batches();
     assert_eq!(
         batches[0],
         vec![slow.event_id],
@@ -151,12 +187,26 @@ async fn what_arrives_during_a_batch_makes_the_next_and_each_delivery_is_settled
         ("retried", 2.0),
         ("parked", 2.0),
     ] {
-        let labels = [("queue", queue.as_str()), ("outcome", outcome)];
-        assert_eq!(
-            app.metric("consumer_messages_total", &labels).await,
-            n,
-            "{outcome}"
-        );
+        assert_eq!(c.messages(outcome).await, n, "{outcome}");
     }
-    app.stop().await;
+    c.app.stop().await;
+}
+
+#[tokio::test]
+async fn a_batch_whose_events_all_succeeded_is_acked_at_once_and_none_comes_back() {
+    let c = Consumer::start().await;
+    c.hold().await;
+    let rest: Vec<Envelope> = (0..BATCH).map(|_| event("ok")).collect();
+    c.publish(&rest).await;
+    eventually("the slow and the batch behind it acked", || async {
+        c.messages("acked").await == f64::from(BATCH) + 1.0
+    })
+    .await;
+    assert_eq!(c.batches()[1].len(), usize::from(BATCH));
+    // One ack of the batch's last delivery (`multiple`) settled all of them: once the stopped
+    // service's connection is gone, none of them is back in the queue.
+    let queue = c.queue.clone();
+    c.app.stop().await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(depth(&queue).await, 0);
 }
