@@ -5,6 +5,7 @@
 
 mod admin;
 mod cancel;
+mod confirms;
 mod expiries;
 mod holds;
 pub mod hot_trips;

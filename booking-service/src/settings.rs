@@ -80,6 +80,9 @@ pub struct BookingSettings {
     /// How often the trip cancellation job reads the cancelled trips again (what select
     /// refuses) and cancels the next bookings of cancelled trips.
     pub trip_cancel_interval_ms: u64,
+    /// Confirmations written in one transaction at most (`crate::confirms`): the ones that
+    /// arrived while the previous batch was written. 0 writes each in its own.
+    pub confirm_batch: usize,
 }
 
 impl Default for BookingSettings {
@@ -98,6 +101,7 @@ impl Default for BookingSettings {
             reconcile_full_ms: 60_000,
             reconcile_lookback_secs: 2 * 24 * 60 * 60,
             trip_cancel_interval_ms: 1_000,
+            confirm_batch: 32,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Assembles booking-service on the service kernel: `main` and the tests both start it
 //! through [`build`].
 
+use crate::confirms::{self, Confirms};
 use crate::inventory::Inventory;
 use crate::live::LiveFeed;
 use crate::payments::PaymentResults;
@@ -53,6 +54,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     kernel.spawn("waiting room", move |stop| {
         admitter::run(room, source, stop)
     });
+    let (confirms, confirm_writer) = Confirms::new(own.confirm_batch, kernel.metrics().registry())?;
     let state = Arc::new(BookingState {
         db: pg.clone(),
         seats: seats.clone(),
@@ -71,7 +73,14 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
             Duration::from_millis(own.trip_cancel_interval_ms),
             TripCancelMetrics::register(kernel.metrics().registry())?,
         ),
+        confirms,
     });
+    if let Some(writer) = confirm_writer {
+        let s = state.clone();
+        kernel.spawn("confirm batches", move |stop| {
+            confirms::run(s, writer, stop)
+        });
+    }
     markers::rebuild_at_start(&pg, &seats).await;
     let markers_every = Duration::from_millis(own.marker_check_ms);
     kernel.spawn("live seat feed", |stop| live.run(stop));

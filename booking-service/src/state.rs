@@ -32,6 +32,8 @@ pub struct BookingState {
     pub unreconciled: crate::reconcile::Pending,
     /// Trips the railway cancelled (`crate::trip_cancel`).
     pub trip_cancel: crate::trip_cancel::TripCancellations,
+    /// Confirmations written together (`crate::confirms`).
+    pub confirms: crate::confirms::Confirms,
 }
 
 impl BookingState {

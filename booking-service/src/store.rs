@@ -194,6 +194,49 @@ pub async fn insert(db: &impl GenericClient, b: &NewBooking<'_>) -> Result<(), D
     Ok(())
 }
 
+/// [`insert`] for many bookings in one statement: every booking, then every seat. Any
+/// conflict refuses them all (the caller then writes each on its own).
+pub async fn insert_all(db: &impl GenericClient, all: &[NewBooking<'_>]) -> Result<(), DbError> {
+    let ids: Vec<Uuid> = all.iter().map(|b| b.id).collect();
+    let holds: Vec<Uuid> = all.iter().map(|b| b.hold_id).collect();
+    let users: Vec<Uuid> = all.iter().map(|b| b.user_id).collect();
+    let trips: Vec<i64> = all.iter().map(|b| b.trip_id).collect();
+    let passengers: Vec<serde_json::Value> = all
+        .iter()
+        .map(|b| serde_json::to_value(b.passengers).unwrap_or_default())
+        .collect();
+    let amounts: Vec<i64> = all.iter().map(|b| b.amount).collect();
+    let currencies: Vec<&str> = all.iter().map(|b| b.currency).collect();
+    let due: Vec<DateTime<Utc>> = all.iter().map(|b| b.payment_due_at).collect();
+    let created: Vec<DateTime<Utc>> = all.iter().map(|b| b.created_at).collect();
+    let seats = || all.iter().flat_map(|b| b.seats.iter().map(move |s| (b, s)));
+    let seat_bookings: Vec<Uuid> = seats().map(|(b, _)| b.id).collect();
+    let seat_trips: Vec<i64> = seats().map(|(b, _)| b.trip_id).collect();
+    let seat_ids: Vec<i32> = seats().map(|(_, s)| s.seat_id).collect();
+    let labels: Vec<&str> = seats().map(|(_, s)| s.label.as_str()).collect();
+    let coaches: Vec<&str> = seats().map(|(_, s)| s.coach.as_str()).collect();
+    let classes: Vec<&str> = seats().map(|(_, s)| s.class.as_str()).collect();
+    let fares: Vec<i64> = seats().map(|(_, s)| s.fare).collect();
+    db.execute_prepared(
+        "WITH b AS ( \
+           INSERT INTO bookings (id, hold_id, user_id, trip_id, status, passengers, amount, currency, \
+                                 payment_due_at, created_at) \
+           SELECT id, hold, usr, trip, 'confirmed', p, amount, currency, due, created \
+           FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::bigint[], $5::jsonb[], $6::bigint[], \
+                       $7::text[], $8::timestamptz[], $9::timestamptz[]) \
+                AS x(id, hold, usr, trip, p, amount, currency, due, created)) \
+         INSERT INTO booking_seats (booking_id, trip_id, seat_id, label, coach, class, fare) \
+         SELECT * FROM unnest($10::uuid[], $11::bigint[], $12::int[], $13::text[], $14::text[], \
+                              $15::text[], $16::bigint[])",
+        &[
+            &ids, &holds, &users, &trips, &passengers, &amounts, &currencies, &due, &created,
+            &seat_bookings, &seat_trips, &seat_ids, &labels, &coaches, &classes, &fares,
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
 /// The seats of a booking.
 pub async fn seats(db: &impl GenericClient, booking: Uuid) -> Result<Vec<BookedSeat>, DbError> {
     let rows = db
@@ -337,6 +380,75 @@ impl ConfirmGuard {
             trip_cancelled: row.get(0),
             live_seats: usize::try_from(row.get::<_, i64>(1)).unwrap_or(usize::MAX),
         })
+    }
+}
+
+/// [`ConfirmGuard`] for many confirmations in one transaction: every trip's cancellation
+/// lock (shared), then every passenger's lock on their trip, taken in the order of the lock
+/// keys (so two batches, on this replica or another, never wait for each other in a
+/// circle; a single confirmation holds one passenger lock), then one read of every guard.
+/// Each (passenger, trip) appears once in a batch.
+pub struct BatchGuard {
+    trip_locks: Statement,
+    user_locks: Statement,
+    read: Statement,
+}
+
+static TRIP_LOCKS: LazyLock<String> = LazyLock::new(crate::trip_cancel::store::confirm_locks_sql);
+
+impl BatchGuard {
+    /// The guard's statements from the connection's cache (a round trip only the first time
+    /// on a connection).
+    pub async fn prepare(tx: &impl GenericClient) -> Result<Self, DbError> {
+        let (trip_locks, user_locks, read) = tokio::try_join!(
+            tx.prepare_cached(&TRIP_LOCKS),
+            tx.prepare_cached(
+                // The key of ConfirmGuard's passenger lock, for each pair.
+                "SELECT count(pg_advisory_xact_lock(k)) FROM ( \
+                   SELECT DISTINCT hashtextextended(u || ':' || t, 0) AS k \
+                   FROM unnest($1::text[], $2::text[]) AS x(u, t) ORDER BY k) keys"
+            ),
+            tx.prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM trip_cancellations WHERE trip_id = x.t), \
+                   (SELECT count(*) FROM bookings b JOIN booking_seats s ON s.booking_id = b.id \
+                    WHERE b.user_id = x.u AND b.trip_id = x.t AND s.live) \
+                 FROM unnest($1::bigint[], $2::uuid[]) WITH ORDINALITY AS x(t, u, i) ORDER BY x.i"
+            ),
+        )?;
+        Ok(Self {
+            trip_locks,
+            user_locks,
+            read,
+        })
+    }
+
+    /// Runs the guard for each (passenger, trip) of `pairs`; the answers are in their order.
+    /// Sent together when first polled, like [`ConfirmGuard::check`].
+    pub async fn check(
+        &self,
+        tx: &impl GenericClient,
+        pairs: &[(Uuid, i64)],
+    ) -> Result<Vec<Guarded>, DbError> {
+        let trips: Vec<i64> = pairs.iter().map(|&(_, t)| t).collect();
+        let users: Vec<Uuid> = pairs.iter().map(|&(u, _)| u).collect();
+        let user_texts: Vec<String> = users.iter().map(Uuid::to_string).collect();
+        let trip_texts: Vec<String> = trips.iter().map(i64::to_string).collect();
+        let trip_locks: [&(dyn ToSql + Sync); 1] = [&trips];
+        let user_locks: [&(dyn ToSql + Sync); 2] = [&user_texts, &trip_texts];
+        let read: [&(dyn ToSql + Sync); 2] = [&trips, &users];
+        let (_, _, rows) = tokio::try_join!(
+            biased;
+            tx.execute(&self.trip_locks, &trip_locks),
+            tx.execute(&self.user_locks, &user_locks),
+            tx.query(&self.read, &read),
+        )?;
+        Ok(rows
+            .iter()
+            .map(|row| Guarded {
+                trip_cancelled: row.get(0),
+                live_seats: usize::try_from(row.get::<_, i64>(1)).unwrap_or(usize::MAX),
+            })
+            .collect())
     }
 }
 

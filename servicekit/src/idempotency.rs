@@ -201,6 +201,9 @@ async fn guarded(
 
 /// The key a guarded request claimed, for a handler that keeps its answer in its own
 /// transaction ([`Claimed::keep`]); extracted as `Option<Claimed>` (`None` without a key).
+/// The content type of the answers [`Claimed::keep`] writes.
+const JSON: &str = "application/json";
+
 #[derive(Clone)]
 pub struct Claimed {
     scope: String,
@@ -223,19 +226,28 @@ impl Claimed {
     ) -> Result<HttpResponse, ApiError> {
         let body = serde_json::to_vec(body)
             .map_err(|e| ApiError::internal(anyhow::Error::new(e).context("encoding an answer")))?;
-        let content_type = "application/json";
-        store::record(
-            tx,
-            &self.scope,
-            &self.key,
-            status,
-            &body,
-            Some(content_type),
-        )
-        .await?;
-        Ok(HttpResponse::build(status)
-            .insert_header((header::CONTENT_TYPE, content_type))
-            .body(body))
+        self.record(tx, status, &body).await?;
+        Ok(Self::response(status, body))
+    }
+
+    /// [`Claimed::keep`] for an answer already encoded as JSON, where the response is built
+    /// later (by [`Claimed::response`]), elsewhere than the transaction (a batch of requests
+    /// written in one transaction on another task).
+    pub async fn record(
+        &self,
+        tx: &impl GenericClient,
+        status: StatusCode,
+        json: &[u8],
+    ) -> Result<(), ApiError> {
+        store::record(tx, &self.scope, &self.key, status, json, Some(JSON)).await?;
+        Ok(())
+    }
+
+    /// The response [`Claimed::keep`] returns for the JSON answer `json`.
+    pub fn response(status: StatusCode, json: Vec<u8>) -> HttpResponse {
+        HttpResponse::build(status)
+            .insert_header((header::CONTENT_TYPE, JSON))
+            .body(json)
     }
 
     /// The transaction that [`Claimed::keep`] wrote the answer in has committed.

@@ -1,10 +1,11 @@
+use crate::confirms::{Confirmation, Outcome};
 use crate::expiries;
 use crate::holds::{self, HoldRecord};
 use crate::inventory::InventoryError;
 use crate::reconcile;
 use crate::seats;
 use crate::state::BookingState;
-use crate::store::{self, NewBooking};
+use crate::store;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use anyhow::{Context, anyhow};
@@ -90,6 +91,12 @@ pub enum ConfirmError {
     /// The `Idempotency-Key` answer could not be written with the booking.
     #[error("the answer could not be kept")]
     Answer(ApiError),
+    /// The batch writer ended without an answer (the service is stopping).
+    #[error("the service is stopping")]
+    Stopped,
+    /// The batch of this confirmation found the database unavailable.
+    #[error("the database is unavailable")]
+    Unavailable,
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -110,6 +117,9 @@ impl From<ConfirmError> for ApiError {
             ConfirmError::Holds(e) => e.into(),
             ConfirmError::Db(e) => e.into(),
             ConfirmError::Answer(e) => e,
+            ConfirmError::Stopped | ConfirmError::Unavailable => {
+                ApiError::unavailable(anyhow!(message))
+            }
             ConfirmError::Unexpected(e) => ApiError::internal(e),
         }
     }
@@ -243,20 +253,49 @@ async fn book(
     )
     .context("encoding booking.confirmed")?;
 
-    let limit = usize::try_from(state.settings.max_seats_per_user).unwrap_or(4);
-    let new = NewBooking {
+    let confirmation = Confirmation {
         id: booking_id,
         hold_id: hold.hold_id,
         user_id: user,
         trip_id: hold.trip_id,
-        seats: &seats,
-        passengers: &passengers,
+        seats,
+        passengers,
         amount,
-        currency: &trip.currency,
+        currency: trip.currency.clone(),
         payment_due_at: due,
         created_at: Utc::now().trunc_subsecs(6),
+        event,
+        request_id: request_id.0.clone(),
+        answer: None,
     };
-    let booking = new.answer();
+    let booking = confirmation.booking().answer();
+    let answer = match &claimed {
+        Some(claimed) => {
+            let json = serde_json::to_vec(&booking).context("encoding the answer")?;
+            Some((claimed.clone(), json))
+        }
+        None => None,
+    };
+    let confirmation = Confirmation {
+        answer,
+        ..confirmation
+    };
+    // Written with the confirmations that arrive meanwhile (`crate::confirms`); what the
+    // batch could not take is written here, the single way.
+    let confirmation = match state.confirms.write(confirmation).await {
+        Some(Outcome::Committed(confirmation)) => {
+            let response = match confirmation.answer {
+                Some((_, json)) => Claimed::response(StatusCode::CREATED, json),
+                None => HttpResponse::Created().json(booking),
+            };
+            return Ok((booking_id, response));
+        }
+        Some(Outcome::Single(confirmation)) => confirmation,
+        Some(Outcome::Unavailable) => return Err(ConfirmError::Unavailable),
+        None => return Err(ConfirmError::Stopped),
+    };
+    let (event, new) = (&confirmation.event, confirmation.booking());
+    let limit = usize::try_from(state.settings.max_seats_per_user).unwrap_or(4);
 
     let mut db = state.db.get().await.map_err(DbError::from)?;
     let tx = db.transaction().await.map_err(DbError::from)?;
@@ -277,7 +316,7 @@ async fn book(
         biased;
         guard.check(&tx, user, hold.trip_id),
         store::insert(&tx, &new),
-        outbox::enqueue(&tx, &event, Some(&request_id.0)),
+        outbox::enqueue(&tx, event, Some(&confirmation.request_id)),
         keep,
     );
     let guarded = guarded?;
@@ -286,7 +325,7 @@ async fn book(
         return Err(ConfirmError::TripCancelled);
     }
     // The seat rule's final guard (Redis counts it on select, but Redis can forget).
-    if guarded.live_seats + seats.len() > limit {
+    if guarded.live_seats + new.seats.len() > limit {
         return Err(ConfirmError::SeatLimitReached(limit));
     }
     match inserted {

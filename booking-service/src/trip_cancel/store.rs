@@ -68,6 +68,16 @@ pub fn confirm_lock_sql() -> String {
     format!("SELECT pg_advisory_xact_lock_shared({LOCK})")
 }
 
+/// [`confirm_lock_sql`] for a batch of confirmations: the lock of each trip in `$1`
+/// (`bigint[]`), shared, in the order of the trips.
+pub fn confirm_locks_sql() -> String {
+    let lock = LOCK.replace("$1", "t");
+    format!(
+        "SELECT count(pg_advisory_xact_lock_shared({lock})) \
+         FROM (SELECT DISTINCT t FROM unnest($1::bigint[]) AS t ORDER BY t) trips"
+    )
+}
+
 fn progress_of(row: &Row) -> Progress {
     let cancelled: i64 = row.get(4);
     let left: i64 = row.get(7);

@@ -1,7 +1,9 @@
 use crate::helpers::{BookingApp, User, assert_error, spawn_app, user};
+use futures_util::FutureExt;
+use futures_util::future::{LocalBoxFuture, join_all};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use servicekit::testing::{WAIT, poll};
+use servicekit::testing::{self, WAIT, eventually, poll};
 
 #[tokio::test]
 async fn confirm_books_the_seats_and_the_outbox_delivers_booking_confirmed() {
@@ -244,6 +246,171 @@ async fn confirm_validates_passengers_and_the_payment_token() {
         assert_eq!(err["error"]["details"]["field"], field, "{body}");
     }
     assert_eq!(bookings(&app).await, 0);
+}
+
+/// Confirmations that arrive while a batch is being written are written together, in one
+/// transaction, each with its own answer, event and (under a key) kept answer. Here the
+/// test holds the trip's cancellation lock (as the railway's cancellation does), so the
+/// first batch (one confirmation) waits for it while four more arrive.
+#[tokio::test]
+async fn confirmations_that_arrive_together_are_written_in_one_transaction() {
+    let app = spawn_app().await;
+    let first = user();
+    let first_hold = app.hold(&first, &[2]).await;
+    let others: Vec<(User, Value)> = {
+        let mut others = Vec::new();
+        for seat in 3..=6 {
+            let who = user();
+            let hold = app.hold(&who, &[seat]).await;
+            others.push((who, hold));
+        }
+        others
+    };
+    let keyed = &others[0];
+    let body = json!({"hold_id": keyed.1["hold_id"], "passengers": [{"name": "Karim"}], "payment_token": "tok_visa"});
+    let (first_answer, rest) = confirm_in_two_batches(
+        &app,
+        app.confirm(&first, &first_hold),
+        vec![
+            confirm_with_key(&app, &keyed.0, "batched", body.clone()).boxed_local(),
+            app.confirm(&others[1].0, &others[1].1).boxed_local(),
+            app.confirm(&others[2].0, &others[2].1).boxed_local(),
+            app.confirm(&others[3].0, &others[3].1).boxed_local(),
+        ],
+    )
+    .await;
+
+    assert_eq!(first_answer.status(), StatusCode::CREATED);
+    for answer in rest {
+        assert_eq!(answer.status(), StatusCode::CREATED);
+        let booking: Value = answer.json().await.unwrap();
+        assert_eq!(booking["status"], "confirmed");
+    }
+    let db = app.db().await;
+    let row = db
+        .query_one(
+            "SELECT count(*), count(DISTINCT xmin::text) FROM bookings",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (row.get::<_, i64>(0), row.get::<_, i64>(1)),
+        (5, 2),
+        "five bookings in two transactions"
+    );
+    assert_eq!(app.outbox_count("booking.confirmed").await, 5);
+    assert_eq!(
+        app.metric("railrush_booking_confirm_batch_size_count", &[])
+            .await,
+        2.0
+    );
+    // The keyed one's answer was kept with its batch: a retry replays it.
+    let again = confirm_with_key(&app, &keyed.0, "batched", body).await;
+    assert_eq!(again.status(), StatusCode::CREATED);
+    assert_eq!(again.headers().get("idempotent-replayed").unwrap(), "true");
+}
+
+/// A batch that any of its confirmations would make fail is rolled back, and each of them
+/// is then written the single way, with its own answer: here a second confirmation of a
+/// hold already booked (a double click without a key) waits in the second batch beside
+/// three others.
+#[tokio::test]
+async fn a_batch_one_confirmation_would_fail_is_written_one_by_one() {
+    let app = spawn_app().await;
+    let first = user();
+    let first_hold = app.hold(&first, &[1]).await;
+    let mut others = Vec::new();
+    for seat in 2..=4 {
+        let who = user();
+        let hold = app.hold(&who, &[seat]).await;
+        others.push((who, hold));
+    }
+    let (first_answer, rest) = confirm_in_two_batches(
+        &app,
+        app.confirm(&first, &first_hold),
+        vec![
+            app.confirm(&first, &first_hold).boxed_local(),
+            app.confirm(&others[0].0, &others[0].1).boxed_local(),
+            app.confirm(&others[1].0, &others[1].1).boxed_local(),
+            app.confirm(&others[2].0, &others[2].1).boxed_local(),
+        ],
+    )
+    .await;
+    let [again, a, b, c]: [reqwest::Response; 4] = rest.try_into().unwrap();
+
+    assert_eq!(first_answer.status(), StatusCode::CREATED);
+    assert_error(again, StatusCode::CONFLICT, "hold_expired").await;
+    for answer in [a, b, c] {
+        assert_eq!(answer.status(), StatusCode::CREATED);
+    }
+    let row = app
+        .db()
+        .await
+        .query_one(
+            "SELECT count(*), count(DISTINCT xmin::text) FROM bookings",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (row.get::<_, i64>(0), row.get::<_, i64>(1)),
+        (4, 4),
+        "the second batch was written one by one"
+    );
+    assert_eq!(app.outbox_count("booking.confirmed").await, 4);
+}
+
+/// Sends `first` while the test holds the trip's cancellation lock (exclusive, as the
+/// railway's cancellation takes it), so that its batch waits for the lock; then sends `rest`
+/// together and releases the lock once all of them wait for the next batch. The answers
+/// come in the order of the requests.
+async fn confirm_in_two_batches<'a>(
+    app: &'a BookingApp,
+    first: impl Future<Output = reqwest::Response>,
+    rest: Vec<LocalBoxFuture<'a, reqwest::Response>>,
+) -> (reqwest::Response, Vec<reqwest::Response>) {
+    let (lock, release) = hold_trip_lock(app).await;
+    let n = rest.len();
+    let later = async {
+        testing::lock_waiters(&lock, 1).await;
+        let release_when_waiting = async {
+            eventually(&format!("{n} confirmations waiting"), || async {
+                app.metric("railrush_booking_confirms_waiting", &[]).await == n as f64
+            })
+            .await;
+            release.send(()).unwrap();
+        };
+        tokio::join!(join_all(rest), release_when_waiting).0
+    };
+    tokio::join!(first, later)
+}
+
+/// Holds the trip's cancellation lock (exclusive, as the railway's cancellation takes it)
+/// in an open transaction until the returned sender is used; returns a connection to watch
+/// the waiters with.
+async fn hold_trip_lock(
+    app: &BookingApp,
+) -> (tokio_postgres::Client, tokio::sync::oneshot::Sender<()>) {
+    let holder = app.db().await;
+    let (release, released) = tokio::sync::oneshot::channel::<()>();
+    let (locked, is_locked) = tokio::sync::oneshot::channel::<()>();
+    let trip = app.trip;
+    tokio::spawn(async move {
+        let mut holder = holder;
+        let tx = holder.transaction().await.unwrap();
+        tx.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended('trip-cancel:' || $1::bigint::text, 0))",
+            &[&trip],
+        )
+        .await
+        .unwrap();
+        locked.send(()).unwrap();
+        let _ = released.await;
+        tx.rollback().await.unwrap();
+    });
+    is_locked.await.unwrap();
+    (app.db().await, release)
 }
 
 /// `POST /api/bookings/seats/confirm` with `body` as `who`, under `Idempotency-Key: key`.
