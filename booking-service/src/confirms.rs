@@ -14,8 +14,12 @@
 //! its own answer. Each (passenger, trip) is in a batch at most once: a second confirmation
 //! waits for the next batch, so the guard's read counts what the first one committed.
 //! Durability is the single way's: a handler answers 201 only after the commit that holds
-//! its booking and event.
+//! its booking and event. A confirmation whose handler went away before its batch (the
+//! client disconnected) is not written, as the single way's transaction is dropped with its
+//! handler; one whose handler went away during the write is committed, and its trip is
+//! marked for reconciliation, since no handler writes its booked markers.
 
+use crate::reconcile;
 use crate::state::BookingState;
 use crate::store::{self, BatchGuard, NewBooking};
 use actix_web::http::StatusCode;
@@ -183,8 +187,14 @@ pub async fn run(state: Arc<BookingState>, mut writer: Writer, stop: Cancellatio
                 Err(_) => break,
             }
         }
-        let batch = take_batch(&mut next, writer.max);
+        let mut batch = take_batch(&mut next, writer.max);
         writer.metrics.waiting.sub(batch.len() as i64);
+        // A handler that went away (its client disconnected) is not written, as the single
+        // way's transaction is dropped with its handler.
+        batch.retain(|job| !job.done.is_closed());
+        if batch.is_empty() {
+            continue;
+        }
         writer.metrics.size.observe(batch.len() as f64);
         let written = write(&state, &batch).await;
         match &written {
@@ -195,6 +205,7 @@ pub async fn run(state: Arc<BookingState>, mut writer: Writer, stop: Cancellatio
             }
         }
         for job in batch {
+            let trip = job.confirmation.trip_id;
             let outcome = match &written {
                 Ok(true) => {
                     if let Some((claimed, _)) = &job.confirmation.answer {
@@ -205,8 +216,11 @@ pub async fn run(state: Arc<BookingState>, mut writer: Writer, stop: Cancellatio
                 Err(e) if e.is_unavailable() => Outcome::Unavailable,
                 _ => Outcome::Single(Box::new(job.confirmation)),
             };
-            // A handler that went away (its client disconnected) has nothing to learn.
-            let _ = job.done.send(outcome);
+            // A handler that went away meanwhile writes no booked markers for its committed
+            // booking: its trip is reconciled soon (as after a failed marker write).
+            if let Err(Outcome::Committed(_)) = job.done.send(outcome) {
+                reconcile::soon(&state, trip).await;
+            }
         }
     }
     // Stopping: what still waits goes back to its handlers.
