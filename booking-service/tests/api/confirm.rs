@@ -286,16 +286,8 @@ async fn confirmations_that_arrive_together_are_written_in_one_transaction() {
         let booking: Value = answer.json().await.unwrap();
         assert_eq!(booking["status"], "confirmed");
     }
-    let db = app.db().await;
-    let row = db
-        .query_one(
-            "SELECT count(*), count(DISTINCT xmin::text) FROM bookings",
-            &[],
-        )
-        .await
-        .unwrap();
     assert_eq!(
-        (row.get::<_, i64>(0), row.get::<_, i64>(1)),
+        bookings_and_transactions(&app).await,
         (5, 2),
         "five bookings in two transactions"
     );
@@ -344,17 +336,8 @@ async fn a_batch_one_confirmation_would_fail_is_written_one_by_one() {
     for answer in [a, b, c] {
         assert_eq!(answer.status(), StatusCode::CREATED);
     }
-    let row = app
-        .db()
-        .await
-        .query_one(
-            "SELECT count(*), count(DISTINCT xmin::text) FROM bookings",
-            &[],
-        )
-        .await
-        .unwrap();
     assert_eq!(
-        (row.get::<_, i64>(0), row.get::<_, i64>(1)),
+        bookings_and_transactions(&app).await,
         (4, 4),
         "the second batch was written one by one"
     );
@@ -438,4 +421,19 @@ async fn bookings(app: &BookingApp) -> i64 {
         .await
         .unwrap()
         .get(0)
+}
+
+/// How many bookings the service's database holds, and in how many transactions they were
+/// written (`xmin`: the transaction that wrote the row).
+async fn bookings_and_transactions(app: &BookingApp) -> (i64, i64) {
+    let row = app
+        .db()
+        .await
+        .query_one(
+            "SELECT count(*), count(DISTINCT xmin::text) FROM bookings",
+            &[],
+        )
+        .await
+        .unwrap();
+    (row.get(0), row.get(1))
 }
