@@ -1,14 +1,14 @@
 //! auth-service settings (see `servicekit::config` for the layering).
 
 use secrecy::SecretString;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use servicekit::config::{
     AmqpSettings, DatabaseSettings, HttpSettings, JwtSettings, LogSettings, RedisSettings,
     RetentionSettings,
 };
 use std::path::PathBuf;
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Settings {
     pub http: HttpSettings,
@@ -47,13 +47,14 @@ impl Default for Settings {
     }
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default)]
 pub struct OtpSettings {
     /// Echo the code in the response (`dev_code`): the local stack only, never production.
     pub dev_echo: bool,
     /// Key of the HMAC that codes are stored under; `secret_path` is read when unset, and a
     /// random per-process key is made when neither is set (fine for one replica only).
+    #[serde(serialize_with = "servicekit::config::expose_optional_secret")]
     pub secret: Option<SecretString>,
     pub secret_path: Option<PathBuf>,
     pub ttl_secs: u64,
@@ -82,7 +83,7 @@ impl Default for OtpSettings {
     }
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default)]
 pub struct LoginSettings {
     /// Failed logins of one account from one source address within `window_secs` before
@@ -114,7 +115,7 @@ impl Default for LoginSettings {
     }
 }
 
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum NidVerifierKind {
     /// The built-in verifier: accepts well-formed numbers, except those ending in `0000`
@@ -125,7 +126,7 @@ pub enum NidVerifierKind {
     Http,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default)]
 pub struct NidSettings {
     pub kind: NidVerifierKind,
@@ -136,6 +137,7 @@ pub struct NidSettings {
     /// Http only: PEM file of the CAs trusted for the service's certificate.
     pub ca_file: Option<PathBuf>,
     /// Http only: the API key, sent as a bearer token and never logged.
+    #[serde(serialize_with = "servicekit::config::expose_optional_secret")]
     pub api_key: Option<SecretString>,
     /// Http only: a call that takes longer answers 503.
     pub timeout_ms: u64,
@@ -143,6 +145,7 @@ pub struct NidSettings {
     /// stay the same for the life of the data (a new key makes every stored NID unmatchable).
     /// With neither set, the test verifier uses a fixed development key and the http
     /// verifier refuses to start.
+    #[serde(serialize_with = "servicekit::config::expose_optional_secret")]
     pub secret: Option<SecretString>,
     pub secret_path: Option<PathBuf>,
 }

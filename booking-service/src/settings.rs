@@ -1,12 +1,12 @@
 //! booking-service settings (see `servicekit::config` for the layering).
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use servicekit::config::{
     AmqpSettings, DatabaseSettings, HttpSettings, JwtSettings, LogSettings, RedisSettings,
     RetentionSettings,
 };
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Settings {
     pub http: HttpSettings,
@@ -45,7 +45,7 @@ impl Default for Settings {
     }
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default)]
 pub struct BookingSettings {
     /// How long a hold lasts unless confirmed.
@@ -107,7 +107,7 @@ impl Default for BookingSettings {
 }
 
 /// The waiting room of a sale (`crate::queue`).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default)]
 pub struct QueueSettings {
     /// Minutes before a sale opens that its pre-queue opens (joining earlier: `queue_closed`).
@@ -129,6 +129,7 @@ pub struct QueueSettings {
     pub end_after_secs: u64,
     /// The key passes are signed with (16 bytes or more); `pass_key_path` is read when unset,
     /// and a random per-process key is made when neither is set (one replica only).
+    #[serde(serialize_with = "servicekit::config::expose_optional_secret")]
     pub pass_key: Option<secrecy::SecretString>,
     pub pass_key_path: Option<std::path::PathBuf>,
 }
@@ -154,7 +155,7 @@ impl Default for QueueSettings {
 /// seats; the web app asks for its place every 15 s) and stop a script from taking the hot
 /// path. `enabled = false` lifts them for benchmarks, as the gateway's `load` profile lifts
 /// the per-address limits (`scripts/start.sh` with `RAILRUSH_GATEWAY_PROFILE=load` does both).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default)]
 pub struct UserLimits {
     pub enabled: bool,
@@ -184,7 +185,7 @@ impl UserLimits {
 }
 
 /// Signed tickets and check-in (`crate::tickets`).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default)]
 pub struct TicketSettings {
     /// The Ed25519 private key (PKCS#8 PEM) tickets are signed with; every replica needs the

@@ -1,13 +1,13 @@
 //! notification-service settings (see `servicekit::config` for the layering).
 
 use secrecy::SecretString;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use servicekit::config::{
     AmqpSettings, DatabaseSettings, HttpSettings, JwtSettings, LogSettings, RetentionSettings,
 };
 use std::time::Duration;
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Settings {
     pub http: HttpSettings,
@@ -39,11 +39,12 @@ impl Default for Settings {
 }
 
 /// E-mail delivery. Without `url`, e-mails go to the log channel like SMS do.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default)]
 pub struct SmtpSettings {
     /// `smtp://[user:password@]host[:port]` (plain SMTP, no TLS: a local relay or a
     /// sidecar that does TLS). Port 25 when absent.
+    #[serde(serialize_with = "servicekit::config::expose_optional_secret")]
     pub url: Option<SecretString>,
     /// The `From:` of every e-mail.
     pub from: String,
@@ -67,7 +68,7 @@ impl SmtpSettings {
     }
 }
 
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum SmsKind {
     /// SMS go to the log (and the inbox): development and tests.
@@ -79,13 +80,14 @@ pub enum SmsKind {
 
 /// SMS delivery, e.g. `APP_SMS__KIND=http`, `APP_SMS__URL=https://sms.example/v1/messages`,
 /// `APP_SMS__TOKEN=...` (a secret).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default)]
 pub struct SmsSettings {
     pub kind: SmsKind,
     /// Http only: where messages are POSTed.
     pub url: Option<String>,
     /// Http only: the provider's API token, sent as a bearer token and never logged.
+    #[serde(serialize_with = "servicekit::config::expose_optional_secret")]
     pub token: Option<SecretString>,
     /// Http only: the sender id or number the provider shows.
     pub from: String,
@@ -109,7 +111,7 @@ impl Default for SmsSettings {
 }
 
 /// How the consumers read and retry.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default)]
 pub struct DeliverySettings {
     /// Deliveries of one message before it is parked in `<queue>.parked`.

@@ -2,13 +2,13 @@
 //! `APP_GATEWAY__KIND=stripe`, `APP_GATEWAY__SECRET_KEY=sk_test_...`.
 
 use secrecy::SecretString;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use servicekit::config::{
     AmqpSettings, DatabaseSettings, HttpSettings, JwtSettings, LogSettings, RetentionSettings,
 };
 use std::path::PathBuf;
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Settings {
     pub http: HttpSettings,
@@ -37,7 +37,7 @@ impl Default for Settings {
     }
 }
 
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum GatewayKind {
     /// The built-in gateway with Stripe's test tokens (no network).
@@ -47,7 +47,7 @@ pub enum GatewayKind {
     Stripe,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default)]
 pub struct GatewaySettings {
     pub kind: GatewayKind,
@@ -59,6 +59,7 @@ pub struct GatewaySettings {
     /// roots when unset.
     pub ca_file: Option<PathBuf>,
     /// Stripe only: the secret API key, sent as a bearer token and never logged.
+    #[serde(serialize_with = "servicekit::config::expose_optional_secret")]
     pub secret_key: Option<SecretString>,
     /// Stripe only: a call that takes longer is treated as the gateway being unavailable
     /// (and retried with the same idempotency key).
@@ -85,7 +86,7 @@ impl Default for GatewaySettings {
 
 /// booking-service's internal booking summary (`servicekit::internal`), asked when no payment
 /// row exists yet and before a retry is accepted.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default)]
 pub struct BookingServiceSettings {
     /// Its base URL, e.g. `http://booking-service:8083` (`APP_BOOKING_SERVICE__URL`).

@@ -349,7 +349,7 @@ pub fn service_main<S, P, B, Fut>(
     build: B,
 ) -> ExitCode
 where
-    S: DeserializeOwned,
+    S: DeserializeOwned + serde::Serialize + Default,
     P: FnOnce(&S) -> Parts,
     B: FnOnce(S) -> Fut,
     Fut: Future<Output = anyhow::Result<Application>>,

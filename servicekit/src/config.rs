@@ -2,35 +2,72 @@
 //! (`APP_CONFIG_FILE`, or `config/<service>.toml` when present), then the environment with
 //! prefix `APP_` and `__` between levels (`APP_DATABASE__URL`, `APP_HTTP__PORT`).
 //!
+//! The defaults are layered field by field: the service's `Settings::default()` is the first
+//! source, so setting one field of a section (`APP_HTTP__WORKERS`, `APP_DATABASE__MAX_SIZE`)
+//! keeps the service's own values of the others (its port, its database), not the section
+//! type's generic ones. That is why settings types derive `Serialize`: only to be read back
+//! here; secrets are written with [`expose_secret`] for it, so never serialize a loaded
+//! `Settings` anywhere else (a log line, an answer).
+//!
 //! Each service owns a `Settings` struct built from the pieces here and passes it explicitly;
 //! there is no global. Secrets are `SecretString`, which never prints.
 
 use anyhow::Context;
-use secrecy::SecretString;
-use serde::Deserialize;
+use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize, Serializer};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// Loads `T` for `service` from defaults, file and environment.
-pub fn load<T: DeserializeOwned>(service: &str) -> anyhow::Result<T> {
+/// Loads `T` for `service` from its defaults, file and environment.
+pub fn load<T: DeserializeOwned + Serialize + Default>(service: &str) -> anyhow::Result<T> {
+    load_from(service, None)
+}
+
+/// [`load`], with `env` (variable name to value) read instead of the process environment
+/// when given.
+fn load_from<T: DeserializeOwned + Serialize + Default>(
+    service: &str,
+    env: Option<config::Map<String, String>>,
+) -> anyhow::Result<T> {
     let file = std::env::var_os("APP_CONFIG_FILE")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new("config").join(format!("{service}.toml")));
+    let defaults = config::Config::try_from(&T::default())
+        .with_context(|| format!("layering the default settings of {service}"))?;
     config::Config::builder()
+        .add_source(defaults)
         .add_source(config::File::from(file).required(false))
         .add_source(
             config::Environment::with_prefix("APP")
                 .prefix_separator("_")
                 .separator("__")
-                .try_parsing(true),
+                .try_parsing(true)
+                .source(env),
         )
         .build()
         .and_then(config::Config::try_deserialize)
         .with_context(|| format!("loading the settings of {service}"))
 }
 
-#[derive(Clone, Debug, Deserialize)]
+/// `#[serde(serialize_with = "servicekit::config::expose_secret")]` on a `SecretString`
+/// field of a settings type: writes the secret in clear, for [`load`]'s defaults only.
+pub fn expose_secret<S: Serializer>(secret: &SecretString, out: S) -> Result<S::Ok, S::Error> {
+    out.serialize_str(secret.expose_secret())
+}
+
+/// [`expose_secret`] for an `Option<SecretString>` field.
+pub fn expose_optional_secret<S: Serializer>(
+    secret: &Option<SecretString>,
+    out: S,
+) -> Result<S::Ok, S::Error> {
+    match secret {
+        Some(secret) => out.serialize_some(secret.expose_secret()),
+        None => out.serialize_none(),
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default)]
 pub struct HttpSettings {
     pub host: String,
@@ -59,9 +96,10 @@ impl Default for HttpSettings {
     }
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default)]
 pub struct DatabaseSettings {
+    #[serde(serialize_with = "expose_secret")]
     pub url: SecretString,
     pub max_size: usize,
     /// How long a request waits for a connection (and a connection for the server) before
@@ -93,9 +131,10 @@ impl Default for DatabaseSettings {
     }
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default)]
 pub struct RedisSettings {
+    #[serde(serialize_with = "expose_secret")]
     pub url: SecretString,
     /// Prepended to every key this service writes; tests give each run its own.
     pub key_prefix: String,
@@ -127,9 +166,10 @@ impl Default for RedisSettings {
     }
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default)]
 pub struct AmqpSettings {
+    #[serde(serialize_with = "expose_secret")]
     pub url: SecretString,
     /// The topic exchange every event goes to.
     pub exchange: String,
@@ -150,7 +190,7 @@ impl Default for AmqpSettings {
 /// How long the kernel's bookkeeping tables keep their rows (`servicekit::retention`): sent
 /// outbox rows and consumers' dedupe records; `Idempotency-Key` answers go after their 24
 /// hours whatever these say.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default)]
 pub struct RetentionSettings {
     /// Outbox rows the broker confirmed are kept this many days (for inspection); unsent rows
@@ -185,7 +225,7 @@ impl Default for RetentionSettings {
     }
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default)]
 pub struct JwtSettings {
     /// PEM of the Ed25519 public key every service verifies with.
@@ -214,7 +254,7 @@ impl Default for JwtSettings {
     }
 }
 
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     #[default]
@@ -222,7 +262,7 @@ pub enum LogFormat {
     Json,
 }
 
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct LogSettings {
     pub format: LogFormat,
@@ -245,4 +285,86 @@ pub fn load_secret(
         ),
         (None, None) => None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A service's settings whose defaults differ from its sections' own, as every
+    /// service's do (its port, its database).
+    #[derive(Debug, Serialize, Deserialize)]
+    #[serde(default)]
+    struct ServiceSettings {
+        http: HttpSettings,
+        database: DatabaseSettings,
+        jwt: JwtSettings,
+    }
+
+    impl Default for ServiceSettings {
+        fn default() -> Self {
+            Self {
+                http: HttpSettings {
+                    shutdown_timeout_secs: 7,
+                    ..HttpSettings::on_port(8099)
+                },
+                database: DatabaseSettings::for_database("config_test"),
+                jwt: JwtSettings {
+                    private_key_path: Some(PathBuf::from("keys/private.pem")),
+                    ..JwtSettings::default()
+                },
+            }
+        }
+    }
+
+    fn load_with(vars: &[(&str, &str)]) -> ServiceSettings {
+        let env = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        load_from("config-test-service-without-a-file", Some(env)).unwrap()
+    }
+
+    #[test]
+    fn one_field_of_a_section_keeps_the_services_other_defaults() {
+        let settings = load_with(&[
+            ("APP_HTTP__WORKERS", "3"),
+            ("APP_DATABASE__MAX_SIZE", "40"),
+            ("APP_JWT__ISSUER", "elsewhere"),
+        ]);
+        assert_eq!(settings.http.workers, Some(3));
+        assert_eq!(settings.http.port, 8099);
+        assert_eq!(settings.http.shutdown_timeout_secs, 7);
+        assert_eq!(settings.database.max_size, 40);
+        assert_eq!(
+            settings.database.url.expose_secret(),
+            "postgres://postgres@127.0.0.1:5432/config_test"
+        );
+        assert_eq!(settings.database.timeout_ms, 2_000);
+        assert_eq!(settings.jwt.issuer, "elsewhere");
+        assert_eq!(
+            settings.jwt.private_key_path,
+            Some(PathBuf::from("keys/private.pem"))
+        );
+    }
+
+    #[test]
+    fn nothing_set_is_the_services_defaults_and_a_set_field_wins() {
+        let settings = load_with(&[]);
+        assert_eq!(settings.http.port, 8099);
+        assert_eq!(settings.http.workers, None);
+        assert_eq!(settings.database.ca_file, None);
+
+        let settings = load_with(&[
+            ("APP_HTTP__PORT", "9000"),
+            ("APP_DATABASE__URL", "postgres://db.internal/other"),
+        ]);
+        assert_eq!(settings.http.port, 9000);
+        assert_eq!(settings.http.shutdown_timeout_secs, 7);
+        assert_eq!(
+            settings.database.url.expose_secret(),
+            "postgres://db.internal/other"
+        );
+        assert_eq!(settings.database.max_size, 16);
+    }
 }

@@ -1,12 +1,12 @@
 //! train-service settings (see `servicekit::config` for the layering).
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use servicekit::config::{
     AmqpSettings, DatabaseSettings, HttpSettings, JwtSettings, LogSettings, RedisSettings,
     RetentionSettings,
 };
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Settings {
     pub http: HttpSettings,
@@ -35,7 +35,7 @@ impl Default for Settings {
     }
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default)]
 pub struct SearchSettings {
     /// Seconds a search result stays in Redis. Availability changes invalidate it at once;
