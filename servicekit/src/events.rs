@@ -17,6 +17,9 @@ pub const PAYMENT_REFUNDED: &str = "payment.refunded";
 /// Published by booking-service when money arrived for a booking that is no longer
 /// payable (it expired or was cancelled while the charge was in flight): refund it.
 pub const BOOKING_REFUND_DUE: &str = "booking.refund_due";
+/// Published by booking-service when the railway cancels a trip (once per trip): search
+/// stops listing it.
+pub const TRIP_CANCELLED: &str = "trip.cancelled";
 /// payment-service's own command to itself (through its outbox and queue): charge again
 /// with a new token after a failure.
 pub const PAYMENT_RETRY_REQUESTED: &str = "payment.retry_requested";
@@ -107,6 +110,15 @@ pub struct BookingReleased {
     /// for the passenger's message. Absent in older events and in every other release.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+}
+
+/// `trip.cancelled`: the railway cancelled the trip; its bookings are cancelled and refunded
+/// by booking-service, each with its own `booking.cancelled`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TripCancelled {
+    pub trip_id: i64,
+    pub reason: String,
+    pub cancelled_at: DateTime<Utc>,
 }
 
 /// `booking.paid`: the booking is paid and this is its e-ticket.

@@ -3,6 +3,7 @@
 //! endpoints and the seed command (`docs/api.md`, trains section).
 
 pub mod availability;
+pub mod cancellations;
 pub mod catalogue;
 pub mod domain;
 pub mod metrics;

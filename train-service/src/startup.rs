@@ -2,6 +2,7 @@
 //! through [`build`].
 
 use crate::availability::Availability;
+use crate::cancellations::Cancellations;
 use crate::metrics::TrainMetrics;
 use crate::search_cache::SearchCache;
 use crate::settings::Settings;
@@ -34,6 +35,10 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         db: pg.clone(),
         cache: cache.clone(),
         metrics: metrics.clone(),
+    })?;
+    kernel.consume(Cancellations {
+        db: pg.clone(),
+        cache: cache.clone(),
     })?;
     let state = web::Data::new(TrainState {
         db: pg,

@@ -8,12 +8,16 @@ use crate::store::Lookup;
 use crate::trip_cancel::store::{self, Progress};
 use actix_web::{HttpResponse, web};
 use anyhow::anyhow;
+use chrono::Utc;
 use serde::Deserialize;
 use serde_json::json;
 use servicekit::ApiError;
+use servicekit::amqp::Envelope;
 use servicekit::auth::AuthUser;
 use servicekit::db::DbError;
-use servicekit::http::{Id, JsonBody};
+use servicekit::events::{self, TripCancelled};
+use servicekit::http::{Id, JsonBody, RequestId};
+use servicekit::outbox;
 use uuid::Uuid;
 
 /// The longest reason, in characters.
@@ -45,6 +49,7 @@ pub async fn cancel_trip(
     state: web::Data<BookingState>,
     caller: AuthUser,
     path: web::Path<String>,
+    request_id: RequestId,
     JsonBody(body): JsonBody<CancelTripRequest>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
@@ -63,9 +68,25 @@ pub async fn cancel_trip(
     let trip = state.inventory.trip(trip_id).await?;
     let tx = db.transaction().await.map_err(DbError::from)?;
     let new = store::request(&tx, trip_id, reason, caller.id, trip.departs_at).await?;
+    if new {
+        // Search stops listing the trip (train-service), once: with the row, or not at all.
+        let event = Envelope::new(
+            events::TRIP_CANCELLED,
+            &TripCancelled {
+                trip_id,
+                reason: reason.to_owned(),
+                cancelled_at: Utc::now(),
+            },
+        )
+        .map_err(anyhow::Error::from)?;
+        outbox::enqueue(&tx, &event, Some(&request_id.0))
+            .await
+            .map_err(DbError::from)?;
+    }
     tx.commit().await.map_err(DbError::from)?;
     state.trip_cancel.mark(trip_id);
     if new {
+        state.relay.wake();
         state.trip_cancel.metrics.trips.inc();
         tracing::info!(trip = trip_id, admin = %caller.id, reason, "trip cancelled by the railway");
     }

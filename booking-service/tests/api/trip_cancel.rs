@@ -45,20 +45,21 @@ async fn done(app: &BookingApp, admin: &User) -> Value {
     .await
 }
 
-/// `booking.cancelled` rows in the outbox, by booking id.
-async fn cancelled_events(app: &BookingApp) -> HashMap<String, Vec<Value>> {
+/// The payloads of the outbox's rows of `kind`.
+async fn outbox_payloads(app: &BookingApp, kind: &str) -> Vec<Value> {
     let rows = app
         .db()
         .await
-        .query(
-            "SELECT payload FROM outbox WHERE kind = 'booking.cancelled'",
-            &[],
-        )
+        .query("SELECT payload FROM outbox WHERE kind = $1", &[&kind])
         .await
         .unwrap();
+    rows.iter().map(|row| row.get(0)).collect()
+}
+
+/// `booking.cancelled` rows in the outbox, by booking id.
+async fn cancelled_events(app: &BookingApp) -> HashMap<String, Vec<Value>> {
     let mut events: HashMap<String, Vec<Value>> = HashMap::new();
-    for row in rows {
-        let payload: Value = row.get(0);
+    for payload in outbox_payloads(app, "booking.cancelled").await {
         let id = payload["booking_id"].as_str().unwrap().to_owned();
         events.entry(id).or_default().push(payload);
     }
@@ -179,6 +180,11 @@ async fn a_cancelled_trip_has_every_live_booking_cancelled_once_its_seats_freed_
     assert_eq!(again["reason"], first["reason"]);
     assert_eq!(again["requested_at"], first["requested_at"]);
     assert_eq!(again["requested_by"], first["requested_by"]);
+    // One `trip.cancelled` for search (train-service), written with the first request only.
+    let trip_events = outbox_payloads(&app, "trip.cancelled").await;
+    assert_eq!(trip_events.len(), 1);
+    assert_eq!(trip_events[0]["trip_id"], app.trip);
+    assert_eq!(trip_events[0]["reason"], "Flooding on the line near Feni");
 
     let progress = done(&app, &admin).await;
     assert_eq!(progress["bookings_total"], 2);

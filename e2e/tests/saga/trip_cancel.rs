@@ -87,6 +87,26 @@ async fn a_cancelled_trip_refunds_every_paid_booking_once_and_tells_every_passen
     .await;
     assert_eq!(progress["refunds_requested"], 2);
 
+    // train-service heard `trip.cancelled`: search no longer lists the trip.
+    poll("train-service to mark the trip cancelled", || async {
+        let row = stack
+            .train
+            .db()
+            .await
+            .query_one(
+                "SELECT cancelled_at IS NOT NULL FROM trips WHERE trip_id = $1",
+                &[&stack.trip],
+            )
+            .await
+            .unwrap();
+        if row.get::<_, bool>(0) {
+            Ok(())
+        } else {
+            Err("not yet")
+        }
+    })
+    .await;
+
     // A late retry changes nothing.
     let (status, again) = cancel(&stack, &admin).await;
     assert_eq!(status, StatusCode::OK);

@@ -3,7 +3,7 @@
 
 use super::{ClassAvailability, Route, Station, TrainRef, Trip, TripSeat};
 use crate::domain::SeatClass;
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use deadpool_postgres::GenericClient;
 use servicekit::db::{DbError, Prepared};
 use std::collections::HashMap;
@@ -45,11 +45,11 @@ pub async fn unknown_stations(
         .collect())
 }
 
-/// Trips of `route` on its date, sorted by departure.
+/// Trips of `route` on its date that the railway has not cancelled, sorted by departure.
 pub async fn search(db: &impl GenericClient, route: &Route) -> Result<Vec<Trip>, DbError> {
     let sql = format!(
         "{TRIP_COLUMNS} WHERE t.from_station = $1 AND t.to_station = $2 AND t.service_date = $3 \
-         ORDER BY t.departs_at, t.trip_id"
+         AND t.cancelled_at IS NULL ORDER BY t.departs_at, t.trip_id"
     );
     let rows = db
         .query(&sql, &[&route.from, &route.to, &route.date])
@@ -107,11 +107,33 @@ pub async fn route_of(db: &impl GenericClient, trip_id: i64) -> Result<Option<Ro
             &[&trip_id],
         )
         .await?;
-    Ok(row.map(|r| Route {
-        from: r.get(0),
-        to: r.get(1),
-        date: r.get::<_, NaiveDate>(2),
-    }))
+    Ok(row.as_ref().map(route))
+}
+
+/// Marks `trip_id` cancelled at `at` unless it already is; its route when this changed it
+/// (`None` for a trip already cancelled or unknown here).
+pub async fn cancel(
+    db: &impl GenericClient,
+    trip_id: i64,
+    at: DateTime<Utc>,
+) -> Result<Option<Route>, DbError> {
+    let row = db
+        .query_opt_prepared(
+            "UPDATE trips SET cancelled_at = $2 WHERE trip_id = $1 AND cancelled_at IS NULL \
+             RETURNING from_station, to_station, service_date",
+            &[&trip_id, &at],
+        )
+        .await?;
+    Ok(row.as_ref().map(route))
+}
+
+/// A row of `from_station, to_station, service_date` as a route.
+fn route(row: &Row) -> Route {
+    Route {
+        from: row.get(0),
+        to: row.get(1),
+        date: row.get::<_, NaiveDate>(2),
+    }
 }
 
 /// The routes of `trip_ids` that exist, by trip.

@@ -4,6 +4,7 @@
 mod admin;
 mod admin_validation;
 mod availability;
+mod cancellations;
 mod cli;
 mod errors;
 mod health;
