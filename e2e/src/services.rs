@@ -31,7 +31,7 @@ pub async fn auth(env: TestEnv) -> TestApp {
 }
 
 pub async fn train(env: TestEnv) -> TestApp {
-    env.track_consumer_queues(&[train_service::availability::QUEUE]);
+    env.track_consumer_queues(&train_service::startup::QUEUES);
     let s = settings!(train_service, env, redis);
     TestApp::spawn_unready(env, train_service::startup::build(s)).await
 }

@@ -14,6 +14,9 @@ use servicekit::service::Kernel;
 
 servicekit::migrations!("migrations");
 
+/// The queues train-service consumes (before the broker's prefix; each has its `.parked`).
+pub const QUEUES: [&str; 2] = [crate::availability::QUEUE, crate::cancellations::QUEUE];
+
 pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     let mut kernel = Kernel::new("train-service", &settings.http)?;
     let pg = kernel.postgres(&settings.database, migrations()).await?;

@@ -90,7 +90,7 @@ pub async fn spawn_unready_app_with(configure: impl FnOnce(&mut Settings)) -> Bo
 /// train-service on `bus`'s exchange, seeded; with tomorrow's trip and the departed one.
 async fn train_service_beside(bus: &TestEnv) -> (TestApp, i64, i64) {
     let env = TestEnv::sharing_broker("train", bus).await.unwrap();
-    env.track_consumer_queues(&[train_service::availability::QUEUE]);
+    env.track_consumer_queues(&train_service::startup::QUEUES);
     let mut settings = train_service::settings::Settings {
         database: env.database.clone(),
         redis: env.redis.clone(),

@@ -69,7 +69,7 @@ pub const SERVICES: &[ServiceSpec] = &[
     ServiceSpec {
         name: "train-service",
         database: "railrush_train",
-        queues: &["train.booking-events", "train.trip-events"],
+        queues: &train_service::startup::QUEUES,
         env: |_| Vec::new(),
     },
     ServiceSpec {

@@ -3,7 +3,6 @@ use reqwest::{Response, StatusCode};
 use serde_json::Value;
 use servicekit::events::BookedSeat;
 use servicekit::testing::{self, TestEnv};
-use train_service::availability;
 use train_service::seed::{self, SeedOptions, SeedReport};
 use train_service::settings::Settings;
 use train_service::startup;
@@ -40,7 +39,7 @@ async fn test_settings(configure: impl FnOnce(&mut Settings)) -> (TestEnv, Setti
     settings.http.port = 0;
     settings.http.workers = Some(2);
     configure(&mut settings);
-    env.track_consumer_queues(&[availability::QUEUE]);
+    env.track_consumer_queues(&startup::QUEUES);
     (env, settings)
 }
 
