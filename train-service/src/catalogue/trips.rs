@@ -127,7 +127,7 @@ pub async fn cancel(
     Ok(row.as_ref().map(route))
 }
 
-/// A row of `from_station, to_station, service_date` as a route.
+/// A row that starts with `from_station, to_station, service_date`, as a route.
 fn route(row: &Row) -> Route {
     Route {
         from: row.get(0),
@@ -143,20 +143,13 @@ pub async fn routes_of(
 ) -> Result<HashMap<i64, Route>, DbError> {
     let rows = db
         .query_prepared(
-            "SELECT trip_id, from_station, to_station, service_date FROM trips WHERE trip_id = ANY($1)",
+            "SELECT from_station, to_station, service_date, trip_id FROM trips WHERE trip_id = ANY($1)",
             &[&trip_ids],
         )
         .await?;
     Ok(rows
         .iter()
-        .map(|r| {
-            let route = Route {
-                from: r.get(1),
-                to: r.get(2),
-                date: r.get::<_, NaiveDate>(3),
-            };
-            (r.get::<_, i64>(0), route)
-        })
+        .map(|r| (r.get::<_, i64>(3), route(r)))
         .collect())
 }
 

@@ -1,4 +1,4 @@
-use crate::helpers::{Catalogue, TestApp, eventually, seat, service_date, spawn_app_with};
+use crate::helpers::{Catalogue, TestApp, eventually, search_path, seat, spawn_app_with};
 use serde_json::{Value, json};
 use servicekit::amqp::Envelope;
 use servicekit::cache::Keys;
@@ -58,13 +58,6 @@ async fn wait_for(app: &TestApp, trip_id: i64, class: &str, n: i64) {
         available(app, trip_id).await[class] == n
     })
     .await;
-}
-
-fn search_path() -> String {
-    format!(
-        "/api/trains/search?from=DHK&to=CTG&date={}",
-        service_date(1)
-    )
 }
 
 /// train-service's count of availability events with `outcome`.

@@ -1,18 +1,11 @@
 //! A trip the railway cancelled (booking-service's `trip.cancelled`) leaves search at once,
 //! cached searches included, and each event is applied once.
 
-use crate::helpers::{Catalogue, TestApp, eventually, service_date, spawn_app_with};
+use crate::helpers::{Catalogue, TestApp, eventually, search_path, spawn_app_with};
 use chrono::{DateTime, SubsecRound, Utc};
 use serde_json::Value;
 use servicekit::events::{self, TripCancelled};
 use train_service::cancellations::CONSUMER;
-
-fn search_path() -> String {
-    format!(
-        "/api/trains/search?from=DHK&to=CTG&date={}",
-        service_date(1)
-    )
-}
 
 async fn listed(app: &TestApp) -> Vec<i64> {
     let body: Value = app.get_json(&search_path()).await;

@@ -44,6 +44,14 @@ async fn test_settings(configure: impl FnOnce(&mut Settings)) -> (TestEnv, Setti
 }
 
 /// The service date (Asia/Dhaka) `days` from today.
+/// Tomorrow's DHK → CTG search: the seeded trips of [`Catalogue::seeded_trips`].
+pub fn search_path() -> String {
+    format!(
+        "/api/trains/search?from=DHK&to=CTG&date={}",
+        service_date(1)
+    )
+}
+
 pub fn service_date(days: i64) -> NaiveDate {
     (Utc::now() + Days::hours(6)).date_naive() + Days::days(days)
 }
@@ -90,12 +98,7 @@ impl Catalogue for TestApp {
 
     async fn seeded_trips(&self) -> Vec<Value> {
         self.seed(5, 5, 55, 2).await;
-        let body = self
-            .get_json(&format!(
-                "/api/trains/search?from=DHK&to=CTG&date={}",
-                service_date(1)
-            ))
-            .await;
+        let body = self.get_json(&search_path()).await;
         body["trips"].as_array().unwrap().clone()
     }
 }
