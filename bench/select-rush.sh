@@ -20,7 +20,11 @@
 # minting and gateway.
 # A 5 s warm-up against booking-service comes first (the trips sell out and the holds won are
 # confirmed in it). Each step prints one `step:` line (target, connections, requests/s, p50,
-# p99); the last lines repeat them as a table with each one's share of the direct rate.
+# p99, and the CPU a request of booking-service and of the gateway's nginx: steadier than the
+# rate when the machine's neighbours are busy); the last lines repeat them as a table with
+# each one's share of the direct rate (the mean of the direct steps at that count). A target
+# may be listed more than once ("direct base gateway gateway base direct"): the rate drifts
+# during a run, and interleaving takes the order out of an A/B.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=bench/lib/private.sh
@@ -57,6 +61,7 @@ booking_env=("${common[@]}" APP_HTTP__PORT="$booking_port"
 env "${train_env[@]}" "$bin/train-service" seed >/dev/null
 env "${train_env[@]}" "$bin/train-service" >"$work/train.log" 2>&1 & pids+=($!)
 env "${booking_env[@]}" "$bin/booking-service" >"$work/booking.log" 2>&1 & pids+=($!)
+booking_pid=$!
 for port in "$train_port" "$booking_port"; do bench_ready "$port" "$work"/*.log; done
 
 tomorrow=$(date -u -d tomorrow +%F)
@@ -67,8 +72,21 @@ seats=$(curl -fs "http://127.0.0.1:$train_port/api/trains/trips/${trips%%,*}" \
 for t in ${trips//,/ }; do curl -fs -o /dev/null "http://127.0.0.1:$booking_port/api/bookings/trips/$t/seats"; done
 target/release/examples/mint_tokens "$work/private.pem" "$users" >"$work/tokens"
 
-declare -A url=([direct]="http://127.0.0.1:$booking_port")
+declare -A url=([direct]="http://127.0.0.1:$booking_port") gateway_pid=()
+
+# cpu_ticks PID...: the CPU time (user and system, in clock ticks) the processes and their
+# children (nginx's workers) have used so far.
+cpu_ticks() {
+  local pid all=() total=0
+  for pid in "$@"; do all+=("$pid"); mapfile -t -O "${#all[@]}" all < <(pgrep -P "$pid"); done
+  for pid in "${all[@]}"; do
+    total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0)))
+  done
+  echo "$total"
+}
+
 for target in $targets; do
+  [ -z "${url[$target]:-}" ] || continue # a target listed again is measured again, not made again
   case $target in
     direct) ;;
     gateway|base)
@@ -76,6 +94,7 @@ for target in $targets; do
       port=$(bench_free_port)
       dir=nginx; [ "$target" = base ] && dir=$(bench_nginx_dir "$BENCH_NGINX_FROM")
       bench_gateway "$dir" "gw-$target" "$port" "127.0.0.1:$train_port" "127.0.0.1:$booking_port"
+      gateway_pid[$target]=$bench_gateway_pid
       url[$target]="http://127.0.0.1:$port" ;;
     *) echo "unknown target $target (direct, gateway, base)" >&2; exit 2 ;;
   esac
@@ -89,23 +108,36 @@ steps=()
 for c in $connections; do
   for target in $targets; do
     echo "== $target, $c connections: ${url[$target]}"
+    gw=${gateway_pid[$target]:-}
+    booking_before=$(cpu_ticks "$booking_pid") gateway_before=$(cpu_ticks $gw)
     BENCH_TOKENS="$work/tokens" BENCH_TRIPS="$trips" BENCH_SEATS="$seats" \
       wrk -t2 -c"$c" -d"${duration}s" --timeout 10s --latency -s bench/select.lua \
       "${url[$target]}" | tee "$work/wrk.out"
+    booking_cpu=$(($(cpu_ticks "$booking_pid") - booking_before))
+    gateway_cpu=$(($(cpu_ticks $gw) - gateway_before))
     rate=$(sed -n 's/^requests\/s=//p' "$work/wrk.out")
     p50=$(grep -o 'p50=[0-9.]*ms' "$work/wrk.out" | cut -d= -f2)
     p99=$(grep -o 'p99=[0-9.]*ms' "$work/wrk.out" | cut -d= -f2)
-    steps+=("$target $c $rate $p50 $p99")
-    echo "step: $target connections=$c requests/s=$rate p50=$p50 p99=$p99"
+    # CPU a request, in microseconds: what booking-service and the gateway's nginx spent over
+    # the step divided by the requests wrk made (the selects, and the confirms or releases of
+    # the holds they won).
+    requests=$(awk '/ requests in / {print $1}' "$work/wrk.out")
+    tick_us=$((1000000 / $(getconf CLK_TCK)))
+    booking_us=$(awk -v t="$booking_cpu" -v n="$requests" -v u="$tick_us" 'BEGIN {printf "%.1f", t * u / n}')
+    gateway_us=$(awk -v t="$gateway_cpu" -v n="$requests" -v u="$tick_us" 'BEGIN {printf "%.1f", t * u / n}')
+    steps+=("$target $c $rate $p50 $p99 $booking_us $gateway_us")
+    echo "step: $target connections=$c requests/s=$rate p50=$p50 p99=$p99 booking_cpu_us=$booking_us gateway_cpu_us=$gateway_us"
   done
 done
 echo "== steps (share: requests/s against direct at the same connections)"
-printf '%-8s %11s %11s %10s %10s %6s\n' target connections requests/s p50 p99 share
+printf '%-8s %11s %11s %10s %10s %6s %12s %12s\n' target connections requests/s p50 p99 share \
+  'booking µs' 'gateway µs'
 for step in "${steps[@]}"; do
-  read -r target c rate p50 p99 <<<"$step"
-  direct=$(printf '%s\n' "${steps[@]}" | awk -v c="$c" '$1 == "direct" && $2 == c {print $3}')
+  read -r target c rate p50 p99 booking_us gateway_us <<<"$step"
+  direct=$(printf '%s\n' "${steps[@]}" | awk -v c="$c" '$1 == "direct" && $2 == c {s += $3; n++} END {if (n) print s / n}')
   share=$( [ -n "$direct" ] && awk -v r="$rate" -v d="$direct" 'BEGIN {printf "%.0f%%", 100 * r / d}' || echo -)
-  printf '%-8s %11s %11s %10s %10s %6s\n' "$target" "$c" "$rate" "$p50" "$p99" "$share"
+  printf '%-8s %11s %11s %10s %10s %6s %12s %12s\n' "$target" "$c" "$rate" "$p50" "$p99" "$share" \
+    "$booking_us" "$gateway_us"
 done
 
 echo "== server-side latency of select (booking-service's own histogram; excludes wrk and the kernel)"
