@@ -65,7 +65,7 @@ pub async fn load_own(
     hold: Uuid,
     user: Uuid,
 ) -> Result<Option<HoldRecord>, CacheError> {
-    let mut conn = store.pool().get().await?;
+    let mut conn = store.hot().await?;
     let body: Option<String> = redis::cmd("GET")
         .arg(store.hold_key(hold))
         .query_async(&mut conn)
@@ -76,7 +76,7 @@ pub async fn load_own(
 }
 
 pub async fn delete(store: &SeatStore, hold: Uuid) -> Result<(), CacheError> {
-    let mut conn = store.pool().get().await?;
+    let mut conn = store.hot().await?;
     redis::cmd("DEL")
         .arg(store.hold_key(hold))
         .query_async::<()>(&mut conn)

@@ -159,7 +159,10 @@ impl SeatStore {
         Self { pool, keys }
     }
 
-    async fn hot(&self) -> Result<RedisConnection, CacheError> {
+    /// The connection of the request paths (select, confirm, release): the pool's multiplexed
+    /// one, on the calling worker's own thread and with no checkout (a pooled connection
+    /// costs a PING each time it is taken).
+    pub(crate) async fn hot(&self) -> Result<RedisConnection, CacheError> {
         Ok(self.pool.multiplexed().await?)
     }
 
@@ -256,7 +259,7 @@ impl SeatStore {
         expiry: &str,
     ) -> Result<usize, CacheError> {
         bounded(async {
-            let mut conn = self.pool.get().await?;
+            let mut conn = self.hot().await?;
             let mut inv = REPLACE.key(self.user_key(trip, user));
             inv.key(self.expiry_key(trip)).key(self.hold_key(hold));
             for &s in seats {
@@ -282,7 +285,7 @@ impl SeatStore {
         expiry: Option<&str>,
     ) -> Result<usize, CacheError> {
         bounded(async {
-            let mut conn = self.pool.get().await?;
+            let mut conn = self.hot().await?;
             let mut inv = RELEASE.key(self.user_key(trip, user));
             inv.key(self.expiry_key(trip));
             for &s in seats {

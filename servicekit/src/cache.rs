@@ -1,8 +1,9 @@
 //! Redis: one handle for a single server or a Redis Cluster, and the service's key
 //! namespace.
 //!
-//! A single server (`cluster = false`) gets a deadpool pool for commands and one shared,
-//! self-reconnecting multiplexed connection for hot paths. A cluster (`cluster = true`, the
+//! A single server (`cluster = false`) gets a deadpool pool for commands and
+//! self-reconnecting multiplexed connections for hot paths (one per actix worker thread,
+//! one shared by the rest; [`RedisPool::multiplexed`]). A cluster (`cluster = true`, the
 //! URL naming any node or the configuration endpoint) gets one multiplexed cluster
 //! connection, which routes each command by its key's slot, follows MOVED and ASK and
 //! reconnects by itself; a pool of them would add nothing. Commands that touch several keys
@@ -28,7 +29,8 @@ use redis::{
     RedisFuture, RedisResult, TlsCertificates, Value,
 };
 use secrecy::ExposeSecret;
-use std::sync::Arc;
+use std::cell::RefCell;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 use tokio::sync::OnceCell;
 
@@ -75,6 +77,31 @@ fn target(settings: &RedisSettings) -> anyhow::Result<(ConnectionInfo, Option<Tl
             Ok((info, None))
         }
     }
+}
+
+/// A self-reconnecting multiplexed connection to `client`'s server.
+async fn connect(client: &redis::Client, timeout: Duration) -> RedisResult<ConnectionManager> {
+    let config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(timeout))
+        .set_response_timeout(Some(timeout))
+        .set_number_of_retries(1);
+    let manager = ConnectionManager::new_with_config(client.clone(), config);
+    tokio::time::timeout(timeout, manager)
+        .await
+        .map_err(|_| no_answer("connecting to redis", timeout))?
+}
+
+/// A thread's multiplexed connection of one [`RedisPool`] (see [`RedisPool::multiplexed`]).
+struct ThreadConnection {
+    /// The pool's: gone when every clone of the pool is dropped.
+    handle: Weak<OnceCell<ConnectionManager>>,
+    /// Gone when the runtime that drives `conn` has ended.
+    runtime: Weak<()>,
+    conn: ConnectionManager,
+}
+
+thread_local! {
+    static THREAD_CONNECTIONS: RefCell<Vec<ThreadConnection>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Redis for one service: cheap to clone, connections open lazily, and every wait is
@@ -190,27 +217,71 @@ impl RedisPool {
         }
     }
 
-    /// The one shared multiplexed connection, for hot paths: concurrent callers pipeline
-    /// over it with no checkout (a pooled connection costs a PING per checkout).
+    /// A multiplexed connection for hot paths: concurrent callers pipeline over it with no
+    /// checkout (a pooled connection costs a PING per checkout). On a thread that runs a
+    /// runtime of its own (an actix-web worker), one connection per thread, driven on that
+    /// thread, so a command and its answer do not cross to another thread and back (two
+    /// wake-ups; BENCHMARKS.md, "Redis with no checkout and on the worker's own thread").
+    /// Elsewhere (the multi-threaded runtime of the background tasks), one connection
+    /// shared by every caller.
     pub async fn multiplexed(&self) -> RedisResult<RedisConnection> {
-        let timeout = self.timeout;
         match &self.inner {
             Inner::Single { client, shared, .. } => {
-                let connect = || async {
-                    let config = ConnectionManagerConfig::new()
-                        .set_connection_timeout(Some(timeout))
-                        .set_response_timeout(Some(timeout))
-                        .set_number_of_retries(1);
-                    let manager = ConnectionManager::new_with_config((**client).clone(), config);
-                    tokio::time::timeout(timeout, manager)
-                        .await
-                        .map_err(|_| no_answer("connecting to redis", timeout))?
-                };
-                let conn = shared.get_or_try_init(connect).await?;
+                let own_thread = tokio::runtime::Handle::try_current().is_ok_and(|runtime| {
+                    runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread
+                });
+                if own_thread {
+                    return self.thread_connection(client, shared).await;
+                }
+                let conn = shared
+                    .get_or_try_init(|| connect(client, self.timeout))
+                    .await?;
                 Ok(RedisConnection::Shared(conn.clone()))
             }
             Inner::Cluster(shared) => Ok(RedisConnection::Cluster(shared.connection().await?)),
         }
+    }
+
+    /// This thread's connection of this handle, made on first use (see [`Self::multiplexed`]).
+    async fn thread_connection(
+        &self,
+        client: &redis::Client,
+        shared: &Arc<OnceCell<ConnectionManager>>,
+    ) -> RedisResult<RedisConnection> {
+        let handle = Arc::downgrade(shared);
+        let found = THREAD_CONNECTIONS.with_borrow_mut(|conns| {
+            // Forget the connections of handles dropped since, or of a runtime that ended.
+            conns.retain(|c| c.handle.strong_count() > 0 && c.runtime.strong_count() > 0);
+            conns
+                .iter()
+                .find(|c| Weak::ptr_eq(&c.handle, &handle))
+                .map(|c| c.conn.clone())
+        });
+        if let Some(conn) = found {
+            return Ok(RedisConnection::Shared(conn));
+        }
+        let conn = connect(client, self.timeout).await?;
+        // Alive as long as this thread's runtime: its tasks are dropped when it ends.
+        let alive = Arc::new(());
+        let runtime = Arc::downgrade(&alive);
+        tokio::spawn(async move {
+            let _alive = alive;
+            std::future::pending::<()>().await
+        });
+        THREAD_CONNECTIONS.with_borrow_mut(|conns| {
+            // Another task of this thread may have connected meanwhile: keep the first.
+            match conns.iter().find(|c| Weak::ptr_eq(&c.handle, &handle)) {
+                Some(first) => Ok(RedisConnection::Shared(first.conn.clone())),
+                None => {
+                    conns.push(ThreadConnection {
+                        handle,
+                        runtime,
+                        conn: conn.clone(),
+                    });
+                    Ok(RedisConnection::Shared(conn))
+                }
+            }
+        })
     }
 
     pub fn is_cluster(&self) -> bool {
