@@ -479,9 +479,10 @@ impl Revocations {
         let Some(session) = caller.session else {
             return Ok(());
         };
+        // On every confirm: the request paths' connection, no checkout.
         let mut conn = self
             .pool
-            .get()
+            .multiplexed()
             .await
             .map_err(crate::cache::CacheError::from)?;
         let ended: bool = redis::cmd("EXISTS")
