@@ -261,18 +261,18 @@ impl RedisPool {
             return Ok(RedisConnection::Shared(conn));
         }
         let conn = connect(client, self.timeout).await?;
-        // Alive as long as this thread's runtime: its tasks are dropped when it ends.
-        let alive = Arc::new(());
-        let runtime = Arc::downgrade(&alive);
-        tokio::spawn(async move {
-            let _alive = alive;
-            std::future::pending::<()>().await
-        });
         THREAD_CONNECTIONS.with_borrow_mut(|conns| {
             // Another task of this thread may have connected meanwhile: keep the first.
             match conns.iter().find(|c| Weak::ptr_eq(&c.handle, &handle)) {
                 Some(first) => Ok(RedisConnection::Shared(first.conn.clone())),
                 None => {
+                    // Alive as long as this thread's runtime: its tasks are dropped when it ends.
+                    let alive = Arc::new(());
+                    let runtime = Arc::downgrade(&alive);
+                    tokio::spawn(async move {
+                        let _alive = alive;
+                        std::future::pending::<()>().await
+                    });
                     conns.push(ThreadConnection {
                         handle,
                         runtime,
