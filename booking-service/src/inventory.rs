@@ -5,8 +5,9 @@
 //! copy. The staleness accepted: a moved opening applies here within [`REFRESH_AFTER`] plus
 //! one fetch (a select in between is judged by the old opening). When train-service cannot
 //! be reached then, the cached copy keeps serving and is tried again [`REFRESH_AFTER`]
-//! later. Unknown trips are remembered briefly so a flood of bad ids does not become a flood
-//! of lookups. Failures are [`InventoryError`]: an unknown trip (404), or train-service out
+//! later. The callers that find a trip uncached at once (every passenger at a sale's
+//! opening) wait for one fetch, not one each; a failed one is not kept. Unknown trips are
+//! remembered briefly so a flood of bad ids does not become a flood of lookups. Failures are [`InventoryError`]: an unknown trip (404), or train-service out
 //! of reach with nothing cached (503). The railway's closing of a trip's sales
 //! (`sales_closed`) travels the same way as a moved opening.
 //!
@@ -22,6 +23,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
+use tokio::sync::OnceCell;
 
 #[derive(Clone, Debug, Deserialize)]
 pub struct SeatInfo {
@@ -143,9 +145,47 @@ impl Known {
     }
 }
 
+/// Clears [`Known::refreshing`] when the refresh ends, however it ends.
+struct Refreshing(Arc<Known>);
+
+impl Drop for Refreshing {
+    fn drop(&mut self) {
+        self.0.refreshing.store(false, Ordering::Release);
+    }
+}
+
 enum Entry {
     Known(Arc<Known>),
     Unknown(Instant),
+    /// A first fetch under way: every caller that finds it waits for its answer.
+    Fetching(Arc<OnceCell<Fetched>>),
+}
+
+/// What one fetch of a trip found, shared with the callers that waited for it.
+#[derive(Clone)]
+enum Fetched {
+    Known(Arc<TripInventory>),
+    Unknown,
+    Failed(Arc<str>),
+}
+
+impl Fetched {
+    fn into_result(self) -> Result<Arc<TripInventory>, InventoryError> {
+        match self {
+            Self::Known(trip) => Ok(trip),
+            Self::Unknown => Err(InventoryError::UnknownTrip),
+            Self::Failed(error) => Err(InventoryError::Unavailable(anyhow::anyhow!("{error}"))),
+        }
+    }
+}
+
+/// Where the cache sends a caller.
+enum Lookup {
+    Hit(Arc<TripInventory>),
+    /// The cached copy is old and this caller fetches it again.
+    Refresh(Arc<Known>),
+    /// Not cached: wait for (or run) the trip's one first fetch.
+    Wait(Arc<OnceCell<Fetched>>),
 }
 
 pub struct Inventory {
@@ -166,47 +206,61 @@ impl Inventory {
     }
 
     /// The trip's inventory; [`InventoryError::UnknownTrip`] for a trip train-service does
-    /// not know.
+    /// not know. The callers that find a trip uncached at once (a sale's opening) share one
+    /// fetch.
     pub async fn trip(&self, trip_id: i64) -> Result<Arc<TripInventory>, InventoryError> {
-        let mut stale = None;
-        if let Ok(trips) = self.trips.read() {
-            match trips.get(&trip_id) {
-                Some(Entry::Known(k)) => {
-                    if k.fetched.elapsed() < REFRESH_AFTER
-                        || k.refreshing.swap(true, Ordering::AcqRel)
-                    {
-                        return Ok(k.trip.clone());
+        match self.lookup(trip_id)? {
+            Lookup::Hit(trip) => Ok(trip),
+            Lookup::Refresh(stale) => {
+                // Should this caller go away mid-fetch (its client hung up), the next one
+                // that finds the copy old fetches it.
+                let _unless_done = Refreshing(stale.clone());
+                let fetched = match self.fetch(trip_id).await {
+                    Fetched::Failed(error) => {
+                        tracing::warn!(trip_id, %error,
+                            "could not refresh a trip's inventory; the cached one serves");
+                        Fetched::Known(stale.trip.clone())
                     }
-                    stale = Some(k.trip.clone());
+                    fetched => fetched,
+                };
+                if let Ok(mut trips) = self.trips.write() {
+                    store(&mut trips, trip_id, &fetched);
                 }
-                Some(Entry::Unknown(at)) if at.elapsed() < UNKNOWN_TTL => {
-                    return Err(InventoryError::UnknownTrip);
+                fetched.into_result()
+            }
+            Lookup::Wait(first) => {
+                // One caller runs the fetch; if it goes away (its client hung up), the next
+                // waiter runs it.
+                let fetched = first.get_or_init(|| self.fetch(trip_id)).await.clone();
+                if let Ok(mut trips) = self.trips.write()
+                    && matches!(trips.get(&trip_id), Some(Entry::Fetching(f)) if Arc::ptr_eq(f, &first))
+                {
+                    store(&mut trips, trip_id, &fetched);
                 }
-                _ => {}
+                fetched.into_result()
             }
         }
-        let entry = match (self.fetch(trip_id).await, stale) {
-            (Ok(entry), _) => entry,
-            (Err(error), Some(stale)) => {
-                tracing::warn!(trip_id, error = %anyhow::Error::from(error),
-                    "could not refresh a trip's inventory; the cached one serves");
-                Entry::Known(Known::new(stale))
-            }
-            (Err(error), None) => return Err(error),
-        };
-        let result = match &entry {
-            Entry::Known(k) => Ok(k.trip.clone()),
-            Entry::Unknown(_) => Err(InventoryError::UnknownTrip),
-        };
-        if let Ok(mut trips) = self.trips.write() {
-            if trips.len() >= LIMIT {
-                trips.retain(|_, e| matches!(e, Entry::Known(_)));
-            }
-            if trips.len() < LIMIT || trips.contains_key(&trip_id) {
-                trips.insert(trip_id, entry);
-            }
+    }
+
+    fn lookup(&self, trip_id: i64) -> Result<Lookup, InventoryError> {
+        if let Ok(trips) = self.trips.read()
+            && let Some(found) = cached(trips.get(&trip_id))
+        {
+            return found;
         }
-        result
+        let first = Arc::new(OnceCell::new());
+        let Ok(mut trips) = self.trips.write() else {
+            return Ok(Lookup::Wait(first));
+        };
+        // Looked up again: another caller may have started the fetch in between.
+        if let Some(found) = cached(trips.get(&trip_id)) {
+            return found;
+        }
+        make_room(&mut trips);
+        if trips.len() < LIMIT {
+            trips.insert(trip_id, Entry::Fetching(first.clone()));
+        }
+        Ok(Lookup::Wait(first))
     }
 
     /// The trips of `date` (train-service's service date: the departure's date in
@@ -231,19 +285,62 @@ impl Inventory {
         Ok(day.trips)
     }
 
-    async fn fetch(&self, trip_id: i64) -> Result<Entry, InventoryError> {
-        let url = format!("{}/internal/trips/{trip_id}/inventory", self.base_url);
-        let unavailable = |e: reqwest::Error| InventoryError::Unavailable(e.into());
-        let res = self.client.get(&url).send().await.map_err(unavailable)?;
-        match res.status() {
-            reqwest::StatusCode::OK => {
-                let trip: TripInventory = res.json().await.map_err(unavailable)?;
-                Ok(Entry::Known(Known::new(Arc::new(trip))))
-            }
-            reqwest::StatusCode::NOT_FOUND => Ok(Entry::Unknown(Instant::now())),
-            status => Err(InventoryError::Unavailable(anyhow::anyhow!(
-                "train-service answered {status}"
-            ))),
+    /// One request for the trip's inventory.
+    async fn fetch(&self, trip_id: i64) -> Fetched {
+        match self.request(trip_id).await {
+            Ok(Some(trip)) => Fetched::Known(Arc::new(trip)),
+            Ok(None) => Fetched::Unknown,
+            Err(error) => Fetched::Failed(format!("{error:#}").into()),
         }
+    }
+
+    async fn request(&self, trip_id: i64) -> anyhow::Result<Option<TripInventory>> {
+        let url = format!("{}/internal/trips/{trip_id}/inventory", self.base_url);
+        let res = self.client.get(&url).send().await?;
+        match res.status() {
+            reqwest::StatusCode::OK => Ok(Some(res.json().await?)),
+            reqwest::StatusCode::NOT_FOUND => Ok(None),
+            status => anyhow::bail!("train-service answered {status}"),
+        }
+    }
+}
+
+/// What the cache holds for a trip, or `None` when a fetch must start. A cached trip that is
+/// old is fetched again by the one caller that finds it so first; the others get the copy.
+fn cached(entry: Option<&Entry>) -> Option<Result<Lookup, InventoryError>> {
+    match entry? {
+        Entry::Known(k) => Some(Ok(
+            if k.fetched.elapsed() < REFRESH_AFTER || k.refreshing.swap(true, Ordering::AcqRel) {
+                Lookup::Hit(k.trip.clone())
+            } else {
+                Lookup::Refresh(k.clone())
+            },
+        )),
+        Entry::Unknown(at) if at.elapsed() < UNKNOWN_TTL => Some(Err(InventoryError::UnknownTrip)),
+        Entry::Unknown(_) => None,
+        Entry::Fetching(first) => Some(Ok(Lookup::Wait(first.clone()))),
+    }
+}
+
+/// Forgets the unknown trips when the cache is full.
+fn make_room(trips: &mut HashMap<i64, Entry>) {
+    if trips.len() >= LIMIT {
+        trips.retain(|_, e| !matches!(e, Entry::Unknown(_)));
+    }
+}
+
+/// Caches what a fetch found; a failed fetch is forgotten (the next caller tries again).
+fn store(trips: &mut HashMap<i64, Entry>, trip_id: i64, fetched: &Fetched) {
+    let entry = match fetched {
+        Fetched::Known(trip) => Entry::Known(Known::new(trip.clone())),
+        Fetched::Unknown => Entry::Unknown(Instant::now()),
+        Fetched::Failed(_) => {
+            trips.remove(&trip_id);
+            return;
+        }
+    };
+    make_room(trips);
+    if trips.len() < LIMIT || trips.contains_key(&trip_id) {
+        trips.insert(trip_id, entry);
     }
 }

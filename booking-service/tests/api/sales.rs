@@ -1,5 +1,6 @@
 //! The sales gate: selecting before a trip's `sales_open_at` is 409 `sales_not_open`, and an
-//! admin's move of the opening is seen within the inventory's refresh.
+//! admin's move of the opening is seen within the inventory's refresh; the selects that
+//! find a trip uncached share one fetch of its inventory.
 
 use crate::helpers::{assert_error, move_opening, spawn_app, user};
 use booking_service::inventory::REFRESH_AFTER;
@@ -61,4 +62,30 @@ async fn a_moved_opening_is_seen_within_the_refresh() {
         app.select(&user(), app.trip, &[2]).await.status() == StatusCode::CREATED
     })
     .await;
+}
+
+#[tokio::test]
+async fn the_selects_that_find_a_trip_uncached_share_one_fetch_of_its_inventory() {
+    let app = spawn_app().await;
+    let fetches = || {
+        app.train.metric(
+            "railrush_http_requests_total",
+            &[
+                ("route", "/internal/trips/{trip_id}/inventory"),
+                ("method", "GET"),
+                ("status", "200"),
+            ],
+        )
+    };
+    let before = fetches().await;
+    let selects = (1..=8).map(|seat| {
+        let (app, passenger) = (&app, user());
+        async move { app.select(&passenger, app.trip, &[seat]).await.status() }
+    });
+    let answers = futures_util::future::join_all(selects).await;
+    assert!(
+        answers.iter().all(|s| *s == StatusCode::CREATED),
+        "{answers:?}"
+    );
+    assert_eq!(fetches().await - before, 1.0);
 }
