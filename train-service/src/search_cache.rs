@@ -5,8 +5,9 @@
 //! cached body and a generation counter. A lookup reads both in one `MGET`; a fill writes the
 //! body only if the generation is still the one read before the database query (a Lua
 //! compare-and-set), so a search racing with an invalidation can never store stale results.
-//! Invalidation bumps the generation and deletes the body. Redis being down only costs the
-//! cache: searches go to PostgreSQL.
+//! Invalidation bumps the generation and deletes the body. Every command goes over the
+//! pool's multiplexed connection (the worker's own: no checkout and its `PING`). Redis being
+//! down only costs the cache: searches go to PostgreSQL.
 
 use crate::catalogue::Route;
 use redis::Script;
@@ -69,7 +70,7 @@ impl SearchCache {
         let (body, generation) = self.keys_of(route);
         let found = self
             .bounded(async {
-                let mut conn = self.pool.get().await?;
+                let mut conn = self.pool.multiplexed().await?;
                 let (cached, generation): (Option<Vec<u8>>, Option<String>) = redis::cmd("MGET")
                     .arg(&body)
                     .arg(&generation)
@@ -93,7 +94,7 @@ impl SearchCache {
         let (body, gen_key) = self.keys_of(route);
         let stored = self
             .bounded(async {
-                let mut conn = self.pool.get().await?;
+                let mut conn = self.pool.multiplexed().await?;
                 let n: i64 = FILL
                     .key(&body)
                     .key(&gen_key)
@@ -114,7 +115,7 @@ impl SearchCache {
     pub async fn invalidate(&self, route: &Route) -> anyhow::Result<()> {
         let (body, generation) = self.keys_of(route);
         self.bounded(async {
-            let mut conn = self.pool.get().await?;
+            let mut conn = self.pool.multiplexed().await?;
             redis::pipe()
                 .atomic()
                 .incr(&generation, 1)
