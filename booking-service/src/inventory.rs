@@ -2,7 +2,8 @@
 //! internal endpoint and kept in process. A trip's seats and fares do not change once sold,
 //! but an admin may move its `sales_open_at`, so a cached trip is fetched again once it is
 //! [`REFRESH_AFTER`] old: by one caller, while the others keep answering from the cached
-//! copy. The staleness accepted: a moved opening applies here within [`REFRESH_AFTER`] plus
+//! copy, and conditionally (the copy's `ETag`: train-service answers 304, not the seat list,
+//! while nothing changed). The staleness accepted: a moved opening applies here within [`REFRESH_AFTER`] plus
 //! one fetch (a select in between is judged by the old opening). When train-service cannot
 //! be reached then, the cached copy keeps serving and is tried again [`REFRESH_AFTER`]
 //! later. The callers that find a trip uncached at once (every passenger at a sale's
@@ -55,6 +56,10 @@ pub struct TripInventory {
     pub to: String,
     pub currency: String,
     pub seats: Vec<SeatInfo>,
+    /// train-service's `ETag` of this answer: a refresh sends it back as `If-None-Match`
+    /// and, when nothing changed, gets a 304 instead of the seat list again.
+    #[serde(skip)]
+    pub etag: Option<String>,
 }
 
 impl TripInventory {
@@ -179,6 +184,14 @@ impl Fetched {
     }
 }
 
+/// What train-service answered a request for a trip's inventory.
+enum Answer {
+    Trip(Box<TripInventory>),
+    /// 304: the copy whose `ETag` the request named is current.
+    Unchanged,
+    Unknown,
+}
+
 /// Where the cache sends a caller.
 enum Lookup {
     Hit(Arc<TripInventory>),
@@ -215,7 +228,7 @@ impl Inventory {
                 // Should this caller go away mid-fetch (its client hung up), the next one
                 // that finds the copy old fetches it.
                 let _unless_done = Refreshing(stale.clone());
-                let fetched = match self.fetch(trip_id).await {
+                let fetched = match self.fetch(trip_id, Some(&stale.trip)).await {
                     Fetched::Failed(error) => {
                         tracing::warn!(trip_id, %error,
                             "could not refresh a trip's inventory; the cached one serves");
@@ -231,7 +244,10 @@ impl Inventory {
             Lookup::Wait(first) => {
                 // One caller runs the fetch; if it goes away (its client hung up), the next
                 // waiter runs it.
-                let fetched = first.get_or_init(|| self.fetch(trip_id)).await.clone();
+                let fetched = first
+                    .get_or_init(|| self.fetch(trip_id, None))
+                    .await
+                    .clone();
                 if let Ok(mut trips) = self.trips.write()
                     && matches!(trips.get(&trip_id), Some(Entry::Fetching(f)) if Arc::ptr_eq(f, &first))
                 {
@@ -285,21 +301,41 @@ impl Inventory {
         Ok(day.trips)
     }
 
-    /// One request for the trip's inventory.
-    async fn fetch(&self, trip_id: i64) -> Fetched {
-        match self.request(trip_id).await {
-            Ok(Some(trip)) => Fetched::Known(Arc::new(trip)),
-            Ok(None) => Fetched::Unknown,
+    /// One request for the trip's inventory; with the `cached` copy, a conditional one that
+    /// keeps the copy when train-service answers 304.
+    async fn fetch(&self, trip_id: i64, cached: Option<&Arc<TripInventory>>) -> Fetched {
+        let etag = cached.and_then(|trip| trip.etag.as_deref());
+        match self.request(trip_id, etag).await {
+            Ok(Answer::Trip(trip)) => Fetched::Known(Arc::new(*trip)),
+            Ok(Answer::Unchanged) => match cached {
+                Some(trip) => Fetched::Known(trip.clone()),
+                None => Fetched::Failed("train-service answered 304 to no If-None-Match".into()),
+            },
+            Ok(Answer::Unknown) => Fetched::Unknown,
             Err(error) => Fetched::Failed(format!("{error:#}").into()),
         }
     }
 
-    async fn request(&self, trip_id: i64) -> anyhow::Result<Option<TripInventory>> {
+    async fn request(&self, trip_id: i64, etag: Option<&str>) -> anyhow::Result<Answer> {
         let url = format!("{}/internal/trips/{trip_id}/inventory", self.base_url);
-        let res = self.client.get(&url).send().await?;
+        let mut request = self.client.get(&url);
+        if let Some(etag) = etag {
+            request = request.header(reqwest::header::IF_NONE_MATCH, etag);
+        }
+        let res = request.send().await?;
         match res.status() {
-            reqwest::StatusCode::OK => Ok(Some(res.json().await?)),
-            reqwest::StatusCode::NOT_FOUND => Ok(None),
+            reqwest::StatusCode::OK => {
+                let etag = res
+                    .headers()
+                    .get(reqwest::header::ETAG)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
+                let mut trip: Box<TripInventory> = res.json().await?;
+                trip.etag = etag;
+                Ok(Answer::Trip(trip))
+            }
+            reqwest::StatusCode::NOT_MODIFIED if etag.is_some() => Ok(Answer::Unchanged),
+            reqwest::StatusCode::NOT_FOUND => Ok(Answer::Unknown),
             status => anyhow::bail!("train-service answered {status}"),
         }
     }

@@ -1,8 +1,8 @@
 //! The sales gate: selecting before a trip's `sales_open_at` is 409 `sales_not_open`, and an
-//! admin's move of the opening is seen within the inventory's refresh; the selects that
-//! find a trip uncached share one fetch of its inventory.
+//! admin's move of the opening is seen within the inventory's refresh (a 304 while nothing
+//! changed); the selects that find a trip uncached share one fetch of its inventory.
 
-use crate::helpers::{assert_error, move_opening, spawn_app, user};
+use crate::helpers::{BookingApp, assert_error, move_opening, spawn_app, user};
 use booking_service::inventory::REFRESH_AFTER;
 use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
@@ -64,19 +64,24 @@ async fn a_moved_opening_is_seen_within_the_refresh() {
     .await;
 }
 
-#[tokio::test]
-async fn the_selects_that_find_a_trip_uncached_share_one_fetch_of_its_inventory() {
-    let app = spawn_app().await;
-    let fetches = || {
-        app.train.metric(
+/// train-service's answers to inventory requests with `status`.
+async fn inventory_answers(app: &BookingApp, status: &str) -> f64 {
+    app.train
+        .metric(
             "railrush_http_requests_total",
             &[
                 ("route", "/internal/trips/{trip_id}/inventory"),
                 ("method", "GET"),
-                ("status", "200"),
+                ("status", status),
             ],
         )
-    };
+        .await
+}
+
+#[tokio::test]
+async fn the_selects_that_find_a_trip_uncached_share_one_fetch_of_its_inventory() {
+    let app = spawn_app().await;
+    let fetches = || inventory_answers(&app, "200");
     let before = fetches().await;
     let selects = (1..=8).map(|seat| {
         let (app, passenger) = (&app, user());
@@ -88,4 +93,20 @@ async fn the_selects_that_find_a_trip_uncached_share_one_fetch_of_its_inventory(
         "{answers:?}"
     );
     assert_eq!(fetches().await - before, 1.0);
+}
+
+#[tokio::test]
+async fn the_refresh_of_an_unchanged_trip_is_a_304_and_the_copy_keeps_serving() {
+    let app = spawn_app().await;
+    app.hold(&user(), &[1]).await; // the inventory is cached now
+    let fetched = inventory_answers(&app, "200").await;
+    tokio::time::sleep(REFRESH_AFTER).await;
+    eventually("a refresh answered 304", || async {
+        app.select(&user(), app.trip, &[1]).await; // 409: seat 1 is held
+        inventory_answers(&app, "304").await >= 1.0
+    })
+    .await;
+    assert_eq!(inventory_answers(&app, "200").await, fetched);
+    let hold = app.hold(&user(), &[2]).await;
+    assert_eq!(hold["seat_ids"], json!([2]));
 }

@@ -65,9 +65,11 @@ pub async fn on_date(db: &impl GenericClient, date: NaiveDate) -> Result<Vec<Tri
     group_trips(&rows)
 }
 
+/// One trip; prepared once per connection (every refresh of booking-service's inventory
+/// reads it).
 pub async fn trip(db: &impl GenericClient, trip_id: i64) -> Result<Option<Trip>, DbError> {
     let sql = format!("{TRIP_COLUMNS} WHERE t.trip_id = $1");
-    let rows = db.query(&sql, &[&trip_id]).await?;
+    let rows = db.query_prepared(&sql, &[&trip_id]).await?;
     Ok(group_trips(&rows)?.into_iter().next())
 }
 

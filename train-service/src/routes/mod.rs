@@ -81,7 +81,8 @@ pub fn api() -> Api {
     api.prefix("")
         .get("/internal/trips/{trip_id}/inventory", trips::inventory)
         .summary("A trip's seats and fares for booking-service (internal)")
-        .answers(200, "The inventory", Some(object()))
+        .answers(200, "The inventory, with its ETag", Some(object()))
+        .answers(304, "Unchanged: If-None-Match named the current ETag", None)
         .internal();
     api.get("/internal/trips", trips::on_date)
         .summary("The trips of a service date with their seats per class (internal)")

@@ -1,5 +1,5 @@
 //! `sales_open_at`: carried by Trip, TripDetail and the inventory; the default rule; the
-//! admin's create and move; where the seed puts it.
+//! admin's create and move; where the seed puts it; the inventory's ETag follows it.
 
 use crate::admin::{train_body, trip_body, with_stations};
 use crate::helpers::{
@@ -240,4 +240,56 @@ async fn rush_in_opens_one_day_minutes_from_now_on_every_run() {
             .is_some_and(|e| e.to_string().contains("--rush-day 9")),
         "the rush day must be seeded"
     );
+}
+
+#[tokio::test]
+async fn the_inventory_is_304_to_its_etag_until_the_opening_moves() {
+    let app = spawn_app().await;
+    let trips = app.seeded_trips().await;
+    let id = trips[0]["trip_id"].as_i64().unwrap();
+    let path = format!("/internal/trips/{id}/inventory");
+    let inventory = |etag: Option<String>| {
+        let request = app.request(Method::GET, &path);
+        let request = match etag {
+            Some(etag) => request.header(reqwest::header::IF_NONE_MATCH, etag),
+            None => request,
+        };
+        async move { request.send().await.unwrap() }
+    };
+    let etag_of = |res: &Response| {
+        res.headers()[reqwest::header::ETAG]
+            .to_str()
+            .unwrap()
+            .to_owned()
+    };
+    let first = inventory(None).await;
+    assert_eq!(first.status(), StatusCode::OK);
+    let etag = etag_of(&first);
+
+    let unchanged = inventory(Some(etag.clone())).await;
+    assert_eq!(unchanged.status(), StatusCode::NOT_MODIFIED);
+    assert_eq!(etag_of(&unchanged), etag);
+    assert!(unchanged.bytes().await.unwrap().is_empty());
+    let other = inventory(Some("\"another\"".into())).await;
+    assert_eq!(other.status(), StatusCode::OK);
+    assert_eq!(etag_of(&other), etag);
+
+    let later = (Utc::now() + chrono::Duration::hours(2))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    let admin = token("admin");
+    let moved = put(
+        &app,
+        Some(&admin),
+        &format!("/api/trains/admin/trips/{id}/sales"),
+        &json!({"sales_open_at": later}),
+    )
+    .await;
+    assert_eq!(moved.status(), StatusCode::OK);
+    let changed = inventory(Some(etag.clone())).await;
+    assert_eq!(changed.status(), StatusCode::OK);
+    assert_ne!(etag_of(&changed), etag);
+    let body: Value = changed.json().await.unwrap();
+    assert_eq!(body["sales_open_at"], later);
+    assert_eq!(body["seats"], first.json::<Value>().await.unwrap()["seats"]);
 }
