@@ -150,7 +150,7 @@ impl OtpStore {
     /// Applies the request limits of `phone` asked from `source`; [`OtpError::RateLimited`]
     /// with the wait when exceeded.
     pub async fn check_request_limit(&self, phone: &str, source: &str) -> Result<(), OtpError> {
-        let mut conn = self.pool.get().await.map_err(CacheError::from)?;
+        let mut conn = self.pool.multiplexed().await.map_err(CacheError::from)?;
         let (admitted, wait): (i64, i64) = REQUEST
             .key(self.keys.key(&format!("otp:{{{phone}}}:req:m:{source}")))
             .key(self.keys.key(&format!("otp:{{{phone}}}:req:h:{source}")))
@@ -172,7 +172,7 @@ impl OtpStore {
     /// wrong codes.
     pub async fn issue(&self, phone: &str) -> Result<String, CacheError> {
         let code = format!("{:06}", rand::rng().random_range(0..1_000_000u32));
-        let mut conn = self.pool.get().await?;
+        let mut conn = self.pool.multiplexed().await?;
         // A new code starts a fresh count of wrong codes.
         redis::pipe()
             .atomic()
@@ -191,7 +191,7 @@ impl OtpStore {
 
     /// Withdraws the code of `phone` (when it could not be delivered).
     pub async fn withdraw(&self, phone: &str) -> Result<(), CacheError> {
-        let mut conn = self.pool.get().await?;
+        let mut conn = self.pool.multiplexed().await?;
         redis::cmd("DEL")
             .arg(self.keys.key(&format!("otp:{{{phone}}}:code")))
             .query_async::<()>(&mut conn)
@@ -202,7 +202,7 @@ impl OtpStore {
     pub async fn verify(&self, phone: &str, code: &str) -> Result<Verdict, CacheError> {
         let code_key = self.keys.key(&format!("otp:{{{phone}}}:code"));
         let tries_key = self.keys.key(&format!("otp:{{{phone}}}:tries"));
-        let mut conn = self.pool.get().await?;
+        let mut conn = self.pool.multiplexed().await?;
         let (tries, stored): (u32, Option<String>) = ATTEMPT
             .key(&code_key)
             .key(&tries_key)

@@ -131,7 +131,7 @@ impl LoginThrottle {
     /// Counts an attempt for `subject` from `source`, or [`ThrottleError::CoolingDown`]
     /// with the wait.
     pub async fn reserve(&self, subject: &str, source: &str) -> Result<Reservation, ThrottleError> {
-        let mut conn = self.pool.get().await.map_err(CacheError::from)?;
+        let mut conn = self.pool.multiplexed().await.map_err(CacheError::from)?;
         let (counted, value): (i64, i64) = RESERVE
             .key(self.source_key(subject, source))
             .key(self.key(subject, "fail"))
@@ -161,7 +161,7 @@ impl LoginThrottle {
 
     /// Gives back an attempt that decided nothing (the hasher was busy).
     pub async fn release(&self, reservation: Reservation) -> Result<(), CacheError> {
-        let mut conn = self.pool.get().await?;
+        let mut conn = self.pool.multiplexed().await?;
         RELEASE
             .key(self.source_key(&reservation.subject, &reservation.source))
             .key(self.key(&reservation.subject, "fail"))
@@ -188,7 +188,7 @@ impl LoginThrottle {
     /// Remembers `source` as an address `subject` logs in from (also after an OTP login)
     /// and clears its failures there.
     pub async fn remember(&self, subject: &str, source: &str) -> Result<(), CacheError> {
-        let mut conn = self.pool.get().await?;
+        let mut conn = self.pool.multiplexed().await?;
         redis::pipe()
             .atomic()
             .del(self.source_key(subject, source))
