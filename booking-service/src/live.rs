@@ -1,9 +1,12 @@
 //! Live seat changes: every replica publishes the changes it makes to a fanout exchange and
 //! relays everything the exchange carries to its own Server-Sent-Events listeners, so a
 //! browser connected to any replica sees every change. A replica coalesces what it changes
-//! within [`COALESCE`] into one message (the changes of each trip merged in order), so a
-//! rush of selects costs the broker a message per replica and window, not one per select,
-//! and each listener one write per window. Each trip's changes are rendered as
+//! within [`PUBLISH_WINDOW`] into one message (the changes of each trip merged in order), so
+//! a rush of selects costs the broker a message per replica and window, not one per select;
+//! and it gathers what the exchange brings within its relay window
+//! (`booking.live_window_ms`) the same way before its listeners write it, so each listener
+//! writes once per trip and window however many replicas changed seats, not once per
+//! message: the sweeps over the listeners, not the listeners, are what cost CPU. Each trip's changes are rendered as
 //! Server-Sent Events once per replica ([`LiveChange`]); every listener writes the same
 //! bytes, so a replica's cost per change does not grow with a formatting per listener.
 
@@ -47,9 +50,9 @@ impl SeatChange {
 
 /// How long a replica gathers its changes before it publishes them: the most a change waits
 /// for its message.
-pub const COALESCE: Duration = Duration::from_millis(50);
-/// Changes waiting to be published beyond this are dropped (the broker is not taking them;
-/// the seat map endpoint stays the truth).
+pub const PUBLISH_WINDOW: Duration = Duration::from_millis(50);
+/// Seat changes waiting in a window beyond this are dropped (the broker is not taking them,
+/// or the listeners are that far behind; the seat map endpoint stays the truth).
 const MAX_PENDING: usize = 20_000;
 
 /// This replica's changes not yet published, merged per trip in the order they were made.
@@ -61,17 +64,22 @@ struct Pending {
 
 impl Pending {
     fn push(&self, trip_id: i64, seats: &[i32], status: &str) {
-        let mut changes = self.changes.lock().unwrap_or_else(PoisonError::into_inner);
-        let waiting: usize = changes.iter().map(|c| c.seats.len()).sum();
-        if waiting >= MAX_PENDING {
-            tracing::debug!(trip_id, "seat change not published: too many waiting");
-            return;
-        }
-        let was_empty = changes.is_empty();
         let seats = seats.iter().map(|&seat_id| SeatStatus {
             seat_id,
             status: status.to_owned(),
         });
+        self.merge(trip_id, seats);
+    }
+
+    /// Adds `seats` to the trip's changes of the window, after the ones already there.
+    fn merge(&self, trip_id: i64, seats: impl Iterator<Item = SeatStatus>) {
+        let mut changes = self.changes.lock().unwrap_or_else(PoisonError::into_inner);
+        let waiting: usize = changes.iter().map(|c| c.seats.len()).sum();
+        if waiting >= MAX_PENDING {
+            tracing::debug!(trip_id, "seat change dropped: too many waiting");
+            return;
+        }
+        let was_empty = changes.is_empty();
         match changes.iter_mut().find(|c| c.trip_id == trip_id) {
             Some(change) => change.seats.extend(seats),
             None => changes.push(SeatChange {
@@ -121,25 +129,28 @@ pub struct LiveFeed {
     broker: Broker,
     exchange: String,
     declared: Arc<AtomicBool>,
+    window: Duration,
     pending: Arc<Pending>,
     tx: broadcast::Sender<Arc<LiveChange>>,
 }
 
 impl LiveFeed {
-    /// A feed of `exchange`; nothing reaches local listeners until [`LiveFeed::run`] runs.
-    pub fn new(broker: Broker, exchange: &str) -> Self {
+    /// A feed of `exchange` whose listeners get what it brings in `window` at once; nothing
+    /// reaches local listeners until [`LiveFeed::run`] runs.
+    pub fn new(broker: Broker, exchange: &str, window: Duration) -> Self {
         let (tx, _) = broadcast::channel(4096);
         Self {
             broker,
             exchange: exchange.to_owned(),
             declared: Arc::new(AtomicBool::new(false)),
+            window,
             pending: Arc::default(),
             tx,
         }
     }
 
     /// Until `stop`: relays the fanout exchange to local listeners, resubscribing after any
-    /// interruption, and publishes this replica's changes every [`COALESCE`].
+    /// interruption, and publishes this replica's changes every [`PUBLISH_WINDOW`].
     pub async fn run(self, stop: CancellationToken) {
         tokio::join!(self.relay_until(&stop), self.publish_until(&stop));
     }
@@ -152,7 +163,7 @@ impl LiveFeed {
             }
             tokio::select! {
                 () = stop.cancelled() => return,
-                () = tokio::time::sleep(COALESCE) => {}
+                () = tokio::time::sleep(PUBLISH_WINDOW) => {}
             }
             let changes = self.pending.take();
             if changes.is_empty() {
@@ -198,7 +209,7 @@ impl LiveFeed {
         self.tx.receiver_count()
     }
 
-    /// Publishes a change for every replica within [`COALESCE`] (best effort: a live map is
+    /// Publishes a change for every replica within [`PUBLISH_WINDOW`] (best effort: a live map is
     /// a convenience, the seat map endpoint is the truth).
     pub fn publish(&self, trip_id: i64, seats: &[i32], status: &str) {
         if !self.declared.load(Ordering::Relaxed) || seats.is_empty() {
@@ -212,24 +223,58 @@ impl LiveFeed {
             anyhow::bail!("broker not connected");
         }
         let channel = self.broker.channel().await?;
-        let mut consumer =
+        let consumer =
             amqp::subscribe_exclusive(&channel, &self.exchange, ExchangeKind::Fanout, "", true)
                 .await?;
         self.declared.store(true, Ordering::Relaxed);
-        while let Some(delivery) = consumer.next().await {
-            let delivery = delivery?;
-            let Ok(message) = serde_json::from_slice::<Message>(&delivery.data) else {
-                continue;
-            };
+        let messages = consumer.map(|delivery| delivery.map(|d| d.data));
+        Ok(relay_windows(messages, self.window, &self.tx).await?)
+    }
+}
+
+/// Hands what `messages` bring to `tx` a window at a time: a window opens with the first
+/// message after the last one closed, and when it closes its changes go out merged, one
+/// [`LiveChange`] per trip in the order they were made. Ends with the stream, or at its
+/// first error (after handing out what came before it).
+async fn relay_windows<E>(
+    messages: impl futures_util::Stream<Item = Result<Vec<u8>, E>>,
+    window: Duration,
+    tx: &broadcast::Sender<Arc<LiveChange>>,
+) -> Result<(), E> {
+    let inbound = Pending::default();
+    let gather = |data: Vec<u8>| {
+        if let Ok(message) = serde_json::from_slice::<Message>(&data) {
             for change in message.changes() {
-                let _ = self.tx.send(Arc::new(LiveChange {
-                    trip_id: change.trip_id,
-                    sse: change.to_sse(),
-                }));
+                inbound.merge(change.trip_id, change.seats.into_iter());
             }
         }
-        Ok(())
+    };
+    tokio::pin!(messages);
+    while let Some(first) = messages.next().await {
+        gather(first?);
+        let closes = tokio::time::sleep(window);
+        tokio::pin!(closes);
+        let ended = loop {
+            tokio::select! {
+                () = &mut closes => break None,
+                next = messages.next() => match next {
+                    Some(Ok(data)) => gather(data),
+                    Some(Err(error)) => break Some(Err(error)),
+                    None => break Some(Ok(())),
+                },
+            }
+        };
+        for change in inbound.take() {
+            let _ = tx.send(Arc::new(LiveChange {
+                trip_id: change.trip_id,
+                sse: change.to_sse(),
+            }));
+        }
+        if let Some(ended) = ended {
+            return ended;
+        }
     }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -300,6 +345,55 @@ mod tests {
 
         assert_eq!(changes.len(), 1);
         assert_eq!(changes[0].seats.len(), MAX_PENDING);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_relay_window_hands_out_each_trips_changes_of_every_message_in_it_once() {
+        let (tx, mut rx) = broadcast::channel(16);
+        let message = |trip: i64, seat: i32, status: &str| -> Result<Vec<u8>, ()> {
+            Ok(serde_json::to_vec(&[SeatChange {
+                trip_id: trip,
+                seats: vec![SeatStatus {
+                    seat_id: seat,
+                    status: status.to_owned(),
+                }],
+            }])
+            .unwrap())
+        };
+        // Three replicas' messages within one 200 ms window, then one after it.
+        let at = |ms: u64, m| async move {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            m
+        };
+        let messages = futures_util::stream::iter([
+            at(0, message(7, 3, "held")),
+            at(50, message(8, 1, "held")),
+            at(50, message(7, 4, "held")),
+            at(300, message(7, 3, "available")),
+        ])
+        .then(|m| m);
+
+        relay_windows(messages, Duration::from_millis(200), &tx)
+            .await
+            .unwrap();
+
+        let sse = |change: Arc<LiveChange>| (change.trip_id, change.sse.clone());
+        let one = |seat: i32, status: &str| {
+            SeatChange {
+                trip_id: 0,
+                seats: vec![SeatStatus {
+                    seat_id: seat,
+                    status: status.to_owned(),
+                }],
+            }
+            .to_sse()
+        };
+        let first = sse(rx.try_recv().unwrap());
+        assert_eq!(first.0, 7);
+        assert_eq!(first.1, [one(3, "held"), one(4, "held")].concat());
+        assert_eq!(sse(rx.try_recv().unwrap()), (8, one(1, "held")));
+        assert_eq!(sse(rx.try_recv().unwrap()), (7, one(3, "available")));
+        assert!(rx.try_recv().is_err(), "nothing else");
     }
 
     #[test]

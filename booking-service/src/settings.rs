@@ -68,6 +68,11 @@ pub struct BookingSettings {
     /// listeners refuses more instead of failing to open anything else. More viewers take
     /// more replicas (docs/architecture.md, "Live seat maps at scale").
     pub max_live_listeners: usize,
+    /// The live seat feed's relay window (`crate::live`): what the exchange brings within it
+    /// goes to this replica's listeners at once, one write per listener and trip. A change
+    /// reaches a listener within this, the publishing replica's 50 ms and the sweep over the
+    /// listeners.
+    pub live_window_ms: u64,
     /// How often lapsed holds are looked for in Redis and announced `available`.
     pub expiry_sweep_ms: u64,
     /// How often trips marked after a failed marker write or release are reconciled.
@@ -96,6 +101,7 @@ impl Default for BookingSettings {
             marker_check_ms: 2_000,
             sweep_interval_ms: 1_000,
             max_live_listeners: 15_000,
+            live_window_ms: 200,
             expiry_sweep_ms: 250,
             reconcile_ms: 1_000,
             reconcile_full_ms: 60_000,

@@ -41,7 +41,11 @@ pub async fn build(settings: Settings) -> anyhow::Result<Application> {
     let own = &settings.booking;
     let revocations = Revocations::from_settings(redis.clone(), &settings.jwt, &settings.redis);
     let seats = SeatStore::new(redis, Keys::new(settings.redis.key_prefix.clone()));
-    let live = LiveFeed::new(broker, &own.seats_exchange);
+    let live = LiveFeed::new(
+        broker,
+        &own.seats_exchange,
+        Duration::from_millis(own.live_window_ms),
+    );
     live.export_listeners(kernel.metrics())?;
     let waiting_room = Arc::new(WaitingRoom::new(
         Rooms::new(seats.pool().clone(), seats.keys().clone()),
