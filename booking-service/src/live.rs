@@ -6,9 +6,10 @@
 //! and it gathers what the exchange brings within its relay window
 //! (`booking.live_window_ms`) the same way before its listeners write it, so each listener
 //! writes once per trip and window however many replicas changed seats, not once per
-//! message: the sweeps over the listeners, not the listeners, are what cost CPU. Each trip's changes are rendered as
-//! Server-Sent Events once per replica ([`LiveChange`]); every listener writes the same
-//! bytes, so a replica's cost per change does not grow with a formatting per listener.
+//! message: the sweeps over the listeners, not the listeners, are what cost CPU. Each
+//! trip's changes are rendered as Server-Sent Events once per replica ([`LiveChange`]);
+//! every listener writes the same bytes, so a replica's cost per change does not grow with a
+//! formatting per listener.
 
 use actix_web::web::Bytes;
 use futures_util::StreamExt;
