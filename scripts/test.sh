@@ -85,7 +85,10 @@ run_schemathesis() {
     local bin
     bin="$(schemathesis_venv)" || return 1
     if cargo nextest --version >/dev/null 2>&1; then
-        SCHEMATHESIS="$bin" cargo nextest run -p e2e --test openapi --run-ignored only --no-capture
+        # --workspace, as in the tests step, so that the same build serves: `-p e2e` alone
+        # unifies other features and compiles and links a second copy.
+        SCHEMATHESIS="$bin" cargo nextest run --workspace -E 'binary_id(e2e::openapi)' \
+            --run-ignored only --no-capture
     else
         SCHEMATHESIS="$bin" cargo test -p e2e --test openapi -- --ignored --nocapture
     fi
